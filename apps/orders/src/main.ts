@@ -1,0 +1,13 @@
+import { natsListener, runApp } from '@concord/platform';
+import { ordersConfigSchema } from './config.js';
+import { OrdersModule } from './orders.module.js';
+
+await runApp({
+  name: 'orders',
+  configSchema: ordersConfigSchema,
+  module: (config) => OrdersModule.register(config),
+  configure: async (app, config) => {
+    app.connectMicroservice(natsListener(config.NATS_URL, 'orders'), { inheritAppConfig: true });
+    await app.startAllMicroservices();
+  },
+});

@@ -1,0 +1,59 @@
+import { type DynamicModule, Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
+import { ReadinessRegistry } from '../health/readiness.js';
+
+export interface DatabaseOptions {
+  readonly url: string;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  readonly entities: MixedList<Function | string | EntitySchema>;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  readonly migrations: MixedList<Function | string>;
+  /** Pool size per instance. */
+  readonly poolSize?: number;
+}
+
+@Injectable()
+class DatabaseReadiness implements OnModuleInit {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly readiness: ReadinessRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    this.readiness.register({
+      name: 'postgres',
+      check: async () => {
+        await this.dataSource.query('SELECT 1');
+      },
+    });
+  }
+}
+
+/**
+ * The app's own PostgreSQL database through TypeORM. Migrations run at start-up (never `synchronize`);
+ * `SELECT 1` is part of readiness. Only repositories touch the DataSource.
+ */
+@Module({})
+export class DatabaseModule {
+  static forRoot(options: DatabaseOptions): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          type: 'postgres',
+          url: options.url,
+          entities: options.entities,
+          migrations: options.migrations,
+          migrationsRun: true,
+          synchronize: false,
+          extra: { max: options.poolSize ?? 10, connectionTimeoutMillis: 5_000 },
+          // Start-up waits for the database (it may start at the same time under compose).
+          retryAttempts: 30,
+          retryDelay: 1_000,
+        }),
+      ],
+      providers: [DatabaseReadiness],
+    };
+  }
+}

@@ -1,0 +1,61 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { LoggerService } from '@nestjs/common';
+import { pino, type Logger } from 'pino';
+
+/** The request being served, so that every log line written while serving it carries its id. */
+export interface RequestContext {
+  readonly requestId: string;
+}
+
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+export function currentRequestId(): string | undefined {
+  return requestContext.getStore()?.requestId;
+}
+
+/** One JSON object per line on stdout: `{"level":"info","time":...,"app":"orders","requestId":...,"msg":...}`. */
+export function createLogger(app: string, instance: string, level: string): Logger {
+  return pino({
+    level,
+    base: { app, instance },
+    messageKey: 'msg',
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    mixin: () => {
+      const requestId = currentRequestId();
+      return requestId === undefined ? {} : { requestId };
+    },
+  });
+}
+
+/** Routes Nest's own logging (and every `new Logger(context)`) into the JSON logger. */
+export class JsonNestLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+
+  log(message: unknown, context?: string): void {
+    this.logger.info({ context }, stringify(message));
+  }
+  error(message: unknown, stackOrContext?: string, context?: string): void {
+    const isStack = context !== undefined || (stackOrContext?.includes('\n    at ') ?? false);
+    this.logger.error(
+      { context: isStack ? context : stackOrContext, stack: isStack ? stackOrContext : undefined },
+      message instanceof Error ? message.message : stringify(message),
+    );
+  }
+  warn(message: unknown, context?: string): void {
+    this.logger.warn({ context }, stringify(message));
+  }
+  debug(message: unknown, context?: string): void {
+    this.logger.debug({ context }, stringify(message));
+  }
+  verbose(message: unknown, context?: string): void {
+    this.logger.trace({ context }, stringify(message));
+  }
+  fatal(message: unknown, context?: string): void {
+    this.logger.fatal({ context }, stringify(message));
+  }
+}
+
+function stringify(message: unknown): string {
+  return typeof message === 'string' ? message : JSON.stringify(message);
+}

@@ -1,0 +1,147 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { type DynamicModule, type INestApplication, Module, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { type BaseConfig, ConfigError, loadConfig } from './config/config.js';
+import { ReadinessRegistry } from './health/readiness.js';
+import { toProblem } from './http/problem.js';
+import { createLogger, JsonNestLogger, requestContext } from './logging/logger.js';
+import { Metrics } from './metrics/metrics.js';
+import { PlatformModule } from './platform.module.js';
+
+export interface AppDefinition<S extends z.ZodObject> {
+  /** The app's name, as in `apps/<name>`. */
+  readonly name: string;
+  readonly configSchema: S;
+  /** The app's root module, built from its validated configuration. */
+  readonly module: (config: z.infer<S>) => DynamicModule | Type;
+  /** Largest request body accepted, in bytes (413 beyond). */
+  readonly bodyLimitBytes?: number;
+  /** Runs after the app is created and before it listens (extra Fastify hooks, Swagger...). */
+  readonly configure?: (app: NestFastifyApplication, config: z.infer<S>) => Promise<void> | void;
+}
+
+export interface RunningApp {
+  readonly app: INestApplication;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Boots one Concord app: validates configuration (a bad variable stops start-up with one line naming it),
+ * JSON logs with request ids, health, readiness, metrics, problem bodies, and graceful shutdown on SIGTERM:
+ * readiness turns to "draining", the server stops accepting, in-flight requests finish (up to
+ * SHUTDOWN_GRACE_MS), then connections and modules close.
+ */
+export async function runApp<S extends z.ZodObject>(
+  definition: AppDefinition<S>,
+  environment: Record<string, string | undefined> = process.env,
+): Promise<RunningApp> {
+  let config: z.infer<S> & BaseConfig;
+  try {
+    config = loadConfig(definition.configSchema, environment) as z.infer<S> & BaseConfig;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${definition.name}: invalid configuration: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const instanceId = config.INSTANCE_ID ?? `${definition.name}-${config.PORT}`;
+  const logger = createLogger(definition.name, instanceId, config.LOG_LEVEL);
+
+  @Module({
+    imports: [
+      PlatformModule.forRoot({ app: definition.name, instanceId }, config, logger),
+      definition.module(config),
+    ],
+  })
+  class RootModule {}
+
+  const adapter = new FastifyAdapter({
+    bodyLimit: definition.bodyLimitBytes ?? 1024 * 1024,
+    requestIdHeader: false,
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Idle keep-alive connections are closed at once on shutdown; busy ones finish their request.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    connectionTimeout: 60_000,
+    requestTimeout: 60_000,
+    keepAliveTimeout: 72_000,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, {
+    logger: new JsonNestLogger(logger),
+    abortOnError: false,
+  });
+  const metrics = app.get(Metrics);
+  const fastify = app.getHttpAdapter().getInstance();
+
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    requestContext.run({ requestId: request.id }, done);
+  });
+  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, seconds);
+    if (route !== '/metrics' && route !== '/health' && route !== '/health/ready') {
+      logger.info(
+        {
+          requestId: request.id,
+          method: request.method,
+          url: request.url,
+          status: reply.statusCode,
+          ms: reply.elapsedTime,
+        },
+        'request',
+      );
+    }
+    done();
+  });
+  await definition.configure?.(app, config);
+  await app.listen({ port: config.PORT, host: config.HOST });
+  const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`;
+  logger.info({ url, pid: process.pid }, `${definition.name} listening`);
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      app.get(ReadinessRegistry).startDraining();
+      const grace = setTimeout(() => {
+        logger.warn(
+          { graceMs: config.SHUTDOWN_GRACE_MS },
+          'shutdown grace period over; exiting with requests in flight',
+        );
+        process.exit(1);
+      }, config.SHUTDOWN_GRACE_MS);
+      grace.unref();
+      await app.close();
+      clearTimeout(grace);
+      logger.info('shutdown complete');
+    })();
+    return closing;
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+  return { app, url, close };
+}
