@@ -1,1 +1,3 @@
 export * from './ports.js';
+export * from './topology.js';
+export * from './messages.js';

@@ -1,0 +1,438 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
+import { parseDocument } from 'yaml';
+import { DEFAULT_PORTS } from '@concord/contracts';
+
+/*
+ * No Docker engine runs where the tests run, so docker/ is checked statically: the compose file against
+ * the Compose Specification's JSON schema (vendored in docker/, see docker/README.md) and against the
+ * topology of `npm run stack`, and the Dockerfile for the properties the image promises.
+ */
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const read = (path: string): string => readFileSync(`${root}${path}`, 'utf8');
+
+const IMAGE_DOCKERFILE = 'docker/Dockerfile';
+const DATABASE_APPS = ['orders', 'inventory', 'payments', 'orchestrator'] as const;
+
+// ---------------------------------------------------------------------------------------------------------
+// The subset of a compose file these checks read. Only trusted after the JSON schema accepted the document.
+
+interface ComposeHealthcheck {
+  test?: string | string[];
+  disable?: boolean;
+}
+interface ComposePort {
+  target: number | string;
+  published?: number | string;
+}
+interface ComposeService {
+  image?: string;
+  build?: string | { context?: string; dockerfile?: string; args?: Record<string, string> | string[] };
+  command?: string | string[];
+  environment?: Record<string, string | number | boolean | null> | string[];
+  ports?: (string | number | ComposePort)[];
+  volumes?: (string | { source?: string; target: string })[];
+  depends_on?: string[] | Record<string, { condition: string }>;
+  healthcheck?: ComposeHealthcheck;
+  user?: string;
+}
+interface ComposeFile {
+  services: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Compose's variable interpolation, enough of it to see the file as `docker compose config` would.
+
+type Env = Readonly<Record<string, string>>;
+
+/** Substitutes `$$`, `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`. */
+function interpolate(text: string, env: Env, missing: Set<string>): string {
+  return text.replace(
+    /\$(?:(\$)|([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\})/g,
+    (_match, dollar?: string, bare?: string, name?: string, colon?: string, op?: string, arg?: string) => {
+      if (dollar !== undefined) return '$';
+      const variable = bare ?? name ?? '';
+      const value = env[variable];
+      const unset = value === undefined || (colon === ':' && value === '');
+      if (op === '-') return unset ? (arg ?? '') : (value ?? '');
+      if (op === '?' && unset) missing.add(variable);
+      return value ?? '';
+    },
+  );
+}
+
+function interpolateDeep(node: unknown, env: Env, missing: Set<string>): unknown {
+  if (typeof node === 'string') return interpolate(node, env, missing);
+  if (Array.isArray(node)) return node.map((item) => interpolateDeep(item, env, missing));
+  if (node !== null && typeof node === 'object') {
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, interpolateDeep(v, env, missing)]));
+  }
+  return node;
+}
+
+/** Variables the file requires (`${VAR:?...}` or `${VAR?...}`). */
+function requiredVariables(text: string): Set<string> {
+  return new Set([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):?\?/g)].map((m) => m[1] ?? ''));
+}
+
+/** KEY=VALUE lines of an env file; comments and blank lines skipped. */
+function parseEnvFile(text: string): Record<string, string> {
+  const entries: [string, string][] = [];
+  for (const line of text.split('\n')) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (match?.[1] !== undefined) entries.push([match[1], match[2] ?? '']);
+  }
+  return Object.fromEntries(entries);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Loading.
+
+function loadYaml(text: string): unknown {
+  // Merge keys (`<<: *anchor`) are YAML 1.1, which compose accepts; duplicate keys are errors in both.
+  const doc = parseDocument(text, { merge: true, uniqueKeys: true });
+  expect(doc.errors.map((e) => e.message)).toEqual([]);
+  expect(doc.warnings.map((e) => e.message)).toEqual([]);
+  return doc.toJS({ maxAliasCount: 1000 }) as unknown;
+}
+
+function composeValidator() {
+  const schema = JSON.parse(read('docker/compose-spec.schema.json')) as Record<string, unknown>;
+  // The spec names its meta-schema by an https address that Ajv does not register; Ajv's default class
+  // is draft-07 already, so the declaration is checked here and dropped before compiling.
+  const { $schema: declared, ...rest } = schema;
+  expect(declared).toMatch(/draft-07/);
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  return ajv.compile(rest);
+}
+
+const composeText = read('docker/compose.yaml');
+const envExample = parseEnvFile(read('docker/.env.example'));
+const required = requiredVariables(composeText);
+/** A value for every required variable, as a user's docker/.env would give. */
+const filledEnv: Env = Object.fromEntries([...required].map((v) => [v, `test-${v.toLowerCase()}-0123456789`]));
+
+function loadCompose(env: Env): ComposeFile {
+  const missing = new Set<string>();
+  const compose = interpolateDeep(loadYaml(composeText), env, missing) as ComposeFile;
+  expect([...missing]).toEqual([]);
+  return compose;
+}
+
+function environmentOf(service: ComposeService): Record<string, string> {
+  const env = service.environment ?? {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(
+      env.map((pair) => {
+        const at = pair.indexOf('=');
+        return at < 0 ? [pair, ''] : [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+    );
+  }
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]));
+}
+
+function dependenciesOf(service: ComposeService): Record<string, { condition: string }> {
+  const deps = service.depends_on ?? {};
+  if (Array.isArray(deps)) return Object.fromEntries(deps.map((d) => [d, { condition: 'service_started' }]));
+  return deps;
+}
+
+function builtFromImage(service: ComposeService): boolean {
+  return typeof service.build === 'object' && service.build.dockerfile === IMAGE_DOCKERFILE;
+}
+
+function commandWords(command: string | string[] | undefined): string[] {
+  if (command === undefined) return [];
+  return Array.isArray(command) ? command : command.split(/\s+/);
+}
+
+/** Each container of the topology and its environment, derived from the shared port contract. */
+function expectedTopology(): Record<string, Record<string, string>> {
+  const expected: Record<string, Record<string, string>> = {
+    gateway: { APP: 'gateway', PORT: String(DEFAULT_PORTS.gateway) },
+  };
+  DEFAULT_PORTS.coordinatorApi.forEach((port, i) => {
+    expected[`coordinator-${i + 1}`] = {
+      APP: 'coordinator',
+      NODE_ID: `n${i + 1}`,
+      PORT: String(port),
+      PEER_PORT: String(DEFAULT_PORTS.coordinatorPeer[i]),
+    };
+  });
+  for (const app of DATABASE_APPS) {
+    DEFAULT_PORTS[app].forEach((port, i) => {
+      expected[`${app}-${i + 1}`] = { APP: app, PORT: String(port) };
+    });
+  }
+  return expected;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe('docker/compose.yaml', () => {
+  const validate = composeValidator();
+
+  it('is valid under the Compose Specification, before and after interpolation', () => {
+    const raw = loadYaml(composeText);
+    expect(validate(raw), JSON.stringify(validate.errors, null, 2)).toBe(true);
+    expect(validate(loadCompose(filledEnv)), JSON.stringify(validate.errors, null, 2)).toBe(true);
+  });
+
+  it('the schema rejects a malformed file (the validator is not vacuous)', () => {
+    const broken = loadYaml(composeText) as { services: Record<string, Record<string, unknown>> };
+    const gateway = broken.services['gateway'];
+    expect(gateway).toBeDefined();
+    if (gateway) gateway['depends_on'] = { 'coordinator-1': { condition: 'service_ready' } };
+    expect(validate(broken)).toBe(false);
+  });
+
+  it('takes every secret from docker/.env, none written in the repository', () => {
+    expect([...required].sort()).toEqual(['CLIENT_TOKEN', 'CLUSTER_SECRET', 'JWT_SECRET', 'POSTGRES_PASSWORD']);
+    // The example names each one, with no value, so that a copied but unfilled file refuses to start.
+    for (const variable of required) expect(envExample[variable], variable).toBe('');
+
+    const missing = new Set<string>();
+    interpolateDeep(loadYaml(composeText), envExample, missing);
+    expect([...missing].sort()).toEqual([...required].sort());
+
+    const raw = loadYaml(composeText) as ComposeFile;
+    for (const [name, service] of Object.entries(raw.services)) {
+      for (const [key, value] of Object.entries(environmentOf(service))) {
+        if (/SECRET|TOKEN|PASSWORD/.test(key)) expect(value, `${name} ${key}`).toMatch(/^\$\{[A-Z_]+:\?/);
+        if (key === 'DATABASE_URL') expect(value, `${name} ${key}`).toMatch(/^postgres:\/\/\w+:\$\{[A-Z_]+:\?/);
+      }
+    }
+  });
+
+  const compose = loadCompose(filledEnv);
+  const services = Object.entries(compose.services);
+  const appServices = services.filter(([, s]) => builtFromImage(s));
+
+  it('runs an app that exists in apps/ in every container built from the image', () => {
+    const nest = JSON.parse(read('nest-cli.json')) as {
+      projects: Record<string, { type: string; root: string }>;
+    };
+    const apps = new Set<string>();
+    for (const [name, service] of appServices) {
+      const app = environmentOf(service)['APP'] ?? '';
+      expect(app, `${name} APP`).toMatch(/^[a-z0-9-]+$/);
+      expect(existsSync(`${root}apps/${app}/src/main.ts`), `${name}: apps/${app}/src/main.ts`).toBe(true);
+      expect(nest.projects[app], `${name}: nest-cli.json project ${app}`).toMatchObject({
+        type: 'application',
+        root: `apps/${app}`,
+      });
+      apps.add(app);
+    }
+    const declared = Object.entries(nest.projects).filter(([, p]) => p.type === 'application');
+    expect([...apps].sort()).toEqual(declared.map(([n]) => n).sort());
+  });
+
+  it('has the topology and ports of `npm run stack`', () => {
+    const expected = expectedTopology();
+    expect(appServices.map(([name]) => name).sort()).toEqual(Object.keys(expected).sort());
+    for (const [name, service] of appServices) {
+      expect(environmentOf(service), name).toMatchObject(expected[name] ?? {});
+    }
+    expect(Object.keys(compose.services).sort()).toEqual([...Object.keys(expected), 'nats', 'postgres'].sort());
+  });
+
+  it('publishes only the gateway, on its stack port', () => {
+    for (const [name, service] of services) {
+      if (name === 'gateway') continue;
+      expect(service.ports ?? [], name).toEqual([]);
+    }
+    expect(compose.services['gateway']?.ports).toEqual([
+      { target: DEFAULT_PORTS.gateway, published: String(DEFAULT_PORTS.gateway), protocol: 'tcp' },
+    ]);
+  });
+
+  it('wires every instance to the others by service name and port', () => {
+    const coordinators = appServices.filter(([, s]) => environmentOf(s)['APP'] === 'coordinator');
+    const byNode = coordinators.map(([name, s]) => ({ name, env: environmentOf(s) }));
+    const peers = byNode.map(({ name, env }) => `${env['NODE_ID']}=${name}:${env['PEER_PORT']}`).join(',');
+    const apiUrls = byNode.map(({ name, env }) => `${env['NODE_ID']}=http://${name}:${env['PORT']}`).join(',');
+    const coordinatorUrls = byNode.map(({ name, env }) => `http://${name}:${env['PORT']}`).join(',');
+    const initSql = read('docker/postgres-init/10-create-databases.sql');
+
+    for (const [name, service] of appServices) {
+      const env = environmentOf(service);
+      const app = env['APP'] ?? '';
+      if (app === 'coordinator') {
+        expect(env, name).toMatchObject({ PEERS: peers, API_URLS: apiUrls, DATA_DIR: '/data' });
+        expect(service.volumes, name).toEqual([`${name}-data:/data`]);
+        continue;
+      }
+      expect(env, name).toMatchObject({ COORDINATOR_URLS: coordinatorUrls, INSTANCE_ID: name });
+      if (app === 'gateway') continue;
+      expect(env, name).toMatchObject({ PUBLIC_URL: `http://${name}:${env['PORT']}`, NATS_URL: 'nats://nats:4222' });
+      const database = new URL(env['DATABASE_URL'] ?? '');
+      expect(database.host, name).toBe('postgres:5432');
+      expect(database.pathname, name).toBe(`/${app}`);
+      expect(initSql, `database ${app}`).toMatch(new RegExp(`^CREATE DATABASE ${app};$`, 'm'));
+    }
+  });
+
+  it('gives every service a healthcheck and starts each only after its dependencies are healthy', () => {
+    for (const [name, service] of services) {
+      expect(service.healthcheck?.disable ?? false, name).toBe(false);
+      expect(commandWords(service.healthcheck?.test).length, `${name} healthcheck`).toBeGreaterThan(1);
+      for (const [dependency, { condition }] of Object.entries(dependenciesOf(service))) {
+        expect(compose.services[dependency], `${name} -> ${dependency}`).toBeDefined();
+        expect(condition, `${name} -> ${dependency}`).toBe('service_healthy');
+      }
+    }
+    for (const [name, service] of appServices) {
+      expect(commandWords(service.healthcheck?.test).join(' '), name).toContain('/health/ready');
+    }
+    // A cycle would leave compose waiting forever; a depth-first walk finds one.
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (name: string, path: string[]): void => {
+      if (state.get(name) === 'done') return;
+      expect(state.get(name), `dependency cycle: ${[...path, name].join(' -> ')}`).toBeUndefined();
+      state.set(name, 'visiting');
+      const service = compose.services[name];
+      for (const dep of Object.keys(service ? dependenciesOf(service) : {})) visit(dep, [...path, name]);
+      state.set(name, 'done');
+    };
+    for (const [name] of services) visit(name, []);
+  });
+
+  it('gives the domain services and the orchestrator PostgreSQL, NATS and the coordinators to wait for', () => {
+    for (const [name, service] of appServices) {
+      const app = environmentOf(service)['APP'] ?? '';
+      if (!(DATABASE_APPS as readonly string[]).includes(app)) continue;
+      expect(Object.keys(dependenciesOf(service)).sort(), name).toEqual(
+        ['coordinator-1', 'coordinator-2', 'coordinator-3', 'nats', 'postgres'].sort(),
+      );
+    }
+  });
+
+  it('runs PostgreSQL 16+ with prepared transactions, one database per service, and a volume', () => {
+    const postgres = compose.services['postgres'];
+    const major = Number(/^postgres:(\d+)/.exec(postgres?.image ?? '')?.[1]);
+    expect(major).toBeGreaterThanOrEqual(16);
+    const flag = commandWords(postgres?.command).find((w) => w.startsWith('max_prepared_transactions='));
+    expect(Number(flag?.split('=')[1])).toBeGreaterThan(0);
+    expect(postgres?.volumes).toContain('./postgres-init:/docker-entrypoint-initdb.d:ro');
+    expect(postgres?.volumes).toContain('postgres-data:/var/lib/postgresql/data');
+    const initSql = read('docker/postgres-init/10-create-databases.sql');
+    for (const app of DATABASE_APPS) expect(initSql).toMatch(new RegExp(`^CREATE DATABASE ${app};$`, 'm'));
+  });
+
+  it('runs NATS 2.10 with JetStream on a volume', () => {
+    const nats = compose.services['nats'];
+    expect(nats?.image).toMatch(/^nats:2\.10\b/);
+    const words = commandWords(nats?.command);
+    expect(words.some((w) => w === '--jetstream' || w === '-js')).toBe(true);
+    const storeDir = words[words.findIndex((w) => w === '--store_dir' || w === '-sd') + 1];
+    expect(nats?.volumes).toContain(`nats-data:${storeDir}`);
+  });
+
+  it('declares every named volume it mounts', () => {
+    const declared = Object.keys(compose.volumes ?? {});
+    for (const [name, service] of services) {
+      for (const volume of service.volumes ?? []) {
+        const source = typeof volume === 'string' ? (volume.split(':')[0] ?? '') : (volume.source ?? '');
+        if (source.startsWith('.') || source.startsWith('/')) {
+          expect(existsSync(`${root}docker/${source}`), `${name}: ${source}`).toBe(true);
+        } else {
+          expect(declared, `${name}: volume ${source}`).toContain(source);
+        }
+      }
+    }
+  });
+
+  it('builds app images from the repository root with docker/Dockerfile', () => {
+    for (const [name, service] of appServices) {
+      expect(service.build, name).toMatchObject({ context: '..', dockerfile: IMAGE_DOCKERFILE });
+      expect(service.image, name).toBe(appServices[0]?.[1].image);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+interface Stage {
+  name: string;
+  from: string;
+  instructions: { keyword: string; args: string }[];
+}
+
+/** Splits a Dockerfile into stages of instructions, joining continued lines and dropping comments. */
+function parseDockerfile(text: string): Stage[] {
+  const logical: string[] = [];
+  let pending = '';
+  for (const line of text.split('\n')) {
+    if (/^\s*#/.test(line) && pending === '') continue;
+    if (/\\\s*$/.test(line)) {
+      pending += line.replace(/\\\s*$/, ' ');
+      continue;
+    }
+    const whole = (pending + line).trim();
+    pending = '';
+    if (whole !== '') logical.push(whole);
+  }
+  const stages: Stage[] = [];
+  for (const line of logical) {
+    const [keyword = '', ...rest] = line.split(/\s+/);
+    const args = rest.join(' ');
+    if (keyword.toUpperCase() === 'FROM') {
+      const match = /^(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args);
+      stages.push({ name: match?.[2] ?? String(stages.length), from: match?.[1] ?? '', instructions: [] });
+    } else {
+      stages.at(-1)?.instructions.push({ keyword: keyword.toUpperCase(), args });
+    }
+  }
+  return stages;
+}
+
+describe('docker/Dockerfile', () => {
+  const stages = parseDockerfile(read('docker/Dockerfile'));
+  const stage = (name: string): Stage => {
+    const found = stages.find((s) => s.name === name);
+    expect(found, `stage ${name}`).toBeDefined();
+    return found ?? { name, from: '', instructions: [] };
+  };
+  const args = (s: Stage, keyword: string): string[] =>
+    s.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
+  const runtime = stages.at(-1);
+
+  it('builds with dev dependencies and ships production dependencies only', () => {
+    expect(stages.map((s) => s.name)).toEqual(['base', 'build', 'prod-deps', 'runtime']);
+    expect(args(stage('build'), 'RUN').join('\n')).toMatch(/npm ci\b/);
+    expect(args(stage('build'), 'RUN')).toContain('npm run build');
+    expect(args(stage('prod-deps'), 'RUN').join('\n')).toMatch(/npm ci\b.*--omit=dev/);
+    const runtimeCopies = args(stage('runtime'), 'COPY');
+    expect(runtimeCopies).toContain('--from=prod-deps /app/node_modules ./node_modules');
+    expect(runtimeCopies).toContain('--from=build /app/dist ./dist');
+    expect(args(stage('runtime'), 'RUN').join('\n')).not.toMatch(/\bnpm\b/);
+  });
+
+  it('runs as a non-root user, with a readiness healthcheck and the APP entrypoint', () => {
+    expect(runtime?.name).toBe('runtime');
+    const users = args(stage('runtime'), 'USER');
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.at(-1)).not.toMatch(/^(root|0)(:|$)/);
+    expect(args(stage('runtime'), 'HEALTHCHECK').join('\n')).toContain('/health/ready');
+    expect(args(stage('runtime'), 'ENV').join('\n')).toMatch(/\bAPP=/);
+    expect(args(stage('runtime'), 'ENTRYPOINT')).toEqual(['["concord-entrypoint"]']);
+    expect(read('docker/entrypoint.sh')).toMatch(/exec node .*"\$apps_dir\/\$app\/src\/main\.js"|exec node .*"\$entry"/);
+  });
+
+  it('copies only files that exist and keeps secrets and local state out of the build context', () => {
+    for (const s of stages) {
+      for (const copy of args(s, 'COPY')) {
+        if (copy.startsWith('--from=')) continue;
+        const sources = copy.split(/\s+/).filter((w) => !w.startsWith('--')).slice(0, -1);
+        for (const source of sources) expect(existsSync(`${root}${source}`), `${s.name}: COPY ${source}`).toBe(true);
+      }
+    }
+    const ignored = read('docker/Dockerfile.dockerignore').split('\n');
+    for (const pattern of ['**/node_modules', 'dist', '.data', '.git', '**/.env']) expect(ignored).toContain(pattern);
+  });
+});
