@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { DEFAULT_PORTS } from '@concord/contracts';
+import { DEFAULT_PORTS, DOMAIN_SERVICES } from '@concord/contracts';
 
 /*
  * No Docker engine runs where the tests run, so docker/ is checked statically: the compose file against
@@ -15,7 +15,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string): string => readFileSync(`${root}${path}`, 'utf8');
 
 const IMAGE_DOCKERFILE = 'docker/Dockerfile';
-const DATABASE_APPS = ['orders', 'inventory', 'payments', 'orchestrator'] as const;
+/** Apps that own a database (named after the app), per the topology contract `npm run stack` also reads. */
+const DATABASE_APPS = DOMAIN_SERVICES.filter((s) => s.database).map((s) => s.app);
 
 // ---------------------------------------------------------------------------------------------------------
 // The subset of a compose file these checks read. Only trusted after the JSON schema accepted the document.
@@ -114,7 +115,9 @@ const composeText = read('docker/compose.yaml');
 const envExample = parseEnvFile(read('docker/.env.example'));
 const required = requiredVariables(composeText);
 /** A value for every required variable, as a user's docker/.env would give. */
-const filledEnv: Env = Object.fromEntries([...required].map((v) => [v, `test-${v.toLowerCase()}-0123456789`]));
+const filledEnv: Env = Object.fromEntries(
+  [...required].map((v) => [v, `test-${v.toLowerCase()}-0123456789`]),
+);
 
 function loadCompose(env: Env): ComposeFile {
   const missing = new Set<string>();
@@ -164,8 +167,8 @@ function expectedTopology(): Record<string, Record<string, string>> {
       PEER_PORT: String(DEFAULT_PORTS.coordinatorPeer[i]),
     };
   });
-  for (const app of DATABASE_APPS) {
-    DEFAULT_PORTS[app].forEach((port, i) => {
+  for (const { app, ports } of DOMAIN_SERVICES) {
+    ports.forEach((port, i) => {
       expected[`${app}-${i + 1}`] = { APP: app, PORT: String(port) };
     });
   }
@@ -192,7 +195,12 @@ describe('docker/compose.yaml', () => {
   });
 
   it('takes every secret from docker/.env, none written in the repository', () => {
-    expect([...required].sort()).toEqual(['CLIENT_TOKEN', 'CLUSTER_SECRET', 'JWT_SECRET', 'POSTGRES_PASSWORD']);
+    expect([...required].sort()).toEqual([
+      'CLIENT_TOKEN',
+      'CLUSTER_SECRET',
+      'JWT_SECRET',
+      'POSTGRES_PASSWORD',
+    ]);
     // The example names each one, with no value, so that a copied but unfilled file refuses to start.
     for (const variable of required) expect(envExample[variable], variable).toBe('');
 
@@ -204,7 +212,8 @@ describe('docker/compose.yaml', () => {
     for (const [name, service] of Object.entries(raw.services)) {
       for (const [key, value] of Object.entries(environmentOf(service))) {
         if (/SECRET|TOKEN|PASSWORD/.test(key)) expect(value, `${name} ${key}`).toMatch(/^\$\{[A-Z_]+:\?/);
-        if (key === 'DATABASE_URL') expect(value, `${name} ${key}`).toMatch(/^postgres:\/\/\w+:\$\{[A-Z_]+:\?/);
+        if (key === 'DATABASE_URL')
+          expect(value, `${name} ${key}`).toMatch(/^postgres:\/\/\w+:\$\{[A-Z_]+:\?/);
       }
     }
   });
@@ -238,7 +247,9 @@ describe('docker/compose.yaml', () => {
     for (const [name, service] of appServices) {
       expect(environmentOf(service), name).toMatchObject(expected[name] ?? {});
     }
-    expect(Object.keys(compose.services).sort()).toEqual([...Object.keys(expected), 'nats', 'postgres'].sort());
+    expect(Object.keys(compose.services).sort()).toEqual(
+      [...Object.keys(expected), 'nats', 'postgres'].sort(),
+    );
   });
 
   it('publishes only the gateway, on its stack port', () => {
@@ -255,7 +266,9 @@ describe('docker/compose.yaml', () => {
     const coordinators = appServices.filter(([, s]) => environmentOf(s)['APP'] === 'coordinator');
     const byNode = coordinators.map(([name, s]) => ({ name, env: environmentOf(s) }));
     const peers = byNode.map(({ name, env }) => `${env['NODE_ID']}=${name}:${env['PEER_PORT']}`).join(',');
-    const apiUrls = byNode.map(({ name, env }) => `${env['NODE_ID']}=http://${name}:${env['PORT']}`).join(',');
+    const apiUrls = byNode
+      .map(({ name, env }) => `${env['NODE_ID']}=http://${name}:${env['PORT']}`)
+      .join(',');
     const coordinatorUrls = byNode.map(({ name, env }) => `http://${name}:${env['PORT']}`).join(',');
     const initSql = read('docker/postgres-init/10-create-databases.sql');
 
@@ -267,9 +280,14 @@ describe('docker/compose.yaml', () => {
         expect(service.volumes, name).toEqual([`${name}-data:/data`]);
         continue;
       }
-      expect(env, name).toMatchObject({ COORDINATOR_URLS: coordinatorUrls, INSTANCE_ID: name });
+      expect(env, name).toMatchObject({
+        COORDINATOR_URLS: coordinatorUrls,
+        INSTANCE_ID: name,
+        NATS_URL: 'nats://nats:4222',
+      });
       if (app === 'gateway') continue;
-      expect(env, name).toMatchObject({ PUBLIC_URL: `http://${name}:${env['PORT']}`, NATS_URL: 'nats://nats:4222' });
+      expect(env, name).toMatchObject({ PUBLIC_URL: `http://${name}:${env['PORT']}` });
+      if (!DATABASE_APPS.includes(app)) continue;
       const database = new URL(env['DATABASE_URL'] ?? '');
       expect(database.host, name).toBe('postgres:5432');
       expect(database.pathname, name).toBe(`/${app}`);
@@ -305,7 +323,7 @@ describe('docker/compose.yaml', () => {
   it('gives the domain services and the orchestrator PostgreSQL, NATS and the coordinators to wait for', () => {
     for (const [name, service] of appServices) {
       const app = environmentOf(service)['APP'] ?? '';
-      if (!(DATABASE_APPS as readonly string[]).includes(app)) continue;
+      if (!DATABASE_APPS.includes(app)) continue;
       expect(Object.keys(dependenciesOf(service)).sort(), name).toEqual(
         ['coordinator-1', 'coordinator-2', 'coordinator-3', 'nats', 'postgres'].sort(),
       );
@@ -421,18 +439,25 @@ describe('docker/Dockerfile', () => {
     expect(args(stage('runtime'), 'HEALTHCHECK').join('\n')).toContain('/health/ready');
     expect(args(stage('runtime'), 'ENV').join('\n')).toMatch(/\bAPP=/);
     expect(args(stage('runtime'), 'ENTRYPOINT')).toEqual(['["concord-entrypoint"]']);
-    expect(read('docker/entrypoint.sh')).toMatch(/exec node .*"\$apps_dir\/\$app\/src\/main\.js"|exec node .*"\$entry"/);
+    expect(read('docker/entrypoint.sh')).toMatch(
+      /exec node .*"\$apps_dir\/\$app\/src\/main\.js"|exec node .*"\$entry"/,
+    );
   });
 
   it('copies only files that exist and keeps secrets and local state out of the build context', () => {
     for (const s of stages) {
       for (const copy of args(s, 'COPY')) {
         if (copy.startsWith('--from=')) continue;
-        const sources = copy.split(/\s+/).filter((w) => !w.startsWith('--')).slice(0, -1);
-        for (const source of sources) expect(existsSync(`${root}${source}`), `${s.name}: COPY ${source}`).toBe(true);
+        const sources = copy
+          .split(/\s+/)
+          .filter((w) => !w.startsWith('--'))
+          .slice(0, -1);
+        for (const source of sources)
+          expect(existsSync(`${root}${source}`), `${s.name}: COPY ${source}`).toBe(true);
       }
     }
     const ignored = read('docker/Dockerfile.dockerignore').split('\n');
-    for (const pattern of ['**/node_modules', 'dist', '.data', '.git', '**/.env']) expect(ignored).toContain(pattern);
+    for (const pattern of ['**/node_modules', 'dist', '.data', '.git', '**/.env'])
+      expect(ignored).toContain(pattern);
   });
 });

@@ -43,7 +43,8 @@ export function choosePostgresBinaries(facts: BinaryFacts): PostgresBinaries | u
     postgres: path.join(binDir, 'postgres'),
     source,
   });
-  if (facts.givenDir !== undefined) return complete(facts.givenDir) ? make(facts.givenDir, 'given') : undefined;
+  if (facts.givenDir !== undefined)
+    return complete(facts.givenDir) ? make(facts.givenDir, 'given') : undefined;
   const onPath = facts.pathDirs.find((dir) => dir.length > 0 && complete(dir));
   if (onPath !== undefined) return make(onPath, 'path');
   const newest = [...facts.systemVersions]
@@ -52,7 +53,8 @@ export function choosePostgresBinaries(facts: BinaryFacts): PostgresBinaries | u
     .map((name) => path.join(facts.systemRoot, name, 'bin'))
     .find(complete);
   if (newest !== undefined) return make(newest, 'system');
-  if (facts.embeddedDir !== undefined && complete(facts.embeddedDir)) return make(facts.embeddedDir, 'embedded');
+  if (facts.embeddedDir !== undefined && complete(facts.embeddedDir))
+    return make(facts.embeddedDir, 'embedded');
   return undefined;
 }
 

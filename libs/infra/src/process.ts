@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { setTimeout as delay } from 'node:timers/promises';
 
 import { registerProcessGroup, registerStopper, registerTempDir, signalGroup } from './registry.js';
 import { waitFor } from './wait.js';
@@ -139,7 +138,7 @@ class ManagedProcess implements ProcessHandle {
     const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     const closed = once(child, 'close').catch(() => undefined);
     this.exitPromise = exited.then(async ([code, signal]) => {
-      await Promise.race([closed, delay(pipeDrainMsMax)]);
+      await withTimeout(closed, pipeDrainMsMax);
       fs.closeSync(logFd);
       this.currentExit = { code, signal };
       this.unregisterGroup?.();
@@ -194,7 +193,12 @@ class ManagedProcess implements ProcessHandle {
 
   private waitForLine(pattern: RegExp, timeoutMs: number): Promise<void> {
     // Output before this call is in the log file already (written synchronously as it arrives).
-    if (this.logs().split('\n').some((line) => pattern.test(line))) return Promise.resolve();
+    if (
+      this.logs()
+        .split('\n')
+        .some((line) => pattern.test(line))
+    )
+      return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         remove();
@@ -249,7 +253,7 @@ class ManagedProcess implements ProcessHandle {
     if (!this.currentExit) {
       this.kill(this.options.stopSignal ?? 'SIGTERM');
       this.kill('SIGCONT');
-      const exit = await Promise.race([this.exitPromise, delay(graceMs).then(() => undefined)]);
+      const exit = await withTimeout(this.exitPromise, graceMs);
       if (!exit) this.kill('SIGKILL');
     }
     const exit = await this.exitPromise;
@@ -260,10 +264,9 @@ class ManagedProcess implements ProcessHandle {
 
   async waitForExit(timeoutMs?: number): Promise<ExitInfo> {
     if (timeoutMs === undefined) return this.exitPromise;
-    const timeout = delay(timeoutMs).then(() => {
-      throw new Error(`${this.name} (pid ${this.pid}) did not exit within ${timeoutMs} ms`);
-    });
-    return Promise.race([this.exitPromise, timeout]);
+    const exit = await withTimeout(this.exitPromise, timeoutMs);
+    if (!exit) throw new Error(`${this.name} (pid ${this.pid}) did not exit within ${timeoutMs} ms`);
+    return exit;
   }
 
   logs(): string {
@@ -276,6 +279,22 @@ class ManagedProcess implements ProcessHandle {
 
   logTail(lines = logTailLinesDefault): string {
     return tailLines(this.logs(), lines);
+  }
+}
+
+/**
+ * Resolves with `promise`'s value, or undefined after `timeoutMs`. Unlike racing a plain delay, the timer is cleared
+ * when `promise` settles first, so a pending grace period never keeps the process alive.
+ */
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -386,7 +405,9 @@ export class ProcessGroup {
   /** Writes each process's log tail (default 200 lines) under a header naming it and its log file. */
   printLogs(members: readonly ProcessHandle[] = this.history, lines = 200): void {
     for (const member of members) {
-      this.write(`\n===== ${member.name} (pid ${member.pid}) ${member.logFile} =====\n${member.logTail(lines)}\n`);
+      this.write(
+        `\n===== ${member.name} (pid ${member.pid}) ${member.logFile} =====\n${member.logTail(lines)}\n`,
+      );
     }
   }
 
@@ -402,6 +423,7 @@ export class ProcessGroup {
         errors.push(error);
       }
     }
-    if (errors.length > 0) throw new AggregateError(errors, 'ProcessGroup.stopAll: some processes failed to stop');
+    if (errors.length > 0)
+      throw new AggregateError(errors, 'ProcessGroup.stopAll: some processes failed to stop');
   }
 }

@@ -93,7 +93,8 @@ export async function stopAll(): Promise<void> {
       errors.push(new Error(`stopping ${entry.label} failed`, { cause: error }));
     }
   }
-  if (errors.length > 0) throw new AggregateError(errors, `stopAll: ${errors.length} resource(s) failed to stop`);
+  if (errors.length > 0)
+    throw new AggregateError(errors, `stopAll: ${errors.length} resource(s) failed to stop`);
 }
 
 /** Number of live registrations, for tests of the teardown itself. */
@@ -110,7 +111,8 @@ export function emergencyTeardown(): void {
     signalGroup(pgid, 'SIGCONT');
   }
   const deadlineMs = Date.now() + emergencyWaitMs;
-  while (targets.some(({ pgid }) => isProcessAlive(pgid)) && Date.now() < deadlineMs) sleepSync(emergencyPollMs);
+  while (targets.some(({ pgid }) => isProcessAlive(pgid)) && Date.now() < deadlineMs)
+    sleepSync(emergencyPollMs);
   for (const { pgid } of targets) signalGroup(pgid, 'SIGKILL');
   for (const path of dirs.values()) removeDirSync(path);
   dirs.clear();

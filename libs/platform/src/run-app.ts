@@ -23,6 +23,8 @@ export interface AppDefinition<S extends z.ZodObject> {
   readonly bodyLimitBytes?: number;
   /** Runs after the app is created and before it listens (extra Fastify hooks, Swagger...). */
   readonly configure?: (app: NestFastifyApplication, config: z.infer<S>) => Promise<void> | void;
+  /** Install SIGTERM/SIGINT handlers (default true; in-process tests turn it off and call `close()`). */
+  readonly handleSignals?: boolean;
 }
 
 export interface RunningApp {
@@ -131,7 +133,7 @@ export async function runApp<S extends z.ZodObject>(
     })();
     return closing;
   };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  for (const signal of definition.handleSignals === false ? [] : (['SIGTERM', 'SIGINT'] as const)) {
     process.once(signal, () => {
       logger.info({ signal }, 'shutting down');
       close().then(

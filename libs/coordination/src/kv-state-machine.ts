@@ -1,0 +1,380 @@
+import type { Entry, StateMachine } from '@concord/raft';
+import type {
+  Command,
+  CommandResult,
+  Compare,
+  KeyValue,
+  TxnOp,
+  TxnResponse,
+  WatchEvent,
+} from './commands.js';
+
+interface Lease {
+  readonly id: string;
+  readonly ttlSeconds: number;
+  readonly keys: Set<string>;
+}
+
+/** A watch event with what it replaced, so that reads at a past revision can undo it. */
+interface HistoryEvent extends WatchEvent {
+  readonly prev: KeyValue | null;
+}
+
+interface SnapshotState {
+  readonly revision: number;
+  readonly compactRevision: number;
+  readonly nextLease: number;
+  readonly keys: KeyValue[];
+  readonly leases: { id: string; ttlSeconds: number }[];
+  readonly history: HistoryEvent[];
+  readonly members: [string, string][];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeCommand(command: Command): Uint8Array {
+  return encoder.encode(JSON.stringify(command));
+}
+
+/**
+ * The coordinator's state: keys with a global revision (etcd v3 semantics), leases, and the history of changes
+ * back to the compaction revision, for watches and reads at a past revision.
+ *
+ * Deterministic: the result of `apply` depends only on the state and the entry. Lease ids come from a counter,
+ * never from the clock; expiry is decided by the leader outside and applied here as a `leaseExpire` command.
+ */
+export class KvStateMachine implements StateMachine<CommandResult | null> {
+  private revision = 0;
+  private compactRevision = 0;
+  private nextLease = 1;
+  private readonly keys = new Map<string, KeyValue>();
+  private readonly leases = new Map<string, Lease>();
+  private history: HistoryEvent[] = [];
+  private readonly members = new Map<string, string>();
+  private readonly listeners = new Set<(events: readonly WatchEvent[]) => void>();
+  private readonly leaseListeners = new Set<(change: { id: string; ttlSeconds: number | null }) => void>();
+
+  /** Called with the events of each applied revision, in order. */
+  onEvents(listener: (events: readonly WatchEvent[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Called when a lease is granted (ttl) or removed (null). The lessor on the leader tracks deadlines. */
+  onLeaseChange(listener: (change: { id: string; ttlSeconds: number | null }) => void): () => void {
+    this.leaseListeners.add(listener);
+    return () => this.leaseListeners.delete(listener);
+  }
+
+  apply(entry: Entry): CommandResult | null {
+    if (entry.type !== 'normal' || entry.data.length === 0) return null;
+    let command: Command;
+    try {
+      command = JSON.parse(decoder.decode(entry.data)) as Command;
+    } catch {
+      // A malformed entry cannot come from this service's own proposals; skipping it keeps every node identical.
+      return null;
+    }
+    return this.execute(command);
+  }
+
+  execute(command: Command): CommandResult | null {
+    switch (command.type) {
+      case 'put':
+        return this.put(command.key, command.value, command.lease, command.prevRevision);
+      case 'delete':
+        return this.remove(command.key, command.prevRevision);
+      case 'txn':
+        return this.txn(command.compare, command.success, command.failure);
+      case 'leaseGrant':
+        return this.grant(command.ttlSeconds);
+      case 'leaseRevoke':
+      case 'leaseExpire':
+        return this.revoke(command.id, command.type === 'leaseExpire');
+      case 'compact':
+        return this.compact(command.revision);
+      case 'memberMeta':
+        if (command.apiUrl === null) this.members.delete(command.id);
+        else this.members.set(command.id, command.apiUrl);
+        return { ok: true, revision: this.revision };
+      default:
+        return null;
+    }
+  }
+
+  // --- reads (local; the API makes them linearizable with ReadIndex first) ---------------------------------
+
+  currentRevision(): number {
+    return this.revision;
+  }
+
+  compactedRevision(): number {
+    return this.compactRevision;
+  }
+
+  get(key: string): KeyValue | undefined {
+    return this.keys.get(key);
+  }
+
+  /** Keys with the prefix, in key order, as of `atRevision` (default: now). */
+  range(
+    prefix: string,
+    limit: number,
+    atRevision?: number,
+  ):
+    { ok: true; items: KeyValue[]; more: boolean; revision: number } | Extract<CommandResult, { ok: false }> {
+    const at = atRevision ?? this.revision;
+    if (at > this.revision) return { ok: false, error: 'futureRevision', revision: this.revision };
+    if (at < this.compactRevision)
+      return { ok: false, error: 'compacted', compactRevision: this.compactRevision };
+    const view = new Map<string, KeyValue>();
+    for (const [key, kv] of this.keys) if (key.startsWith(prefix)) view.set(key, kv);
+    // Undo the changes made after `at`, newest first.
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      const event = this.history[i];
+      if (event === undefined || event.revision <= at) break;
+      if (!event.kv.key.startsWith(prefix)) continue;
+      if (event.prev === null) view.delete(event.kv.key);
+      else view.set(event.kv.key, event.prev);
+    }
+    const sorted = [...view.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { ok: true, items: sorted.slice(0, limit), more: sorted.length > limit, revision: at };
+  }
+
+  /** Events after `fromRevision - 1` matching the filter: what a watch starting at `fromRevision` must replay. */
+  eventsSince(
+    fromRevision: number,
+    matches: (key: string) => boolean,
+  ): { ok: true; events: WatchEvent[] } | { ok: false; compactRevision: number } {
+    if (fromRevision <= this.compactRevision && fromRevision <= this.revision) {
+      return { ok: false, compactRevision: this.compactRevision };
+    }
+    const events: WatchEvent[] = [];
+    for (const event of this.history) {
+      if (event.revision >= fromRevision && matches(event.kv.key)) {
+        events.push({ type: event.type, kv: event.kv, revision: event.revision });
+      }
+    }
+    return { ok: true, events };
+  }
+
+  lease(id: string): { id: string; ttlSeconds: number; keys: string[] } | undefined {
+    const lease = this.leases.get(id);
+    return lease && { id: lease.id, ttlSeconds: lease.ttlSeconds, keys: [...lease.keys].sort() };
+  }
+
+  allLeases(): { id: string; ttlSeconds: number }[] {
+    return [...this.leases.values()].map((l) => ({ id: l.id, ttlSeconds: l.ttlSeconds }));
+  }
+
+  memberApiUrls(): ReadonlyMap<string, string> {
+    return this.members;
+  }
+
+  // --- snapshot ---------------------------------------------------------------------------------------------
+
+  snapshot(): Uint8Array {
+    const state: SnapshotState = {
+      revision: this.revision,
+      compactRevision: this.compactRevision,
+      nextLease: this.nextLease,
+      keys: [...this.keys.values()],
+      leases: [...this.leases.values()].map((l) => ({ id: l.id, ttlSeconds: l.ttlSeconds })),
+      history: this.history,
+      members: [...this.members],
+    };
+    return encoder.encode(JSON.stringify(state));
+  }
+
+  restore(data: Uint8Array): void {
+    const state = JSON.parse(decoder.decode(data)) as SnapshotState;
+    this.revision = state.revision;
+    this.compactRevision = state.compactRevision;
+    this.nextLease = state.nextLease;
+    this.keys.clear();
+    this.leases.clear();
+    for (const l of state.leases)
+      this.leases.set(l.id, { id: l.id, ttlSeconds: l.ttlSeconds, keys: new Set() });
+    for (const kv of state.keys) {
+      this.keys.set(kv.key, kv);
+      if (kv.lease !== undefined) this.leases.get(kv.lease)?.keys.add(kv.key);
+    }
+    this.history = state.history;
+    this.members.clear();
+    for (const [id, url] of state.members) this.members.set(id, url);
+    for (const l of state.leases) this.emitLease({ id: l.id, ttlSeconds: l.ttlSeconds });
+  }
+
+  // --- commands ---------------------------------------------------------------------------------------------
+
+  private put(
+    key: string,
+    value: string,
+    lease: string | undefined,
+    prevRevision: number | undefined,
+  ): CommandResult {
+    const current = this.keys.get(key);
+    if (prevRevision !== undefined && (current?.modRevision ?? 0) !== prevRevision) {
+      return { ok: false, error: 'conflict', modRevision: current?.modRevision ?? 0 };
+    }
+    if (lease !== undefined && !this.leases.has(lease)) return { ok: false, error: 'leaseNotFound', lease };
+    const revision = this.revision + 1;
+    this.writeKey(key, value, lease, revision);
+    this.commitRevision(revision);
+    return { ok: true, revision, prevKv: current ?? null };
+  }
+
+  private remove(key: string, prevRevision: number | undefined): CommandResult {
+    const current = this.keys.get(key);
+    if (prevRevision !== undefined && (current?.modRevision ?? 0) !== prevRevision) {
+      return { ok: false, error: 'conflict', modRevision: current?.modRevision ?? 0 };
+    }
+    if (current === undefined) return { ok: true, revision: this.revision, deleted: 0, prevKv: null };
+    const revision = this.revision + 1;
+    this.deleteKey(key, revision);
+    this.commitRevision(revision);
+    return { ok: true, revision, deleted: 1, prevKv: current };
+  }
+
+  private txn(
+    compare: readonly Compare[],
+    success: readonly TxnOp[],
+    failure: readonly TxnOp[],
+  ): CommandResult {
+    const succeeded = compare.every((c) => this.compareHolds(c));
+    const ops = succeeded ? success : failure;
+    for (const op of ops) {
+      if ('put' in op && op.put.lease !== undefined && !this.leases.has(op.put.lease)) {
+        return { ok: false, error: 'leaseNotFound', lease: op.put.lease };
+      }
+    }
+    // All writes of one transaction share one revision, as in etcd.
+    const writes = ops.some((op) => 'put' in op || ('delete' in op && this.keys.has(op.delete.key)));
+    const revision = writes ? this.revision + 1 : this.revision;
+    const responses: TxnResponse[] = [];
+    for (const op of ops) {
+      if ('get' in op) {
+        responses.push({ get: this.keys.get(op.get.key) ?? null });
+      } else if ('put' in op) {
+        this.writeKey(op.put.key, op.put.value, op.put.lease, revision);
+        responses.push({ put: { revision } });
+      } else {
+        const existed = this.keys.has(op.delete.key);
+        if (existed) this.deleteKey(op.delete.key, revision);
+        responses.push({ delete: { deleted: existed ? 1 : 0 } });
+      }
+    }
+    if (writes) this.commitRevision(revision);
+    return { ok: true, revision: this.revision, succeeded, responses };
+  }
+
+  private compareHolds(c: Compare): boolean {
+    const kv = this.keys.get(c.key);
+    let actual: string | number;
+    switch (c.target) {
+      case 'value':
+        // A missing key has no value: only "!=" holds against it.
+        if (kv === undefined) return c.op === '!=';
+        actual = kv.value;
+        break;
+      case 'version':
+        actual = kv?.version ?? 0;
+        break;
+      case 'modRevision':
+        actual = kv?.modRevision ?? 0;
+        break;
+      case 'createRevision':
+        actual = kv?.createRevision ?? 0;
+        break;
+    }
+    const expected = typeof actual === 'number' ? Number(c.value) : String(c.value);
+    switch (c.op) {
+      case '=':
+        return actual === expected;
+      case '!=':
+        return actual !== expected;
+      case '<':
+        return actual < expected;
+      case '>':
+        return actual > expected;
+    }
+  }
+
+  private grant(ttlSeconds: number): CommandResult {
+    const id = (this.nextLease++).toString(16).padStart(16, '0');
+    this.leases.set(id, { id, ttlSeconds, keys: new Set() });
+    this.emitLease({ id, ttlSeconds });
+    return { ok: true, revision: this.revision, lease: { id, ttlSeconds } };
+  }
+
+  private revoke(id: string, expiring: boolean): CommandResult {
+    const lease = this.leases.get(id);
+    if (lease === undefined) {
+      return expiring
+        ? { ok: true, revision: this.revision, deleted: 0 }
+        : { ok: false, error: 'leaseNotFound', lease: id };
+    }
+    const keys = [...lease.keys].sort();
+    let revision = this.revision;
+    if (keys.length > 0) {
+      revision = this.revision + 1;
+      for (const key of keys) this.deleteKey(key, revision);
+      this.commitRevision(revision);
+    }
+    this.leases.delete(id);
+    this.emitLease({ id, ttlSeconds: null });
+    return { ok: true, revision, deleted: keys.length };
+  }
+
+  private compact(revision: number): CommandResult {
+    if (revision > this.revision) return { ok: false, error: 'futureRevision', revision: this.revision };
+    if (revision <= this.compactRevision) return { ok: true, revision: this.revision };
+    this.compactRevision = revision;
+    this.history = this.history.filter((e) => e.revision > revision);
+    return { ok: true, revision: this.revision };
+  }
+
+  // --- mutation primitives: one revision may hold several events (a transaction, a lease revocation) --------
+
+  private pending: HistoryEvent[] = [];
+
+  private writeKey(key: string, value: string, lease: string | undefined, revision: number): void {
+    const current = this.keys.get(key);
+    if (current?.lease !== undefined && current.lease !== lease)
+      this.leases.get(current.lease)?.keys.delete(key);
+    const kv: KeyValue = {
+      key,
+      value,
+      createRevision: current?.createRevision ?? revision,
+      modRevision: revision,
+      version: (current?.version ?? 0) + 1,
+      ...(lease === undefined ? {} : { lease }),
+    };
+    this.keys.set(key, kv);
+    if (lease !== undefined) this.leases.get(lease)?.keys.add(key);
+    this.pending.push({ type: 'put', kv, revision, prev: current ?? null });
+  }
+
+  private deleteKey(key: string, revision: number): void {
+    const current = this.keys.get(key);
+    if (current === undefined) return;
+    this.keys.delete(key);
+    if (current.lease !== undefined) this.leases.get(current.lease)?.keys.delete(key);
+    const tombstone: KeyValue = { key, value: '', createRevision: 0, modRevision: revision, version: 0 };
+    this.pending.push({ type: 'delete', kv: tombstone, revision, prev: current });
+  }
+
+  private commitRevision(revision: number): void {
+    this.revision = revision;
+    const events = this.pending;
+    this.pending = [];
+    this.history.push(...events);
+    const visible = events.map(({ type, kv, revision: r }) => ({ type, kv, revision: r }));
+    for (const listener of this.listeners) listener(visible);
+  }
+
+  private emitLease(change: { id: string; ttlSeconds: number | null }): void {
+    for (const listener of this.leaseListeners) listener(change);
+  }
+}
