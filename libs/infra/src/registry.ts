@@ -244,6 +244,17 @@ process.stdin.on('data', (chunk) => {
   }
 });
 const kill = (pgid, signal) => { try { process.kill(-pgid, signal); return true; } catch { return false; } };
+// A leader that exited is a zombie until init reaps it (some container inits never do): count zombies as dead.
+const alive = (pid) => {
+  try {
+    const stat = fs.readFileSync('/proc/' + pid + '/stat', 'utf8');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state !== 'Z' && state !== 'X';
+  } catch (error) {
+    if (error.code === 'ENOENT') return false;
+    try { process.kill(pid, 0); return true; } catch { return false; }
+  }
+};
 const cleanup = () => {
   for (const g of groups.values()) { kill(g.pgid, g.signal); kill(g.pgid, 'SIGCONT'); }
   const deadline = Date.now() + ${emergencyWaitMs};
@@ -253,8 +264,8 @@ const cleanup = () => {
     process.exit(0);
   };
   const poll = () => {
-    const alive = [...groups.values()].some((g) => kill(g.pgid, 0));
-    if (!alive || Date.now() > deadline) finish(); else setTimeout(poll, 50);
+    const anyAlive = [...groups.values()].some((g) => alive(g.pgid));
+    if (!anyAlive || Date.now() > deadline) finish(); else setTimeout(poll, 50);
   };
   poll();
 };

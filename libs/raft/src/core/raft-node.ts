@@ -159,8 +159,15 @@ export class RaftNode {
   private snapshotToInstall: Snapshot | null = null;
   private incoming: IncomingSnapshot | null = null;
   private broadcastPending = false;
-  private readyOutstanding: { lastCommitted: number } | null = null;
+  private readyOutstanding: { lastCommitted: number; lastEntry: { index: number; term: number } | null } | null =
+    null;
   private applied: number;
+  /**
+   * Highest index known durable on this node. The leader counts itself towards a quorum only up to
+   * here, so a commit never rests on its own unsynced write (thesis §10.2.1 allows parallel writes,
+   * not counting them).
+   */
+  private stableIndex: number;
 
   constructor(
     config: RaftConfig,
@@ -180,6 +187,7 @@ export class RaftNode {
     this.applied = snapIndex;
     this.confHistory = [{ index: snapIndex, conf: snap?.meta.conf ?? EMPTY_CONF }];
     for (const e of entries) if (e.type === 'config') this.pushConf(e);
+    this.stableIndex = this.log.lastIndex();
     this.term = state.hardState?.term ?? 0;
     this.vote = state.hardState?.vote ?? null;
     this.prevHardState = this.hardState();
@@ -338,15 +346,28 @@ export class RaftNode {
     this.prevHardState = hs;
     this.msgs = [];
     this.readStates = [];
-    this.readyOutstanding = { lastCommitted: rd.committedEntries.at(-1)?.index ?? snapshot?.meta.index ?? 0 };
+    const last = rd.entries.at(-1);
+    this.readyOutstanding = {
+      lastCommitted: rd.committedEntries.at(-1)?.index ?? snapshot?.meta.index ?? 0,
+      lastEntry: last ? { index: last.index, term: last.term } : null,
+    };
     return rd;
   }
 
   /** The Ready was persisted, sent and applied. */
   advance(): void {
     if (!this.readyOutstanding) throw new Error('raft: advance() without ready()');
-    this.applied = Math.max(this.applied, this.readyOutstanding.lastCommitted, this.log.snapshotIndex);
+    const { lastCommitted, lastEntry } = this.readyOutstanding;
+    this.applied = Math.max(this.applied, lastCommitted, this.log.snapshotIndex);
     this.readyOutstanding = null;
+    // Entries truncated while they were being written are not the ones now in the log (etcd's stableTo).
+    if (lastEntry && this.log.termAt(lastEntry.index) === lastEntry.term) {
+      this.stableIndex = Math.max(this.stableIndex, lastEntry.index);
+    }
+    if (this.role === 'leader') {
+      this.progress.get(this.id)?.maybeUpdate(Math.min(this.stableIndex, this.log.lastIndex()));
+      if (this.maybeCommit()) this.broadcastPending = true;
+    }
   }
 
   // ---------------------------------------------------------------- queries
@@ -464,7 +485,7 @@ export class RaftNode {
 
   private addProgress(id: NodeId, next: number): void {
     const pr = new Progress(next, this.cfg.maxInflightAppends, !this.conf().voters.includes(id));
-    if (id === this.id) pr.match = this.log.lastIndex();
+    if (id === this.id) pr.match = Math.min(this.stableIndex, this.log.lastIndex());
     this.progress.set(id, pr);
   }
 
@@ -637,6 +658,7 @@ export class RaftNode {
     if (this.log.matchTerm(m.prevIndex, m.prevTerm)) {
       const lastBefore = this.log.lastIndex();
       const truncatedAt = this.log.appendFromLeader(m.entries);
+      if (truncatedAt !== undefined) this.stableIndex = Math.min(this.stableIndex, truncatedAt - 1);
       if (truncatedAt !== undefined) this.confHistory = this.confHistory.filter((c) => c.index < truncatedAt);
       const appendedFrom = Math.min(truncatedAt ?? Infinity, lastBefore + 1);
       for (const e of m.entries) if (e.index >= appendedFrom && e.type === 'config') this.pushConf(e);
@@ -704,6 +726,7 @@ export class RaftNode {
       return;
     }
     this.log.restore(index, term);
+    this.stableIndex = index;
     this.confHistory = [{ index, conf }];
     this.snapshot = snapshot;
     this.snapshotToInstall = snapshot;
@@ -857,7 +880,6 @@ export class RaftNode {
       this.pushConf(entry);
       this.syncProgressWithConf();
     }
-    this.progress.get(this.id)?.maybeUpdate(entry.index);
     this.broadcastPending = true;
     return entry.index;
   }

@@ -37,9 +37,10 @@ const decoder = new TextDecoder();
  */
 export class MemoryDurableLog implements DurableLog {
   private durable: Uint8Array[] = [];
-  private pending: Uint8Array[] = [];
-  /** Replayed view of durable + pending, kept current so reads are cheap. */
-  private view: { hardState: HardState | null; entries: Entry[] } = { hardState: null, entries: [] };
+  private pending: { bytes: Uint8Array; body: RecordBody; entries: readonly Entry[] }[] = [];
+  /** Replayed views of everything written and of what is synced, kept current so reads are cheap. */
+  private view: View = { hardState: null, entries: [] };
+  private durableView: View = { hardState: null, entries: [] };
   syncs = 0;
 
   // ------------------------------------------------------------ synchronous (simulator)
@@ -53,19 +54,22 @@ export class MemoryDurableLog implements DurableLog {
         ? { e: entries.map((x) => ({ t: x.term, i: x.index, y: x.type, d: Buffer.from(x.data).toString('base64') })) }
         : {}),
     };
-    this.pending.push(frame(body));
+    this.pending.push({ bytes: frame(body), body, entries });
     applyRecord(this.view, body, entries);
   }
 
   writeCompaction(throughIndex: number): void {
     const body: RecordBody = { c: throughIndex };
-    this.pending.push(frame(body));
+    this.pending.push({ bytes: frame(body), body, entries: [] });
     applyRecord(this.view, body, []);
   }
 
   sync(): void {
     if (this.pending.length === 0) return;
-    this.durable.push(...this.pending);
+    for (const rec of this.pending) {
+      this.durable.push(rec.bytes);
+      applyRecord(this.durableView, rec.body, rec.entries);
+    }
     this.pending = [];
     this.syncs++;
     // Rewrite once the compaction markers make most of the log dead (bounded memory, like segment deletion).
@@ -77,7 +81,7 @@ export class MemoryDurableLog implements DurableLog {
    * `tornProbability` the last of those is cut short.
    */
   crash(random: CrashRandom, tornProbability: number): void {
-    const surviving = this.pending.slice(0, random.int(this.pending.length + 1));
+    const surviving = this.pending.slice(0, random.int(this.pending.length + 1)).map((r) => r.bytes);
     if (surviving.length > 0 && random.next() < tornProbability) {
       const last = surviving.pop()!;
       surviving.push(last.subarray(0, random.int(last.byteLength)));
@@ -86,11 +90,12 @@ export class MemoryDurableLog implements DurableLog {
     this.pending = [];
     const recovered = this.recover();
     this.view = { hardState: recovered.hardState, entries: recovered.entries };
+    this.durableView = { hardState: recovered.hardState, entries: [...recovered.entries] };
   }
 
   /** Replays the durable records, truncating at the first bad frame (torn or corrupt tail). */
   recover(): RecoveredLog {
-    const view: { hardState: HardState | null; entries: Entry[] } = { hardState: null, entries: [] };
+    const view: View = { hardState: null, entries: [] };
     let good = 0;
     for (const rec of this.durable) {
       const body = unframe(rec);
@@ -106,6 +111,11 @@ export class MemoryDurableLog implements DurableLog {
   /** Everything written, synced or not (what a reader of the page cache would see). */
   current(): { readonly hardState: HardState | null; readonly entries: readonly Entry[] } {
     return this.view;
+  }
+
+  /** What survives a crash that loses every un-synced write. */
+  synced(): { readonly hardState: HardState | null; readonly entries: readonly Entry[] } {
+    return this.durableView;
   }
 
   durableRecords(): number {
@@ -156,6 +166,8 @@ export class MemoryDurableLog implements DurableLog {
   }
 }
 
+type View = { hardState: HardState | null; entries: Entry[] };
+
 function encodeBody(state: HardState | null, entries: readonly Entry[]): RecordBody {
   return {
     ...(state ? { h: state } : {}),
@@ -185,7 +197,7 @@ function unframe(rec: Uint8Array): RecordBody | null {
 
 /** `decoded` skips base64 decoding when the caller already holds the entries. */
 function applyRecord(
-  view: { hardState: HardState | null; entries: Entry[] },
+  view: View,
   body: RecordBody,
   decoded: readonly Entry[] | undefined,
 ): void {

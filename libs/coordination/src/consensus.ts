@@ -1,0 +1,37 @@
+import type { Command, CommandResult } from './commands.js';
+
+/** The node that can serve this request is another one (the leader); the API forwards there. */
+export class NotLeaderError extends Error {
+  constructor(readonly leaderId: string | null) {
+    super(leaderId === null ? 'no leader is known' : `the leader is ${leaderId}`);
+    this.name = 'NotLeaderError';
+  }
+}
+
+/** No answer can be given right now without risking a wrong one (no leader, no quorum): 503 + Retry-After. */
+export class UnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnavailableError';
+  }
+}
+
+/**
+ * What the coordinator needs from consensus. The Raft-backed implementation lives in apps/coordinator;
+ * tests use a single-node one that applies at once.
+ */
+export interface Consensus {
+  /** Replicates the command and resolves with its result once applied on this node. Leader only. */
+  propose(command: Command): Promise<CommandResult>;
+  /** Resolves once this node's state includes every write committed before the call (ReadIndex). */
+  readBarrier(): Promise<void>;
+  isLeader(): boolean;
+  leaderId(): string | null;
+  onLeadershipChange(listener: (leading: boolean) => void): void;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };

@@ -1,0 +1,209 @@
+import { type AcceptInstance, type Balancer, VisitMarks, checkWeight, hashKey } from './balancer.js';
+import { hashString } from './hash.js';
+
+export interface HashRingOptions {
+  /** Points on the ring per unit of weight (default 160, as in Ketama and Envoy's ring_hash). */
+  readonly virtualNodesPerWeight?: number;
+}
+
+export const DEFAULT_VIRTUAL_NODES_PER_WEIGHT = 160;
+
+/**
+ * Consistent hashing (Karger et al. 1997) with virtual nodes. Each member owns round(160 x weight) points,
+ * point i being xxHash32(id, seed = i); a key goes to the owner of the first point at or after its hash,
+ * wrapping at 2^32. Points live in two parallel typed arrays sorted by (position, owner id), so a lookup
+ * is one binary search and the order does not depend on the order in which members arrived.
+ *
+ * Membership changes merge or filter one member's points (O(points)) instead of rebuilding and
+ * re-sorting everything; because vnode i always hashes to the same place, raising a weight only adds
+ * points and lowering it only removes some, so only the delta of keys moves.
+ */
+export class HashRing implements Balancer {
+  readonly algorithm = 'ring' as const;
+  private readonly virtualNodesPerWeight: number;
+  /** Member slots; a removed member's slot is reused (free list), so owner indexes stay small. */
+  private readonly ids: (string | undefined)[] = [];
+  private readonly weights: number[] = [];
+  private readonly freeSlots: number[] = [];
+  private readonly slotById = new Map<string, number>();
+  private positions = new Uint32Array(0);
+  private owners = new Int32Array(0);
+  private pointCount = 0;
+  private readonly marks = new VisitMarks();
+
+  constructor(options: HashRingOptions = {}) {
+    const perWeight = options.virtualNodesPerWeight ?? DEFAULT_VIRTUAL_NODES_PER_WEIGHT;
+    if (!Number.isInteger(perWeight) || perWeight < 1) {
+      throw new RangeError(`virtualNodesPerWeight must be an integer >= 1, got ${perWeight}`);
+    }
+    this.virtualNodesPerWeight = perWeight;
+  }
+
+  get size(): number {
+    return this.slotById.size;
+  }
+
+  /** Total number of points on the ring (for metrics and tests). */
+  get points(): number {
+    return this.pointCount;
+  }
+
+  add(id: string, weight = 1): void {
+    checkWeight(weight);
+    if (this.slotById.has(id)) {
+      this.setWeight(id, weight);
+      return;
+    }
+    const slot = this.freeSlots.pop() ?? this.ids.length;
+    this.ids[slot] = id;
+    this.weights[slot] = weight;
+    this.slotById.set(id, slot);
+    this.insertPoints(slot);
+  }
+
+  remove(id: string): boolean {
+    const slot = this.slotById.get(id);
+    if (slot === undefined) return false;
+    this.removePoints(slot);
+    this.slotById.delete(id);
+    this.ids[slot] = undefined;
+    this.freeSlots.push(slot);
+    return true;
+  }
+
+  setWeight(id: string, weight: number): void {
+    checkWeight(weight);
+    const slot = this.slotById.get(id);
+    if (slot === undefined) throw new Error(`not a member: ${id}`);
+    if (this.weights[slot] === weight) return;
+    // Vnode seeds are 0..count-1 whatever the weight, so remove-then-insert lands on a superset or
+    // subset of the old points: only the keys of the added or dropped points move.
+    this.removePoints(slot);
+    this.weights[slot] = weight;
+    this.insertPoints(slot);
+  }
+
+  has(id: string): boolean {
+    return this.slotById.has(id);
+  }
+
+  weightOf(id: string): number | undefined {
+    const slot = this.slotById.get(id);
+    return slot === undefined ? undefined : this.weights[slot];
+  }
+
+  members(): string[] {
+    return [...this.slotById.keys()].sort();
+  }
+
+  lookup(key: string): string | undefined {
+    return this.lookupHash(hashKey(key));
+  }
+
+  lookupHash(keyHash: number): string | undefined {
+    if (this.pointCount === 0) return undefined;
+    const index = this.firstPointAtOrAfter(keyHash);
+    return this.ids[this.owners[index]!];
+  }
+
+  lookupWhere(key: string, accept: AcceptInstance): string | undefined {
+    return this.walkHash(hashKey(key), accept);
+  }
+
+  walkHash(keyHash: number, visit: AcceptInstance): string | undefined {
+    const count = this.pointCount;
+    if (count === 0) return undefined;
+    const memberCount = this.slotById.size;
+    this.marks.begin(this.ids.length);
+    let offered = 0;
+    let index = this.firstPointAtOrAfter(keyHash);
+    for (let step = 0; step < count && offered < memberCount; step++) {
+      const slot = this.owners[index]!;
+      if (this.marks.mark(slot)) {
+        offered++;
+        const id = this.ids[slot]!;
+        if (visit(id)) return id;
+      }
+      index = index + 1 === count ? 0 : index + 1;
+    }
+    return undefined;
+  }
+
+  candidates(key: string): string[] {
+    const order: string[] = [];
+    this.walkHash(hashKey(key), (id) => {
+      order.push(id);
+      return false;
+    });
+    return order;
+  }
+
+  /** Index of the first point with position >= hash, wrapping to 0 past the last point. */
+  private firstPointAtOrAfter(hash: number): number {
+    const positions = this.positions;
+    let low = 0;
+    let high = this.pointCount;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (positions[mid]! < hash) low = mid + 1;
+      else high = mid;
+    }
+    return low === this.pointCount ? 0 : low;
+  }
+
+  private pointCountFor(slot: number): number {
+    return Math.max(1, Math.round(this.virtualNodesPerWeight * this.weights[slot]!));
+  }
+
+  /** Total order on points: position, then owner id (so equal positions do not depend on arrival order). */
+  private before(positionA: number, slotA: number, positionB: number, slotB: number): boolean {
+    if (positionA !== positionB) return positionA < positionB;
+    return this.ids[slotA]! < this.ids[slotB]!;
+  }
+
+  private insertPoints(slot: number): void {
+    const id = this.ids[slot]!;
+    const added = new Uint32Array(this.pointCountFor(slot));
+    for (let i = 0; i < added.length; i++) added[i] = hashString(id, i);
+    added.sort();
+
+    const oldCount = this.pointCount;
+    const newCount = oldCount + added.length;
+    const positions = new Uint32Array(newCount);
+    const owners = new Int32Array(newCount);
+    // Merge of two sorted runs: O(old + added), no global re-sort.
+    let i = 0;
+    let j = 0;
+    for (let k = 0; k < newCount; k++) {
+      const takeOld =
+        j >= added.length ||
+        (i < oldCount && this.before(this.positions[i]!, this.owners[i]!, added[j]!, slot));
+      if (takeOld) {
+        positions[k] = this.positions[i]!;
+        owners[k] = this.owners[i]!;
+        i++;
+      } else {
+        positions[k] = added[j]!;
+        owners[k] = slot;
+        j++;
+      }
+    }
+    this.positions = positions;
+    this.owners = owners;
+    this.pointCount = newCount;
+  }
+
+  private removePoints(slot: number): void {
+    let kept = 0;
+    for (let i = 0; i < this.pointCount; i++) {
+      if (this.owners[i] === slot) continue;
+      this.positions[kept] = this.positions[i]!;
+      this.owners[kept] = this.owners[i]!;
+      kept++;
+    }
+    this.pointCount = kept;
+    // Typed arrays keep their length; shrink so later merges size from the live count.
+    this.positions = this.positions.slice(0, kept);
+    this.owners = this.owners.slice(0, kept);
+  }
+}

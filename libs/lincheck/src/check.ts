@@ -1,0 +1,97 @@
+import { validateOperation, type History, type HistoryOperation, type KvOperation } from './history.js';
+import { registerModel } from './model.js';
+import { searchLinearization, type Verdict } from './search.js';
+
+export interface CheckOptions {
+  /** Stop searching after this long; the verdict is then `unknown` unless some key already failed. */
+  timeoutMs?: number;
+  /** The value of every key before the history starts; `null` (absent) unless said otherwise. */
+  initialValue?: string | null;
+  /** The clock `timeoutMs` is measured on; `performance.now` unless a test injects one. */
+  now?: () => number;
+}
+
+/** Where the history goes wrong: the first key found not linearizable (or whose search timed out). */
+export interface CheckFailure {
+  key: string;
+  verdict: Exclude<Verdict, 'linearizable'>;
+  /** The key's operations that matter to the model (see `Model.matters`). */
+  operations: number;
+  /** The longest legal order of this key's operations the search found. */
+  longestPrefix: HistoryOperation[];
+  /** This key's operations of known outcome left out of that prefix: one of them cannot be placed. */
+  stuck: HistoryOperation[];
+}
+
+export interface CheckResult {
+  /** True only when proven: false for a violation and for a search that timed out. */
+  linearizable: boolean;
+  verdict: Verdict;
+  /** Number of keys (independent sub-histories) in the history. */
+  keys: number;
+  operations: number;
+  /** Model steps over all keys: the work done, independent of the machine. */
+  steps: number;
+  failure?: CheckFailure;
+}
+
+/**
+ * Checks a key/value history against a map whose keys start absent (or at `options.initialValue`).
+ * Throws `InvalidOperationError` for an operation that lacks what its kind needs.
+ */
+export function checkKv(history: readonly KvOperation[], options: CheckOptions = {}): CheckResult {
+  return checkOperations(history, options);
+}
+
+/** Checks a parsed history (which may hold `append`s), starting every key at its `initialValue`. */
+export function checkHistory(history: History, options: Omit<CheckOptions, 'initialValue'> = {}): CheckResult {
+  return checkOperations(history.operations, { ...options, initialValue: history.initialValue });
+}
+
+function checkOperations(history: readonly HistoryOperation[], options: CheckOptions): CheckResult {
+  history.forEach(validateOperation);
+  const now = options.now ?? (() => performance.now());
+  const deadline = options.timeoutMs === undefined ? undefined : now() + options.timeoutMs;
+  const model = registerModel(options.initialValue ?? null);
+  const partitions = partitionByKey(history);
+
+  let steps = 0;
+  let failure: CheckFailure | undefined;
+  for (const [key, ops] of partitions) {
+    const found = searchLinearization(model, ops, { deadline, now });
+    steps += found.steps;
+    if (found.verdict === 'linearizable') continue;
+    // A proven violation outranks a time-out on some other key.
+    if (failure === undefined || failure.verdict === 'unknown') {
+      const placed = new Set(found.order);
+      failure = {
+        key,
+        verdict: found.verdict,
+        operations: ops.filter((op) => model.matters(op)).length,
+        longestPrefix: found.order,
+        stuck: ops.filter((op) => model.matters(op) && op.return !== null && !placed.has(op)),
+      };
+    }
+    if (found.verdict === 'not-linearizable') break;
+  }
+  const verdict: Verdict = failure?.verdict ?? 'linearizable';
+  return {
+    linearizable: verdict === 'linearizable',
+    verdict,
+    keys: partitions.size,
+    operations: history.length,
+    steps,
+    ...(failure === undefined ? {} : { failure }),
+  };
+}
+
+/** Operations on different keys commute, so each key is checked on its own (P-compositionality). */
+function partitionByKey(history: readonly HistoryOperation[]): Map<string, HistoryOperation[]> {
+  const partitions = new Map<string, HistoryOperation[]>();
+  for (const op of history) {
+    const ops = partitions.get(op.key);
+    if (ops === undefined) partitions.set(op.key, [op]);
+    else ops.push(op);
+  }
+  return partitions;
+}

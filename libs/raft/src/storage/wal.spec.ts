@@ -1,0 +1,221 @@
+import { mkdtemp, readdir, rm, stat, truncate, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Xoshiro128 } from '../core/prng.js';
+import type { Entry } from '../types.js';
+import { applyEntry, scanRecords } from './records.js';
+import { DiskWal, WalClosedError, WalCorruptError, type DiskWalOptions } from './wal.js';
+
+const entry = (index: number, term = 1, dataBytes = 8): Entry => ({
+  term,
+  index,
+  type: 'normal',
+  data: new Uint8Array(dataBytes).fill(index & 0xff),
+});
+const range = (from: number, to: number, term = 1, dataBytes = 8): Entry[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term, dataBytes));
+
+let dir: string;
+const opened: DiskWal[] = [];
+
+async function openWal(options: Partial<DiskWalOptions> = {}): Promise<DiskWal> {
+  const wal = await DiskWal.open({ dir, ...options });
+  opened.push(wal);
+  return wal;
+}
+
+async function segmentFiles(): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name.startsWith('wal-')).sort();
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'concord-wal-'));
+});
+
+afterEach(async () => {
+  for (const wal of opened.splice(0)) await wal.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('DiskWal', () => {
+  it('starts empty', async () => {
+    const wal = await openWal();
+    expect(await wal.load()).toEqual([]);
+    expect(await wal.loadHardState()).toBeNull();
+    expect(await segmentFiles()).toEqual(['wal-0000000000000001.log']);
+  });
+
+  it('round-trips entries and hard state across a restart', async () => {
+    const wal = await openWal();
+    await wal.save({ term: 2, vote: 'b', commit: 0 }, range(1, 3, 2));
+    await wal.append(range(4, 5, 2));
+    await wal.saveHardState({ term: 2, vote: 'b', commit: 4 });
+    expect(await wal.load()).toStrictEqual(range(1, 5, 2));
+    await wal.close();
+
+    const again = await openWal();
+    expect(await again.load()).toStrictEqual(range(1, 5, 2));
+    expect(await again.loadHardState()).toStrictEqual({ term: 2, vote: 'b', commit: 4 });
+    expect(again.recovery.truncatedBytes).toBe(0);
+  });
+
+  it('coalesces concurrent saves into few fdatasyncs (group commit)', async () => {
+    const wal = await openWal();
+    await Promise.all(Array.from({ length: 100 }, (_, i) => wal.append([entry(i + 1)])));
+    const stats = wal.stats();
+    expect(stats.saves).toBe(100);
+    expect(stats.fsyncs).toBeLessThanOrEqual(2);
+    await wal.close();
+    expect(await (await openWal()).load()).toStrictEqual(range(1, 100));
+  });
+
+  it('keeps saves in call order while a sync is in flight', async () => {
+    const wal = await openWal();
+    const first = wal.append(range(1, 10));
+    await Promise.resolve();
+    const second = wal.append(range(5, 6, 2)); // replaces 5..10 while the first write may be syncing
+    const third = wal.saveHardState({ term: 2, vote: null, commit: 3 });
+    await Promise.all([first, second, third]);
+    await wal.close();
+    const again = await openWal();
+    expect(await again.load()).toStrictEqual([...range(1, 4), ...range(5, 6, 2)]);
+    expect(await again.loadHardState()).toStrictEqual({ term: 2, vote: null, commit: 3 });
+  });
+
+  it('cuts a torn tail (file truncated mid-record) and keeps the records before it', async () => {
+    const wal = await openWal();
+    for (let i = 1; i <= 10; i++) await wal.append([entry(i, 1, 100)]);
+    await wal.close();
+    const [name] = await segmentFiles();
+    const path = join(dir, name!);
+    const size = (await stat(path)).size;
+    await truncate(path, size - 37);
+
+    const again = await openWal();
+    expect(await again.load()).toStrictEqual(range(1, 9, 1, 100));
+    expect(again.recovery.truncatedBytes).toBeGreaterThan(0);
+    expect(again.recovery.problem).toMatch(/torn/);
+    expect((await stat(path)).size).toBeLessThan(size - 37);
+    // Writing continues cleanly after the cut.
+    await again.append([entry(10, 2)]);
+    await again.close();
+    expect(await (await openWal()).load()).toStrictEqual([...range(1, 9, 1, 100), entry(10, 2)]);
+  });
+
+  it('cuts a last record whose checksum fails and keeps the ones before it', async () => {
+    const wal = await openWal();
+    for (let i = 1; i <= 10; i++) await wal.append([entry(i, 1, 100)]);
+    await wal.close();
+    const [name] = await segmentFiles();
+    const path = join(dir, name!);
+    const data = await readFile(path);
+    data[data.length - 5] ^= 0x40;
+    await writeFile(path, data);
+
+    const again = await openWal();
+    expect(await again.load()).toStrictEqual(range(1, 9, 1, 100));
+    expect(again.recovery.problem).toMatch(/checksum/);
+  });
+
+  it('refuses to open when a sealed segment is corrupt', async () => {
+    const wal = await openWal({ segmentBytesMax: 512 });
+    for (let i = 1; i <= 20; i++) await wal.append([entry(i, 1, 100)]);
+    await wal.close();
+    const [first] = await segmentFiles();
+    const path = join(dir, first!);
+    const data = await readFile(path);
+    data[20] ^= 0x01;
+    await writeFile(path, data);
+    await expect(DiskWal.open({ dir })).rejects.toThrow(WalCorruptError);
+  });
+
+  it('replaces the suffix from an entry index, also across segments', async () => {
+    const wal = await openWal({ segmentBytesMax: 600 });
+    for (let i = 1; i <= 10; i++) await wal.append([entry(i, 1, 100)]);
+    expect((await segmentFiles()).length).toBeGreaterThan(1);
+    await wal.append(range(3, 4, 2));
+    const expected = [...range(1, 2, 1, 100), ...range(3, 4, 2)];
+    expect(await wal.load()).toStrictEqual(expected);
+    await wal.close();
+    expect(await (await openWal({ segmentBytesMax: 600 })).load()).toStrictEqual(expected);
+  });
+
+  it('compaction deletes whole old segments and keeps the hard state', async () => {
+    const wal = await openWal({ segmentBytesMax: 1024 });
+    await wal.saveHardState({ term: 1, vote: 'a', commit: 0 });
+    for (let i = 1; i <= 100; i += 5) await wal.append(range(i, i + 4, 1, 64));
+    const before = await segmentFiles();
+    expect(before.length).toBeGreaterThan(5);
+
+    await wal.compact(80);
+    const after = await segmentFiles();
+    expect(after.length).toBeLessThan(before.length);
+    expect(after.at(-1)).toBe(before.at(-1));
+    expect(wal.stats().segments).toBe(after.length);
+    await wal.close();
+
+    const again = await openWal({ segmentBytesMax: 1024 });
+    expect(await again.load()).toStrictEqual(range(81, 100, 1, 64));
+    expect(await again.loadHardState()).toStrictEqual({ term: 1, vote: 'a', commit: 0 });
+  });
+
+  it('keeps disk use bounded when compacting as it goes', async () => {
+    const wal = await openWal({ segmentBytesMax: 2048 });
+    for (let i = 1; i <= 1000; i += 10) {
+      await wal.append(range(i, i + 9, 1, 64));
+      if (i > 100) await wal.compact(i - 100);
+    }
+    expect((await segmentFiles()).length).toBeLessThanOrEqual(8);
+    expect(wal.stats().bytes).toBeLessThan(16 * 1024);
+  });
+
+  it('restarts the log after a snapshot past its end (a gap)', async () => {
+    const wal = await openWal();
+    await wal.append(range(1, 5));
+    await wal.compact(1000);
+    await wal.append(range(1001, 1002, 3));
+    await wal.close();
+    expect(await (await openWal()).load()).toStrictEqual(range(1001, 1002, 3));
+  });
+
+  it('ignores files that are not segments', async () => {
+    await writeFile(join(dir, 'wal-junk.tmp'), 'x');
+    const wal = await openWal();
+    await wal.append(range(1, 2));
+    expect(await wal.load()).toStrictEqual(range(1, 2));
+  });
+
+  it('rejects non-consecutive entries and any call after close', async () => {
+    const wal = await openWal();
+    await expect(wal.append([entry(1), entry(3)])).rejects.toThrow(RangeError);
+    await wal.close();
+    await expect(wal.append([entry(1)])).rejects.toThrow(WalClosedError);
+  });
+});
+
+describe('WAL records', () => {
+  it('scanning random bytes never throws and never returns a record past a bad one', () => {
+    const random = new Xoshiro128(7);
+    for (let round = 0; round < 2000; round++) {
+      const noise = new Uint8Array(random.int(200));
+      for (let i = 0; i < noise.length; i++) noise[i] = random.int(256);
+      const scan = scanRecords(noise, 1024);
+      expect(scan.validBytes).toBeLessThanOrEqual(noise.length);
+      if (scan.validBytes < noise.length) expect(scan.problem).not.toBeNull();
+    }
+  });
+
+  it('applies entries with the append contract', () => {
+    const log: Entry[] = [];
+    for (const e of range(1, 5)) applyEntry(log, e);
+    applyEntry(log, entry(3, 2));
+    expect(log.map((e) => [e.index, e.term])).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 2],
+    ]);
+    applyEntry(log, entry(9, 3));
+    expect(log.map((e) => e.index)).toEqual([9]);
+  });
+});

@@ -1,0 +1,362 @@
+/**
+ * The disk write-ahead log: Raft entries and hard state in append-only segment files, one fdatasync per batch.
+ *
+ * Files: `<dir>/wal-<sequence, 16 digits>.log`, each a run of records (see records.ts). A segment is sealed when
+ * it passes `segmentBytesMax`; the next one opens with the current hard state and compaction mark, so that
+ * older segments can be deleted whole without losing either.
+ *
+ * Suffix replacement: no truncation record. An entry record at index i means "i and everything after it are
+ * replaced", which replay applies exactly as `append` does (records.ts, applyEntry). Overwritten entries stay
+ * on disk until their segment is compacted away.
+ *
+ * Group commit: `save` encodes its records at once and queues them; one writer loop writes everything queued
+ * in one `write` and one `fdatasync`, then resolves every save in the batch. Saves that arrive while a sync is
+ * in flight wait for the next one, so under load a single fsync covers many saves.
+ *
+ * Recovery: segments are replayed in order. In the last segment the first torn or corrupt record and
+ * everything after it are cut off (a crash mid-write leaves exactly that). In an earlier segment, which was
+ * synced whole before its successor was created, a bad record is real corruption and opening fails with
+ * {@link WalCorruptError} rather than silently dropping acknowledged writes.
+ *
+ * A failed write or fdatasync poisons the WAL: every later call rejects. After a failed fsync the page cache
+ * cannot be trusted (PostgreSQL's "fsyncgate"), so the only safe continuation is a restart and recovery.
+ */
+import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ByteWriter } from '../codec/bytes.js';
+import type { DurableLog } from '../ports.js';
+import type { Entry, HardState } from '../types.js';
+import { fsyncDirectory } from './fs-sync.js';
+import { applyEntry, scanRecords, writeCompactRecord, writeEntryRecord, writeHardStateRecord } from './records.js';
+
+export class WalCorruptError extends Error {
+  override readonly name = 'WalCorruptError';
+}
+
+export class WalClosedError extends Error {
+  override readonly name = 'WalClosedError';
+}
+
+export interface DiskWalOptions {
+  readonly dir: string;
+  /** A segment is sealed once it is at least this big. Default 64 MiB. */
+  readonly segmentBytesMax?: number;
+  /** Records claiming to be larger are treated as corrupt. Default 64 MiB. */
+  readonly recordBytesMax?: number;
+  /** Told what recovery cut off, if anything. */
+  readonly log?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+/** What recovery found, for logs and tests. */
+export interface WalRecovery {
+  readonly segments: number;
+  readonly truncatedSegment: string | null;
+  readonly truncatedBytes: number;
+  readonly problem: string | null;
+}
+
+export interface WalStats {
+  readonly saves: number;
+  readonly fsyncs: number;
+  readonly segments: number;
+  readonly bytes: number;
+}
+
+interface Segment {
+  readonly sequence: number;
+  readonly path: string;
+  bytes: number;
+  /** Highest entry index ever written to this segment (0 when none): it may be deleted once compacted past. */
+  maxIndex: number;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+interface Batch {
+  readonly writer: ByteWriter;
+  readonly waiters: Waiter[];
+  maxIndex: number;
+  hardState: HardState | null;
+  compactedThrough: number;
+}
+
+const SEGMENT_NAME = /^wal-(\d{16})\.log$/;
+const segmentName = (sequence: number): string => `wal-${String(sequence).padStart(16, '0')}.log`;
+const BATCH_BYTES_INITIAL = 64 * 1024;
+
+function emptyBatch(): Batch {
+  return { writer: new ByteWriter(BATCH_BYTES_INITIAL), waiters: [], maxIndex: 0, hardState: null, compactedThrough: 0 };
+}
+
+async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+interface Replayed {
+  readonly entries: Entry[];
+  readonly hardState: HardState | null;
+  readonly compactedThrough: number;
+}
+
+export class DiskWal implements DurableLog {
+  private readonly dir: string;
+  private readonly segmentBytesMax: number;
+  private readonly recordBytesMax: number;
+  private readonly segments: Segment[];
+  private active: FileHandle;
+  /** Hard state and compaction mark as of everything written: the header of the next segment. */
+  private writtenHardState: HardState | null;
+  private writtenCompactedThrough: number;
+  private recovered: Replayed | null;
+  private pending: Batch = emptyBatch();
+  private writing: Promise<void> | null = null;
+  private failure: unknown = null;
+  private closed = false;
+  private saves = 0;
+  private fsyncs = 0;
+  readonly recovery: WalRecovery;
+
+  private constructor(
+    options: DiskWalOptions,
+    segments: Segment[],
+    active: FileHandle,
+    replayed: Replayed,
+    recovery: WalRecovery,
+  ) {
+    this.dir = options.dir;
+    this.segmentBytesMax = options.segmentBytesMax ?? 64 * 1024 * 1024;
+    this.recordBytesMax = options.recordBytesMax ?? 64 * 1024 * 1024;
+    this.segments = segments;
+    this.active = active;
+    this.recovered = replayed;
+    this.writtenHardState = replayed.hardState;
+    this.writtenCompactedThrough = replayed.compactedThrough;
+    this.recovery = recovery;
+  }
+
+  /** Opens (creating if needed) the WAL in `dir`, recovering from whatever a crash left. */
+  static async open(options: DiskWalOptions): Promise<DiskWal> {
+    const recordBytesMax = options.recordBytesMax ?? 64 * 1024 * 1024;
+    await mkdir(options.dir, { recursive: true });
+    const names = (await readdir(options.dir)).filter((name) => SEGMENT_NAME.test(name)).sort();
+    const segments: Segment[] = names.map((name) => ({
+      sequence: Number(SEGMENT_NAME.exec(name)?.[1]),
+      path: join(options.dir, name),
+      bytes: 0,
+      maxIndex: 0,
+    }));
+    const entries: Entry[] = [];
+    let hardState: HardState | null = null;
+    let compactedThrough = 0;
+    let recovery: WalRecovery = { segments: segments.length, truncatedSegment: null, truncatedBytes: 0, problem: null };
+    for (const [i, segment] of segments.entries()) {
+      const data = await readFile(segment.path);
+      const scan = scanRecords(data, recordBytesMax);
+      if (scan.problem !== null) {
+        if (i !== segments.length - 1) {
+          throw new WalCorruptError(`${segment.path}: ${scan.problem} in a sealed segment`);
+        }
+        recovery = {
+          ...recovery,
+          truncatedSegment: segment.path,
+          truncatedBytes: data.length - scan.validBytes,
+          problem: scan.problem,
+        };
+        options.log?.('wal: truncated a torn or corrupt tail', { ...recovery });
+      }
+      segment.bytes = scan.validBytes;
+      for (const record of scan.records) {
+        if (record.type === 'entry') {
+          applyEntry(entries, record.entry);
+          segment.maxIndex = Math.max(segment.maxIndex, record.entry.index);
+        } else if (record.type === 'hardState') {
+          hardState = record.state;
+        } else {
+          compactedThrough = Math.max(compactedThrough, record.throughIndex);
+        }
+      }
+    }
+    const live = entries.filter((entry) => entry.index > compactedThrough);
+    let active: FileHandle;
+    const last = segments.at(-1);
+    if (last === undefined) {
+      const first: Segment = { sequence: 1, path: join(options.dir, segmentName(1)), bytes: 0, maxIndex: 0 };
+      active = await open(first.path, 'wx');
+      await fsyncDirectory(options.dir);
+      segments.push(first);
+    } else {
+      active = await open(last.path, 'r+');
+      if (recovery.truncatedBytes > 0) {
+        await active.truncate(last.bytes);
+        await active.datasync();
+      }
+    }
+    return new DiskWal(options, segments, active, { entries: live, hardState, compactedThrough }, recovery);
+  }
+
+  /** Every entry not yet compacted, in order; torn and corrupt tails were cut off by `open`. */
+  async load(): Promise<Entry[]> {
+    if (this.recovered !== null) return [...this.recovered.entries];
+    return (await this.replayWritten()).entries;
+  }
+
+  async loadHardState(): Promise<HardState | null> {
+    return this.writtenHardState;
+  }
+
+  async saveHardState(state: HardState): Promise<void> {
+    return this.save(state, []);
+  }
+
+  async append(entries: readonly Entry[]): Promise<void> {
+    return this.save(null, entries);
+  }
+
+  /**
+   * Durably records `state` (when given) and `entries`, then resolves. Entries must be consecutive. Calls
+   * are written in call order; concurrent calls share one fdatasync.
+   */
+  async save(state: HardState | null, entries: readonly Entry[]): Promise<void> {
+    this.checkUsable();
+    for (let i = 1; i < entries.length; i++) {
+      if (entries[i]?.index !== (entries[i - 1]?.index ?? 0) + 1) {
+        throw new RangeError(`wal: entries not consecutive at position ${i}`);
+      }
+    }
+    const batch = this.pending;
+    for (const entry of entries) writeEntryRecord(batch.writer, entry);
+    if (state !== null) writeHardStateRecord(batch.writer, state);
+    const last = entries.at(-1);
+    if (last !== undefined) batch.maxIndex = Math.max(batch.maxIndex, last.index);
+    if (state !== null) batch.hardState = state;
+    this.saves++;
+    return this.enqueue(batch);
+  }
+
+  /**
+   * Marks entries through `throughIndex` as covered by a snapshot, durably, then deletes the oldest sealed
+   * segments holding nothing above it. Disk use stays bounded by what is above the latest snapshot plus one
+   * segment.
+   */
+  async compact(throughIndex: number): Promise<void> {
+    this.checkUsable();
+    if (throughIndex > this.writtenCompactedThrough) {
+      const batch = this.pending;
+      writeCompactRecord(batch.writer, throughIndex);
+      batch.compactedThrough = Math.max(batch.compactedThrough, throughIndex);
+      await this.enqueue(batch);
+    }
+    // Only a prefix of sealed segments, never the active one: replay depends on segment order.
+    const doomed: Segment[] = [];
+    while (this.segments.length > 1 && (this.segments[0]?.maxIndex ?? Infinity) <= throughIndex) {
+      const segment = this.segments.shift();
+      if (segment !== undefined) doomed.push(segment);
+    }
+    if (doomed.length === 0) return;
+    for (const segment of doomed) await unlink(segment.path);
+    await fsyncDirectory(this.dir);
+  }
+
+  /** Waits for queued writes, then closes the active segment. Later calls reject. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writing?.catch(() => undefined);
+    await this.active.close();
+  }
+
+  stats(): WalStats {
+    return {
+      saves: this.saves,
+      fsyncs: this.fsyncs,
+      segments: this.segments.length,
+      bytes: this.segments.reduce((sum, segment) => sum + segment.bytes, 0),
+    };
+  }
+
+  private checkUsable(): void {
+    if (this.closed) throw new WalClosedError('wal: closed');
+    if (this.failure !== null) throw new WalClosedError('wal: an earlier write or fsync failed', { cause: this.failure });
+  }
+
+  private enqueue(batch: Batch): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+    this.writing ??= this.writeLoop();
+    return done;
+  }
+
+  private async writeLoop(): Promise<void> {
+    // Let the saves issued in the same turn of the event loop join the first batch.
+    await Promise.resolve();
+    while (this.pending.waiters.length > 0) {
+      const batch = this.pending;
+      this.pending = emptyBatch();
+      try {
+        await this.writeBatch(batch);
+      } catch (error: unknown) {
+        this.failure = error;
+        for (const waiter of [...batch.waiters, ...this.pending.waiters]) waiter.reject(error);
+        this.pending = emptyBatch();
+        break;
+      }
+      for (const waiter of batch.waiters) waiter.resolve();
+    }
+    this.writing = null;
+  }
+
+  private async writeBatch(batch: Batch): Promise<void> {
+    let segment = this.segments.at(-1);
+    let data = batch.writer.view();
+    if (segment === undefined || (segment.bytes > 0 && segment.bytes + data.length > this.segmentBytesMax)) {
+      segment = await this.roll();
+      const header = new ByteWriter(256);
+      if (this.writtenHardState !== null) writeHardStateRecord(header, this.writtenHardState);
+      if (this.writtenCompactedThrough > 0) writeCompactRecord(header, this.writtenCompactedThrough);
+      header.raw(data);
+      data = header.view();
+    }
+    await writeFully(this.active, data, segment.bytes);
+    await this.active.datasync();
+    this.fsyncs++;
+    segment.bytes += data.length;
+    segment.maxIndex = Math.max(segment.maxIndex, batch.maxIndex);
+    if (batch.hardState !== null) this.writtenHardState = batch.hardState;
+    this.writtenCompactedThrough = Math.max(this.writtenCompactedThrough, batch.compactedThrough);
+    this.recovered = null;
+  }
+
+  /** Seals the active segment (already synced whole) and starts the next; its name is made durable first. */
+  private async roll(): Promise<Segment> {
+    const sequence = (this.segments.at(-1)?.sequence ?? 0) + 1;
+    const segment: Segment = { sequence, path: join(this.dir, segmentName(sequence)), bytes: 0, maxIndex: 0 };
+    const handle = await open(segment.path, 'wx');
+    await fsyncDirectory(this.dir);
+    await this.active.close();
+    this.active = handle;
+    this.segments.push(segment);
+    return segment;
+  }
+
+  /** Re-reads what has been written (for a `load` after writes, which the driver does not normally do). */
+  private async replayWritten(): Promise<Replayed> {
+    const entries: Entry[] = [];
+    let hardState: HardState | null = null;
+    let compactedThrough = 0;
+    for (const segment of this.segments) {
+      const data = (await readFile(segment.path)).subarray(0, segment.bytes);
+      for (const record of scanRecords(data, this.recordBytesMax).records) {
+        if (record.type === 'entry') applyEntry(entries, record.entry);
+        else if (record.type === 'hardState') hardState = record.state;
+        else compactedThrough = Math.max(compactedThrough, record.throughIndex);
+      }
+    }
+    return { entries: entries.filter((entry) => entry.index > compactedThrough), hardState, compactedThrough };
+  }
+}
