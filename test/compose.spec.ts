@@ -386,7 +386,8 @@ function parseDockerfile(text: string): Stage[] {
   const logical: string[] = [];
   let pending = '';
   for (const line of text.split('\n')) {
-    if (/^\s*#/.test(line) && pending === '') continue;
+    // Docker drops comment lines even between continued lines.
+    if (/^\s*#/.test(line)) continue;
     if (/\\\s*$/.test(line)) {
       pending += line.replace(/\\\s*$/, ' ');
       continue;
@@ -439,9 +440,13 @@ describe('docker/Dockerfile', () => {
     expect(args(stage('runtime'), 'HEALTHCHECK').join('\n')).toContain('/health/ready');
     expect(args(stage('runtime'), 'ENV').join('\n')).toMatch(/\bAPP=/);
     expect(args(stage('runtime'), 'ENTRYPOINT')).toEqual(['["concord-entrypoint"]']);
-    expect(read('docker/entrypoint.sh')).toMatch(
-      /exec node .*"\$apps_dir\/\$app\/src\/main\.js"|exec node .*"\$entry"/,
+    // The entrypoint is copied under that name; it runs dist/apps/$APP/src/main.js in place of itself.
+    expect(args(stage('runtime'), 'COPY')).toContain(
+      'docker/entrypoint.sh /usr/local/bin/concord-entrypoint',
     );
+    const entrypoint = read('docker/entrypoint.sh');
+    expect(entrypoint).toMatch(/^entry="\$apps_dir\/\$app\/src\/main\.js"$/m);
+    expect(entrypoint).toMatch(/^exec node .*"\$entry"/m);
   });
 
   it('copies only files that exist and keeps secrets and local state out of the build context', () => {

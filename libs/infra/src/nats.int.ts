@@ -1,4 +1,11 @@
-import { Controller, Inject, Injectable, Module, type INestApplicationContext } from '@nestjs/common';
+import {
+  Controller,
+  Inject,
+  Injectable,
+  Module,
+  type INestApplicationContext,
+  type INestMicroservice,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
   ClientsModule,
@@ -6,7 +13,6 @@ import {
   Payload,
   Transport,
   type ClientProxy,
-  type INestMicroservice,
   type MicroserviceOptions,
 } from '@nestjs/microservices';
 import { firstValueFrom, timeout } from 'rxjs';
@@ -61,7 +67,11 @@ class EchoCaller {
 
 async function startCaller(natsUrl: string): Promise<INestApplicationContext> {
   @Module({
-    imports: [ClientsModule.register([{ name: ECHO_CLIENT, transport: Transport.NATS, options: { servers: [natsUrl] } }])],
+    imports: [
+      ClientsModule.register([
+        { name: ECHO_CLIENT, transport: Transport.NATS, options: { servers: [natsUrl] } },
+      ]),
+    ],
     providers: [EchoCaller],
   })
   class CallerModule {}

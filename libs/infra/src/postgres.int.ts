@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,7 +66,9 @@ describe('private PostgreSQL', () => {
       listen_addresses: '127.0.0.1',
       max_prepared_transactions: '64',
     });
-    expect(server.url('twophase')).toBe(`postgres://concord:${server.password}@127.0.0.1:${server.port}/twophase`);
+    expect(server.url('twophase')).toBe(
+      `postgres://concord:${server.password}@127.0.0.1:${server.port}/twophase`,
+    );
     expect(fs.statSync(path.join(server.dataDir, 'password')).mode & 0o777).toBe(0o600);
   });
 
@@ -132,5 +137,31 @@ describe('private PostgreSQL with a given data dir', () => {
     } finally {
       fs.rmSync(parent, { recursive: true, force: true });
     }
+  });
+});
+
+describe('private PostgreSQL started by a normal user', () => {
+  // The machine runs tests as root; the laptop path (no user switch) is exercised by running a fixture as `nobody`.
+  it.runIf(isRoot())('runs the server directly as that user', async () => {
+    const nobody = await findUser('nobody');
+    expect(nobody).toBeDefined();
+    const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', path.join(repoRoot, 'test/infra/postgres-smoke.ts')],
+      {
+        cwd: repoRoot,
+        uid: nobody?.uid,
+        gid: nobody?.gid,
+        env: { PATH: '/usr/local/bin:/usr/bin:/bin' },
+        timeout: 60_000,
+      },
+    );
+    expect(JSON.parse(stdout)).toEqual({
+      uid: nobody?.uid,
+      serverUid: nobody?.uid,
+      rows: 1,
+      dataDirRemoved: true,
+    });
   });
 });

@@ -13,7 +13,12 @@ const http = require('http');
 const port = Number(process.env.PORT);
 const server = http.createServer((req, res) => res.end(String(process.pid)));
 server.listen(port, '127.0.0.1', () => console.log('listening on ' + port));
-process.on('SIGTERM', () => { console.log('bye from ' + process.pid); server.close(() => process.exit(0)); });
+process.on('SIGTERM', () => {
+  console.log('bye from ' + process.pid);
+  server.close(() => process.exit(0));
+  // The test's fetch keeps connections alive; a graceful stop here need not wait for them to idle out.
+  server.closeAllConnections();
+});
 `;
 
 async function get(url: string, timeoutMs = 1_000): Promise<string> {
@@ -26,7 +31,11 @@ describe('process harness', () => {
   beforeEach(({ onTestFailed }) => group.printLogsOnFailure(onTestFailed));
   afterEach(() => group.stopAll());
 
-  async function startServer(): Promise<{ url: string; port: number; handle: Awaited<ReturnType<ProcessGroup['start']>> }> {
+  async function startServer(): Promise<{
+    url: string;
+    port: number;
+    handle: Awaited<ReturnType<ProcessGroup['start']>>;
+  }> {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/`;
     const handle = await group.start({
@@ -72,7 +81,10 @@ describe('process harness', () => {
     const handle = await group.start({
       name: 'stubborn',
       command: process.execPath,
-      args: ['-e', "process.on('SIGTERM', () => console.log('ignored')); console.log('up'); setInterval(() => {}, 1e6)"],
+      args: [
+        '-e',
+        "process.on('SIGTERM', () => console.log('ignored')); console.log('up'); setInterval(() => {}, 1e6)",
+      ],
       ready: { logLine: /^up$/, timeoutMs: 10_000 },
     });
     const exit = await handle.stop(300);

@@ -34,7 +34,10 @@ export interface ProcessOptions {
   user?: { uid: number; gid: number };
   /** Signal of an orderly `stop()`. Default SIGTERM. */
   stopSignal?: NodeJS.Signals;
-  /** Signal sent if this process dies without stopping the child. Default SIGKILL. */
+  /**
+   * Signal sent if this process exits (or dies of a signal or an error) without stopping the child; SIGKILL follows
+   * if the child is still alive after a bounded wait (5 s for everything together). Default: the stop signal.
+   */
   emergencySignal?: NodeJS.Signals;
   /** Called with every output line (e.g. to prefix and print it); stdout and stderr interleave in arrival order. */
   onLine?: (line: string) => void;
@@ -54,8 +57,11 @@ export interface ProcessHandle {
   readonly logFile: string;
   /** Exit of the current incarnation, or undefined while it runs. */
   readonly exit: ExitInfo | undefined;
+  /** Sends `signal` to the process group (the process and anything it forked); a no-op once it has exited. */
   kill(signal: NodeJS.Signals): void;
+  /** Crash it: no shutdown handler runs. */
   sigkill(): void;
+  /** Freeze it (a hung process, a long GC pause): it keeps its sockets but answers nothing until {@link sigcont}. */
   sigstop(): void;
   sigcont(): void;
   /** Stops (gracefully, `graceMs`) if still running, starts again with the same options and waits for readiness. */
@@ -119,7 +125,11 @@ class ManagedProcess implements ProcessHandle {
 
   async start(): Promise<void> {
     fs.mkdirSync(path.dirname(this.logFile), { recursive: true });
-    const logFd = fs.openSync(this.logFile, 'a');
+    const log = { fd: fs.openSync(this.logFile, 'a'), open: true };
+    const closeLog = (): void => {
+      if (log.open) fs.closeSync(log.fd);
+      log.open = false;
+    };
     const child = spawn(this.options.command, [...(this.options.args ?? [])], {
       cwd: this.options.cwd,
       env: childEnvironment(this.options.env, this.options.cleanEnv ?? false),
@@ -139,24 +149,31 @@ class ManagedProcess implements ProcessHandle {
     const closed = once(child, 'close').catch(() => undefined);
     this.exitPromise = exited.then(async ([code, signal]) => {
       await withTimeout(closed, pipeDrainMsMax);
-      fs.closeSync(logFd);
+      closeLog();
       this.currentExit = { code, signal };
       this.unregisterGroup?.();
       return this.currentExit;
     });
     this.exitPromise.catch(() => undefined);
     pipeLines(child, (line) => {
-      fs.writeSync(logFd, `${line}\n`);
+      // A grandchild may still write after the leader exited and the descriptor was closed (it could even have been
+      // reused for another file by then): append by name instead.
+      if (log.open) fs.writeSync(log.fd, `${line}\n`);
+      else fs.appendFileSync(this.logFile, `${line}\n`);
       this.options.onLine?.(line);
       for (const waiter of this.lineWaiters) waiter(line);
     });
     try {
       await spawned;
     } catch (error: unknown) {
-      fs.closeSync(logFd);
+      closeLog();
       throw new ProcessStartError(`${this.name}: cannot start ${this.options.command}`, { cause: error });
     }
-    this.unregisterGroup = registerProcessGroup(child.pid ?? -1, this.options.emergencySignal ?? 'SIGKILL');
+    if (child.pid === undefined) throw new ProcessStartError(`${this.name}: spawned without a pid`);
+    this.unregisterGroup = registerProcessGroup(
+      child.pid,
+      this.options.emergencySignal ?? this.options.stopSignal ?? 'SIGTERM',
+    );
     this.unregisterStopper ??= registerStopper(this.name, async () => {
       await this.stop();
     });

@@ -45,6 +45,7 @@ export type Unregister = () => void;
  * SIGQUIT (immediate shutdown, releases shared memory), SIGKILL for everything else.
  */
 export function registerProcessGroup(pgid: number, signal: NodeJS.Signals = 'SIGKILL'): Unregister {
+  if (!Number.isInteger(pgid) || pgid <= 1) throw new RangeError(`not a child's process group: ${pgid}`);
   installHandlers();
   const key = nextKey++;
   groups.set(key, { pgid, signal });
@@ -143,6 +144,8 @@ export function isProcessAlive(pid: number): boolean {
 
 /** Sends `signal` to process group `pgid`; a group that no longer exists is not an error. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  // kill(-1) would signal every process we may signal, kill(-0) our own group: never a child's group.
+  if (!Number.isInteger(pgid) || pgid <= 1) throw new RangeError(`not a child's process group: ${pgid}`);
   try {
     process.kill(-pgid, signal);
     return true;

@@ -91,11 +91,14 @@ describe('teardown of everything a process started', () => {
   it('happens, through the watchdog, when the process is SIGKILLed', async () => {
     const run = await runFixture('wait', 'SIGKILL');
     expect(run.exit.signal).toBe('SIGKILL');
-    const remaining = await waitFor(async () => ((await leftovers(run.started)).length === 0 ? 'clean' : false), {
-      timeoutMs: 15_000,
-      intervalMs: 100,
-      description: 'the watchdog to stop everything',
-    }).catch(async () => leftovers(run.started));
+    const remaining = await waitFor(
+      async () => ((await leftovers(run.started)).length === 0 ? 'clean' : false),
+      {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+        description: 'the watchdog to stop everything',
+      },
+    ).catch(async () => leftovers(run.started));
     expect(remaining).toBe('clean');
   });
 });

@@ -4,6 +4,8 @@ export * from './health/readiness.js';
 export * from './health/health.controller.js';
 export * from './metrics/metrics.js';
 export * from './http/problem.js';
+export * from './http/validation.js';
+export * from './http/bearer.guard.js';
 export * from './platform.module.js';
 export * from './run-app.js';
 export * from './database/database.module.js';

@@ -37,6 +37,12 @@ export class ByteWriter {
     this.pos = 0;
   }
 
+  /** Forgets everything written after `length` (undoes a partly written item). */
+  rewind(length: number): void {
+    if (length < 0 || length > this.pos) throw new RangeError(`rewind to ${length} of ${this.pos}`);
+    this.pos = length;
+  }
+
   /** A copy of what was written (the scratch buffer is reused by the next encode). */
   toBytes(): Uint8Array {
     return new Uint8Array(this.buf.subarray(0, this.pos));

@@ -110,7 +110,7 @@ describe('DiskWal', () => {
     const [name] = await segmentFiles();
     const path = join(dir, name!);
     const data = await readFile(path);
-    data[data.length - 5] ^= 0x40;
+    data.writeUInt8(data.readUInt8(data.length - 5) ^ 0x40, data.length - 5);
     await writeFile(path, data);
 
     const again = await openWal();
@@ -125,7 +125,7 @@ describe('DiskWal', () => {
     const [first] = await segmentFiles();
     const path = join(dir, first!);
     const data = await readFile(path);
-    data[20] ^= 0x01;
+    data.writeUInt8(data.readUInt8(20) ^ 0x01, 20);
     await writeFile(path, data);
     await expect(DiskWal.open({ dir })).rejects.toThrow(WalCorruptError);
   });

@@ -1,0 +1,110 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Logger } from '@nestjs/common';
+import {
+  CoordinatorError,
+  type Consensus,
+  type KvStateMachine,
+  NotLeaderError,
+  UnavailableError,
+} from '@concord/coordination';
+import { problem } from '@concord/platform';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { CoordinatorConfig } from '../config.js';
+import { CONSENSUS, COORDINATOR_CONFIG } from './tokens.js';
+import { KvStateMachineHolder } from './state.js';
+
+/** Requests forwarded more than this many times are refused: leadership is moving, the client should retry. */
+const FORWARD_HOPS_MAX = 2;
+const HOPS_HEADER = 'x-concord-forwarded';
+
+/**
+ * Maps coordinator outcomes to HTTP. A {@link NotLeaderError} is not an error for the client: the request is
+ * forwarded to the leader and its answer relayed ("any node takes any request"). With no leader known the
+ * answer is 503 with Retry-After, never a guess.
+ */
+@Catch(CoordinatorError, NotLeaderError, UnavailableError)
+export class CoordinatorErrorsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Forwarding');
+
+  constructor(
+    @Inject(COORDINATOR_CONFIG) private readonly config: CoordinatorConfig,
+    @Inject(CONSENSUS) private readonly consensus: Consensus,
+    private readonly state: KvStateMachineHolder,
+  ) {}
+
+  async catch(error: Error, host: ArgumentsHost): Promise<void> {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    if (error instanceof CoordinatorError) {
+      void reply
+        .status(error.status)
+        .type('application/problem+json')
+        .send({ ...problem(error.status, error.message, error.details), requestId: request.id });
+      return;
+    }
+    if (error instanceof NotLeaderError) {
+      const target = error.leaderId === null ? undefined : this.apiUrl(error.leaderId);
+      const hops = Number(request.headers[HOPS_HEADER] ?? 0);
+      if (target !== undefined && error.leaderId !== this.config.NODE_ID && hops < FORWARD_HOPS_MAX) {
+        await this.forward(request, reply, target, hops + 1);
+        return;
+      }
+    }
+    void reply
+      .status(503)
+      .header('retry-after', '1')
+      .type('application/problem+json')
+      .send({
+        ...problem(
+          503,
+          error instanceof NotLeaderError ? `no leader available: ${error.message}` : error.message,
+        ),
+        requestId: request.id,
+      });
+  }
+
+  private apiUrl(id: string): string | undefined {
+    return this.state.machine.memberApiUrls().get(id) ?? this.config.API_URLS.get(id);
+  }
+
+  private async forward(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    base: string,
+    hops: number,
+  ): Promise<void> {
+    const url = new URL(request.url, base);
+    const headers: Record<string, string> = {
+      [HOPS_HEADER]: String(hops),
+      'x-request-id': request.id,
+    };
+    if (typeof request.headers.authorization === 'string')
+      headers.authorization = request.headers.authorization;
+    const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && request.body !== undefined;
+    if (hasBody) headers['content-type'] = 'application/json';
+    try {
+      const answer = await fetch(url, {
+        method: request.method,
+        headers,
+        body: hasBody ? JSON.stringify(request.body) : undefined,
+        // Lock and campaign requests may wait long at the leader; their own waitMs bounds them.
+        signal: AbortSignal.timeout(330_000),
+      });
+      const body = await answer.text();
+      const retryAfter = answer.headers.get('retry-after');
+      if (retryAfter !== null) void reply.header('retry-after', retryAfter);
+      void reply
+        .status(answer.status)
+        .type(answer.headers.get('content-type') ?? 'application/json')
+        .header('x-concord-served-by', answer.headers.get('x-concord-served-by') ?? 'leader')
+        .send(body);
+    } catch (error) {
+      this.logger.warn(`forwarding to the leader at ${base} failed: ${(error as Error).message}`);
+      void reply
+        .status(503)
+        .header('retry-after', '1')
+        .type('application/problem+json')
+        .send({ ...problem(503, 'the leader could not be reached; retry'), requestId: request.id });
+    }
+  }
+}

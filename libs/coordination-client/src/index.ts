@@ -1,0 +1,5 @@
+export * from './coordination-client.js';
+export * from './errors.js';
+export * from './lease-keeper.js';
+export * from './service-registration.js';
+export * from './sse.js';

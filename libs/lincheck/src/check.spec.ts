@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { checkKv, InvalidOperationError, type KvOperation } from '@concord/lincheck';
+
+// Small histories written by hand. Times are abstract ticks; `at(call, ret)` is the operation's interval.
+type Fields = Omit<KvOperation, 'call' | 'return' | 'client' | 'ok'> & { ok?: boolean };
+let nextClient = 0;
+function op(fields: Fields, call: number, ret: number | null): KvOperation {
+  return { client: nextClient++, ok: true, ...fields, call, return: ret };
+}
+const put = (value: string, call: number, ret: number | null, key = 'k'): KvOperation =>
+  op({ op: 'put', key, value }, call, ret);
+const get = (result: string | null, call: number, ret: number | null, key = 'k'): KvOperation =>
+  op({ op: 'get', key, result }, call, ret);
+const cas = (expect: string | null, value: string, ok: boolean, call: number, ret: number | null): KvOperation =>
+  op({ op: 'cas', key: 'k', expect, value, ok }, call, ret);
+const del = (call: number, ret: number | null): KvOperation => op({ op: 'delete', key: 'k' }, call, ret);
+
+const verdict = (history: KvOperation[]): string => checkKv(history).verdict;
+
+describe('checkKv: completed operations', () => {
+  it('accepts an empty history', () => {
+    expect(checkKv([])).toMatchObject({ linearizable: true, verdict: 'linearizable', keys: 0 });
+  });
+
+  it('reads absent keys as null', () => {
+    expect(verdict([get(null, 0, 1)])).toBe('linearizable');
+    expect(verdict([get('a', 0, 1)])).toBe('not-linearizable');
+  });
+
+  it('rejects a stale read after a completed write', () => {
+    expect(verdict([put('a', 0, 1), put('b', 2, 3), get('b', 4, 5)])).toBe('linearizable');
+    expect(verdict([put('a', 0, 1), put('b', 2, 3), get('a', 4, 5)])).toBe('not-linearizable');
+  });
+
+  it('lets a read concurrent with a write see either value, but not go back in time', () => {
+    expect(verdict([put('a', 0, 1), put('b', 2, 6), get('a', 3, 4)])).toBe('linearizable');
+    expect(verdict([put('a', 0, 1), put('b', 2, 6), get('b', 3, 4)])).toBe('linearizable');
+    // Once one read saw b, a later read cannot see a again.
+    expect(verdict([put('a', 0, 1), put('b', 2, 9), get('b', 3, 4), get('a', 5, 6)])).toBe('not-linearizable');
+  });
+
+  it('treats touching intervals as concurrent', () => {
+    expect(verdict([put('a', 0, 2), get(null, 2, 3)])).toBe('linearizable');
+    expect(verdict([put('a', 0, 1), get(null, 2, 3)])).toBe('not-linearizable');
+  });
+
+  it('applies delete', () => {
+    expect(verdict([put('a', 0, 1), del(2, 3), get(null, 4, 5)])).toBe('linearizable');
+    expect(verdict([put('a', 0, 1), del(2, 3), get('a', 4, 5)])).toBe('not-linearizable');
+  });
+
+  it('ignores writes that certainly failed', () => {
+    const failed = { ...put('x', 0, 1), ok: false };
+    expect(verdict([failed, get(null, 2, 3)])).toBe('linearizable');
+    expect(verdict([failed, get('x', 2, 3)])).toBe('not-linearizable');
+  });
+});
+
+describe('checkKv: compare-and-set', () => {
+  it('swaps only from the expected value', () => {
+    expect(verdict([put('a', 0, 1), cas('a', 'b', true, 2, 3), get('b', 4, 5)])).toBe('linearizable');
+    expect(verdict([put('a', 0, 1), cas('z', 'b', true, 2, 3)])).toBe('not-linearizable');
+  });
+
+  it('reads expect: null as only-if-absent', () => {
+    expect(verdict([cas(null, 'a', true, 0, 1), get('a', 2, 3)])).toBe('linearizable');
+    expect(verdict([put('a', 0, 1), cas(null, 'b', true, 2, 3)])).toBe('not-linearizable');
+  });
+
+  it('takes a failed cas as having seen another value', () => {
+    expect(verdict([put('a', 0, 1), cas('z', 'b', false, 2, 3), get('a', 4, 5)])).toBe('linearizable');
+    // The register certainly held a: a cas from a cannot fail, and did not swap.
+    expect(verdict([put('a', 0, 1), cas('a', 'b', false, 2, 3)])).toBe('not-linearizable');
+    expect(verdict([put('a', 0, 1), cas('z', 'b', false, 2, 3), get('b', 4, 5)])).toBe('not-linearizable');
+  });
+
+  it('lets a failed cas pass when a concurrent write explains it', () => {
+    expect(verdict([put('a', 0, 1), put('c', 2, 5), cas('a', 'b', false, 3, 4)])).toBe('linearizable');
+  });
+});
+
+describe('checkKv: operations of unknown outcome', () => {
+  it('lets an unknown write take effect late', () => {
+    expect(verdict([put('a', 0, null), get(null, 1, 2), get('a', 10, 11)])).toBe('linearizable');
+  });
+
+  it('lets an unknown write never take effect', () => {
+    expect(verdict([put('a', 0, null), get(null, 10, 11)])).toBe('linearizable');
+  });
+
+  it('does not let an unknown write take effect before its call', () => {
+    expect(verdict([get('a', 0, 1), put('a', 2, null)])).toBe('not-linearizable');
+  });
+
+  it('does not let an unknown write take effect twice', () => {
+    const history = [put('a', 0, 1), put('u', 2, null), put('b', 3, 4), get('u', 5, 6), get('b', 7, 8), get('u', 9, 10)];
+    expect(verdict(history)).toBe('not-linearizable');
+    expect(verdict(history.slice(0, 5))).toBe('not-linearizable');
+    expect(verdict(history.slice(0, 4))).toBe('linearizable');
+  });
+
+  it('ignores a read of unknown outcome', () => {
+    expect(verdict([put('a', 0, 1), get('zzz', 2, null)])).toBe('linearizable');
+  });
+
+  it('applies an unknown cas only where it could swap', () => {
+    expect(verdict([put('a', 0, 1), cas('a', 'b', false, 2, null), get('b', 5, 6)])).toBe('linearizable');
+    expect(verdict([put('a', 0, 1), cas('x', 'b', false, 2, null), get('b', 5, 6)])).toBe('not-linearizable');
+  });
+});
+
+describe('checkKv: keys, reports and limits', () => {
+  it('checks each key on its own', () => {
+    const history = [put('a', 0, 1, 'x'), put('b', 0, 1, 'y'), get('a', 2, 3, 'x'), get('b', 2, 3, 'y')];
+    expect(checkKv(history)).toMatchObject({ linearizable: true, keys: 2, operations: 4 });
+  });
+
+  it('names the key that fails and the operation it cannot place', () => {
+    const stale = get('a', 4, 5, 'y');
+    const result = checkKv([put('a', 0, 1, 'x'), put('a', 0, 1, 'y'), put('b', 2, 3, 'y'), stale, get('a', 6, 7, 'x')]);
+    expect(result.linearizable).toBe(false);
+    expect(result.failure?.key).toBe('y');
+    expect(result.failure?.longestPrefix).toHaveLength(2);
+    expect(result.failure?.stuck).toEqual([stale]);
+  });
+
+  it('starts keys at initialValue when one is given', () => {
+    expect(checkKv([get('', 0, 1)], { initialValue: '' }).linearizable).toBe(true);
+    expect(checkKv([get('', 0, 1)]).linearizable).toBe(false);
+  });
+
+  it('answers unknown, not a violation, when the time runs out', () => {
+    // 14 concurrent unknown writes of distinct values: many configurations to explore before failing.
+    const history = [...Array.from({ length: 14 }, (_, i) => put(`v${i}`, 0, null)), get('none', 1, 2)];
+    let clockMs = 0;
+    const result = checkKv(history, { timeoutMs: 5, now: () => (clockMs += 1) });
+    expect(result).toMatchObject({ linearizable: false, verdict: 'unknown' });
+    expect(result.failure?.verdict).toBe('unknown');
+    expect(checkKv(history).verdict).toBe('not-linearizable');
+  });
+
+  it('rejects operations it cannot interpret', () => {
+    expect(() => checkKv([put('a', 5, 4)])).toThrow(InvalidOperationError);
+    expect(() => checkKv([op({ op: 'cas', key: 'k', value: 'a' }, 0, 1)])).toThrow(/expect/);
+    expect(() => checkKv([op({ op: 'get', key: 'k' }, 0, 1)])).toThrow(/result/);
+  });
+});

@@ -1,0 +1,225 @@
+import { checkKv } from '@concord/lincheck';
+import { Xoshiro128 } from '../core/prng.js';
+import { encodeKvCommand } from '../kv/kv-state-machine.js';
+import type { NodeId } from '../types.js';
+import { InvariantViolation } from './checkers.js';
+import { Cluster } from './cluster.js';
+import { KvClients } from './kv-clients.js';
+import { reliableNetwork, type NetworkFaults } from './network.js';
+
+export interface SimulationOptions {
+  /** Virtual milliseconds of faults. */
+  readonly safetyMs?: number;
+  /** Virtual milliseconds allowed, after healing, for a leader and progress on every node. */
+  readonly livenessMs?: number;
+  /** Print each fault as it happens. */
+  readonly trace?: (line: string) => void;
+}
+
+export interface SimulationResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly failure?: string;
+  readonly nodes: number;
+  readonly virtualMs: number;
+  readonly events: number;
+  readonly messages: number;
+  readonly faults: number;
+  readonly operations: number;
+  readonly unknownOutcomes: number;
+  readonly committedIndex: number;
+  readonly linearizable: boolean;
+}
+
+/** Everything about a run that the seed decides before it starts. */
+interface Scenario {
+  readonly ids: NodeId[];
+  readonly network: NetworkFaults;
+  readonly snapshotEvery: number;
+  readonly chunkBytes: number;
+  readonly preVote: boolean;
+  readonly tornProbability: number;
+  readonly maxSyncMs: number;
+  readonly clients: number;
+  readonly faultEveryMs: number;
+}
+
+function pickScenario(r: Xoshiro128): Scenario {
+  const size = 3 + r.int(5);
+  return {
+    ids: Array.from({ length: size }, (_, i) => `n${i + 1}`),
+    network: {
+      dropProbability: r.chance(0.3) ? 0 : r.next() * 0.2,
+      duplicateProbability: r.next() * 0.05,
+      minDelayMs: r.int(2),
+      maxDelayMs: 2 + r.int(25),
+      longDelayProbability: r.next() * 0.05,
+      longDelayMaxMs: 50 + r.int(300),
+    },
+    snapshotEvery: r.chance(0.5) ? 0 : 5 + r.int(40),
+    chunkBytes: 64 + r.int(1024),
+    preVote: r.chance(0.8),
+    tornProbability: r.next(),
+    maxSyncMs: r.int(4),
+    clients: 2 + r.int(4),
+    faultEveryMs: 40 + r.int(250),
+  };
+}
+
+/**
+ * One deterministic simulation: the seed picks the cluster size (3 to 7), the network's loss,
+ * duplication and delay, disk latency, snapshot cadence, client count and a schedule of partitions
+ * (symmetric, one-way, minority, majority, bridge), crashes (losing un-synced writes, tearing the last
+ * record), restarts and leadership transfers. A safety phase with faults is followed by a liveness
+ * phase with every fault healed, in which a leader must emerge and every node must apply a new entry.
+ * The checkers run after every event; the clients' history is checked for linearizability at the end.
+ */
+export function runSimulation(seed: number, options: SimulationOptions = {}): SimulationResult {
+  const root = new Xoshiro128(seed);
+  const sc = pickScenario(root);
+  const safetyMs = options.safetyMs ?? 1500;
+  const livenessMs = options.livenessMs ?? 4000;
+  const trace = options.trace;
+  const cluster = new Cluster({
+    seed: root.nextUint32(),
+    ids: sc.ids,
+    network: sc.network,
+    disk: { minSyncMs: 0, maxSyncMs: sc.maxSyncMs, tornProbability: sc.tornProbability },
+    snapshotEveryEntries: sc.snapshotEvery,
+    raft: { snapshotChunkBytes: sc.chunkBytes, preVote: sc.preVote },
+  });
+  const faults = root.fork();
+  const clients = new KvClients(cluster, root.fork(), sc.clients, ['x', 'y', 'z'], 600);
+  trace?.(
+    `seed ${seed}: ${sc.ids.length} nodes, drop ${sc.network.dropProbability.toFixed(3)}, ` +
+      `delay ${sc.network.minDelayMs}-${sc.network.maxDelayMs} ms, snapshot every ${sc.snapshotEvery}, ` +
+      `preVote ${sc.preVote}, ${sc.clients} clients`,
+  );
+  let faultCount = 0;
+  let failure: string | undefined;
+  let linearizable = false;
+  try {
+    // Safety phase: faults at random moments.
+    const end = cluster.now + safetyMs;
+    while (cluster.now < end) {
+      cluster.runFor(1 + faults.int(sc.faultEveryMs));
+      faultCount++;
+      const what = injectFault(cluster, faults, sc.ids);
+      trace?.(`${cluster.now} ms: ${what}`);
+    }
+    // Liveness phase: heal everything, then demand a leader and progress everywhere.
+    cluster.links.heal();
+    cluster.network = reliableNetwork;
+    for (const id of sc.ids) if (!cluster.isUp(id)) cluster.restart(id);
+    trace?.(`${cluster.now} ms: healed; liveness phase`);
+    const deadline = cluster.now + livenessMs;
+    let leader: NodeId | undefined;
+    let probeIndex = 0;
+    const progressed = cluster.runUntil(() => {
+      const leaders = cluster.leaders();
+      const top = leaders.sort((a, b) => b.term - a.term)[0];
+      if (!top) return false;
+      if (leader !== top.id || probeIndex === 0) {
+        leader = top.id;
+        const r = cluster.propose(top.id, encodeKvCommand({ op: 'put', key: 'liveness', value: `${seed}` }));
+        probeIndex = r.ok ? r.index : 0;
+        return false;
+      }
+      return sc.ids.every((id) => cluster.lastApplied(id) >= probeIndex);
+    }, livenessMs);
+    if (!progressed) {
+      const states = sc.ids.map((id) => {
+        const s = cluster.status(id);
+        return `${id}:${s?.role ?? 'down'}/t${s?.term}/c${s?.commitIndex}/a${cluster.lastApplied(id)}`;
+      });
+      throw new Error(`liveness: no progress within ${livenessMs} ms after healing (${states.join(' ')})`);
+    }
+    clients.stop();
+    cluster.runUntil(() => clients.pending() === 0, Math.max(0, deadline - cluster.now) + 700);
+    clients.drain();
+    const check = checkKv(clients.history, { timeoutMs: 10_000 });
+    linearizable = check.linearizable;
+    if (!linearizable) throw new Error(`linearizability: history of ${clients.history.length} operations (${check.verdict})`);
+  } catch (e) {
+    failure = e instanceof InvariantViolation ? `invariant ${e.message}` : e instanceof Error ? (e.stack ?? e.message) : String(e);
+  }
+  return {
+    seed,
+    ok: failure === undefined,
+    ...(failure !== undefined ? { failure } : {}),
+    nodes: sc.ids.length,
+    virtualMs: cluster.now,
+    events: cluster.events,
+    messages: cluster.messagesSent,
+    faults: faultCount,
+    operations: clients.history.length,
+    unknownOutcomes: clients.unknown,
+    committedIndex: cluster.checkers.maxCommitted,
+    linearizable,
+  };
+}
+
+function injectFault(c: Cluster, r: Xoshiro128, ids: readonly NodeId[]): string {
+  const pick = (): NodeId => ids[r.int(ids.length)]!;
+  const shuffled = [...ids];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = r.int(i + 1);
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  const minority = Math.floor((ids.length - 1) / 2);
+  const roll = r.int(10);
+  switch (roll) {
+    case 0: {
+      const k = 1 + r.int(minority);
+      c.links.heal();
+      c.links.partition([shuffled.slice(0, k), shuffled.slice(k)]);
+      return `partition minority ${shuffled.slice(0, k).join(',')} | ${shuffled.slice(k).join(',')}`;
+    }
+    case 1: {
+      // A majority cut away from the rest, leaving the old leader maybe on the small side.
+      const k = minority + 1;
+      c.links.heal();
+      c.links.partition([shuffled.slice(0, k), shuffled.slice(k)]);
+      return `partition majority ${shuffled.slice(0, k).join(',')} | ${shuffled.slice(k).join(',')}`;
+    }
+    case 2: {
+      // Bridge: two halves that cannot talk, and one node that talks to both.
+      const bridge = shuffled[0]!;
+      const rest = shuffled.slice(1);
+      const half = Math.floor(rest.length / 2);
+      c.links.heal();
+      c.links.partition([rest.slice(0, half), rest.slice(half)]);
+      return `bridge ${bridge} between ${rest.slice(0, half).join(',')} and ${rest.slice(half).join(',')}`;
+    }
+    case 3: {
+      const a = pick();
+      const b = pick();
+      if (a !== b) c.links.cutOneWay(a, b);
+      return `one-way ${a} -> ${b} cut`;
+    }
+    case 4:
+    case 5: {
+      const victim = r.chance(0.5) ? (c.leaders()[0]?.id ?? pick()) : pick();
+      c.crash(victim);
+      return `crash ${victim}`;
+    }
+    case 6: {
+      const down = ids.filter((id) => !c.isUp(id));
+      const id = down[r.int(down.length)];
+      if (id === undefined) return 'restart: nothing down';
+      c.restart(id);
+      return `restart ${id}`;
+    }
+    case 7: {
+      const leader = c.leaders()[0];
+      const to = pick();
+      if (!leader) return 'transfer: no leader';
+      c.withCore(leader.id, (core) => core.transferLeadership(to));
+      return `transfer ${leader.id} -> ${to}`;
+    }
+    default:
+      c.links.heal();
+      for (const id of ids) if (!c.isUp(id) && r.chance(0.5)) c.restart(id);
+      return 'heal';
+  }
+}

@@ -1,0 +1,18 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { InDoubtRecovery } from './in-doubt-recovery.js';
+import { Participant, PARTICIPANT_OPTIONS, type ParticipantOptions } from './participant.js';
+
+/**
+ * The participant kit for one service. Needs the app's DatabaseModule (with `participantEntities` and
+ * `participantMigrations`) and MessagingModule; provides {@link Participant} and runs in-doubt recovery.
+ */
+@Module({})
+export class ParticipantModule {
+  static forRoot(options: ParticipantOptions): DynamicModule {
+    return {
+      module: ParticipantModule,
+      providers: [{ provide: PARTICIPANT_OPTIONS, useValue: options }, Participant, InDoubtRecovery],
+      exports: [Participant],
+    };
+  }
+}

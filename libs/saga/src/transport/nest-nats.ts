@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ReplyOf, RequestOf, Subject } from '@concord/contracts';
+
+/**
+ * Request/reply with a handler registered through `@nestjs/microservices` (`@MessagePattern(subject)`), spoken
+ * directly on a NATS connection so that the caller controls timeouts and re-sends. Nest's wire format:
+ * request `{pattern, data, id}`; reply `{id, response?, err?, isDisposed}` (one message for a single value).
+ */
+
+/** The handler threw or no handler answered: a transport-level failure, to be retried (never a business refusal). */
+export class RemoteCallError extends Error {
+  override readonly name = 'RemoteCallError';
+  constructor(
+    readonly subject: string,
+    message: string,
+  ) {
+    super(`${subject}: ${message}`);
+  }
+}
+
+/** Sends one command; resolves with the handler's reply or rejects (timeout, no responders, handler error). */
+export type CommandSender = <S extends Subject>(
+  subject: S,
+  payload: RequestOf<S>,
+  timeoutMs: number,
+) => Promise<ReplyOf<S>>;
+
+export function encodeNestRequest(subject: string, payload: unknown): string {
+  return JSON.stringify({ pattern: subject, data: payload, id: randomUUID() });
+}
+
+export function decodeNestReply(subject: string, text: string): unknown {
+  const packet = JSON.parse(text) as { err?: unknown; response?: unknown };
+  if (packet.err !== undefined && packet.err !== null) {
+    const detail = typeof packet.err === 'string' ? packet.err : JSON.stringify(packet.err);
+    throw new RemoteCallError(subject, detail);
+  }
+  if (!('response' in packet)) throw new RemoteCallError(subject, 'empty response');
+  return packet.response;
+}
+
+/** A {@link CommandSender} over a NATS connection obtained per call (it may be replaced after a reconnect). */
+export function natsCommandSender(connection: () => Promise<NatsConnection>): CommandSender {
+  return async <S extends Subject>(subject: S, payload: RequestOf<S>, timeoutMs: number) => {
+    const nc = await connection();
+    const message = await nc.request(subject, encodeNestRequest(subject, payload), { timeout: timeoutMs });
+    return decodeNestReply(subject, message.string()) as ReplyOf<S>;
+  };
+}
