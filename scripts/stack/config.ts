@@ -16,17 +16,25 @@ const portList = (description: string, fallback: readonly number[]) =>
     .describe(description);
 
 const serviceShapes = Object.fromEntries(
-  DOMAIN_SERVICES.map((s) => [`${s.app.toUpperCase()}_PORTS`, portList(`HTTP ports of the ${s.app} instances.`, s.ports)]),
+  DOMAIN_SERVICES.map((s) => [
+    `${s.app.toUpperCase()}_PORTS`,
+    portList(`HTTP ports of the ${s.app} instances.`, s.ports),
+  ]),
 );
 
 export const stackConfigSchema = z.object({
   STACK_DATA_DIR: env.string('Where the stack keeps its state and generated secrets.', '.data'),
   GATEWAY_PORT: env.port('Gateway HTTP port.', DEFAULT_PORTS.gateway),
   COORDINATOR_PORTS: portList('HTTP API ports of the 3 coordinator nodes.', DEFAULT_PORTS.coordinatorApi),
-  COORDINATOR_PEER_PORTS: portList('Raft peer ports of the 3 coordinator nodes.', DEFAULT_PORTS.coordinatorPeer),
+  COORDINATOR_PEER_PORTS: portList(
+    'Raft peer ports of the 3 coordinator nodes.',
+    DEFAULT_PORTS.coordinatorPeer,
+  ),
   POSTGRES_PORT: env.port('Port of the private PostgreSQL.', DEFAULT_PORTS.postgres),
   NATS_PORT: env.port('Port of the private NATS server.', DEFAULT_PORTS.nats),
-  DATABASE_URL: env.optionalString('Use this PostgreSQL server (any database path) instead of a private one.'),
+  DATABASE_URL: env.optionalString(
+    'Use this PostgreSQL server (any database path) instead of a private one.',
+  ),
   NATS_URL: env.optionalString('Use this NATS server instead of a private one.'),
   STACK_READY_TIMEOUT_MS: env.int('How long each process may take to become ready.', 60_000, 1_000),
   LOG_LEVEL: env.logLevel(),

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DOMAIN_SERVICES } from '@concord/contracts';
-import { type ManagedProcess, startNats, startPostgres, startProcess } from '@concord/infra';
+import { type ProcessHandle, startNats, startPostgres, startProcess } from '@concord/infra';
 import { ConfigError } from '@concord/platform';
 import { loadStackConfig, servicePorts, type StackConfig } from './config.js';
 
@@ -45,7 +45,7 @@ export async function runStack(environment: Record<string, string | undefined>):
   }
   const dataDir = path.resolve(ROOT, config.STACK_DATA_DIR);
   await mkdir(dataDir, { recursive: true });
-  const processes: ManagedProcess[] = [];
+  const processes: ProcessHandle[] = [];
   const rows: Row[] = [];
   const stoppers: (() => Promise<void>)[] = [];
   let colorIndex = 0;
@@ -83,13 +83,27 @@ export async function runStack(environment: Record<string, string | undefined>):
       });
       stoppers.push(() => pg.stop());
       databaseUrl = pg.url('postgres');
-      rows.push({ name: 'postgres', url: `127.0.0.1:${pg.port}`, pid: '-', note: `data in ${path.relative(ROOT, pg.dataDir)}` });
+      rows.push({
+        name: 'postgres',
+        url: `127.0.0.1:${pg.port}`,
+        pid: '-',
+        note: `data in ${path.relative(ROOT, pg.dataDir)}`,
+      });
     } else {
-      rows.push({ name: 'postgres', url: new URL(databaseUrl).host, pid: '-', note: 'external (DATABASE_URL)' });
+      rows.push({
+        name: 'postgres',
+        url: new URL(databaseUrl).host,
+        pid: '-',
+        note: 'external (DATABASE_URL)',
+      });
     }
     let natsUrl = config.NATS_URL;
     if (natsUrl === undefined) {
-      const nats = await startNats({ port: config.NATS_PORT, storeDir: path.join(dataDir, 'nats'), keep: true });
+      const nats = await startNats({
+        port: config.NATS_PORT,
+        storeDir: path.join(dataDir, 'nats'),
+        keep: true,
+      });
       stoppers.push(() => nats.stop());
       natsUrl = nats.url;
       rows.push({ name: 'nats', url: nats.url, pid: '-', note: 'JetStream store in .data/nats' });

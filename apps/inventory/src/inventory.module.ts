@@ -1,15 +1,50 @@
 import { DatabaseModule, MessagingModule } from '@concord/platform';
+import { ParticipantModule, participantEntities, participantMigrations } from '@concord/saga';
 import { type DynamicModule, Module } from '@nestjs/common';
+import { ApiTokenGuard } from './api-token.guard.js';
+import { Clock } from './clock.js';
 import type { InventoryConfig } from './config.js';
+import { InventoryCommands } from './inventory.commands.js';
+import { InventoryHttpController } from './inventory.http.controller.js';
+import { InventoryNatsController } from './inventory.nats.controller.js';
+import { InventoryRepository } from './inventory.repository.js';
+import { InventoryService } from './inventory.service.js';
+import { inventoryMigrations } from './migrations/1767300000000-inventory-schema.js';
+import { ProductEntity } from './product.entity.js';
+import { ProductCache } from './read-cache.js';
+import { ReceiptEntity } from './receipt.entity.js';
+import { ReservationEntity } from './reservation.entity.js';
+import { ReservationExpirySweeper } from './reservation-expiry.sweeper.js';
 
+export const inventoryEntities = [ProductEntity, ReceiptEntity, ReservationEntity];
+
+/**
+ * Inventory: products, receipts, reservations. Coordinator registration and shared configuration plug in here as
+ * one more import once the coordinator's client library exists.
+ */
 @Module({})
 export class InventoryModule {
   static register(config: InventoryConfig): DynamicModule {
     return {
       module: InventoryModule,
       imports: [
-        DatabaseModule.forRoot({ url: config.DATABASE_URL, entities: [], migrations: [] }),
+        DatabaseModule.forRoot({
+          url: config.DATABASE_URL,
+          entities: [...inventoryEntities, ...participantEntities],
+          migrations: [...inventoryMigrations, ...participantMigrations],
+        }),
         MessagingModule.forRoot(config.NATS_URL),
+        ParticipantModule.forRoot({ service: 'inventory' }),
+      ],
+      controllers: [InventoryHttpController, InventoryNatsController],
+      providers: [
+        Clock,
+        ProductCache,
+        InventoryRepository,
+        InventoryService,
+        InventoryCommands,
+        ReservationExpirySweeper,
+        ApiTokenGuard,
       ],
     };
   }

@@ -1,5 +1,6 @@
 import { natsListener, runApp } from '@concord/platform';
 import { paymentsConfigSchema } from './config.js';
+import { serveOpenApi } from './openapi.js';
 import { PaymentsModule } from './payments.module.js';
 
 await runApp({
@@ -7,6 +8,7 @@ await runApp({
   configSchema: paymentsConfigSchema,
   module: (config) => PaymentsModule.register(config),
   configure: async (app, config) => {
+    serveOpenApi(app, 'Concord payments', 'Accounts, deposits, holds, captures and the ledger.');
     app.connectMicroservice(natsListener(config.NATS_URL, 'payments'), { inheritAppConfig: true });
     await app.startAllMicroservices();
   },

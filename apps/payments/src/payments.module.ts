@@ -1,16 +1,42 @@
 import { DatabaseModule, MessagingModule } from '@concord/platform';
+import { ParticipantModule, participantEntities, participantMigrations } from '@concord/saga';
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AccountEntity } from './account.entity.js';
+import { ApiTokenGuard } from './api-token.guard.js';
+import { Clock } from './clock.js';
 import type { PaymentsConfig } from './config.js';
+import { HoldEntity } from './hold.entity.js';
+import { LedgerEntryEntity } from './ledger-entry.entity.js';
+import { paymentsMigrations } from './migrations/1767300000000-payments-schema.js';
+import { PaymentsCommands } from './payments.commands.js';
+import { PaymentsHttpController } from './payments.http.controller.js';
+import { PaymentsNatsController } from './payments.nats.controller.js';
+import { PaymentsRepository } from './payments.repository.js';
+import { PaymentsService } from './payments.service.js';
+import { AccountCache } from './read-cache.js';
 
+export const paymentsEntities = [AccountEntity, HoldEntity, LedgerEntryEntity];
+
+/**
+ * Payments: accounts, deposits, holds, captures and the ledger. Coordinator registration and shared configuration
+ * plug in here as one more import once the coordinator's client library exists.
+ */
 @Module({})
 export class PaymentsModule {
   static register(config: PaymentsConfig): DynamicModule {
     return {
       module: PaymentsModule,
       imports: [
-        DatabaseModule.forRoot({ url: config.DATABASE_URL, entities: [], migrations: [] }),
+        DatabaseModule.forRoot({
+          url: config.DATABASE_URL,
+          entities: [...paymentsEntities, ...participantEntities],
+          migrations: [...paymentsMigrations, ...participantMigrations],
+        }),
         MessagingModule.forRoot(config.NATS_URL),
+        ParticipantModule.forRoot({ service: 'payments' }),
       ],
+      controllers: [PaymentsHttpController, PaymentsNatsController],
+      providers: [Clock, AccountCache, PaymentsRepository, PaymentsService, PaymentsCommands, ApiTokenGuard],
     };
   }
 }

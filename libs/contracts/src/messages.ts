@@ -160,3 +160,21 @@ export const SUBJECTS = {
   orchestratorStart: 'orchestrator.start',
   orchestratorDecision: 'orchestrator.2pc.decision',
 } as const satisfies Record<string, Subject>;
+
+/**
+ * Step names of the place-order workflow, as carried in `CommandEnvelope.step`. A compensation handler names
+ * the action it undoes: `participant.compensation(env, PLACE_ORDER_STEPS.reserveStock, ...)` for
+ * `inventory.release`, `PLACE_ORDER_STEPS.holdFunds` for `payments.release`.
+ */
+export const PLACE_ORDER_STEPS = {
+  reserveStock: 'reserve-stock',
+  releaseStock: 'release-stock',
+  holdFunds: 'hold-funds',
+  releaseFunds: 'release-funds',
+  commitStock: 'commit-stock',
+  captureFunds: 'capture-funds',
+  confirmOrder: 'confirm-order',
+  cancelOrder: 'cancel-order',
+  prepareStock: 'prepare-stock',
+  prepareFunds: 'prepare-funds',
+} as const;

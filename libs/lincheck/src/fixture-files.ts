@@ -39,7 +39,8 @@ export function labelledFixtures(dir: string = fixturesDir()): LabelledFixture[]
   for (const row of readFileSync(join(etcdDir, 'labels.tsv'), 'utf8').split('\n').slice(1)) {
     if (row.trim() === '') continue;
     const [file = '', label = ''] = row.trim().split(/\s+/);
-    if (label !== 'true' && label !== 'false') throw new Error(`labels.tsv: bad label in ${JSON.stringify(row)}`);
+    if (label !== 'true' && label !== 'false')
+      throw new Error(`labels.tsv: bad label in ${JSON.stringify(row)}`);
     labels.set(file, label === 'true');
   }
   const logs = readdirSync(etcdDir).filter((file) => file !== 'labels.tsv' && file !== 'README.md');

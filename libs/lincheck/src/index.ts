@@ -8,7 +8,13 @@ export {
   type KvOperationKind,
 } from './history.js';
 export { registerModel, type Model } from './model.js';
-export { searchLinearization, type SearchOptions, type SearchResult, type TimedOperation, type Verdict } from './search.js';
+export {
+  searchLinearization,
+  type SearchOptions,
+  type SearchResult,
+  type TimedOperation,
+  type Verdict,
+} from './search.js';
 export { checkHistory, checkKv, type CheckFailure, type CheckOptions, type CheckResult } from './check.js';
 export { HistoryParseError } from './parse/parse-error.js';
 export { parseJepsenEtcd, registerKey } from './parse/jepsen-etcd.js';

@@ -20,12 +20,12 @@ export interface SearchResult<Op> {
   /**
    * When linearizable, the operations that took effect, in a legal order (operations of unknown
    * outcome that are left out never took effect). Otherwise the longest legal prefix the search
-   * reached: the operations just after it are where the history goes wrong.
+   * reached (by operations of known outcome): the operations just after it are where it goes wrong.
    */
   order: Op[];
   /** Calls of `Model.step`: the measure of the work done. */
   steps: number;
-  /** Distinct (linearized set, state) configurations memoized. */
+  /** Configurations memoized. */
   memoEntries: number;
 }
 
@@ -33,37 +33,63 @@ export interface SearchResult<Op> {
 interface Entry {
   readonly id: number;
   readonly isCall: boolean;
+  /** Index among operations of known outcome, or among those of unknown outcome. */
+  readonly slot: number;
+  readonly known: boolean;
   readonly time: number;
   match: Entry | null;
   prev: Entry | null;
   next: Entry | null;
 }
 
-interface Frame<State> {
-  entry: Entry;
+/**
+ * A configuration reached from its frame's own by applying operations of unknown outcome only.
+ * `unknown` is the set of those applied so far on the whole path (never mutated: shared by children).
+ */
+interface Item<State> {
   state: State;
   stateId: number;
+  unknown: Uint32Array;
+  parent: number;
+  /** The unknown-outcome operation applied to `parent` to get here; -1 for the frame's first item. */
+  opId: number;
 }
 
-/** How many loop iterations pass between two reads of the clock; reading it costs more than a step. */
-const clockCheckIterations = 1024;
+/** A configuration whose next step is an operation of known outcome, with the search's place in it. */
+interface Frame<State> {
+  /** The operation of known outcome linearized to get here; null at the root. */
+  lifted: Entry | null;
+  /** items[0] is the frame's configuration; the rest extend it by batches of unknown outcomes. */
+  items: Item<State>[];
+  /** Calls of known outcome that may go next: their call precedes every remaining return. */
+  candidates: Entry[];
+  itemIndex: number;
+  candidateIndex: number;
+}
+
+/** How many model steps pass between two reads of the clock; reading it costs more than a step. */
+const clockCheckSteps = 1024;
 
 /**
  * Decides whether `operations` (one partition: one key, one register) are linearizable with respect to
- * `model`, by Wing & Gong's search for linearization points with Lowe's memoization, the algorithm of
- * Lowe's "Testing for linearizability" (2017) and of porcupine.
+ * `model`: Wing & Gong's search for linearization points with the memoization of Lowe's "Testing for
+ * linearizability" (2017), as in porcupine, extended for operations of unknown outcome.
  *
- * The operations' calls and returns form one list in time order. Scanning from its head, the search
- * tries to linearize each call it meets: if the model accepts the operation in the current state and
- * the resulting configuration (set of linearized operations, model state) was never reached before, it
- * lifts the operation's call and return out of the list, pushes it, and starts again from the head.
- * Meeting a return means that operation's last chance has passed: pop the last linearized operation,
- * put it back, and try the call after it instead. The memo is what makes this practical: a
- * configuration fully determines what can follow, so each is explored once.
+ * Calls and returns form one list in time order. An operation may be linearized next when its call
+ * precedes every remaining return (the "window"). Linearizing one lifts its call and return out of the
+ * list; backtracking puts them back. A configuration is the set of operations linearized and the model
+ * state; it fully determines what can follow, so each is explored once (the memo).
  *
- * Operations of unknown outcome have no return entry: they may be linearized anywhere after their call,
- * or be left in the list, which means they never took effect. Reaching the end of the list therefore
- * means success: only such operations can be left in it.
+ * Operations of unknown outcome have no return: they may be linearized any time after their call, or
+ * never, which is why the search succeeds once every operation of known outcome is placed. Left to the
+ * plain algorithm, k of them pending at once make up to 2^k configurations. Two rules tame them:
+ * - Between two operations of known outcome the search applies a batch of unknown outcomes, explored
+ *   breadth-first so that smaller batches come first.
+ * - Subsumption: a configuration is skipped when one with the same known operations and state, whose
+ *   unknown operations are a subset of its own, was already explored. Having used fewer operations
+ *   that never expire leaves at least the same options, so the skipped one cannot succeed where the
+ *   other failed.
+ * With both, k concurrent unknown writes of distinct values cost k configurations, not 2^k.
  */
 export function searchLinearization<State, Op extends TimedOperation>(
   model: Model<State, Op>,
@@ -71,101 +97,184 @@ export function searchLinearization<State, Op extends TimedOperation>(
   options: SearchOptions = {},
 ): SearchResult<Op> {
   const ops = operations.filter((op) => model.matters(op));
-  const head = buildEntryList(ops);
+  const { head, knownCount, unknownCount } = buildEntryList(ops);
   const now = options.now ?? (() => performance.now());
   const { deadline } = options;
 
-  const zobrist = randomWords(ops.length, 0x2545f491);
-  const bits = new Uint32Array(Math.ceil(ops.length / 32) || 1);
-  let bitsHash = 0;
+  const zobrist = randomWords(knownCount, 0x2545f491);
+  const knownBits = new Uint32Array(wordsFor(knownCount));
+  let knownHash = 0;
+  let remainingKnown = knownCount;
   const memo = new Memo();
   const states = new StateInterner<State>(model);
-
-  let state = model.init;
-  let stateId = states.idOf(state);
-  const stack: Frame<State>[] = [];
-  let longest: number[] = [];
   let steps = 0;
-  let iterations = 0;
-  let entry = head.next;
 
-  const orderOf = (ids: readonly number[]): Op[] => ids.map((id) => ops[id] as Op);
-  const result = (verdict: Verdict, ids: readonly number[]): SearchResult<Op> => ({
+  const step = (state: State, op: Op): State | undefined => {
+    steps++;
+    return model.step(state, op);
+  };
+
+  /** The frame for the current configuration, or null when every known outcome is placed (success). */
+  const expand = (first: Item<State>, lifted: Entry | null): Frame<State> | null => {
+    if (remainingKnown === 0) return null;
+    const candidates: Entry[] = [];
+    const unknownCalls: Entry[] = [];
+    for (let e = head.next; e !== null && e.isCall; e = e.next) {
+      if (e.known) candidates.push(e);
+      else if (!hasBit(first.unknown, e.slot)) unknownCalls.push(e);
+    }
+    const items = [first];
+    // Breadth-first, so that each state is first reached with the fewest unknown outcomes used.
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as Item<State>;
+      for (const e of unknownCalls) {
+        if (hasBit(item.unknown, e.slot)) continue;
+        const next = step(item.state, ops[e.id] as Op);
+        if (next === undefined) continue;
+        const stateId = states.idOf(next);
+        const unknown = withBit(item.unknown, e.slot);
+        if (!memo.add(knownBits, (knownHash ^ states.mix(stateId)) >>> 0, stateId, unknown)) continue;
+        items.push({ state: next, stateId, unknown, parent: i, opId: e.id });
+      }
+    }
+    return { lifted, items, candidates, itemIndex: 0, candidateIndex: 0 };
+  };
+
+  /** The operations placed on the way to the current configuration, in order. */
+  const path = (stack: readonly Frame<State>[]): Op[] => {
+    const order: Op[] = [];
+    for (const frame of stack) {
+      const chosen = frame.candidates[frame.candidateIndex - 1];
+      if (chosen === undefined) break;
+      const batch: number[] = [];
+      for (let i = frame.itemIndex; i > 0;) {
+        const item = frame.items[i] as Item<State>;
+        batch.push(item.opId);
+        i = item.parent;
+      }
+      for (const id of batch.reverse()) order.push(ops[id] as Op);
+      order.push(ops[chosen.id] as Op);
+    }
+    return order;
+  };
+
+  const init: Item<State> = {
+    state: model.init,
+    stateId: states.idOf(model.init),
+    unknown: new Uint32Array(wordsFor(unknownCount)),
+    parent: -1,
+    opId: -1,
+  };
+  memo.add(knownBits, states.mix(init.stateId), init.stateId, init.unknown);
+  const root = expand(init, null);
+  const result = (verdict: Verdict, order: Op[]): SearchResult<Op> => ({
     verdict,
-    order: orderOf(ids),
+    order,
     steps,
     memoEntries: memo.size,
   });
+  if (root === null) return result('linearizable', []);
+  const stack: Frame<State>[] = [root];
+  let longest: Op[] = [];
+  let longestKnown = 0;
+  let nextClockCheck = clockCheckSteps;
 
   for (;;) {
-    if (entry === null) {
-      return result(
-        'linearizable',
-        stack.map((frame) => frame.entry.id),
-      );
+    if (deadline !== undefined && steps >= nextClockCheck) {
+      nextClockCheck = steps + clockCheckSteps;
+      if (now() > deadline) return result('unknown', longest);
     }
-    iterations++;
-    if (deadline !== undefined && iterations % clockCheckIterations === 0 && now() > deadline) {
-      return result('unknown', longest);
-    }
-    if (entry.isCall) {
-      const id = entry.id;
-      steps++;
-      const next = model.step(state, ops[id] as Op);
-      if (next !== undefined) {
-        const nextId = states.idOf(next);
-        const word = id >>> 5;
-        const mask = 1 << (id & 31);
-        bits[word] = (bits[word] ?? 0) | mask;
-        bitsHash ^= zobrist[id] ?? 0;
-        if (memo.add(bits, (bitsHash ^ states.mix(nextId)) >>> 0, nextId)) {
-          stack.push({ entry, state, stateId });
-          state = next;
-          stateId = nextId;
-          lift(entry);
-          if (stack.length > longest.length) longest = stack.map((frame) => frame.entry.id);
-          entry = head.next;
-          continue;
-        }
-        bits[word] = (bits[word] ?? 0) & ~mask;
-        bitsHash ^= zobrist[id] ?? 0;
+    const frame = stack[stack.length - 1];
+    if (frame === undefined) return result('not-linearizable', longest);
+    const item = frame.items[frame.itemIndex];
+    if (item === undefined) {
+      // Every way on from this configuration failed: put its operation back.
+      stack.pop();
+      const lifted = frame.lifted;
+      if (lifted !== null) {
+        unlift(lifted);
+        clearBit(knownBits, lifted.slot);
+        knownHash ^= zobrist[lifted.slot] ?? 0;
+        remainingKnown++;
       }
-      entry = entry.next;
-    } else {
-      const frame = stack.pop();
-      if (frame === undefined) return result('not-linearizable', longest);
-      const id = frame.entry.id;
-      bits[id >>> 5] = (bits[id >>> 5] ?? 0) & ~(1 << (id & 31));
-      bitsHash ^= zobrist[id] ?? 0;
-      state = frame.state;
-      stateId = frame.stateId;
-      unlift(frame.entry);
-      entry = frame.entry.next;
+      continue;
+    }
+    const candidate = frame.candidates[frame.candidateIndex++];
+    if (candidate === undefined) {
+      frame.itemIndex++;
+      frame.candidateIndex = 0;
+      continue;
+    }
+    const next = step(item.state, ops[candidate.id] as Op);
+    if (next === undefined) continue;
+    const stateId = states.idOf(next);
+    setBit(knownBits, candidate.slot);
+    knownHash ^= zobrist[candidate.slot] ?? 0;
+    if (!memo.add(knownBits, (knownHash ^ states.mix(stateId)) >>> 0, stateId, item.unknown)) {
+      clearBit(knownBits, candidate.slot);
+      knownHash ^= zobrist[candidate.slot] ?? 0;
+      continue;
+    }
+    lift(candidate);
+    remainingKnown--;
+    const child = expand({ state: next, stateId, unknown: item.unknown, parent: -1, opId: -1 }, candidate);
+    if (child === null) return result('linearizable', path(stack));
+    stack.push(child);
+    // The stack holds one frame per operation of known outcome placed, plus the root.
+    if (stack.length - 1 > longestKnown) {
+      longestKnown = stack.length - 1;
+      longest = path(stack);
     }
   }
 }
 
 /** The list's sentinel head. Calls sort before returns at equal times: touching intervals overlap. */
-function buildEntryList(ops: readonly TimedOperation[]): Entry {
+function buildEntryList(ops: readonly TimedOperation[]): {
+  head: Entry;
+  knownCount: number;
+  unknownCount: number;
+} {
   const entries: Entry[] = [];
+  let knownCount = 0;
+  let unknownCount = 0;
   ops.forEach((op, id) => {
-    const call: Entry = { id, isCall: true, time: op.call, match: null, prev: null, next: null };
+    const known = op.return !== null;
+    const slot = known ? knownCount++ : unknownCount++;
+    const call: Entry = { id, isCall: true, slot, known, time: op.call, match: null, prev: null, next: null };
     entries.push(call);
     if (op.return !== null) {
-      const ret: Entry = { id, isCall: false, time: op.return, match: null, prev: null, next: null };
+      const ret: Entry = {
+        id,
+        isCall: false,
+        slot,
+        known,
+        time: op.return,
+        match: null,
+        prev: null,
+        next: null,
+      };
       call.match = ret;
       entries.push(ret);
     }
   });
-  entries.sort((a, b) => a.time - b.time || Number(a.isCall ? 0 : 1) - Number(b.isCall ? 0 : 1) || a.id - b.id);
-  const head: Entry = { id: -1, isCall: false, time: -Infinity, match: null, prev: null, next: null };
+  entries.sort((a, b) => a.time - b.time || Number(!a.isCall) - Number(!b.isCall) || a.id - b.id);
+  const head: Entry = {
+    id: -1,
+    isCall: false,
+    slot: -1,
+    known: false,
+    time: -Infinity,
+    match: null,
+    prev: null,
+    next: null,
+  };
   let last = head;
   for (const e of entries) {
     last.next = e;
     e.prev = last;
     last = e;
   }
-  return head;
+  return { head, knownCount, unknownCount };
 }
 
 function unlink(e: Entry): void {
@@ -190,13 +299,35 @@ function unlift(call: Entry): void {
   relink(call);
 }
 
+function wordsFor(bitCount: number): number {
+  return Math.max(1, Math.ceil(bitCount / 32));
+}
+
+function hasBit(bits: Uint32Array, i: number): boolean {
+  return (((bits[i >>> 5] ?? 0) >>> (i & 31)) & 1) === 1;
+}
+
+function setBit(bits: Uint32Array, i: number): void {
+  bits[i >>> 5] = (bits[i >>> 5] ?? 0) | (1 << (i & 31));
+}
+
+function clearBit(bits: Uint32Array, i: number): void {
+  bits[i >>> 5] = (bits[i >>> 5] ?? 0) & ~(1 << (i & 31));
+}
+
+function withBit(bits: Uint32Array, i: number): Uint32Array {
+  const copy = bits.slice();
+  setBit(copy, i);
+  return copy;
+}
+
 /** Maps states to small integers so that the memo compares integers, not states. */
 class StateInterner<State> {
   private readonly ids = new Map<string | number | null, number>();
   private readonly mixes: number[] = [];
   private readonly random = splitmix32(0x9e3779b9);
 
-  constructor(private readonly model: Model<State, unknown>) {}
+  constructor(private readonly model: Model<State, never>) {}
 
   idOf(state: State): number {
     const key = this.model.stateKey(state);
@@ -215,23 +346,38 @@ class StateInterner<State> {
   }
 }
 
-/** The set of configurations reached: hash buckets holding (bitset copy, state id). */
+interface MemoEntry {
+  known: Uint32Array;
+  stateId: number;
+  /** The unknown-outcome sets this configuration was explored with; none contains another. */
+  unknownSets: Uint32Array[];
+}
+
+/** Configurations explored, by (known operations placed, state), each with its unknown-outcome sets. */
 class Memo {
-  private readonly buckets = new Map<number, { bits: Uint32Array; stateId: number }[]>();
+  private readonly buckets = new Map<number, MemoEntry[]>();
   size = 0;
 
-  /** Adds the configuration; false when it was already there. */
-  add(bits: Uint32Array, hash: number, stateId: number): boolean {
+  /**
+   * Records the configuration; false when it, or one that subsumes it (same known set and state,
+   * a subset of its unknown outcomes), was explored before.
+   */
+  add(known: Uint32Array, hash: number, stateId: number, unknown: Uint32Array): boolean {
     let bucket = this.buckets.get(hash);
     if (bucket === undefined) {
       bucket = [];
       this.buckets.set(hash, bucket);
-    } else {
-      for (const seen of bucket) {
-        if (seen.stateId === stateId && sameBits(seen.bits, bits)) return false;
-      }
     }
-    bucket.push({ bits: bits.slice(), stateId });
+    const entry = bucket.find((e) => e.stateId === stateId && sameBits(e.known, known));
+    if (entry === undefined) {
+      bucket.push({ known: known.slice(), stateId, unknownSets: [unknown] });
+      this.size++;
+      return true;
+    }
+    if (entry.unknownSets.some((seen) => isSubset(seen, unknown))) return false;
+    // Sets the new one subsumes can never prune anything it would not: drop them.
+    entry.unknownSets = entry.unknownSets.filter((seen) => !isSubset(unknown, seen));
+    entry.unknownSets.push(unknown);
     this.size++;
     return true;
   }
@@ -239,6 +385,11 @@ class Memo {
 
 function sameBits(a: Uint32Array, b: Uint32Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function isSubset(small: Uint32Array, big: Uint32Array): boolean {
+  for (let i = 0; i < small.length; i++) if (((small[i] ?? 0) & ~(big[i] ?? 0)) !== 0) return false;
   return true;
 }
 

@@ -53,7 +53,9 @@ class Reader {
     if (word === 'true') return true;
     if (word === 'false') return false;
     if (/^[-+]?\d+$/.test(word)) return Number(word);
-    throw new Error(word === '' ? `unexpected ${JSON.stringify(c)}` : `unsupported token ${JSON.stringify(word)}`);
+    throw new Error(
+      word === '' ? `unexpected ${JSON.stringify(c)}` : `unsupported token ${JSON.stringify(word)}`,
+    );
   }
 
   private symbol(): string {

@@ -48,7 +48,8 @@ function invocation(line: number, process: number, f: string, valueText: string)
       return { ...base, op: 'put', value: requireValue(line, valueText) };
     default: {
       const cas = casValue.exec(valueText);
-      if (cas === null) throw new HistoryParseError(line, `cas needs [from to], got ${JSON.stringify(valueText)}`);
+      if (cas === null)
+        throw new HistoryParseError(line, `cas needs [from to], got ${JSON.stringify(valueText)}`);
       return {
         ...base,
         op: 'cas',
@@ -61,7 +62,8 @@ function invocation(line: number, process: number, f: string, valueText: string)
 
 function registerValue(line: number, token: string): string | null {
   if (token === 'nil') return null;
-  if (token === '' || /\s/.test(token)) throw new HistoryParseError(line, `bad register value ${JSON.stringify(token)}`);
+  if (token === '' || /\s/.test(token))
+    throw new HistoryParseError(line, `bad register value ${JSON.stringify(token)}`);
   return token;
 }
 

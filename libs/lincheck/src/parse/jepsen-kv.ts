@@ -55,7 +55,8 @@ function readEvent(line: number, raw: string): KvEvent | undefined {
   const type = keyword(line, parsed, 'type', ['invoke', 'ok', 'fail', 'info']);
   const f = keyword(line, parsed, 'f', Object.keys(kinds) as (keyof typeof kinds)[]);
   const key = parsed.get('key');
-  if (typeof key !== 'string' && typeof key !== 'number') throw new HistoryParseError(line, ':key must be a string');
+  if (typeof key !== 'string' && typeof key !== 'number')
+    throw new HistoryParseError(line, ':key must be a string');
   return { process, type, f, key: String(key), value: parsed.get('value') ?? null };
 }
 

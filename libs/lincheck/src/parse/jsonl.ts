@@ -24,7 +24,8 @@ export function parseJsonl(text: string): History {
     try {
       validateOperation(op, operations.length);
     } catch (error) {
-      if (error instanceof InvalidOperationError) throw new HistoryParseError(line, error.message.replace(/^operation \d+: /, ''));
+      if (error instanceof InvalidOperationError)
+        throw new HistoryParseError(line, error.message.replace(/^operation \d+: /, ''));
       throw error;
     }
     operations.push(op);

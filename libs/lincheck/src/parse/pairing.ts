@@ -13,7 +13,10 @@ export class InvocationPairer {
 
   invoke(line: number, process: number, f: string, op: HistoryOperation): void {
     if (this.open.has(process)) {
-      throw new HistoryParseError(line, `process ${process} invokes ${f} while its previous operation is open`);
+      throw new HistoryParseError(
+        line,
+        `process ${process} invokes ${f} while its previous operation is open`,
+      );
     }
     this.operations.push(op);
     this.open.set(process, { op, f });
@@ -28,8 +31,10 @@ export class InvocationPairer {
     apply: (op: HistoryOperation) => void = () => undefined,
   ): void {
     const pending = this.open.get(process);
-    if (pending === undefined) throw new HistoryParseError(line, `process ${process} completes an operation it never invoked`);
-    if (pending.f !== f) throw new HistoryParseError(line, `process ${process} invoked ${pending.f} but completes ${f}`);
+    if (pending === undefined)
+      throw new HistoryParseError(line, `process ${process} completes an operation it never invoked`);
+    if (pending.f !== f)
+      throw new HistoryParseError(line, `process ${process} invoked ${pending.f} but completes ${f}`);
     this.open.delete(process);
     const { op } = pending;
     if (type === 'info') {

@@ -31,7 +31,10 @@ const append = (list: Entry[]): Message => ({
 
 const cases: [string, Message][] = [
   ['heartbeat', { type: 'heartbeat', from: 'node-1', to: 'node-2', term: 7, commit: 999_990 }],
-  ['appendResp', { type: 'appendResp', from: 'node-2', to: 'node-1', term: 7, reject: false, index: 1_000_063 }],
+  [
+    'appendResp',
+    { type: 'appendResp', from: 'node-2', to: 'node-1', term: 7, reject: false, index: 1_000_063 },
+  ],
   ['append, 1 entry of 64 B', append(entries(1, 64))],
   ['append, 1 entry of 1 KiB', append(entries(1, 1024))],
   ['append, 64 entries of 64 B', append(entries(64, 64))],

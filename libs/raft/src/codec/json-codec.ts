@@ -10,7 +10,7 @@ function replacer(_key: string, value: unknown): unknown {
 
 function reviver(_key: string, value: unknown): unknown {
   if (typeof value === 'object' && value !== null && '$b64' in value) {
-    const b64 = (value as { $b64: unknown }).$b64;
+    const b64 = value.$b64;
     if (typeof b64 === 'string') return new Uint8Array(Buffer.from(b64, 'base64'));
   }
   return value;
@@ -22,5 +22,8 @@ export function encodeMessageJson(message: Message): Uint8Array {
 
 /** Restores byte fields but does not validate the shape: a fair JSON decoder would be slower still. */
 export function decodeMessageJson(input: Uint8Array): Message {
-  return JSON.parse(Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8'), reviver) as Message;
+  return JSON.parse(
+    Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('utf8'),
+    reviver,
+  ) as Message;
 }

@@ -36,11 +36,24 @@ const messages: Message[] = [
     prevIndex: 9,
     prevTerm: 4,
     commit: 8,
-    entries: [entry(10), { term: 5, index: 11, type: 'noop', data: bytes() }, { ...entry(12), type: 'config' }],
+    entries: [
+      entry(10),
+      { term: 5, index: 11, type: 'noop', data: bytes() },
+      { ...entry(12), type: 'config' },
+    ],
   },
   { type: 'append', from: 'a', to: 'b', term: 5, prevIndex: 9, prevTerm: 4, commit: 8, entries: [] },
   { type: 'appendResp', from: 'b', to: 'a', term: 5, reject: false, index: 12 },
-  { type: 'appendResp', from: 'b', to: 'a', term: 5, reject: true, index: 9, conflictTerm: 3, conflictIndex: 7 },
+  {
+    type: 'appendResp',
+    from: 'b',
+    to: 'a',
+    term: 5,
+    reject: true,
+    index: 9,
+    conflictTerm: 3,
+    conflictIndex: 7,
+  },
   { type: 'appendResp', from: 'b', to: 'a', term: 5, reject: true, index: 9, conflictIndex: 7 },
   { type: 'heartbeat', from: 'a', to: 'b', term: 5, commit: 8 },
   { type: 'heartbeat', from: 'a', to: 'b', term: 5, commit: 8, context: 'read-17' },
@@ -138,7 +151,8 @@ describe('message codec', () => {
       }
       decodeOrCodecError(noise);
       const mutated = encodeMessage(messages[random.int(messages.length)]!);
-      for (let flips = 1 + random.int(3); flips > 0; flips--) mutated[random.int(mutated.length)] = random.int(256);
+      for (let flips = 1 + random.int(3); flips > 0; flips--)
+        mutated[random.int(mutated.length)] = random.int(256);
       decodeOrCodecError(mutated);
     }
   });

@@ -147,7 +147,10 @@ export function writeMessage(w: ByteWriter, m: Message): void {
     case 'appendResp':
       w.bool(m.reject);
       w.u64(m.index);
-      w.u8((m.conflictTerm !== undefined ? HAS_CONFLICT_TERM : 0) | (m.conflictIndex !== undefined ? HAS_CONFLICT_INDEX : 0));
+      w.u8(
+        (m.conflictTerm !== undefined ? HAS_CONFLICT_TERM : 0) |
+          (m.conflictIndex !== undefined ? HAS_CONFLICT_INDEX : 0),
+      );
       if (m.conflictTerm !== undefined) w.u64(m.conflictTerm);
       if (m.conflictIndex !== undefined) w.u64(m.conflictIndex);
       return;

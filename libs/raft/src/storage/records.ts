@@ -78,7 +78,11 @@ export function scanRecords(input: Uint8Array, recordBytesMax: number): ScanResu
   const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   const records: WalRecord[] = [];
   let pos = 0;
-  const stop = (problem: string): ScanResult => ({ records, validBytes: pos, problem: `${problem} at byte ${pos}` });
+  const stop = (problem: string): ScanResult => ({
+    records,
+    validBytes: pos,
+    problem: `${problem} at byte ${pos}`,
+  });
   while (pos < input.length) {
     if (input.length - pos < RECORD_HEADER_BYTES) return stop('torn record header');
     const length = view.getUint32(pos, true);

@@ -53,7 +53,8 @@ export class FileSnapshotStorage implements SnapshotStorage {
     try {
       return decodeFile(file);
     } catch (error: unknown) {
-      if (error instanceof CodecError) throw new SnapshotCorruptError(`${path}: ${error.message}`, { cause: error });
+      if (error instanceof CodecError)
+        throw new SnapshotCorruptError(`${path}: ${error.message}`, { cause: error });
       throw error;
     }
   }

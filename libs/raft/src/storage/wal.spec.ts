@@ -118,6 +118,34 @@ describe('DiskWal', () => {
     expect(again.recovery.problem).toMatch(/checksum/);
   });
 
+  it('recovers exactly the saves wholly on disk, wherever a crash cut the last segment', async () => {
+    const wal = await openWal();
+    const saves: [number, number][] = []; // [segment size after the save, entries then]
+    await wal.saveHardState({ term: 1, vote: 'a', commit: 0 });
+    for (let i = 1; i <= 8; i++) {
+      await wal.save({ term: 1, vote: 'a', commit: i - 1 }, [entry(i, 1, 3 * i)]);
+      saves.push([wal.stats().bytes, i]);
+    }
+    await wal.close();
+    const [name] = await segmentFiles();
+    const whole = await readFile(join(dir, name!));
+    for (let cut = whole.length; cut >= 0; cut -= 11) {
+      const crashDir = await mkdtemp(join(tmpdir(), 'concord-wal-cut-'));
+      try {
+        await writeFile(join(crashDir, name!), whole.subarray(0, cut));
+        const recovered = await DiskWal.open({ dir: crashDir });
+        const survivors = saves.filter(([bytes]) => bytes <= cut).at(-1)?.[1] ?? 0;
+        expect((await recovered.load()).map((e) => e.index)).toEqual(range(1, survivors).map((e) => e.index));
+        // Each save wrote its hard state record, then its entry: the next save's hard state may have made it.
+        const commit = (await recovered.loadHardState())?.commit ?? 0;
+        expect([Math.max(0, survivors - 1), survivors]).toContain(commit);
+        await recovered.close();
+      } finally {
+        await rm(crashDir, { recursive: true, force: true });
+      }
+    }
+  });
+
   it('refuses to open when a sealed segment is corrupt', async () => {
     const wal = await openWal({ segmentBytesMax: 512 });
     for (let i = 1; i <= 20; i++) await wal.append([entry(i, 1, 100)]);

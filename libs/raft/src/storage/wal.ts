@@ -27,7 +27,13 @@ import { ByteWriter } from '../codec/bytes.js';
 import type { DurableLog } from '../ports.js';
 import type { Entry, HardState } from '../types.js';
 import { fsyncDirectory } from './fs-sync.js';
-import { applyEntry, scanRecords, writeCompactRecord, writeEntryRecord, writeHardStateRecord } from './records.js';
+import {
+  applyEntry,
+  scanRecords,
+  writeCompactRecord,
+  writeEntryRecord,
+  writeHardStateRecord,
+} from './records.js';
 
 export class WalCorruptError extends Error {
   override readonly name = 'WalCorruptError';
@@ -88,7 +94,13 @@ const segmentName = (sequence: number): string => `wal-${String(sequence).padSta
 const BATCH_BYTES_INITIAL = 64 * 1024;
 
 function emptyBatch(): Batch {
-  return { writer: new ByteWriter(BATCH_BYTES_INITIAL), waiters: [], maxIndex: 0, hardState: null, compactedThrough: 0 };
+  return {
+    writer: new ByteWriter(BATCH_BYTES_INITIAL),
+    waiters: [],
+    maxIndex: 0,
+    hardState: null,
+    compactedThrough: 0,
+  };
 }
 
 async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
@@ -155,7 +167,12 @@ export class DiskWal implements DurableLog {
     const entries: Entry[] = [];
     let hardState: HardState | null = null;
     let compactedThrough = 0;
-    let recovery: WalRecovery = { segments: segments.length, truncatedSegment: null, truncatedBytes: 0, problem: null };
+    let recovery: WalRecovery = {
+      segments: segments.length,
+      truncatedSegment: null,
+      truncatedBytes: 0,
+      problem: null,
+    };
     for (const [i, segment] of segments.entries()) {
       const data = await readFile(segment.path);
       const scan = scanRecords(data, recordBytesMax);
@@ -231,8 +248,10 @@ export class DiskWal implements DurableLog {
       }
     }
     const batch = this.pending;
-    for (const entry of entries) writeEntryRecord(batch.writer, entry);
+    // Hard state first: a save torn in between then leaves a term without its entries (harmless), never
+    // entries of a term the node has not durably entered.
     if (state !== null) writeHardStateRecord(batch.writer, state);
+    for (const entry of entries) writeEntryRecord(batch.writer, entry);
     const last = entries.at(-1);
     if (last !== undefined) batch.maxIndex = Math.max(batch.maxIndex, last.index);
     if (state !== null) batch.hardState = state;
@@ -283,7 +302,8 @@ export class DiskWal implements DurableLog {
 
   private checkUsable(): void {
     if (this.closed) throw new WalClosedError('wal: closed');
-    if (this.failure !== null) throw new WalClosedError('wal: an earlier write or fsync failed', { cause: this.failure });
+    if (this.failure !== null)
+      throw new WalClosedError('wal: an earlier write or fsync failed', { cause: this.failure });
   }
 
   private enqueue(batch: Batch): Promise<void> {
@@ -357,6 +377,10 @@ export class DiskWal implements DurableLog {
         else compactedThrough = Math.max(compactedThrough, record.throughIndex);
       }
     }
-    return { entries: entries.filter((entry) => entry.index > compactedThrough), hardState, compactedThrough };
+    return {
+      entries: entries.filter((entry) => entry.index > compactedThrough),
+      hardState,
+      compactedThrough,
+    };
   }
 }

@@ -42,7 +42,7 @@ export function writeFrame(w: ByteWriter, kind: number, writeBody: (w: ByteWrite
   return frameBytes;
 }
 
-/** Splits a byte stream into frames. Throws {@link FrameError} on an empty or oversized frame. */
+/** Splits a byte stream into frames. `next` throws {@link FrameError} on an empty or oversized frame. */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private bufferedBytes = 0;
@@ -52,25 +52,36 @@ export class FrameDecoder {
   /** `frameBytesMax` may be raised later, e.g. once the peer has authenticated. */
   constructor(public frameBytesMax: number) {}
 
-  push(chunk: Buffer): Frame[] {
+  push(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.bufferedBytes += chunk.length;
-    const frames: Frame[] = [];
-    for (;;) {
-      if (this.expectedBytes < 0) {
-        if (this.bufferedBytes < FRAME_HEADER_BYTES) break;
-        const length = this.take(FRAME_HEADER_BYTES).readUInt32LE(0);
-        if (length === 0) throw new FrameError('empty frame');
-        if (length > this.frameBytesMax) {
-          throw new FrameError(`frame of ${length} bytes over the limit of ${this.frameBytesMax}`);
-        }
-        this.expectedBytes = length;
+  }
+
+  /**
+   * The next whole frame, or undefined until more bytes arrive. One at a time, so that a limit raised while
+   * handling a frame (the handshake completing) applies to the very next one.
+   */
+  next(): Frame | undefined {
+    if (this.expectedBytes < 0) {
+      if (this.bufferedBytes < FRAME_HEADER_BYTES) return undefined;
+      const length = this.take(FRAME_HEADER_BYTES).readUInt32LE(0);
+      if (length === 0) throw new FrameError('empty frame');
+      if (length > this.frameBytesMax) {
+        throw new FrameError(`frame of ${length} bytes over the limit of ${this.frameBytesMax}`);
       }
-      if (this.bufferedBytes < this.expectedBytes) break;
-      const frame = this.take(this.expectedBytes);
-      this.expectedBytes = -1;
-      frames.push({ kind: frame[0] ?? 0, body: frame.subarray(1) });
+      this.expectedBytes = length;
     }
+    if (this.bufferedBytes < this.expectedBytes) return undefined;
+    const frame = this.take(this.expectedBytes);
+    this.expectedBytes = -1;
+    return { kind: frame[0] ?? 0, body: frame.subarray(1) };
+  }
+
+  /** push, then every whole frame now available. */
+  pushAndDrain(chunk: Buffer): Frame[] {
+    this.push(chunk);
+    const frames: Frame[] = [];
+    for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
     return frames;
   }
 

@@ -179,13 +179,15 @@ class PeerLink {
       this.flush();
     });
     socket.on('data', (chunk: Buffer) => {
-      let frames: Frame[];
-      try {
-        frames = decoder.push(chunk);
-      } catch (error: unknown) {
-        return fail('warn', 'frame_too_large', (error as Error).message);
-      }
-      for (const frame of frames) {
+      decoder.push(chunk);
+      for (;;) {
+        let frame: Frame | undefined;
+        try {
+          frame = decoder.next();
+        } catch (error: unknown) {
+          return fail('warn', 'frame_too_large', (error as Error).message);
+        }
+        if (frame === undefined) return;
         if (this.ready || frame.kind !== FrameKind.challenge) {
           return fail('warn', 'protocol_error', `unexpected frame kind ${frame.kind} from the server`);
         }
@@ -239,7 +241,12 @@ class PeerLink {
     if (this.socket !== socket) return;
     this.socket = null;
     if (this.ready) {
-      this.settings.log({ level: 'info', event: 'peer_disconnected', peer: this.peerId, remote: this.address });
+      this.settings.log({
+        level: 'info',
+        event: 'peer_disconnected',
+        peer: this.peerId,
+        remote: this.address,
+      });
     }
     this.ready = false;
     this.clearTimers();
@@ -281,7 +288,12 @@ class PeerLink {
         // Never throw from send: an unencodable or oversized message is dropped, counted and logged.
         this.frames.rewind(start);
         this.droppedTooLarge++;
-        this.settings.log({ level: 'error', event: 'message_dropped', peer: this.peerId, detail: String(error) });
+        this.settings.log({
+          level: 'error',
+          event: 'message_dropped',
+          peer: this.peerId,
+          detail: String(error),
+        });
       }
     }
     if (this.frames.length > 0) this.writable = socket.write(this.frames.toBytes());
@@ -307,7 +319,13 @@ function acceptConnection(
   let state: 'hello' | 'proof' | 'ready' = 'hello';
   let transcript: { clientId: NodeId; serverId: NodeId; clientNonce: Uint8Array; serverNonce: Uint8Array };
   const fail = (event: string, detail: string): void => {
-    settings.log({ level: 'warn', event, remote, detail, ...(state === 'ready' ? { peer: transcript.clientId } : {}) });
+    settings.log({
+      level: 'warn',
+      event,
+      remote,
+      detail,
+      ...(state === 'ready' ? { peer: transcript.clientId } : {}),
+    });
     socket.destroy();
   };
   const timer = setTimeout(
@@ -315,7 +333,9 @@ function acceptConnection(
     settings.handshakeTimeoutMs,
   );
   socket.setNoDelay(true);
-  socket.on('error', (error) => settings.log({ level: 'debug', event: 'connection_error', remote, detail: error.message }));
+  socket.on('error', (error) =>
+    settings.log({ level: 'debug', event: 'connection_error', remote, detail: error.message }),
+  );
   socket.on('close', () => {
     clearTimeout(timer);
     onClose();
@@ -327,7 +347,10 @@ function acceptConnection(
       const message = readMessage(r);
       r.expectEnd();
       if (message.from !== transcript.clientId || message.to !== settings.nodeId) {
-        fail('protocol_error', `message ${message.from} -> ${message.to} on ${transcript.clientId}'s connection`);
+        fail(
+          'protocol_error',
+          `message ${message.from} -> ${message.to} on ${transcript.clientId}'s connection`,
+        );
         return false;
       }
       deliver(message, transcript.clientId);
@@ -376,17 +399,13 @@ function acceptConnection(
   };
 
   socket.on('data', (chunk: Buffer) => {
-    let frames: Frame[];
-    try {
-      frames = decoder.push(chunk);
-    } catch (error: unknown) {
-      if (error instanceof FrameError) return fail('frame_too_large', error.message);
-      throw error;
-    }
-    for (const frame of frames) {
+    decoder.push(chunk);
+    for (;;) {
       try {
-        if (!onFrame(frame)) return;
+        const frame = decoder.next();
+        if (frame === undefined || !onFrame(frame)) return;
       } catch (error: unknown) {
+        if (error instanceof FrameError) return fail('frame_too_large', error.message);
         if (error instanceof CodecError) return fail('protocol_error', error.message);
         throw error;
       }
@@ -408,7 +427,9 @@ export class TcpTransport implements Transport {
     private readonly server: Server,
   ) {
     const secret =
-      typeof options.clusterSecret === 'string' ? Buffer.from(options.clusterSecret, 'utf8') : options.clusterSecret;
+      typeof options.clusterSecret === 'string'
+        ? Buffer.from(options.clusterSecret, 'utf8')
+        : options.clusterSecret;
     if (secret.length < CLUSTER_SECRET_BYTES_MIN) {
       throw new RangeError(`transport: the cluster secret needs at least ${CLUSTER_SECRET_BYTES_MIN} bytes`);
     }
@@ -525,7 +546,12 @@ export class TcpTransport implements Transport {
       try {
         handler(message);
       } catch (error: unknown) {
-        this.settings.log({ level: 'error', event: 'handler_failed', peer: message.from, detail: String(error) });
+        this.settings.log({
+          level: 'error',
+          event: 'handler_failed',
+          peer: message.from,
+          detail: String(error),
+        });
       }
     }
   }

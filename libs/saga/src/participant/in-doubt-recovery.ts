@@ -100,7 +100,9 @@ export class InDoubtRecovery implements OnApplicationBootstrap, OnApplicationShu
       .then((pass) => {
         if (pass.found > 0) this.logger.log(`in-doubt recovery: ${JSON.stringify(pass)}`);
       })
-      .catch((error: unknown) => this.logger.warn(`in-doubt recovery pass failed: ${(error as Error).message}`))
+      .catch((error: unknown) =>
+        this.logger.warn(`in-doubt recovery pass failed: ${(error as Error).message}`),
+      )
       .finally(() => {
         this.running = undefined;
       });

@@ -22,6 +22,11 @@ const twoPhaseFenceStep = '2pc';
 /** Inbox and fence statements never wait long for a lock: a blocked duplicate fails and is re-sent instead. */
 const fenceLockTimeoutMs = 2_000;
 
+/** `QueryRunner.query` is typed `any`; rows are typed once, here. */
+async function selectRows<T>(runner: QueryRunner, sql: string, parameters: unknown[]): Promise<T[]> {
+  return (await runner.query(sql, parameters)) as T[];
+}
+
 const OK_NULL: Reply<null> = { ok: true, result: null };
 
 /**
@@ -45,7 +50,10 @@ export class Participant {
    * the business change but the reply is still recorded. Refused with {ok:false, reason:'compensated'} if the
    * compensation for (transactionId, step) already ran (the late action is refused).
    */
-  async action<R>(env: CommandEnvelope<unknown>, work: (em: EntityManager) => Promise<Reply<R>>): Promise<Reply<R>> {
+  async action<R>(
+    env: CommandEnvelope<unknown>,
+    work: (em: EntityManager) => Promise<Reply<R>>,
+  ): Promise<Reply<R>> {
     return this.inTransaction(async (runner) => {
       const first = await this.claim(runner, env, 'action');
       if (first !== undefined) return first as Reply<R>;
@@ -163,7 +171,9 @@ export class Participant {
     this.ownGid(gid);
     if (await this.isPrepared(gid)) {
       try {
-        await this.dataSource.query(`${decision === 'commit' ? 'COMMIT' : 'ROLLBACK'} PREPARED ${gidLiteral(gid)}`);
+        await this.dataSource.query(
+          `${decision === 'commit' ? 'COMMIT' : 'ROLLBACK'} PREPARED ${gidLiteral(gid)}`,
+        );
       } catch (error) {
         // Another instance (or recovery) resolved it between our look and our statement: re-read the outcome.
         if ((error as { code?: string }).code !== '42704') throw error;
@@ -172,12 +182,17 @@ export class Participant {
     const status = await this.fenceAfterDecision(gid, decision);
     await this.dataSource.query('DELETE FROM saga_prepared_reply WHERE gid = $1', [gid]);
     if (decision === 'commit') {
-      return status === 'tried' ? OK_NULL : { ok: false, reason: `not prepared (${status ?? 'unknown gid'})` };
+      return status === 'tried'
+        ? OK_NULL
+        : { ok: false, reason: `not prepared (${status ?? 'unknown gid'})` };
     }
     return status === 'suspended' ? OK_NULL : { ok: false, reason: 'already committed' };
   }
 
-  private async fenceAfterDecision(gid: string, decision: 'commit' | 'abort'): Promise<FenceStatus | undefined> {
+  private async fenceAfterDecision(
+    gid: string,
+    decision: 'commit' | 'abort',
+  ): Promise<FenceStatus | undefined> {
     if (decision === 'abort') {
       // Remember the abort so that a prepare still in flight (or re-sent late) is refused.
       return this.inTransaction(async (runner) => {
@@ -194,7 +209,8 @@ export class Participant {
 
   private ownGid(gid: string): string {
     const parsed = parseGid(gid);
-    if (parsed.service !== this.service) throw new Error(`gid ${gid} does not belong to service ${this.service}`);
+    if (parsed.service !== this.service)
+      throw new Error(`gid ${gid} does not belong to service ${this.service}`);
     return gid;
   }
 
@@ -222,7 +238,11 @@ export class Participant {
     return rows[0]?.reply ?? undefined;
   }
 
-  private async recordRefusal(env: CommandEnvelope<unknown>, kind: InboxKind, reply: Reply<unknown>): Promise<void> {
+  private async recordRefusal(
+    env: CommandEnvelope<unknown>,
+    kind: InboxKind,
+    reply: Reply<unknown>,
+  ): Promise<void> {
     await this.dataSource.query(
       `INSERT INTO saga_inbox (message_id, transaction_id, step, kind, reply) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (message_id) DO NOTHING`,
@@ -240,13 +260,15 @@ export class Participant {
     kind: InboxKind,
   ): Promise<Reply<unknown> | undefined> {
     await runner.query(`SET LOCAL lock_timeout = ${fenceLockTimeoutMs}`);
-    const inserted: unknown[] = await runner.query(
+    const inserted = await selectRows<unknown>(
+      runner,
       `INSERT INTO saga_inbox (message_id, transaction_id, step, kind) VALUES ($1, $2, $3, $4)
        ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
       [env.messageId, env.transactionId, env.step, kind],
     );
     if (inserted.length > 0) return undefined;
-    const rows: Array<{ reply: Reply<unknown> | null }> = await runner.query(
+    const rows = await selectRows<{ reply: Reply<unknown> | null }>(
+      runner,
       'SELECT reply FROM saga_inbox WHERE message_id = $1',
       [env.messageId],
     );
@@ -263,14 +285,16 @@ export class Participant {
     status: FenceStatus,
   ): Promise<'inserted' | FenceStatus> {
     await runner.query(`SET LOCAL lock_timeout = ${fenceLockTimeoutMs}`);
-    const inserted: unknown[] = await runner.query(
+    const inserted = await selectRows<unknown>(
+      runner,
       `INSERT INTO saga_fence (transaction_id, step, status) VALUES ($1, $2, $3)
        ON CONFLICT (transaction_id, step) DO NOTHING RETURNING status`,
       [transactionId, step, status],
     );
     let outcome: 'inserted' | FenceStatus = 'inserted';
     if (inserted.length === 0) {
-      const rows: Array<{ status: FenceStatus }> = await runner.query(
+      const rows = await selectRows<{ status: FenceStatus }>(
+        runner,
         'SELECT status FROM saga_fence WHERE transaction_id = $1 AND step = $2 FOR UPDATE',
         [transactionId, step],
       );
@@ -283,7 +307,12 @@ export class Participant {
     return outcome;
   }
 
-  private async setFence(runner: QueryRunner, transactionId: string, step: string, status: FenceStatus): Promise<void> {
+  private async setFence(
+    runner: QueryRunner,
+    transactionId: string,
+    step: string,
+    status: FenceStatus,
+  ): Promise<void> {
     await runner.query('UPDATE saga_fence SET status = $3 WHERE transaction_id = $1 AND step = $2', [
       transactionId,
       step,
@@ -292,7 +321,10 @@ export class Participant {
   }
 
   private async recordReply(runner: QueryRunner, messageId: string, reply: Reply<unknown>): Promise<void> {
-    await runner.query('UPDATE saga_inbox SET reply = $2 WHERE message_id = $1', [messageId, JSON.stringify(reply)]);
+    await runner.query('UPDATE saga_inbox SET reply = $2 WHERE message_id = $1', [
+      messageId,
+      JSON.stringify(reply),
+    ]);
   }
 
   private async inTransaction<T>(body: (runner: QueryRunner) => Promise<T>): Promise<T> {

@@ -1,0 +1,202 @@
+import { Injectable } from '@nestjs/common';
+import type { OrderLine } from '@concord/contracts';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { ReservationStatus } from './reservation.entity.js';
+import type { ProductView } from './stock.js';
+
+/** A reservation line as the service sees it. */
+export interface ReservationRow {
+  readonly orderId: string;
+  readonly sku: string;
+  readonly qty: number;
+  readonly priceCents: number;
+  readonly status: ReservationStatus;
+}
+
+const productColumns = `sku, name, price_cents AS "priceCents", stock, reserved, sold, received`;
+const reservationColumns = `order_id AS "orderId", sku, qty, price_cents AS "priceCents", status`;
+
+/**
+ * The only class that touches the inventory database. Every method takes the EntityManager of the transaction
+ * it runs in (the participant kit's, or one from {@link transaction}). Counter changes are single conditional
+ * UPDATEs, so "stock never negative" holds without a read-modify-write race; the table's CHECKs back them up.
+ */
+@Injectable()
+export class InventoryRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  get manager(): EntityManager {
+    return this.dataSource.manager;
+  }
+
+  async findProduct(em: EntityManager, sku: string, lock = false): Promise<ProductView | undefined> {
+    const found = await rows<ProductView>(
+      em,
+      `SELECT ${productColumns} FROM products WHERE sku = $1${lock ? ' FOR UPDATE' : ''}`,
+      [sku],
+    );
+    return found[0];
+  }
+
+  /** Products in sku order, after `afterSku` (exclusive). */
+  listProducts(em: EntityManager, afterSku: string | undefined, limit: number): Promise<ProductView[]> {
+    return rows<ProductView>(
+      em,
+      `SELECT ${productColumns} FROM products WHERE ($1::text IS NULL OR sku > $1) ORDER BY sku LIMIT $2`,
+      [afterSku ?? null, limit],
+    );
+  }
+
+  /** Inserts a product whose initial stock is its first receipt; undefined when the sku exists. */
+  async insertProduct(
+    em: EntityManager,
+    product: { sku: string; name: string; priceCents: number; stock: number },
+  ): Promise<ProductView | undefined> {
+    const inserted = await rows<ProductView>(
+      em,
+      `INSERT INTO products (sku, name, price_cents, stock, reserved, sold, received)
+       VALUES ($1, $2, $3, $4, 0, 0, $4) ON CONFLICT (sku) DO NOTHING RETURNING ${productColumns}`,
+      [product.sku, product.name, product.priceCents, product.stock],
+    );
+    if (inserted[0] !== undefined && product.stock > 0) await this.insertReceipt(em, product.sku, product.stock);
+    return inserted[0];
+  }
+
+  /** Adds `qty` to stock and received; undefined when the sku does not exist. */
+  async receive(em: EntityManager, sku: string, qty: number): Promise<ProductView | undefined> {
+    const updated = await rows<ProductView>(
+      em,
+      `WITH u AS (UPDATE products SET stock = stock + $2, received = received + $2, updated_at = now()
+                  WHERE sku = $1 RETURNING ${productColumns})
+       SELECT * FROM u`,
+      [sku, qty],
+    );
+    if (updated[0] !== undefined) await this.insertReceipt(em, sku, qty);
+    return updated[0];
+  }
+
+  private async insertReceipt(em: EntityManager, sku: string, qty: number): Promise<void> {
+    await em.query('INSERT INTO receipts (sku, qty) VALUES ($1, $2)', [sku, qty]);
+  }
+
+  /**
+   * Moves `qty` from stock to `into` (reserved, or sold for a 2PC prepare) if the stock suffices.
+   * Answers the price at this moment, or undefined when the sku is unknown or the stock too low.
+   */
+  async takeStock(
+    em: EntityManager,
+    sku: string,
+    qty: number,
+    into: 'reserved' | 'sold',
+  ): Promise<{ priceCents: number } | undefined> {
+    const taken = await rows<{ priceCents: number }>(
+      em,
+      `WITH u AS (UPDATE products SET stock = stock - $2, ${into} = ${into} + $2, updated_at = now()
+                  WHERE sku = $1 AND stock >= $2 RETURNING price_cents AS "priceCents")
+       SELECT * FROM u`,
+      [sku, qty],
+    );
+    return taken[0];
+  }
+
+  findReservations(em: EntityManager, orderId: string): Promise<ReservationRow[]> {
+    return rows<ReservationRow>(
+      em,
+      `SELECT ${reservationColumns} FROM reservations WHERE order_id = $1 ORDER BY sku`,
+      [orderId],
+    );
+  }
+
+  async insertReservations(
+    em: EntityManager,
+    orderId: string,
+    lines: readonly { sku: string; qty: number; priceCents: number }[],
+    status: 'RESERVED' | 'SOLD',
+    expiresAtMs: number,
+  ): Promise<void> {
+    for (const line of lines) {
+      await em.query(
+        `INSERT INTO reservations (order_id, sku, qty, price_cents, status, expires_at)
+         VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000))`,
+        [orderId, line.sku, line.qty, line.priceCents, status, expiresAtMs],
+      );
+    }
+  }
+
+  /**
+   * Ends the order's open (RESERVED) reservations with status `to` and moves their quantities out of
+   * products.reserved: back to stock (RELEASED, EXPIRED) or on to sold (SOLD). Answers the lines it ended.
+   */
+  async endOpenReservations(
+    em: EntityManager,
+    orderId: string,
+    to: 'SOLD' | 'RELEASED' | 'EXPIRED',
+  ): Promise<OrderLine[]> {
+    const ended = await rows<OrderLine>(
+      em,
+      `WITH u AS (UPDATE reservations SET status = $2, updated_at = now()
+                  WHERE order_id = $1 AND status = 'RESERVED' RETURNING sku, qty)
+       SELECT * FROM u ORDER BY sku`,
+      [orderId, to],
+    );
+    await this.moveReserved(em, ended, to === 'SOLD' ? 'sold' : 'stock');
+    return ended;
+  }
+
+  /** Changes one reservation line's status from `from` to `to`; false when it was not in `from`. */
+  async setReservationStatus(
+    em: EntityManager,
+    orderId: string,
+    sku: string,
+    from: ReservationStatus,
+    to: ReservationStatus,
+  ): Promise<boolean> {
+    const changed = await rows<{ sku: string }>(
+      em,
+      `WITH u AS (UPDATE reservations SET status = $4, updated_at = now()
+                  WHERE order_id = $1 AND sku = $2 AND status = $3 RETURNING sku)
+       SELECT * FROM u`,
+      [orderId, sku, from, to],
+    );
+    return changed.length > 0;
+  }
+
+  /**
+   * Expires up to `limit` open reservations whose expiry is at or before `nowMs`, skipping rows another
+   * instance's sweeper (or a commit) holds. Answers how many lines expired.
+   */
+  async expireDue(em: EntityManager, nowMs: number, limit: number): Promise<OrderLine[]> {
+    const expired = await rows<OrderLine>(
+      em,
+      `WITH due AS (SELECT id FROM reservations
+                    WHERE status = 'RESERVED' AND expires_at <= to_timestamp($1::double precision / 1000)
+                    ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+            u AS (UPDATE reservations r SET status = 'EXPIRED', updated_at = now() FROM due WHERE r.id = due.id
+                  RETURNING r.sku, r.qty)
+       SELECT sku, sum(qty)::integer AS qty FROM u GROUP BY sku ORDER BY sku`,
+      [nowMs, limit],
+    );
+    await this.moveReserved(em, expired, 'stock');
+    return expired;
+  }
+
+  /** Lines must be sorted by sku (lock order). */
+  private async moveReserved(em: EntityManager, lines: readonly OrderLine[], to: 'stock' | 'sold'): Promise<void> {
+    for (const line of lines) {
+      await em.query(
+        `UPDATE products SET reserved = reserved - $2, ${to} = ${to} + $2, updated_at = now() WHERE sku = $1`,
+        [line.sku, line.qty],
+      );
+    }
+  }
+}
+
+/** Rows of a statement (TypeORM answers `[rows, count]` for a bare UPDATE; statements here wrap them in WITH). */
+async function rows<T>(em: EntityManager, sql: string, parameters: readonly unknown[]): Promise<T[]> {
+  const result: unknown = await em.query(sql, [...parameters]);
+  return result as T[];
+}

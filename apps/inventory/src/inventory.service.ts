@@ -1,0 +1,166 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { OrderLine, Reply, StockReserved } from '@concord/contracts';
+import { APP_CONFIG, ProblemException } from '@concord/platform';
+import type { EntityManager } from 'typeorm';
+import { Clock } from './clock.js';
+import type { InventoryConfig } from './config.js';
+import { InventoryRepository } from './inventory.repository.js';
+import { ProductCache } from './read-cache.js';
+import { mergeLines, type ProductView, refusal, refusalFor, totalCents } from './stock.js';
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Pass as `cursor` to get the next page; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+const OK: Reply<null> = { ok: true, result: null };
+
+/**
+ * Inventory's business operations. HTTP and NATS handlers both call these. The transactional ones used by sagas
+ * and two-phase commit take the EntityManager of a transaction someone else runs (the participant kit's), and
+ * answer business refusals as `{ok: false}` without throwing: the kit then rolls their changes back.
+ */
+@Injectable()
+export class InventoryService {
+  constructor(
+    private readonly repository: InventoryRepository,
+    private readonly cache: ProductCache,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: InventoryConfig,
+  ) {}
+
+  // --- HTTP: products and receipts ---------------------------------------------------------------------------
+
+  async getProduct(sku: string): Promise<ProductView> {
+    const product = await this.cache.get(sku, () => this.repository.findProduct(this.repository.manager, sku));
+    if (product === undefined) throw new ProblemException(404, `no product with sku ${sku}`);
+    return product;
+  }
+
+  async listProducts(cursor: string | undefined, limit: number): Promise<Page<ProductView>> {
+    const afterSku = cursor === undefined ? undefined : decodeCursor(cursor);
+    const items = await this.repository.listProducts(this.repository.manager, afterSku, limit);
+    const last = items.at(-1);
+    return items.length === limit && last !== undefined ? { items, nextCursor: encodeCursor(last.sku) } : { items };
+  }
+
+  async createProduct(input: { sku: string; name: string; priceCents: number; stock: number }): Promise<ProductView> {
+    const created = await this.repository.transaction((em) => this.repository.insertProduct(em, input));
+    if (created === undefined) throw new ProblemException(409, `a product with sku ${input.sku} exists`);
+    this.cache.invalidate([input.sku]);
+    return created;
+  }
+
+  async receive(sku: string, qty: number): Promise<ProductView> {
+    const updated = await this.repository.transaction((em) => this.repository.receive(em, sku, qty));
+    this.cache.invalidate([sku]);
+    if (updated === undefined) throw new ProblemException(404, `no product with sku ${sku}`);
+    return updated;
+  }
+
+  // --- Saga: reserve, release, commit --------------------------------------------------------------------------
+
+  /**
+   * Moves each line's quantity from stock to reserved at today's price, with an expiry. Refused when a sku is
+   * unknown or short (nothing is kept then: the caller's transaction rolls back). A repeat for the same order
+   * answers the existing reservation.
+   */
+  async reserve(em: EntityManager, orderId: string, items: readonly OrderLine[]): Promise<Reply<StockReserved>> {
+    return this.take(em, orderId, items, 'reserved');
+  }
+
+  /** Compensation of {@link reserve}: open reservations go back to stock. A no-op when there are none. */
+  async release(em: EntityManager, orderId: string): Promise<string[]> {
+    const released = await this.repository.endOpenReservations(em, orderId, 'RELEASED');
+    return released.map((line) => line.sku);
+  }
+
+  /**
+   * After the saga's pivot: reservations become sales. Must not fail for a reason a retry cannot fix, so a line
+   * that expired meanwhile is sold from stock if stock allows; only if it does not is the commit refused
+   * (RESERVATION_TTL_MS must exceed every saga deadline for this never to happen).
+   */
+  async commit(em: EntityManager, orderId: string): Promise<{ reply: Reply<null>; skus: string[] }> {
+    await this.repository.endOpenReservations(em, orderId, 'SOLD');
+    const lines = await this.repository.findReservations(em, orderId);
+    const skus = lines.map((line) => line.sku);
+    if (lines.length === 0) return { reply: { ok: false, reason: `no reservation for order ${orderId}` }, skus };
+    for (const line of lines) {
+      if (line.status === 'SOLD') continue;
+      if (line.status === 'RELEASED') return { reply: { ok: false, reason: refusal.alreadyReleased(orderId) }, skus };
+      // EXPIRED: sell again from stock if it is there.
+      const taken = await this.repository.takeStock(em, line.sku, line.qty, 'sold');
+      if (taken === undefined) {
+        const reason = `reservation of ${line.sku} for order ${orderId} expired and the stock is gone`;
+        return { reply: { ok: false, reason }, skus };
+      }
+      await this.repository.setReservationStatus(em, orderId, line.sku, 'EXPIRED', 'SOLD');
+    }
+    return { reply: OK, skus };
+  }
+
+  // --- Two-phase commit -----------------------------------------------------------------------------------------
+
+  /** 2PC phase one's work: the final effect (stock to sold at today's price), kept by PREPARE TRANSACTION. */
+  async prepareSale(em: EntityManager, orderId: string, items: readonly OrderLine[]): Promise<Reply<StockReserved>> {
+    return this.take(em, orderId, items, 'sold');
+  }
+
+  // --- Expiry --------------------------------------------------------------------------------------------------
+
+  /** Releases up to `limit` expired reservations; answers the skus touched (already committed). */
+  async expireDue(limit: number): Promise<string[]> {
+    const expired = await this.repository.transaction((em) =>
+      this.repository.expireDue(em, this.clock.nowMs(), limit),
+    );
+    const skus = expired.map((line) => line.sku);
+    this.cache.invalidate(skus);
+    return skus;
+  }
+
+  /** Called by the NATS side once a transaction that changed these skus has committed. */
+  invalidate(skus: Iterable<string>): void {
+    this.cache.invalidate(skus);
+  }
+
+  private async take(
+    em: EntityManager,
+    orderId: string,
+    items: readonly OrderLine[],
+    into: 'reserved' | 'sold',
+  ): Promise<Reply<StockReserved>> {
+    const existing = await this.repository.findReservations(em, orderId);
+    if (existing.length > 0) {
+      const wanted = into === 'reserved' ? 'RESERVED' : 'SOLD';
+      if (existing.some((line) => line.status !== wanted && line.status !== 'SOLD')) {
+        return { ok: false, reason: refusal.alreadyReleased(orderId) };
+      }
+      const lines = existing.map(({ sku, qty, priceCents }) => ({ sku, qty, priceCents }));
+      return { ok: true, result: { lines, totalCents: totalCents(lines) } };
+    }
+    const merged = mergeLines(items);
+    if (merged.length === 0) return { ok: false, reason: refusal.noItems() };
+    const lines = [];
+    for (const line of merged) {
+      const taken = await this.repository.takeStock(em, line.sku, line.qty, into);
+      if (taken === undefined) {
+        return { ok: false, reason: refusalFor(line, await this.repository.findProduct(em, line.sku)) };
+      }
+      lines.push({ ...line, priceCents: taken.priceCents });
+    }
+    const status = into === 'reserved' ? 'RESERVED' : 'SOLD';
+    await this.repository.insertReservations(em, orderId, lines, status, this.clock.nowMs() + this.config.RESERVATION_TTL_MS);
+    return { ok: true, result: { lines, totalCents: totalCents(lines) } };
+  }
+}
+
+export function encodeCursor(key: string): string {
+  return Buffer.from(key, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const key = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (key.length === 0) throw new ProblemException(400, 'cursor: not a cursor this service returned');
+  return key;
+}

@@ -1,0 +1,159 @@
+import { Injectable } from '@nestjs/common';
+import type { FundsHeld, Reply } from '@concord/contracts';
+import { ProblemException } from '@concord/platform';
+import type { EntityManager } from 'typeorm';
+import { type AccountView, refusal } from './funds.js';
+import { type LedgerRow, PaymentsRepository } from './payments.repository.js';
+import { AccountCache } from './read-cache.js';
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Pass as `cursor` to get the next page; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+/** What a transactional operation answers, with the account it touched (to invalidate the cache after commit). */
+export interface Outcome<R> {
+  readonly reply: Reply<R>;
+  readonly customerId?: string;
+}
+
+/**
+ * Payments' business operations. HTTP and NATS handlers both call these. The transactional ones used by sagas
+ * and two-phase commit take the EntityManager of a transaction someone else runs (the participant kit's), and
+ * answer business refusals as `{ok: false}` without throwing: the kit then rolls their changes back.
+ */
+@Injectable()
+export class PaymentsService {
+  constructor(
+    private readonly repository: PaymentsRepository,
+    private readonly cache: AccountCache,
+  ) {}
+
+  // --- HTTP: accounts and deposits -----------------------------------------------------------------------------
+
+  async getAccount(customerId: string): Promise<AccountView> {
+    const account = await this.cache.get(customerId, () =>
+      this.repository.findAccount(this.repository.manager, customerId),
+    );
+    if (account === undefined) throw new ProblemException(404, `no account for customer ${customerId}`);
+    return account;
+  }
+
+  async openAccount(customerId: string): Promise<AccountView> {
+    const opened = await this.repository.transaction((em) => this.repository.insertAccount(em, customerId));
+    if (opened === undefined) throw new ProblemException(409, `customer ${customerId} has an account`);
+    this.cache.invalidate([customerId]);
+    return opened;
+  }
+
+  async deposit(customerId: string, amountCents: number): Promise<AccountView> {
+    const account = await this.repository.transaction((em) =>
+      this.repository.move(em, customerId, 'deposit', amountCents, null),
+    );
+    this.cache.invalidate([customerId]);
+    if (account === undefined) throw new ProblemException(404, `no account for customer ${customerId}`);
+    return account;
+  }
+
+  async listLedger(customerId: string, cursor: string | undefined, limit: number): Promise<Page<LedgerRow>> {
+    await this.getAccount(customerId);
+    const afterId = cursor === undefined ? 0 : decodeCursor(cursor);
+    const items = await this.repository.listLedger(this.repository.manager, customerId, afterId, limit);
+    const last = items.at(-1);
+    return items.length === limit && last !== undefined ? { items, nextCursor: encodeCursor(last.id) } : { items };
+  }
+
+  // --- Saga: hold, release, capture ----------------------------------------------------------------------------
+
+  /** Moves the amount from balance to held. Refused for an unknown account or a short balance. */
+  async hold(em: EntityManager, orderId: string, customerId: string, amountCents: number): Promise<Outcome<FundsHeld>> {
+    return this.take(em, orderId, customerId, amountCents, 'hold');
+  }
+
+  /** Compensation of {@link hold}: a held amount goes back to balance. A no-op when nothing is held. */
+  async release(em: EntityManager, orderId: string): Promise<Outcome<null>> {
+    const hold = await this.repository.setHoldStatus(em, orderId, 'HELD', 'RELEASED');
+    if (hold === undefined) return { reply: { ok: true, result: null } };
+    await this.mustMove(em, hold.customerId, 'release', hold.amountCents, orderId);
+    return { reply: { ok: true, result: null }, customerId: hold.customerId };
+  }
+
+  /** After the saga's pivot: the held amount is charged. Idempotent; refused only if there is nothing to capture. */
+  async capture(em: EntityManager, orderId: string): Promise<Outcome<null>> {
+    const hold = await this.repository.setHoldStatus(em, orderId, 'HELD', 'CAPTURED');
+    if (hold !== undefined) {
+      await this.mustMove(em, hold.customerId, 'capture', hold.amountCents, orderId);
+      return { reply: { ok: true, result: null }, customerId: hold.customerId };
+    }
+    const existing = await this.repository.findHold(em, orderId);
+    if (existing?.status === 'CAPTURED') return { reply: { ok: true, result: null } };
+    const reason = existing === undefined ? refusal.noHold(orderId) : refusal.alreadyReleased(orderId);
+    return { reply: { ok: false, reason } };
+  }
+
+  // --- Two-phase commit -----------------------------------------------------------------------------------------
+
+  /** 2PC phase one's work: the final effect (balance charged, captured), kept by PREPARE TRANSACTION. */
+  async prepareCharge(
+    em: EntityManager,
+    orderId: string,
+    customerId: string,
+    amountCents: number,
+  ): Promise<Outcome<FundsHeld>> {
+    return this.take(em, orderId, customerId, amountCents, 'charge');
+  }
+
+  invalidate(customerIds: Iterable<string>): void {
+    this.cache.invalidate(customerIds);
+  }
+
+  private async take(
+    em: EntityManager,
+    orderId: string,
+    customerId: string,
+    amountCents: number,
+    kind: 'hold' | 'charge',
+  ): Promise<Outcome<FundsHeld>> {
+    const existing = await this.repository.findHold(em, orderId);
+    if (existing !== undefined) {
+      // A repeat of the same order: answer the first hold (the inbox catches re-sends; this catches new ids).
+      if (existing.status === 'RELEASED') return { reply: { ok: false, reason: refusal.alreadyReleased(orderId) } };
+      return { reply: { ok: true, result: { holdId: existing.holdId } } };
+    }
+    const account = await this.repository.move(em, customerId, kind, amountCents, orderId);
+    if (account === undefined) {
+      const current = await this.repository.findAccount(em, customerId);
+      const reason =
+        current === undefined
+          ? refusal.unknownAccount(customerId)
+          : refusal.insufficientFunds(customerId, amountCents, current.balanceCents);
+      return { reply: { ok: false, reason } };
+    }
+    const status = kind === 'hold' ? 'HELD' : 'CAPTURED';
+    const hold = await this.repository.insertHold(em, { orderId, customerId, amountCents, status });
+    return { reply: { ok: true, result: { holdId: hold.holdId } }, customerId };
+  }
+
+  /** A move the hold's own state guarantees; failing means the data broke an invariant, so it throws. */
+  private async mustMove(
+    em: EntityManager,
+    customerId: string,
+    kind: 'release' | 'capture',
+    amountCents: number,
+    orderId: string,
+  ): Promise<void> {
+    const moved = await this.repository.move(em, customerId, kind, amountCents, orderId);
+    if (moved === undefined) throw new Error(`account ${customerId} cannot ${kind} ${amountCents} cents of order ${orderId}`);
+  }
+}
+
+export function encodeCursor(id: number): string {
+  return Buffer.from(String(id), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): number {
+  const id = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!Number.isSafeInteger(id) || id < 0) throw new ProblemException(400, 'cursor: not a cursor this service returned');
+  return id;
+}

@@ -1,0 +1,206 @@
+import type { Reply } from '@concord/contracts';
+import { RETRY_FOREVER, type RetryPolicy } from './retry.js';
+import type {
+  CommandSubject,
+  OutboundCommand,
+  PayloadOf,
+  ResultOf,
+  Workflow,
+  WorkflowStateBase,
+} from './workflow.js';
+
+/** A command of a step: its subject and how its payload is built from the saga's data. */
+export interface CommandSpec<D> {
+  readonly subject: CommandSubject;
+  readonly step: string;
+  readonly build: (data: D, reason: string | undefined) => unknown;
+}
+
+/** Builds a {@link CommandSpec} whose payload type is checked against the message map. */
+export function command<D, S extends CommandSubject>(
+  subject: S,
+  step: string,
+  build: (data: D, reason: string | undefined) => PayloadOf<S>,
+): CommandSpec<D> {
+  return { subject, step, build };
+}
+
+/**
+ * One step of a saga.
+ * - `compensatable`: may be refused or time out; then every compensatable step done so far is compensated.
+ * - `retriable`: after the pivot (the last compensatable step); re-sent until it succeeds, never compensated.
+ */
+export interface SagaStep<D> {
+  readonly name: string;
+  readonly kind: 'compensatable' | 'retriable';
+  readonly action: CommandSpec<D>;
+  /** Folds the action's result into the saga's data (e.g. the total of a reservation). */
+  readonly onResult?: (data: D, result: unknown) => D;
+  readonly compensation?: CommandSpec<D>;
+  readonly retry: RetryPolicy;
+  /** How long one attempt waits for an answer. */
+  readonly timeoutMs: number;
+}
+
+/** Typed helper for `onResult`: the result type follows the action's subject. */
+export function foldResult<D, S extends CommandSubject>(
+  _subject: S,
+  fold: (data: D, result: ResultOf<S>) => D,
+): (data: D, result: unknown) => D {
+  return (data, result) => fold(data, result as ResultOf<S>);
+}
+
+export interface SagaDefinition<I, D> {
+  readonly type: string;
+  readonly parseInput: (raw: unknown) => I;
+  readonly initialData: (input: I) => D;
+  readonly steps: readonly SagaStep<D>[];
+  /** Runs after the compensations (e.g. settle the order as cancelled); retried until they succeed. */
+  readonly afterCompensation: readonly { readonly name: string; readonly command: CommandSpec<D> }[];
+  /** Timeout of one attempt of a compensation or an after-compensation command. */
+  readonly compensationTimeoutMs: number;
+}
+
+export interface SagaState<D> extends WorkflowStateBase {
+  readonly status: 'running' | 'compensating' | 'completed' | 'compensated' | 'failed';
+  readonly data: D;
+  /** running: index of the current step; compensating: index into `plan` (then into afterCompensation). */
+  readonly position: number;
+  /** Names of the steps to compensate, in the order they run (reverse of completion). */
+  readonly plan: readonly string[];
+  /** Names of the steps whose action succeeded (or is in doubt after a timeout), in order. */
+  readonly done: readonly string[];
+}
+
+const compensationPrefix = 'compensate:';
+const afterPrefix = 'after:';
+
+/** Turns a saga definition into a pure decider. */
+export function sagaWorkflow<I, D>(definition: SagaDefinition<I, D>): Workflow<I, SagaState<D>> {
+  const byName = new Map(definition.steps.map((s) => [s.name, s] as const));
+  if (byName.size !== definition.steps.length) throw new Error(`saga ${definition.type}: step names repeat`);
+  const lastCompensatable = definition.steps.map((s) => s.kind).lastIndexOf('compensatable');
+  const firstRetriable = definition.steps.findIndex((s) => s.kind === 'retriable');
+  if (firstRetriable !== -1 && firstRetriable < lastCompensatable) {
+    throw new Error(`saga ${definition.type}: a retriable step comes before a compensatable one`);
+  }
+
+  function beginCompensation(state: SagaState<D>, doneNow: readonly string[], reason: string): SagaState<D> {
+    const plan = [...doneNow].reverse().filter((name) => byName.get(name)?.compensation !== undefined);
+    return { ...state, status: 'compensating', position: 0, plan, done: doneNow, reason };
+  }
+
+  function currentCompensation(state: SagaState<D>): OutboundCommand | undefined {
+    const name = state.plan[state.position];
+    if (name !== undefined) {
+      const step = byName.get(name);
+      if (step?.compensation === undefined) return undefined;
+      return {
+        key: `${compensationPrefix}${name}`,
+        step: step.compensation.step,
+        subject: step.compensation.subject,
+        payload: step.compensation.build(state.data, state.reason),
+        timeoutMs: definition.compensationTimeoutMs,
+        retry: RETRY_FOREVER,
+      };
+    }
+    const after = definition.afterCompensation[state.position - state.plan.length];
+    if (after === undefined) return undefined;
+    return {
+      key: `${afterPrefix}${after.name}`,
+      step: after.command.step,
+      subject: after.command.subject,
+      payload: after.command.build(state.data, state.reason),
+      timeoutMs: definition.compensationTimeoutMs,
+      retry: RETRY_FOREVER,
+    };
+  }
+
+  function advanceCompensation(state: SagaState<D>): SagaState<D> {
+    const position = state.position + 1;
+    const finished = position >= state.plan.length + definition.afterCompensation.length;
+    return { ...state, position, status: finished ? 'compensated' : 'compensating' };
+  }
+
+  function outstanding(state: SagaState<D>): readonly OutboundCommand[] {
+    if (state.status === 'running') {
+      const step = definition.steps[state.position];
+      if (step === undefined) return [];
+      return [
+        {
+          key: step.name,
+          step: step.action.step,
+          subject: step.action.subject,
+          payload: step.action.build(state.data, undefined),
+          timeoutMs: step.timeoutMs,
+          retry: step.retry,
+        },
+      ];
+    }
+    if (state.status === 'compensating') {
+      const next = currentCompensation(state);
+      return next === undefined ? [] : [next];
+    }
+    return [];
+  }
+
+  return {
+    type: definition.type,
+    mode: 'saga',
+    parseInput: definition.parseInput,
+
+    start(input) {
+      const empty = definition.steps.length === 0;
+      return {
+        status: empty ? 'completed' : 'running',
+        data: definition.initialData(input),
+        position: 0,
+        plan: [],
+        done: [],
+      };
+    },
+
+    outstanding,
+
+    onReply(state, key, reply: Reply<unknown>) {
+      const [expected] = outstanding(state);
+      if (expected === undefined || expected.key !== key) return state;
+      if (state.status === 'compensating') {
+        if (!reply.ok) return { ...state, status: 'failed', reason: `${key} refused: ${reply.reason}` };
+        return advanceCompensation(state);
+      }
+      const step = definition.steps[state.position];
+      if (step === undefined) return state;
+      if (!reply.ok) {
+        // A refusal is recorded by the participant with its business change rolled back: nothing to undo here.
+        if (step.kind === 'compensatable') return beginCompensation(state, state.done, reply.reason);
+        return {
+          ...state,
+          status: 'failed',
+          reason: `${step.name} refused after the pivot: ${reply.reason}`,
+        };
+      }
+      const data = step.onResult === undefined ? state.data : step.onResult(state.data, reply.result);
+      const position = state.position + 1;
+      const done = [...state.done, step.name];
+      const status = position >= definition.steps.length ? 'completed' : 'running';
+      return { ...state, data, position, done, status };
+    },
+
+    onGiveUp(state, key) {
+      const [expected] = outstanding(state);
+      if (expected === undefined || expected.key !== key) return state;
+      const step = state.status === 'running' ? definition.steps[state.position] : undefined;
+      if (step?.kind === 'compensatable') {
+        // The action may have run without us hearing of it: compensate it too (a participant that never ran
+        // it records a marker and refuses it if it arrives late).
+        return beginCompensation(
+          state,
+          [...state.done, step.name],
+          `${step.name}: no answer before the deadline`,
+        );
+      }
+      return { ...state, status: 'failed', reason: `${key}: gave up` };
+    },
+  };
+}
