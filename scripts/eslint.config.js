@@ -23,5 +23,10 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // expect.any() and friends are typed `any` by design.
+    files: ['**/*.spec.ts', '**/*.int.ts'],
+    rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },
+  },
   prettier,
 );

@@ -44,7 +44,7 @@ export const stackConfigSchema = z.object({
 export type StackConfig = z.infer<typeof stackConfigSchema> & Record<string, unknown>;
 
 export function loadStackConfig(environment: Record<string, string | undefined>): StackConfig {
-  return loadConfig(stackConfigSchema, environment) as StackConfig;
+  return loadConfig(stackConfigSchema, environment);
 }
 
 export function servicePorts(config: StackConfig, app: string): number[] {

@@ -33,6 +33,34 @@ export const coordinatorConfigSchema = z.object({
     'Shared secret that peers authenticate each other with (at least 16 characters).',
   ),
   CLIENT_TOKEN: env.secret('Bearer token clients must present on the HTTP API (at least 16 characters).'),
+  RAFT_TICK_MS: env.int(
+    'Length of one Raft tick; election timeouts and heartbeats are counted in ticks.',
+    100,
+    5,
+    10_000,
+  ),
+  RAFT_ELECTION_TICKS: env.int(
+    'Base election timeout in ticks (each term draws one in [base, 2 × base)).',
+    10,
+    3,
+  ),
+  RAFT_HEARTBEAT_TICKS: env.int('Leader heartbeat interval in ticks.', 1, 1),
+  SNAPSHOT_EVERY_ENTRIES: env.int(
+    'Take a snapshot and compact the log after this many applied entries.',
+    10_000,
+    10,
+  ),
+  LEASE_CHECK_INTERVAL_MS: env.int('How often the leader looks for expired leases.', 250, 10),
+  COMPACTION_INTERVAL_MS: env.int(
+    'History for watches is kept at least this long before compaction.',
+    300_000,
+    1_000,
+  ),
+  PROPOSE_TIMEOUT_MS: env.int(
+    'A write not committed within this answers 503 (its outcome is then unknown).',
+    5_000,
+    100,
+  ),
   JOIN: env.bool('Start with an empty data directory as a learner joining an existing cluster.', false),
 });
 

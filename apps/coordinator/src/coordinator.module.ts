@@ -1,32 +1,86 @@
-import { access, constants, mkdir } from 'node:fs/promises';
+import { Coordinator, type Consensus } from '@concord/coordination';
 import { ReadinessRegistry } from '@concord/platform';
-import { type DynamicModule, Inject, Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { CLUSTER_ADMIN, type ClusterAdmin } from './api/cluster-admin.js';
+import { ClientAuthGuard } from './api/client-auth.guard.js';
+import { CoordinatorErrorsFilter } from './api/coordinator-errors.filter.js';
+import { KvHttpController } from './api/kv.http.controller.js';
+import { LeasesHttpController } from './api/leases.http.controller.js';
+import { RegistryHttpController } from './api/registry.http.controller.js';
+import { KvStateMachineHolder } from './api/state.js';
+import { CONSENSUS, COORDINATOR_CONFIG } from './api/tokens.js';
 import type { CoordinatorConfig } from './config.js';
 
-const CONFIG = Symbol('COORDINATOR_CONFIG');
+/** What runs consensus for this node: Raft in production (see raft/), a local stand-in in API tests. */
+export interface ConsensusBinding {
+  readonly consensus: Consensus;
+  readonly cluster: ClusterAdmin;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Ready when the node knows a leader and has applied what it committed. */
+  ready(): Promise<void>;
+}
+
+export type ConsensusFactory = (config: CoordinatorConfig, state: KvStateMachineHolder) => ConsensusBinding;
+
+const BINDING = Symbol('CONSENSUS_BINDING');
 
 @Injectable()
-class DataDirReadiness implements OnModuleInit {
+class CoordinatorLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
-    @Inject(CONFIG) private readonly config: CoordinatorConfig,
+    @Inject(BINDING) private readonly binding: ConsensusBinding,
+    private readonly coordinator: Coordinator,
     private readonly readiness: ReadinessRegistry,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await mkdir(this.config.DATA_DIR, { recursive: true });
-    this.readiness.register({
-      name: 'data-dir',
-      check: () => access(this.config.DATA_DIR, constants.W_OK),
-    });
+    await this.binding.start();
+    this.coordinator.start();
+    this.readiness.register({ name: 'raft', check: () => this.binding.ready() });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.coordinator.stop();
+    await this.binding.stop();
   }
 }
 
 @Module({})
 export class CoordinatorModule {
-  static register(config: CoordinatorConfig): DynamicModule {
+  static register(config: CoordinatorConfig, consensusFactory: ConsensusFactory): DynamicModule {
     return {
       module: CoordinatorModule,
-      providers: [{ provide: CONFIG, useValue: config }, DataDirReadiness],
+      controllers: [KvHttpController, LeasesHttpController, RegistryHttpController],
+      providers: [
+        { provide: COORDINATOR_CONFIG, useValue: config },
+        KvStateMachineHolder,
+        {
+          provide: BINDING,
+          inject: [KvStateMachineHolder],
+          useFactory: (state: KvStateMachineHolder) => consensusFactory(config, state),
+        },
+        { provide: CONSENSUS, inject: [BINDING], useFactory: (b: ConsensusBinding) => b.consensus },
+        { provide: CLUSTER_ADMIN, inject: [BINDING], useFactory: (b: ConsensusBinding) => b.cluster },
+        {
+          provide: Coordinator,
+          inject: [KvStateMachineHolder, CONSENSUS],
+          useFactory: (state: KvStateMachineHolder, consensus: Consensus) =>
+            new Coordinator(state.machine, consensus, {
+              leaseCheckIntervalMs: config.LEASE_CHECK_INTERVAL_MS,
+              compactionIntervalMs: config.COMPACTION_INTERVAL_MS,
+            }),
+        },
+        ClientAuthGuard,
+        CoordinatorErrorsFilter,
+        CoordinatorLifecycle,
+      ],
     };
   }
 }

@@ -6,7 +6,12 @@ export const inventoryConfigSchema = z.object({
   ...serviceConfigShape,
   PORT: env.port('HTTP port of this inventory instance.', 8201),
   API_TOKEN: env.secret('Bearer token that write endpoints (POST) require.'),
-  CACHE_MAX_ENTRIES: env.int('Products kept in this instance\'s read cache (LRU); 0 disables it.', 10_000, 0, 1_000_000),
+  CACHE_MAX_ENTRIES: env.int(
+    "Products kept in this instance's read cache (LRU); 0 disables it.",
+    10_000,
+    0,
+    1_000_000,
+  ),
   CACHE_TTL_MS: env.int(
     'How long a cached product is served; other instances may have written since, so keep it short.',
     1_000,
@@ -18,7 +23,11 @@ export const inventoryConfigSchema = z.object({
     600_000,
     1_000,
   ),
-  RESERVATION_SWEEP_INTERVAL_MS: env.int('How often expired reservations are looked for; 0 disables the sweeper.', 5_000, 0),
+  RESERVATION_SWEEP_INTERVAL_MS: env.int(
+    'How often expired reservations are looked for; 0 disables the sweeper.',
+    5_000,
+    0,
+  ),
 });
 
 export type InventoryConfig = z.infer<typeof inventoryConfigSchema>;

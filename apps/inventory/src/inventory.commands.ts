@@ -29,7 +29,9 @@ const preparedSkusMax = 10_000;
  */
 @Injectable()
 export class InventoryCommands {
-  private readonly preparedSkus = new LruCache<string[]>(preparedSkusMax, preparedSkusTtlMs, () => Date.now());
+  private readonly preparedSkus = new LruCache<string[]>(preparedSkusMax, preparedSkusTtlMs, () =>
+    Date.now(),
+  );
 
   constructor(
     private readonly participant: Participant,
@@ -77,7 +79,11 @@ export class InventoryCommands {
     const reply = await this.participant.prepare(env, (em) =>
       this.inventory.prepareSale(em, payload.result.orderId, payload.result.items),
     );
-    if (reply.ok) this.preparedSkus.set(env.payload.gid, payload.result.items.map((line) => line.sku));
+    if (reply.ok)
+      this.preparedSkus.set(
+        env.payload.gid,
+        payload.result.items.map((line) => line.sku),
+      );
     return reply;
   }
 
@@ -103,6 +109,8 @@ export class InventoryCommands {
 export function parse<S extends z.ZodType>(schema: S, value: unknown): Reply<z.infer<S>> {
   const result = schema.safeParse(value);
   if (result.success) return { ok: true, result: result.data };
-  const detail = result.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ');
+  const detail = result.error.issues
+    .map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`)
+    .join('; ');
   return { ok: false, reason: `malformed command: ${detail}` };
 }

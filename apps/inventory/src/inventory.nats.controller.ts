@@ -29,7 +29,9 @@ export class InventoryNatsController {
   }
 
   @MessagePattern(SUBJECTS.inventoryCommitPrepared)
-  commitPrepared(@Payload() env: RequestOf<'inventory.2pc.commit'>): Promise<ReplyOf<'inventory.2pc.commit'>> {
+  commitPrepared(
+    @Payload() env: RequestOf<'inventory.2pc.commit'>,
+  ): Promise<ReplyOf<'inventory.2pc.commit'>> {
     return this.commands.commitPrepared(env);
   }
 

@@ -62,7 +62,8 @@ export class InventoryRepository {
        VALUES ($1, $2, $3, $4, 0, 0, $4) ON CONFLICT (sku) DO NOTHING RETURNING ${productColumns}`,
       [product.sku, product.name, product.priceCents, product.stock],
     );
-    if (inserted[0] !== undefined && product.stock > 0) await this.insertReceipt(em, product.sku, product.stock);
+    if (inserted[0] !== undefined && product.stock > 0)
+      await this.insertReceipt(em, product.sku, product.stock);
     return inserted[0];
   }
 
@@ -185,7 +186,11 @@ export class InventoryRepository {
   }
 
   /** Lines must be sorted by sku (lock order). */
-  private async moveReserved(em: EntityManager, lines: readonly OrderLine[], to: 'stock' | 'sold'): Promise<void> {
+  private async moveReserved(
+    em: EntityManager,
+    lines: readonly OrderLine[],
+    to: 'stock' | 'sold',
+  ): Promise<void> {
     for (const line of lines) {
       await em.query(
         `UPDATE products SET reserved = reserved - $2, ${to} = ${to} + $2, updated_at = now() WHERE sku = $1`,

@@ -16,7 +16,11 @@ export type SkuParams = z.infer<typeof skuParams>;
 export const createProductBody = z.strictObject({
   sku,
   name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
-  priceCents: z.number().int('must be an integer').min(0, 'must be >= 0').max(100_000_000, 'must be <= 100000000'),
+  priceCents: z
+    .number()
+    .int('must be an integer')
+    .min(0, 'must be >= 0')
+    .max(100_000_000, 'must be <= 100000000'),
   stock: z.number().int('must be an integer').min(0, 'must be >= 0').max(QTY_MAX, `must be <= ${QTY_MAX}`),
 });
 export type CreateProductBody = z.infer<typeof createProductBody>;

@@ -33,7 +33,9 @@ export class InventoryService {
   // --- HTTP: products and receipts ---------------------------------------------------------------------------
 
   async getProduct(sku: string): Promise<ProductView> {
-    const product = await this.cache.get(sku, () => this.repository.findProduct(this.repository.manager, sku));
+    const product = await this.cache.get(sku, () =>
+      this.repository.findProduct(this.repository.manager, sku),
+    );
     if (product === undefined) throw new ProblemException(404, `no product with sku ${sku}`);
     return product;
   }
@@ -42,10 +44,17 @@ export class InventoryService {
     const afterSku = cursor === undefined ? undefined : decodeCursor(cursor);
     const items = await this.repository.listProducts(this.repository.manager, afterSku, limit);
     const last = items.at(-1);
-    return items.length === limit && last !== undefined ? { items, nextCursor: encodeCursor(last.sku) } : { items };
+    return items.length === limit && last !== undefined
+      ? { items, nextCursor: encodeCursor(last.sku) }
+      : { items };
   }
 
-  async createProduct(input: { sku: string; name: string; priceCents: number; stock: number }): Promise<ProductView> {
+  async createProduct(input: {
+    sku: string;
+    name: string;
+    priceCents: number;
+    stock: number;
+  }): Promise<ProductView> {
     const created = await this.repository.transaction((em) => this.repository.insertProduct(em, input));
     if (created === undefined) throw new ProblemException(409, `a product with sku ${input.sku} exists`);
     this.cache.invalidate([input.sku]);
@@ -66,7 +75,11 @@ export class InventoryService {
    * unknown or short (nothing is kept then: the caller's transaction rolls back). A repeat for the same order
    * answers the existing reservation.
    */
-  async reserve(em: EntityManager, orderId: string, items: readonly OrderLine[]): Promise<Reply<StockReserved>> {
+  async reserve(
+    em: EntityManager,
+    orderId: string,
+    items: readonly OrderLine[],
+  ): Promise<Reply<StockReserved>> {
     return this.take(em, orderId, items, 'reserved');
   }
 
@@ -85,10 +98,12 @@ export class InventoryService {
     await this.repository.endOpenReservations(em, orderId, 'SOLD');
     const lines = await this.repository.findReservations(em, orderId);
     const skus = lines.map((line) => line.sku);
-    if (lines.length === 0) return { reply: { ok: false, reason: `no reservation for order ${orderId}` }, skus };
+    if (lines.length === 0)
+      return { reply: { ok: false, reason: `no reservation for order ${orderId}` }, skus };
     for (const line of lines) {
       if (line.status === 'SOLD') continue;
-      if (line.status === 'RELEASED') return { reply: { ok: false, reason: refusal.alreadyReleased(orderId) }, skus };
+      if (line.status === 'RELEASED')
+        return { reply: { ok: false, reason: refusal.alreadyReleased(orderId) }, skus };
       // EXPIRED: sell again from stock if it is there.
       const taken = await this.repository.takeStock(em, line.sku, line.qty, 'sold');
       if (taken === undefined) {
@@ -103,7 +118,11 @@ export class InventoryService {
   // --- Two-phase commit -----------------------------------------------------------------------------------------
 
   /** 2PC phase one's work: the final effect (stock to sold at today's price), kept by PREPARE TRANSACTION. */
-  async prepareSale(em: EntityManager, orderId: string, items: readonly OrderLine[]): Promise<Reply<StockReserved>> {
+  async prepareSale(
+    em: EntityManager,
+    orderId: string,
+    items: readonly OrderLine[],
+  ): Promise<Reply<StockReserved>> {
     return this.take(em, orderId, items, 'sold');
   }
 
@@ -150,7 +169,13 @@ export class InventoryService {
       lines.push({ ...line, priceCents: taken.priceCents });
     }
     const status = into === 'reserved' ? 'RESERVED' : 'SOLD';
-    await this.repository.insertReservations(em, orderId, lines, status, this.clock.nowMs() + this.config.RESERVATION_TTL_MS);
+    await this.repository.insertReservations(
+      em,
+      orderId,
+      lines,
+      status,
+      this.clock.nowMs() + this.config.RESERVATION_TTL_MS,
+    );
     return { ok: true, result: { lines, totalCents: totalCents(lines) } };
   }
 }

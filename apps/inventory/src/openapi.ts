@@ -4,7 +4,12 @@ import { z } from 'zod';
 
 /** Serves the OpenAPI document at /docs (UI) and /docs-json. */
 export function serveOpenApi(app: INestApplication, title: string, description: string): void {
-  const config = new DocumentBuilder().setTitle(title).setDescription(description).setVersion('1').addBearerAuth().build();
+  const config = new DocumentBuilder()
+    .setTitle(title)
+    .setDescription(description)
+    .setVersion('1')
+    .addBearerAuth()
+    .build();
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, config));
 }
 

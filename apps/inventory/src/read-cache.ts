@@ -16,10 +16,14 @@ export class ProductCache {
 
   constructor(@Inject(APP_CONFIG) config: InventoryConfig, clock: Clock, metrics: Metrics) {
     this.cache = new LruCache(config.CACHE_MAX_ENTRIES, config.CACHE_TTL_MS, () => clock.nowMs());
-    this.hits = metrics.counter('cache_hits_total', 'Read-cache lookups answered from the cache, by cache.', ['cache']);
-    this.misses = metrics.counter('cache_misses_total', 'Read-cache lookups that went to the database, by cache.', [
+    this.hits = metrics.counter('cache_hits_total', 'Read-cache lookups answered from the cache, by cache.', [
       'cache',
     ]);
+    this.misses = metrics.counter(
+      'cache_misses_total',
+      'Read-cache lookups that went to the database, by cache.',
+      ['cache'],
+    );
   }
 
   async get(sku: string, load: () => Promise<ProductView | undefined>): Promise<ProductView | undefined> {

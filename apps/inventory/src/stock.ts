@@ -38,5 +38,7 @@ export const refusal = {
 
 /** Why a product row could not give `wantedQty`: it does not exist, or has too little stock. */
 export function refusalFor(line: OrderLine, product: { stock: number } | undefined): string {
-  return product === undefined ? refusal.unknownSku(line.sku) : refusal.outOfStock(line.sku, line.qty, product.stock);
+  return product === undefined
+    ? refusal.unknownSku(line.sku)
+    : refusal.outOfStock(line.sku, line.qty, product.stock);
 }

@@ -5,6 +5,29 @@ export const orchestratorConfigSchema = z.object({
   ...baseConfigShape,
   ...serviceConfigShape,
   PORT: env.port('HTTP port of this orchestrator instance.', 8401),
+  API_TOKEN: env.secret(
+    'Bearer token required by the write endpoints (POST /v1/sagas, POST /v1/transactions).',
+  ),
+  SAGA_ATTEMPT_TIMEOUT_MS: env.int(
+    'How long one attempt of a command before the pivot (or a 2PC prepare) waits for an answer.',
+    2_000,
+    10,
+  ),
+  SAGA_STEP_DEADLINE_MS: env.int(
+    'A step before the pivot (or a prepare) unanswered this long is given up: the saga compensates, 2PC aborts.',
+    15_000,
+    10,
+  ),
+  SAGA_RETRIABLE_TIMEOUT_MS: env.int(
+    'How long one attempt of a compensation, a step after the pivot or a 2PC phase-two command waits.',
+    2_000,
+    10,
+  ),
+  OUTBOX_RELAY_INTERVAL_MS: env.int(
+    'How often the outbox relay publishes lifecycle events to JetStream.',
+    200,
+    10,
+  ),
 });
 
 export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;

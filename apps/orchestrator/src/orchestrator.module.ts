@@ -1,15 +1,90 @@
-import { DatabaseModule, MessagingModule } from '@concord/platform';
-import { type DynamicModule, Module } from '@nestjs/common';
+import {
+  DatabaseModule,
+  MessagingModule,
+  NatsConnectionHolder,
+  APP_IDENTITY,
+  type AppIdentity,
+} from '@concord/platform';
+import {
+  LEADERSHIP,
+  LEADERSHIP_HOLDER,
+  natsCommandSender,
+  orchestratorEntities,
+  orchestratorMigrations,
+  placeOrderSaga,
+  placeOrderTwoPhase,
+  SagaLog,
+  SagaRuntime,
+  SingleInstanceLeadership,
+  OrchestratorLifecycle,
+  type LeadershipPort,
+} from '@concord/saga';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import type { OrchestratorConfig } from './config.js';
+import { ORCHESTRATOR_CONFIG, OrchestratorBoot } from './orchestrator.boot.js';
+import { SagasHttpController, TransactionsHttpController } from './sagas.http.controller.js';
+import { OrchestratorNatsController } from './orchestrator.nats.controller.js';
+import { SagasService } from './sagas.service.js';
 
 @Module({})
 export class OrchestratorModule {
   static register(config: OrchestratorConfig): DynamicModule {
+    const timing = {
+      attemptTimeoutMs: config.SAGA_ATTEMPT_TIMEOUT_MS,
+      stepDeadlineMs: config.SAGA_STEP_DEADLINE_MS,
+      retriableTimeoutMs: config.SAGA_RETRIABLE_TIMEOUT_MS,
+    };
     return {
       module: OrchestratorModule,
       imports: [
-        DatabaseModule.forRoot({ url: config.DATABASE_URL, entities: [], migrations: [] }),
+        DatabaseModule.forRoot({
+          url: config.DATABASE_URL,
+          entities: orchestratorEntities,
+          migrations: orchestratorMigrations,
+        }),
         MessagingModule.forRoot(config.NATS_URL),
+      ],
+      controllers: [SagasHttpController, TransactionsHttpController, OrchestratorNatsController],
+      providers: [
+        { provide: ORCHESTRATOR_CONFIG, useValue: config },
+        SagaLog,
+        {
+          provide: LEADERSHIP_HOLDER,
+          useFactory: (identity: AppIdentity) => identity.instanceId,
+          inject: [APP_IDENTITY],
+        },
+        { provide: LEADERSHIP, useClass: SingleInstanceLeadership },
+        {
+          provide: SagaRuntime,
+          useFactory: (log: SagaLog, leadership: LeadershipPort, nats: NatsConnectionHolder) =>
+            new SagaRuntime(
+              log,
+              leadership,
+              natsCommandSender(() => nats.get()),
+              [placeOrderSaga(timing), placeOrderTwoPhase(timing)],
+              { logger: new Logger('SagaRuntime') },
+            ),
+          inject: [SagaLog, LEADERSHIP, NatsConnectionHolder],
+        },
+        {
+          provide: OrchestratorLifecycle,
+          useFactory: (
+            runtime: SagaRuntime,
+            leadership: LeadershipPort,
+            log: SagaLog,
+            nats: NatsConnectionHolder,
+          ) =>
+            new OrchestratorLifecycle(
+              runtime,
+              leadership,
+              log,
+              () => nats.get(),
+              config.OUTBOX_RELAY_INTERVAL_MS,
+            ),
+          inject: [SagaRuntime, LEADERSHIP, SagaLog, NatsConnectionHolder],
+        },
+        OrchestratorBoot,
+        SagasService,
       ],
     };
   }

@@ -1,5 +1,6 @@
 import { natsListener, runApp } from '@concord/platform';
 import { ordersConfigSchema } from './config.js';
+import { serveOpenApi } from './openapi.js';
 import { OrdersModule } from './orders.module.js';
 
 await runApp({
@@ -7,6 +8,7 @@ await runApp({
   configSchema: ordersConfigSchema,
   module: (config) => OrdersModule.register(config),
   configure: async (app, config) => {
+    serveOpenApi(app, 'Concord orders', 'Places orders through the orchestrator (saga or two-phase commit).');
     app.connectMicroservice(natsListener(config.NATS_URL, 'orders'), { inheritAppConfig: true });
     await app.startAllMicroservices();
   },

@@ -1,7 +1,10 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
 /** Money columns are bigint (cents); read back as JS numbers, exact below 2^53 cents. */
-const cents = { from: (raw: string | null) => (raw === null ? 0 : Number(raw)), to: (value: number) => value };
+const cents = {
+  from: (raw: string | null) => (raw === null ? 0 : Number(raw)),
+  to: (value: number) => value,
+};
 
 /**
  * A customer's account. The table's CHECKs keep balance + held + captured = deposited, each >= 0: balance is what

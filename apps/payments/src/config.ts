@@ -6,7 +6,12 @@ export const paymentsConfigSchema = z.object({
   ...serviceConfigShape,
   PORT: env.port('HTTP port of this payments instance.', 8301),
   API_TOKEN: env.secret('Bearer token that write endpoints (POST) require.'),
-  CACHE_MAX_ENTRIES: env.int('Accounts kept in this instance\'s read cache (LRU); 0 disables it.', 10_000, 0, 1_000_000),
+  CACHE_MAX_ENTRIES: env.int(
+    "Accounts kept in this instance's read cache (LRU); 0 disables it.",
+    10_000,
+    0,
+    1_000_000,
+  ),
   CACHE_TTL_MS: env.int(
     'How long a cached account is served; other instances may have written since, so keep it short.',
     1_000,

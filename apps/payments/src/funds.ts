@@ -24,7 +24,11 @@ export const MOVES: Readonly<Record<LedgerKind, { from?: Counter; to: Counter; a
 };
 
 /** Applies a move to counters in memory (the model the SQL follows; used by tests). Undefined when refused. */
-export function applyMove(account: AccountView, kind: LedgerKind, amountCents: number): AccountView | undefined {
+export function applyMove(
+  account: AccountView,
+  kind: LedgerKind,
+  amountCents: number,
+): AccountView | undefined {
   const move = MOVES[kind];
   const next: Record<Counter, number> = {
     balance: account.balanceCents,

@@ -16,7 +16,8 @@ export class LruCache<V> {
     readonly ttlMs: number,
     private readonly nowMs: () => number,
   ) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 0) throw new RangeError('maxEntries must be an integer >= 0');
+    if (!Number.isInteger(maxEntries) || maxEntries < 0)
+      throw new RangeError('maxEntries must be an integer >= 0');
     if (ttlMs < 0) throw new RangeError('ttlMs must be >= 0');
   }
 
@@ -60,7 +61,10 @@ export class LruCache<V> {
    * The cached value (`hit: true`), or the loaded one (`hit: false`), cached unless an invalidation happened while
    * it loaded. An undefined load result (not found) is not cached.
    */
-  async load(key: string, loader: () => Promise<V | undefined>): Promise<{ value: V | undefined; hit: boolean }> {
+  async load(
+    key: string,
+    loader: () => Promise<V | undefined>,
+  ): Promise<{ value: V | undefined; hit: boolean }> {
     const cached = this.get(key);
     if (cached !== undefined) return { value: cached, hit: true };
     const before = this.invalidations;

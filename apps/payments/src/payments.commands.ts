@@ -42,24 +42,27 @@ export class PaymentsCommands {
     const payload = parse(holdPayload, env.payload);
     if (!payload.ok) return payload;
     const { orderId, customerId, amountCents } = payload.result;
-    return this.run((work) => this.participant.action(env, work), (em) =>
-      this.payments.hold(em, orderId, customerId, amountCents),
+    return this.run(
+      (work) => this.participant.action(env, work),
+      (em) => this.payments.hold(em, orderId, customerId, amountCents),
     );
   }
 
   async release(env: CommandEnvelope<ReleaseFunds>): Promise<Reply<null>> {
     const payload = parse(orderPayload, env.payload);
     if (!payload.ok) return payload;
-    return this.run((work) => this.participant.compensation(env, HOLD_STEP, work), (em) =>
-      this.payments.release(em, payload.result.orderId),
+    return this.run(
+      (work) => this.participant.compensation(env, HOLD_STEP, work),
+      (em) => this.payments.release(em, payload.result.orderId),
     );
   }
 
   async capture(env: CommandEnvelope<CaptureFunds>): Promise<Reply<null>> {
     const payload = parse(orderPayload, env.payload);
     if (!payload.ok) return payload;
-    return this.run((work) => this.participant.action(env, work), (em) =>
-      this.payments.capture(em, payload.result.orderId),
+    return this.run(
+      (work) => this.participant.action(env, work),
+      (em) => this.payments.capture(em, payload.result.orderId),
     );
   }
 
@@ -67,8 +70,9 @@ export class PaymentsCommands {
     const payload = parse(holdPayload, env.payload.operation);
     if (!payload.ok) return payload;
     const { orderId, customerId, amountCents } = payload.result;
-    const reply = await this.participant.prepare(env, async (em) =>
-      (await this.payments.prepareCharge(em, orderId, customerId, amountCents)).reply,
+    const reply = await this.participant.prepare(
+      env,
+      async (em) => (await this.payments.prepareCharge(em, orderId, customerId, amountCents)).reply,
     );
     if (reply.ok) this.preparedAccounts.set(env.payload.gid, customerId);
     return reply;
@@ -111,6 +115,8 @@ export class PaymentsCommands {
 export function parse<S extends z.ZodType>(schema: S, value: unknown): Reply<z.infer<S>> {
   const result = schema.safeParse(value);
   if (result.success) return { ok: true, result: result.data };
-  const detail = result.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ');
+  const detail = result.error.issues
+    .map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`)
+    .join('; ');
   return { ok: false, reason: `malformed command: ${detail}` };
 }

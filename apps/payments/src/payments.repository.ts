@@ -53,9 +53,11 @@ export class PaymentsRepository {
   }
 
   async findAccount(em: EntityManager, customerId: string): Promise<AccountView | undefined> {
-    const found = await rows<AccountView>(em, `SELECT ${accountColumns} FROM accounts WHERE customer_id = $1`, [
-      customerId,
-    ]);
+    const found = await rows<AccountView>(
+      em,
+      `SELECT ${accountColumns} FROM accounts WHERE customer_id = $1`,
+      [customerId],
+    );
     return found[0];
   }
 
@@ -83,7 +85,8 @@ export class PaymentsRepository {
     const move = MOVES[kind];
     const sets = [`${column[move.to]} = ${column[move.to]} + $2`];
     if (move.from !== undefined) sets.push(`${column[move.from]} = ${column[move.from]} - $2`);
-    if (move.alsoRaises !== undefined) sets.push(`${column[move.alsoRaises]} = ${column[move.alsoRaises]} + $2`);
+    if (move.alsoRaises !== undefined)
+      sets.push(`${column[move.alsoRaises]} = ${column[move.alsoRaises]} + $2`);
     const guard = move.from === undefined ? '' : ` AND ${column[move.from]} >= $2`;
     const moved = await rows<AccountView>(
       em,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /** Request shapes of the payments API; each mismatch is a 400 problem body naming the field (ZodPipe). */
 
-export const AMOUNT_CENTS_MAX = 1_000_000_000_00;
+export const AMOUNT_CENTS_MAX = 100_000_000_000;
 export const PAGE_LIMIT_MAX = 500;
 
 export const customerId = z

@@ -61,13 +61,20 @@ export class PaymentsService {
     const afterId = cursor === undefined ? 0 : decodeCursor(cursor);
     const items = await this.repository.listLedger(this.repository.manager, customerId, afterId, limit);
     const last = items.at(-1);
-    return items.length === limit && last !== undefined ? { items, nextCursor: encodeCursor(last.id) } : { items };
+    return items.length === limit && last !== undefined
+      ? { items, nextCursor: encodeCursor(last.id) }
+      : { items };
   }
 
   // --- Saga: hold, release, capture ----------------------------------------------------------------------------
 
   /** Moves the amount from balance to held. Refused for an unknown account or a short balance. */
-  async hold(em: EntityManager, orderId: string, customerId: string, amountCents: number): Promise<Outcome<FundsHeld>> {
+  async hold(
+    em: EntityManager,
+    orderId: string,
+    customerId: string,
+    amountCents: number,
+  ): Promise<Outcome<FundsHeld>> {
     return this.take(em, orderId, customerId, amountCents, 'hold');
   }
 
@@ -118,7 +125,8 @@ export class PaymentsService {
     const existing = await this.repository.findHold(em, orderId);
     if (existing !== undefined) {
       // A repeat of the same order: answer the first hold (the inbox catches re-sends; this catches new ids).
-      if (existing.status === 'RELEASED') return { reply: { ok: false, reason: refusal.alreadyReleased(orderId) } };
+      if (existing.status === 'RELEASED')
+        return { reply: { ok: false, reason: refusal.alreadyReleased(orderId) } };
       return { reply: { ok: true, result: { holdId: existing.holdId } } };
     }
     const account = await this.repository.move(em, customerId, kind, amountCents, orderId);
@@ -144,7 +152,8 @@ export class PaymentsService {
     orderId: string,
   ): Promise<void> {
     const moved = await this.repository.move(em, customerId, kind, amountCents, orderId);
-    if (moved === undefined) throw new Error(`account ${customerId} cannot ${kind} ${amountCents} cents of order ${orderId}`);
+    if (moved === undefined)
+      throw new Error(`account ${customerId} cannot ${kind} ${amountCents} cents of order ${orderId}`);
   }
 }
 
@@ -154,6 +163,7 @@ export function encodeCursor(id: number): string {
 
 export function decodeCursor(cursor: string): number {
   const id = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!Number.isSafeInteger(id) || id < 0) throw new ProblemException(400, 'cursor: not a cursor this service returned');
+  if (!Number.isSafeInteger(id) || id < 0)
+    throw new ProblemException(400, 'cursor: not a cursor this service returned');
   return id;
 }

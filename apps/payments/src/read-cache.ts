@@ -16,13 +16,20 @@ export class AccountCache {
 
   constructor(@Inject(APP_CONFIG) config: PaymentsConfig, clock: Clock, metrics: Metrics) {
     this.cache = new LruCache(config.CACHE_MAX_ENTRIES, config.CACHE_TTL_MS, () => clock.nowMs());
-    this.hits = metrics.counter('cache_hits_total', 'Read-cache lookups answered from the cache, by cache.', ['cache']);
-    this.misses = metrics.counter('cache_misses_total', 'Read-cache lookups that went to the database, by cache.', [
+    this.hits = metrics.counter('cache_hits_total', 'Read-cache lookups answered from the cache, by cache.', [
       'cache',
     ]);
+    this.misses = metrics.counter(
+      'cache_misses_total',
+      'Read-cache lookups that went to the database, by cache.',
+      ['cache'],
+    );
   }
 
-  async get(customerId: string, load: () => Promise<AccountView | undefined>): Promise<AccountView | undefined> {
+  async get(
+    customerId: string,
+    load: () => Promise<AccountView | undefined>,
+  ): Promise<AccountView | undefined> {
     const { value, hit } = await this.cache.load(customerId, load);
     (hit ? this.hits : this.misses).inc({ cache: this.name });
     return value;

@@ -21,7 +21,8 @@ export interface CommandEnvelope<P> {
 }
 
 /** A participant's answer. `ok: false` is a business refusal (out of stock...), never a transport failure. */
-export type Reply<R> = { readonly ok: true; readonly result: R } | { readonly ok: false; readonly reason: string };
+export type Reply<R> =
+  { readonly ok: true; readonly result: R } | { readonly ok: false; readonly reason: string };
 
 export interface OrderLine {
   readonly sku: string;

@@ -4,7 +4,9 @@ export class CoordinatorHttpError extends Error {
     readonly status: number,
     readonly body: Record<string, unknown>,
   ) {
-    super(`coordinator answered ${status}: ${String(body.detail ?? body.title ?? '')}`);
+    super(
+      `coordinator answered ${status}: ${typeof body.detail === 'string' ? body.detail : typeof body.title === 'string' ? body.title : ''}`,
+    );
     this.name = 'CoordinatorHttpError';
   }
 }

@@ -281,8 +281,8 @@ export class Coordinator {
   /** True once `key` is first in line; false at the deadline. Fails if the key vanished (its lease expired). */
   private awaitTurn(prefix: string, key: string, waitMs: number): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      let unsubscribe: (() => void) | undefined;
-      let timer: NodeJS.Timeout | undefined;
+      let unsubscribe: (() => void) | undefined = undefined;
+      let timer: NodeJS.Timeout | undefined = undefined;
       const finish = (outcome: boolean | Error) => {
         unsubscribe?.();
         clearTimeout(timer);

@@ -68,7 +68,11 @@ export interface BoundedChoice {
 }
 
 /** ceil(c x (total + 1) / n): the most in-flight requests an instance may hold after taking one more. */
-export function loadBound(totalInFlight: number, instanceCount: number, loadFactor = DEFAULT_LOAD_FACTOR): number {
+export function loadBound(
+  totalInFlight: number,
+  instanceCount: number,
+  loadFactor = DEFAULT_LOAD_FACTOR,
+): number {
   if (instanceCount <= 0) return 0;
   // The epsilon keeps c x m / n that is mathematically whole (1.25 x 8 / 10) from rounding up a step.
   return Math.ceil((loadFactor * (totalInFlight + 1)) / instanceCount - 1e-9);

@@ -24,7 +24,9 @@ export function createBalancer(config: BalancerConfig): Balancer {
   switch (config.algorithm) {
     case 'ring':
       balancer = new HashRing(
-        config.virtualNodesPerWeight === undefined ? {} : { virtualNodesPerWeight: config.virtualNodesPerWeight },
+        config.virtualNodesPerWeight === undefined
+          ? {}
+          : { virtualNodesPerWeight: config.virtualNodesPerWeight },
       );
       break;
     case 'maglev':

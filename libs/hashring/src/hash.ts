@@ -22,7 +22,7 @@ function round32(acc: number, lane: number): number {
 }
 
 function readU32le(bytes: Uint8Array, i: number): number {
-  return (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) | 0;
+  return bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24) | 0;
 }
 
 /** xxHash32 of `bytes[0, lengthBytes)` with a seed; the result is an unsigned 32-bit integer. */

@@ -40,7 +40,12 @@ export class Rendezvous implements Balancer {
       existing.weight = weight;
       return;
     }
-    const member: Member = { id, hashA: hashString(id, MEMBER_SEED_A), hashB: hashString(id, MEMBER_SEED_B), weight };
+    const member: Member = {
+      id,
+      hashA: hashString(id, MEMBER_SEED_A),
+      hashB: hashString(id, MEMBER_SEED_B),
+      weight,
+    };
     this.byId.set(id, member);
     this.list = [...this.byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }

@@ -155,12 +155,6 @@ export class HashRing implements Balancer {
     return Math.max(1, Math.round(this.virtualNodesPerWeight * this.weights[slot]!));
   }
 
-  /** Total order on points: position, then owner id (so equal positions do not depend on arrival order). */
-  private before(positionA: number, slotA: number, positionB: number, slotB: number): boolean {
-    if (positionA !== positionB) return positionA < positionB;
-    return this.ids[slotA]! < this.ids[slotB]!;
-  }
-
   private insertPoints(slot: number): void {
     const id = this.ids[slot]!;
     const added = new Uint32Array(this.pointCountFor(slot));
@@ -169,24 +163,35 @@ export class HashRing implements Balancer {
 
     const oldCount = this.pointCount;
     const newCount = oldCount + added.length;
+    const oldPositions = this.positions;
+    const oldOwners = this.owners;
     const positions = new Uint32Array(newCount);
     const owners = new Int32Array(newCount);
     // Merge of two sorted runs: O(old + added), no global re-sort.
     let i = 0;
     let j = 0;
-    for (let k = 0; k < newCount; k++) {
+    let k = 0;
+    while (i < oldCount && j < added.length) {
+      const oldPosition = oldPositions[i]!;
+      const addedPosition = added[j]!;
       const takeOld =
-        j >= added.length ||
-        (i < oldCount && this.before(this.positions[i]!, this.owners[i]!, added[j]!, slot));
+        oldPosition < addedPosition || (oldPosition === addedPosition && this.ids[oldOwners[i]!]! < id);
       if (takeOld) {
-        positions[k] = this.positions[i]!;
-        owners[k] = this.owners[i]!;
-        i++;
+        positions[k] = oldPosition;
+        owners[k++] = oldOwners[i++]!;
       } else {
-        positions[k] = added[j]!;
-        owners[k] = slot;
+        positions[k] = addedPosition;
+        owners[k++] = slot;
         j++;
       }
+    }
+    while (i < oldCount) {
+      positions[k] = oldPositions[i]!;
+      owners[k++] = oldOwners[i++]!;
+    }
+    while (j < added.length) {
+      positions[k] = added[j++]!;
+      owners[k++] = slot;
     }
     this.positions = positions;
     this.owners = owners;

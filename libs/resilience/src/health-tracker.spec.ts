@@ -77,7 +77,12 @@ describe('HealthTracker: passive outlier ejection', () => {
     health.setInstances('s', ids(5));
     for (const id of ids(5)) health.recordResponse('s', id, true);
     // floor(5 x 50%) = 2 ejected at most; the other three are refused.
-    expect(health.snapshot('s').filter((h) => h.ejected).map((h) => h.id)).toEqual(['i0', 'i1']);
+    expect(
+      health
+        .snapshot('s')
+        .filter((h) => h.ejected)
+        .map((h) => h.id),
+    ).toEqual(['i0', 'i1']);
     expect(changes.filter((c) => c.endsWith('ejection-refused'))).toHaveLength(3);
     // A lone instance is never ejected.
     health.setInstances('solo', ['only']);
@@ -134,7 +139,11 @@ describe('ActiveHealthChecker', () => {
     await clock.advance(1 + 100); // first round at 1000 ms; the stuck probe times out at 1100 ms
     expect(results.sort()).toEqual(['down:false', 'stuck:false', 'up:true']);
     await clock.advance(1100); // second round: fall = 2 reached
-    expect(health.snapshot('s').map((h) => `${h.id}:${h.healthy}`)).toEqual(['up:true', 'down:false', 'stuck:false']);
+    expect(health.snapshot('s').map((h) => `${h.id}:${h.healthy}`)).toEqual([
+      'up:true',
+      'down:false',
+      'stuck:false',
+    ]);
     // 1 of 3 routable is below the 50% panic threshold: every instance is offered again (fail open).
     expect(health.routing('s')).toMatchObject({ panic: true, instances: ['up', 'down', 'stuck'] });
     await checker.stop();

@@ -140,7 +140,8 @@ export class HealthTracker {
     }
     const now = this.clock.nowMs();
     // Ejections that came long ago are forgiven: the multiplier restarts after a calm max-ejection time.
-    if (state.ejections > 0 && now - state.lastEjectionEndMs >= this.settings.maxEjectionMs) state.ejections = 0;
+    if (state.ejections > 0 && now - state.lastEjectionEndMs >= this.settings.maxEjectionMs)
+      state.ejections = 0;
     state.ejections++;
     const durationMs = Math.min(this.settings.baseEjectionMs * state.ejections, this.settings.maxEjectionMs);
     state.ejectedUntilMs = now + durationMs;

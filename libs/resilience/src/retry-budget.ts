@@ -35,7 +35,8 @@ export class RetryBudget {
     this.minRetriesPerSecond = options.minRetriesPerSecond ?? 3;
     this.windowMs = options.windowMs ?? 10_000;
     const buckets = options.buckets ?? 10;
-    if (!(this.retryRatio >= 0) || !(this.minRetriesPerSecond >= 0)) throw new RangeError('budget must be >= 0');
+    if (!(this.retryRatio >= 0) || !(this.minRetriesPerSecond >= 0))
+      throw new RangeError('budget must be >= 0');
     if (!Number.isInteger(buckets) || buckets < 1 || !(this.windowMs > 0)) {
       throw new RangeError('windowMs must be > 0 and buckets an integer >= 1');
     }

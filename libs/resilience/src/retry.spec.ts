@@ -126,7 +126,14 @@ describe('retry', () => {
           startedAt.push(clock.nowMs());
           await sleep(clock, 100_000, signal);
         },
-        { clock, random: () => 0, shouldRetry: () => true, maxAttempts: 10, perTryTimeoutMs: 400, deadlineMs: 1000 },
+        {
+          clock,
+          random: () => 0,
+          shouldRetry: () => true,
+          maxAttempts: 10,
+          perTryTimeoutMs: 400,
+          deadlineMs: 1000,
+        },
       ),
     );
     await clock.advance(5_000);

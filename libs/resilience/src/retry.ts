@@ -47,7 +47,10 @@ export interface RetryOptions {
  * instance on the ring); the try should honour `signal`. A try that ignores it is abandoned at its
  * timeout, its eventual result dropped.
  */
-export async function retry<T>(operation: (attempt: RetryAttempt) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function retry<T>(
+  operation: (attempt: RetryAttempt) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const clock = options.clock ?? systemClock;
   const random = options.random ?? systemRandom;
   const maxAttempts = options.maxAttempts ?? 3;
@@ -55,7 +58,8 @@ export async function retry<T>(operation: (attempt: RetryAttempt) => Promise<T>,
   const perTryTimeoutMs = options.perTryTimeoutMs ?? deadlineMs;
   const baseDelayMs = options.baseDelayMs ?? 25;
   const maxDelayMs = options.maxDelayMs ?? 1000;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be an integer >= 1');
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    throw new RangeError('maxAttempts must be an integer >= 1');
   const startedMs = clock.nowMs();
   const deadlineAtMs = startedMs + deadlineMs;
   options.budget?.recordRequest();
@@ -123,6 +127,8 @@ function runTry<T>(
     try {
       pending = operation({ attempt, signal: controller.signal, timeoutMs });
     } catch (error) {
+      // Whatever the operation threw is passed on untouched: the retry predicate classifies it.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
       pending = Promise.reject(error);
     }
     pending.then(
@@ -134,6 +140,7 @@ function runTry<T>(
       (error: unknown) => {
         if (settled) return;
         finish();
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
         reject(error);
       },
     );

@@ -12,7 +12,8 @@ export function seeded(seed: number): () => number {
   };
 }
 
-export type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+export type Settled<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
 /** Observes a promise's outcome without leaving a rejection unhandled while fake time advances. */
 export function settle<T>(promise: Promise<T>): Promise<Settled<T>> {

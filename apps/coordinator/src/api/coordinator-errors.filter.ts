@@ -1,11 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Logger } from '@nestjs/common';
-import {
-  CoordinatorError,
-  type Consensus,
-  type KvStateMachine,
-  NotLeaderError,
-  UnavailableError,
-} from '@concord/coordination';
+import { CoordinatorError, type Consensus, NotLeaderError, UnavailableError } from '@concord/coordination';
 import { problem } from '@concord/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CoordinatorConfig } from '../config.js';

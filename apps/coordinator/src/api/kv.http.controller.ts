@@ -106,7 +106,7 @@ export class KvHttpController {
       lastEventId !== undefined && /^\d+$/.test(lastEventId) ? Number(lastEventId) + 1 : undefined;
     const from = query.fromRevision ?? resumeFrom;
     const filter = query.key !== undefined ? { key: query.key } : { prefix: query.prefix ?? '' };
-    let stream: ((event: WatchEvent) => void) | undefined;
+    let stream: ((event: WatchEvent) => void) | undefined = undefined;
     const buffered: WatchEvent[] = [];
     // Subscribes (and replays) before the response starts, so a compacted revision can still answer 410.
     const unsubscribe = this.coordinator.watch(filter, from, (event) =>

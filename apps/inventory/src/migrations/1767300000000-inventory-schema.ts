@@ -40,7 +40,9 @@ export class InventorySchema1767300000000 implements MigrationInterface {
         UNIQUE (order_id, sku)
       )`);
     // The expiry sweeper scans only open reservations.
-    await runner.query(`CREATE INDEX reservations_open_expiry ON reservations (expires_at) WHERE status = 'RESERVED'`);
+    await runner.query(
+      `CREATE INDEX reservations_open_expiry ON reservations (expires_at) WHERE status = 'RESERVED'`,
+    );
   }
 
   async down(runner: QueryRunner): Promise<void> {

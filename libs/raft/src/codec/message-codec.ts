@@ -121,8 +121,10 @@ export function readSnapshotMeta(r: ByteReader): SnapshotMeta {
 }
 
 export function writeMessage(w: ByteWriter, m: Message): void {
+  const tag = MESSAGE_TAGS[m.type] as number | undefined;
+  if (tag === undefined) throw new CodecError(`cannot encode message type ${String(m.type)}`, w.length);
   w.u8(MESSAGE_FORMAT_VERSION);
-  w.u8(MESSAGE_TAGS[m.type]);
+  w.u8(tag);
   w.string(m.from);
   w.string(m.to);
   w.u64(m.term);

@@ -23,7 +23,8 @@ export function decodeConfEntry(data: Uint8Array): ConfEntryPayload {
 }
 
 export function applyConfEntry(conf: ConfState, payload: ConfEntryPayload): ConfState {
-  if ('bootstrap' in payload) return { voters: [...payload.bootstrap.voters], learners: [...payload.bootstrap.learners] };
+  if ('bootstrap' in payload)
+    return { voters: [...payload.bootstrap.voters], learners: [...payload.bootstrap.learners] };
   return applyConfChange(conf, payload.change);
 }
 

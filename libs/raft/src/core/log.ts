@@ -63,7 +63,8 @@ export class RaftLog {
   /** Appends at the end (leader). */
   append(entries: readonly Entry[]): void {
     for (const e of entries) {
-      if (e.index !== this.lastIndex() + 1) throw new Error(`log: append ${e.index} after ${this.lastIndex()}`);
+      if (e.index !== this.lastIndex() + 1)
+        throw new Error(`log: append ${e.index} after ${this.lastIndex()}`);
       this.entries.push(e);
     }
   }
@@ -120,7 +121,8 @@ export class RaftLog {
 
   /** Entries in [lo, hi] limited by count and bytes; at least one entry when any is in range. */
   slice(lo: number, hi: number, maxCount = Infinity, maxBytes = Infinity): Entry[] {
-    if (lo <= this.snapshotIndex) throw new Error(`log: slice ${lo} is compacted (first ${this.firstIndex()})`);
+    if (lo <= this.snapshotIndex)
+      throw new Error(`log: slice ${lo} is compacted (first ${this.firstIndex()})`);
     const out: Entry[] = [];
     let bytes = 0;
     for (let i = lo; i <= Math.min(hi, this.lastIndex()) && out.length < maxCount; i++) {

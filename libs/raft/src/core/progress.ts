@@ -13,6 +13,8 @@ export class Progress {
   state: ProgressState = 'probe';
   /** In probe state: an append has been sent and not answered since the last heartbeat response. */
   probeSent = false;
+  /** An append was acknowledged since the last heartbeat response (replicate-state stall detection). */
+  ackedSinceHeartbeat = false;
   /** Heard from since the last check-quorum round. */
   recentActive = true;
   /** Last index of each unacknowledged append, oldest first (replicate state). */
@@ -59,6 +61,7 @@ export class Progress {
     if (index > this.match) {
       this.match = index;
       updated = true;
+      this.ackedSinceHeartbeat = true;
       this.probeSent = false;
     }
     this.next = Math.max(this.next, index + 1);

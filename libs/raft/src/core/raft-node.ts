@@ -159,8 +159,10 @@ export class RaftNode {
   private snapshotToInstall: Snapshot | null = null;
   private incoming: IncomingSnapshot | null = null;
   private broadcastPending = false;
-  private readyOutstanding: { lastCommitted: number; lastEntry: { index: number; term: number } | null } | null =
-    null;
+  private readyOutstanding: {
+    lastCommitted: number;
+    lastEntry: { index: number; term: number } | null;
+  } | null = null;
   private applied: number;
   /**
    * Highest index known durable on this node. The leader counts itself towards a quorum only up to
@@ -286,7 +288,8 @@ export class RaftNode {
   transferLeadership(to: NodeId): CommandResult {
     if (this.role !== 'leader') return { ok: false, error: { kind: 'notLeader', leaderHint: this.lead } };
     if (to === this.id) return { ok: true };
-    if (!isVoter(this.conf(), to)) return { ok: false, error: { kind: 'invalid', reason: `${to} is not a voter` } };
+    if (!isVoter(this.conf(), to))
+      return { ok: false, error: { kind: 'invalid', reason: `${to} is not a voter` } };
     if (this.leadTransferee === to) return { ok: true };
     this.leadTransferee = to;
     // Transfer must finish within an election timeout or it is abandoned (thesis §3.10).
@@ -303,7 +306,8 @@ export class RaftNode {
    */
   compact(index: number, data: Uint8Array): Snapshot {
     if (index > this.applied) throw new Error(`raft: compact ${index} beyond applied ${this.applied}`);
-    if (index <= this.log.snapshotIndex) throw new Error(`raft: compact ${index} at or below ${this.log.snapshotIndex}`);
+    if (index <= this.log.snapshotIndex)
+      throw new Error(`raft: compact ${index} at or below ${this.log.snapshotIndex}`);
     const meta = { index, term: this.log.termAt(index)!, conf: this.confAt(index) };
     const snapshot: Snapshot = { meta, data };
     this.log.compact(index);
@@ -531,7 +535,9 @@ export class RaftNode {
   }
 
   private inLease(): boolean {
-    return this.cfg.checkQuorum && this.lead !== null && this.electionElapsedTicks < this.cfg.electionTimeoutTicks;
+    return (
+      this.cfg.checkQuorum && this.lead !== null && this.electionElapsedTicks < this.cfg.electionTimeoutTicks
+    );
   }
 
   private promotable(): boolean {
@@ -599,7 +605,8 @@ export class RaftNode {
   }
 
   private handleVoteResponse(m: VoteResponse): void {
-    const expected = this.role === 'preCandidate' ? 'prevoteResp' : this.role === 'candidate' ? 'voteResp' : null;
+    const expected =
+      this.role === 'preCandidate' ? 'prevoteResp' : this.role === 'candidate' ? 'voteResp' : null;
     if (m.type !== expected) return;
     this.votes.set(m.from, !m.reject);
     const result = this.tally();
@@ -622,7 +629,12 @@ export class RaftNode {
       case 'heartbeat':
         this.becomeFollowerOf(m.from);
         this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-        this.send({ type: 'heartbeatResp', to: m.from, term: this.term, ...(m.context ? { context: m.context } : {}) });
+        this.send({
+          type: 'heartbeatResp',
+          to: m.from,
+          term: this.term,
+          ...(m.context ? { context: m.context } : {}),
+        });
         return;
       case 'snapshot':
         this.becomeFollowerOf(m.from);
@@ -652,7 +664,13 @@ export class RaftNode {
 
   private handleAppend(m: AppendRequest): void {
     if (m.prevIndex < this.log.committed) {
-      this.send({ type: 'appendResp', to: m.from, term: this.term, reject: false, index: this.log.committed });
+      this.send({
+        type: 'appendResp',
+        to: m.from,
+        term: this.term,
+        reject: false,
+        index: this.log.committed,
+      });
       return;
     }
     if (this.log.matchTerm(m.prevIndex, m.prevTerm)) {
@@ -790,6 +808,11 @@ export class RaftNode {
     if (!pr) return;
     pr.recentActive = true;
     pr.probeSent = false;
+    if (pr.state === 'replicate' && pr.isPaused() && !pr.ackedSinceHeartbeat) {
+      // Every append in flight was lost (nothing acked for a heartbeat round): fall back to probing.
+      pr.becomeProbe();
+    }
+    pr.ackedSinceHeartbeat = false;
     if (pr.state === 'snapshot') this.sendSnapshotChunk(m.from, pr);
     else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     if (m.context === undefined) return;
@@ -819,7 +842,8 @@ export class RaftNode {
 
   private handleReadIndex(context: string, from: NodeId | null): void {
     if (this.log.termAt(this.log.committed) !== this.term) {
-      if (this.readsAwaitingCommit.length < this.cfg.maxPendingReads) this.readsAwaitingCommit.push({ context, from });
+      if (this.readsAwaitingCommit.length < this.cfg.maxPendingReads)
+        this.readsAwaitingCommit.push({ context, from });
       else this.answerRead(context, 0, from);
       return;
     }
@@ -869,7 +893,8 @@ export class RaftNode {
   private refuseProposal(): RaftError | null {
     if (this.role !== 'leader') return { kind: 'notLeader', leaderHint: this.lead };
     if (this.leadTransferee !== null) return { kind: 'transferring', to: this.leadTransferee };
-    if (this.log.lastIndex() - this.log.committed >= this.cfg.maxUncommittedEntries) return { kind: 'overloaded' };
+    if (this.log.lastIndex() - this.log.committed >= this.cfg.maxUncommittedEntries)
+      return { kind: 'overloaded' };
     return null;
   }
 
@@ -937,10 +962,23 @@ export class RaftNode {
     }
     const entries =
       pr.next <= this.log.lastIndex()
-        ? this.log.slice(pr.next, this.log.lastIndex(), this.cfg.maxEntriesPerAppend, this.cfg.maxBytesPerAppend)
+        ? this.log.slice(
+            pr.next,
+            this.log.lastIndex(),
+            this.cfg.maxEntriesPerAppend,
+            this.cfg.maxBytesPerAppend,
+          )
         : [];
     if (entries.length === 0 && !allowEmpty) return false;
-    this.send({ type: 'append', to, term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed });
+    this.send({
+      type: 'append',
+      to,
+      term: this.term,
+      prevIndex,
+      prevTerm,
+      entries,
+      commit: this.log.committed,
+    });
     pr.sentAppend(prevIndex + entries.length, entries.length);
     return entries.length > 0;
   }
@@ -1016,7 +1054,8 @@ function validateChange(
     case 'promote':
       if (!conf.learners.includes(change.node)) return `${change.node} is not a learner`;
       // Promote only a learner that has caught up, or the cluster stalls while it does (thesis §4.2.1).
-      if (!pr || pr.match < committed) return `${change.node} has not caught up (match ${pr?.match ?? 0} < ${committed})`;
+      if (!pr || pr.match < committed)
+        return `${change.node} has not caught up (match ${pr?.match ?? 0} < ${committed})`;
       return null;
     case 'remove':
       if (!member) return `${change.node} is not a member`;
@@ -1024,4 +1063,3 @@ function validateChange(
       return null;
   }
 }
-

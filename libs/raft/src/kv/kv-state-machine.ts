@@ -25,7 +25,12 @@ export function encodeKvCommand(cmd: KvCommand): Uint8Array {
 function decodeKvCommand(data: Uint8Array): KvCommand | null {
   try {
     const parsed = JSON.parse(decoder.decode(data)) as Partial<KvCommand> | null;
-    if (parsed && typeof parsed === 'object' && typeof parsed.key === 'string' && typeof parsed.op === 'string') {
+    if (
+      parsed &&
+      typeof parsed === 'object' &&
+      typeof parsed.key === 'string' &&
+      typeof parsed.op === 'string'
+    ) {
       return parsed as KvCommand;
     }
     return null;

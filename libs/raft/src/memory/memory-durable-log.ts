@@ -51,7 +51,14 @@ export class MemoryDurableLog implements DurableLog {
     const body: RecordBody = {
       ...(state ? { h: state } : {}),
       ...(entries.length > 0
-        ? { e: entries.map((x) => ({ t: x.term, i: x.index, y: x.type, d: Buffer.from(x.data).toString('base64') })) }
+        ? {
+            e: entries.map((x) => ({
+              t: x.term,
+              i: x.index,
+              y: x.type,
+              d: Buffer.from(x.data).toString('base64'),
+            })),
+          }
         : {}),
     };
     this.pending.push({ bytes: frame(body), body, entries });
@@ -196,16 +203,17 @@ function unframe(rec: Uint8Array): RecordBody | null {
 }
 
 /** `decoded` skips base64 decoding when the caller already holds the entries. */
-function applyRecord(
-  view: View,
-  body: RecordBody,
-  decoded: readonly Entry[] | undefined,
-): void {
+function applyRecord(view: View, body: RecordBody, decoded: readonly Entry[] | undefined): void {
   if (body.h) view.hardState = body.h;
   if (body.e && body.e.length > 0) {
     const entries =
       decoded ??
-      body.e.map((x) => ({ term: x.t, index: x.i, type: x.y, data: new Uint8Array(Buffer.from(x.d, 'base64')) }));
+      body.e.map((x) => ({
+        term: x.t,
+        index: x.i,
+        type: x.y,
+        data: new Uint8Array(Buffer.from(x.d, 'base64')),
+      }));
     const first = entries[0]!.index;
     const base = view.entries[0]?.index;
     if (base === undefined || first < base) {

@@ -75,7 +75,10 @@ export class Checkers {
   private noteCommitted(index: number, term: number, by: NodeId): void {
     const prev = this.committedTerm.get(index);
     if (prev !== undefined && prev !== term) {
-      throw new InvariantViolation('committed entry lost', `index ${index} committed in term ${prev}, ${by} has ${term}`);
+      throw new InvariantViolation(
+        'committed entry lost',
+        `index ${index} committed in term ${prev}, ${by} has ${term}`,
+      );
     }
     this.committedTerm.set(index, term);
   }

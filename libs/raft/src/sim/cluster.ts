@@ -1,4 +1,10 @@
-import { RaftNode, type ProposeResult, type RaftConfig, type ReadState, type Ready } from '../core/raft-node.js';
+import {
+  RaftNode,
+  type ProposeResult,
+  type RaftConfig,
+  type ReadState,
+  type Ready,
+} from '../core/raft-node.js';
 import { Xoshiro128 } from '../core/prng.js';
 import { quorumSize } from '../core/conf.js';
 import { KvStateMachine } from '../kv/kv-state-machine.js';
@@ -287,7 +293,9 @@ export class Cluster {
     }
     n.inReady = true;
     const needsSync = rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined;
-    const delay = needsSync ? this.disk.minSyncMs + this.diskRandom.int(this.disk.maxSyncMs - this.disk.minSyncMs + 1) : 0;
+    const delay = needsSync
+      ? this.disk.minSyncMs + this.diskRandom.int(this.disk.maxSyncMs - this.disk.minSyncMs + 1)
+      : 0;
     this.forNode(n, delay, () => this.complete(n, rd));
   }
 
@@ -300,7 +308,8 @@ export class Cluster {
       n.lastApplied = rd.snapshot.meta.index;
     }
     for (const e of rd.committedEntries) {
-      if (e.index !== n.lastApplied + 1) throw new Error(`sim: ${n.id} applies ${e.index} after ${n.lastApplied}`);
+      if (e.index !== n.lastApplied + 1)
+        throw new Error(`sim: ${n.id} applies ${e.index} after ${n.lastApplied}`);
       const result = n.sm.apply(e);
       n.lastApplied = e.index;
       n.appliedData.set(e.index, e);
@@ -341,7 +350,8 @@ export class Cluster {
     const copies = f.duplicateProbability > 0 && r.next() < f.duplicateProbability ? 2 : 1;
     for (let c = 0; c < copies; c++) {
       let delay = f.minDelayMs + r.int(f.maxDelayMs - f.minDelayMs + 1);
-      if (f.longDelayProbability > 0 && r.next() < f.longDelayProbability) delay += r.int(f.longDelayMaxMs + 1);
+      if (f.longDelayProbability > 0 && r.next() < f.longDelayProbability)
+        delay += r.int(f.longDelayMaxMs + 1);
       this.at(delay, () => this.deliver(m));
     }
   }
@@ -374,7 +384,6 @@ export class Cluster {
   private isConnectedInLab(id: NodeId): boolean {
     return !this.labDisconnected.has(id);
   }
-
 
   // ------------------------------------------------------------ clients
 

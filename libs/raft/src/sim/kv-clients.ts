@@ -82,7 +82,14 @@ export class KvClients {
         ? { op: 'get', key }
         : roll < 0.7
           ? { op: 'put', key, value }
-          : { op: 'cas', key, expect: this.random.chance(0.3) ? null : `c${this.random.int(this.clients)}-${this.random.int(this.seq)}`, value };
+          : {
+              op: 'cas',
+              key,
+              expect: this.random.chance(0.3)
+                ? null
+                : `c${this.random.int(this.clients)}-${this.random.int(this.seq)}`,
+              value,
+            };
     const node = this.leaderGuess.get(client) ?? this.cluster.ids[this.random.int(this.cluster.ids.length)]!;
     const call = this.cluster.now;
     const deadline = call + this.timeoutMs;
@@ -145,7 +152,8 @@ export class KvClients {
     this.unknown++;
     const base = { client, key: f.cmd.key, call: f.call, return: null, ok: true };
     if (f.cmd.op === 'put') this.history.push({ ...base, op: 'put', value: f.cmd.value });
-    else if (f.cmd.op === 'cas') this.history.push({ ...base, op: 'cas', value: f.cmd.value, expect: f.cmd.expect });
+    else if (f.cmd.op === 'cas')
+      this.history.push({ ...base, op: 'cas', value: f.cmd.value, expect: f.cmd.expect });
     else if (f.cmd.op === 'delete') this.history.push({ ...base, op: 'delete' });
   }
 }

@@ -130,7 +130,10 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
     if (!progressed) {
       const states = sc.ids.map((id) => {
         const s = cluster.status(id);
-        return `${id}:${s?.role ?? 'down'}/t${s?.term}/c${s?.commitIndex}/a${cluster.lastApplied(id)}`;
+        const base = `${id}:${s?.role ?? 'down'}/t${s?.term}/c${s?.commitIndex}/a${cluster.lastApplied(id)}`;
+        if (s?.role !== 'leader') return base;
+        const prs = s.members.map((m) => `${m.id}=${m.state}/m${m.matchIndex}/n${m.nextIndex}`);
+        return `${base}[${prs.join(' ')}]`;
       });
       throw new Error(`liveness: no progress within ${livenessMs} ms after healing (${states.join(' ')})`);
     }
@@ -139,9 +142,15 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
     clients.drain();
     const check = checkKv(clients.history, { timeoutMs: 10_000 });
     linearizable = check.linearizable;
-    if (!linearizable) throw new Error(`linearizability: history of ${clients.history.length} operations (${check.verdict})`);
+    if (!linearizable)
+      throw new Error(`linearizability: history of ${clients.history.length} operations (${check.verdict})`);
   } catch (e) {
-    failure = e instanceof InvariantViolation ? `invariant ${e.message}` : e instanceof Error ? (e.stack ?? e.message) : String(e);
+    failure =
+      e instanceof InvariantViolation
+        ? `invariant ${e.message}`
+        : e instanceof Error
+          ? (e.stack ?? e.message)
+          : String(e);
   }
   return {
     seed,

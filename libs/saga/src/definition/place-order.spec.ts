@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Reply } from '@concord/contracts';
+import type { PlaceOrderInput, Reply } from '@concord/contracts';
 import { placeOrderSaga, placeOrderTwoPhase, parsePlaceOrderInput } from './place-order.js';
 import { retryDelayMs, retryExhausted, RETRY_FOREVER } from './retry.js';
 import type { OutboundCommand, Workflow, WorkflowStateBase } from './workflow.js';
 
-const input = { orderId: 'o-1', customerId: 'c-1', items: [{ sku: 'apple', qty: 2 }] };
+const input: PlaceOrderInput = { orderId: 'o-1', customerId: 'c-1', items: [{ sku: 'apple', qty: 2 }] };
 const reserved: Reply<unknown> = {
   ok: true,
   result: { lines: [{ sku: 'apple', qty: 2, priceCents: 150 }], totalCents: 300 },
@@ -13,7 +13,7 @@ const okNull: Reply<unknown> = { ok: true, result: null };
 
 /** Runs a workflow against scripted answers (subject → reply), returning the subjects in the order sent. */
 function drive<St extends WorkflowStateBase>(
-  workflow: Workflow<typeof input, St>,
+  workflow: Workflow<PlaceOrderInput, St>,
   answer: (command: OutboundCommand) => Reply<unknown> | 'no answer',
 ): { sent: string[]; state: St } {
   let state = workflow.start(input, 'tx-1');

@@ -128,4 +128,9 @@ export class SagaLeadershipEntity {
   updatedAt!: Date;
 }
 
-export const orchestratorEntities = [SagaInstanceEntity, SagaStepEntity, SagaOutboxEntity, SagaLeadershipEntity];
+export const orchestratorEntities = [
+  SagaInstanceEntity,
+  SagaStepEntity,
+  SagaOutboxEntity,
+  SagaLeadershipEntity,
+];

@@ -1,0 +1,99 @@
+import { Body, Controller, Get, Headers, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { ProblemException } from '@concord/platform';
+import type { FastifyReply } from 'fastify';
+import { ApiTokenGuard } from './api-token.guard.js';
+import { SagasService, type InstanceView } from './sagas.service.js';
+
+const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
+const idPattern = /^[0-9a-f-]{36}$/;
+
+function requireKey(key: string | undefined): string {
+  if (key === undefined || !idempotencyKeyPattern.test(key)) {
+    throw new ProblemException(
+      400,
+      'an Idempotency-Key header (1-200 of letters, digits, "_.:-") is required',
+    );
+  }
+  return key;
+}
+
+function requireId(id: string): string {
+  if (!idPattern.test(id)) throw new ProblemException(404, `no saga or transaction ${id}`);
+  return id;
+}
+
+function limitOf(raw: string | undefined): number {
+  const limit = raw === undefined ? 100 : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+    throw new ProblemException(400, 'limit must be 1-500');
+  return limit;
+}
+
+/** Sagas: `POST /v1/sagas/{type}` (body: the input), `GET /v1/sagas/{id}`, `GET /v1/sagas?state=&type=`. */
+@Controller('v1/sagas')
+export class SagasHttpController {
+  constructor(private readonly sagas: SagasService) {}
+
+  @Post(':type')
+  @UseGuards(ApiTokenGuard)
+  async start(
+    @Param('type') type: string,
+    @Body() body: unknown,
+    @Headers('idempotency-key') key: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<InstanceView> {
+    const { created, instance } = await this.sagas.start(type, 'saga', body, requireKey(key));
+    void reply.status(created ? 202 : 200).header('location', `/v1/sagas/${instance.id}`);
+    return instance;
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string): Promise<InstanceView> {
+    return this.sagas.get(requireId(id));
+  }
+
+  @Get()
+  async list(
+    @Query('state') state?: string,
+    @Query('type') type?: string,
+    @Query('limit') limit?: string,
+  ): Promise<{ items: InstanceView[] }> {
+    return this.sagas.list('saga', state, type, limitOf(limit));
+  }
+}
+
+/** Two-phase commit, same shape: `POST /v1/transactions` with body `{type, input}`. */
+@Controller('v1/transactions')
+export class TransactionsHttpController {
+  constructor(private readonly sagas: SagasService) {}
+
+  @Post()
+  @UseGuards(ApiTokenGuard)
+  async start(
+    @Body() body: unknown,
+    @Headers('idempotency-key') key: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<InstanceView> {
+    const request = body as { type?: unknown; input?: unknown } | null;
+    if (typeof request !== 'object' || request === null || typeof request.type !== 'string') {
+      throw new ProblemException(400, 'body must be {"type": "<workflow>", "input": {...}}');
+    }
+    const { created, instance } = await this.sagas.start(request.type, '2pc', request.input, requireKey(key));
+    void reply.status(created ? 202 : 200).header('location', `/v1/transactions/${instance.id}`);
+    return instance;
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string): Promise<InstanceView> {
+    return this.sagas.get(requireId(id));
+  }
+
+  @Get()
+  async list(
+    @Query('state') state?: string,
+    @Query('type') type?: string,
+    @Query('limit') limit?: string,
+  ): Promise<{ items: InstanceView[] }> {
+    return this.sagas.list('2pc', state, type, limitOf(limit));
+  }
+}

@@ -1,0 +1,157 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { OrderLine, Reply, SettleOrder } from '@concord/contracts';
+import { APP_CONFIG, ProblemException } from '@concord/platform';
+import { Clock } from './clock.js';
+import type { OrdersConfig } from './config.js';
+import type { OrderMode } from './order.entity.js';
+import { OrderIds } from './order-ids.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  type OrderView,
+  type PlacedOrder,
+  settleVerdict,
+  toPlaced,
+  toView,
+} from './order-view.js';
+import { OrchestratorPort } from './orchestrator.client.js';
+import { type OrderRow, OrdersRepository } from './orders.repository.js';
+import { SettlementSignal } from './settlement-signal.js';
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Pass as `cursor` to get the next page; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+export interface PlaceOrder {
+  readonly customerId: string;
+  readonly items: readonly OrderLine[];
+  readonly mode: OrderMode;
+}
+
+/** Polling interval of `?wait=true` for settles that another instance handles. */
+const waitPollMs = 250;
+
+/**
+ * Orders: records an order PENDING, asks the orchestrator to run the place-order transaction, and takes its
+ * verdict (`orders.settle`). The order row is written before the orchestrator is asked, so an order is never
+ * lost: if the orchestrator cannot be reached, the re-send sweeper asks again (same idempotency key).
+ */
+@Injectable()
+export class OrdersService {
+  private readonly logger = new Logger('Orders');
+
+  constructor(
+    private readonly repository: OrdersRepository,
+    private readonly orchestrator: OrchestratorPort,
+    private readonly signal: SettlementSignal,
+    private readonly ids: OrderIds,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: OrdersConfig,
+  ) {}
+
+  async place(input: PlaceOrder, options: { wait: boolean; idempotencyKey?: string }): Promise<PlacedOrder> {
+    const { order, created } = await this.repository.insert(this.repository.manager, {
+      id: this.ids.next(),
+      customerId: input.customerId,
+      items: input.items,
+      mode: input.mode,
+      idempotencyKey: options.idempotencyKey,
+      nowMs: this.clock.nowMs(),
+    });
+    let current = order;
+    if (created) current = (await this.start(order)) ?? order;
+    if (options.wait && current.status === 'PENDING') current = await this.waitSettled(current.id);
+    return toPlaced(current);
+  }
+
+  async get(id: string): Promise<OrderView> {
+    const order = await this.repository.find(this.repository.manager, id);
+    if (order === undefined) throw new ProblemException(404, `no order ${id}`);
+    return toView(order);
+  }
+
+  async list(customerId: string, cursor: string | undefined, limit: number): Promise<Page<OrderView>> {
+    const beforeSeq = cursor === undefined ? undefined : decodeCursor(cursor);
+    if (cursor !== undefined && beforeSeq === undefined) {
+      throw new ProblemException(400, 'cursor: not a cursor this service returned');
+    }
+    const rows = await this.repository.listByCustomer(this.repository.manager, customerId, beforeSeq, limit);
+    const last = rows.at(-1);
+    const items = rows.map(toView);
+    return rows.length === limit && last !== undefined
+      ? { items, nextCursor: encodeCursor(last.seq) }
+      : { items };
+  }
+
+  /** The orchestrator's verdict. Idempotent: a settled order keeps its first verdict. */
+  async settle(message: SettleOrder): Promise<Reply<null>> {
+    const settled = await this.repository.settle(this.repository.manager, message.orderId, {
+      status: message.status,
+      reason: message.status === 'CANCELLED' ? (message.reason ?? 'cancelled') : (message.reason ?? null),
+      totalCents: message.totalCents ?? null,
+      nowMs: this.clock.nowMs(),
+    });
+    if (settled !== undefined) {
+      this.signal.notify(message.orderId);
+      return { ok: true, result: null };
+    }
+    const current = await this.repository.find(this.repository.manager, message.orderId);
+    const verdict = settleVerdict(current, message.status);
+    if (verdict === 'unknown') return { ok: false, reason: `no order ${message.orderId}` };
+    if (verdict === 'conflict') {
+      this.logger.error(
+        `order ${message.orderId} is ${current?.status}; ignoring a later ${message.status} verdict`,
+      );
+    }
+    return { ok: true, result: null };
+  }
+
+  /**
+   * Re-sends `orchestrator.start` for PENDING orders whose last start is older than ORDER_RESEND_AFTER_MS.
+   * Answers how many were re-sent.
+   */
+  async resendStale(limit: number): Promise<number> {
+    const nowMs = this.clock.nowMs();
+    const stale = await this.repository.transaction((em) =>
+      this.repository.claimStale(em, nowMs - this.config.ORDER_RESEND_AFTER_MS, nowMs, limit),
+    );
+    for (const order of stale) await this.start(order);
+    return stale.length;
+  }
+
+  /** Asks the orchestrator to start (or find) the order's transaction; the order stays PENDING if it cannot. */
+  private async start(order: OrderRow): Promise<OrderRow | undefined> {
+    try {
+      const reply = await this.orchestrator.start(order.mode, {
+        orderId: order.id,
+        customerId: order.customerId,
+        items: order.items,
+      });
+      if (!reply.ok) {
+        // Refused outright (the orchestrator will never run it): the order ends here.
+        await this.settle({ orderId: order.id, status: 'CANCELLED', reason: reply.reason });
+      } else {
+        await this.repository.setTransactionId(this.repository.manager, order.id, reply.result.transactionId);
+      }
+      return this.repository.find(this.repository.manager, order.id);
+    } catch (error) {
+      this.logger.warn(
+        `orchestrator.start for order ${order.id} failed (stays PENDING, re-sent later): ${(error as Error).message}`,
+      );
+      return undefined;
+    }
+  }
+
+  private async waitSettled(id: string): Promise<OrderRow> {
+    const deadlineMs = this.clock.nowMs() + this.config.ORDER_WAIT_TIMEOUT_MS;
+    for (;;) {
+      const order = await this.repository.find(this.repository.manager, id);
+      if (order === undefined) throw new Error(`order ${id} vanished`);
+      const remainingMs = deadlineMs - this.clock.nowMs();
+      if (order.status !== 'PENDING' || remainingMs <= 0) return order;
+      await this.signal.next(id, Math.min(waitPollMs, remainingMs));
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import type { SagaLog } from './saga-log.js';
+
+export const SAGA_EVENTS_STREAM = 'SAGA_EVENTS';
+export const SAGA_EVENTS_SUBJECTS = 'saga.events.>';
+/** JetStream drops a message whose Nats-Msg-Id it saw within this window. */
+const duplicateWindowNs = 2 * 60 * 1_000_000_000;
+const publishTimeoutMs = 2_000;
+
+interface JsApiError {
+  error?: { code: number; err_code?: number; description: string };
+}
+
+/**
+ * Creates the lifecycle stream if missing, through the JetStream API subjects of core NATS (no extra client
+ * library). Creating an identical stream again is accepted by the server.
+ */
+export async function ensureEventStream(nc: NatsConnection): Promise<void> {
+  const config = {
+    name: SAGA_EVENTS_STREAM,
+    subjects: [SAGA_EVENTS_SUBJECTS],
+    storage: 'file',
+    retention: 'limits',
+    duplicate_window: duplicateWindowNs,
+    max_age: 7 * 24 * 3600 * 1_000_000_000,
+  };
+  const reply = await nc.request(`$JS.API.STREAM.CREATE.${SAGA_EVENTS_STREAM}`, JSON.stringify(config), {
+    timeout: publishTimeoutMs,
+  });
+  const answer = reply.json<JsApiError>();
+  // 10058: a stream of that name exists (with another config, e.g. an older version): keep it.
+  if (answer.error !== undefined && answer.error.err_code !== 10058) {
+    throw new Error(`creating stream ${SAGA_EVENTS_STREAM}: ${answer.error.description}`);
+  }
+}
+
+/** Publishes one event and waits for JetStream's acknowledgement; a duplicate id is acknowledged too. */
+export async function publishEvent(
+  nc: NatsConnection,
+  event: { eventId: string; subject: string; payload: unknown },
+): Promise<{ duplicate: boolean }> {
+  const h = headers();
+  h.set('Nats-Msg-Id', event.eventId);
+  const reply = await nc.request(event.subject, JSON.stringify(event.payload), {
+    timeout: publishTimeoutMs,
+    headers: h,
+  });
+  const ack = reply.json<JsApiError & { seq?: number; duplicate?: boolean }>();
+  if (ack.error !== undefined) throw new Error(`publish ${event.eventId}: ${ack.error.description}`);
+  return { duplicate: ack.duplicate === true };
+}
+
+/**
+ * One relay pass: publish unpublished outbox rows in order, mark them. A crash between publish and mark
+ * re-publishes on the next pass, and the stream drops it by its Nats-Msg-Id: at-least-once in, exactly-once
+ * in the stream (within the duplicate window).
+ */
+export async function relayOutbox(log: SagaLog, nc: NatsConnection, batchMax = 100): Promise<number> {
+  const rows = await log.unpublished(batchMax);
+  const published: string[] = [];
+  try {
+    for (const row of rows) {
+      await publishEvent(nc, row);
+      published.push(row.id);
+    }
+  } finally {
+    await log.markPublished(published);
+  }
+  return published.length;
+}

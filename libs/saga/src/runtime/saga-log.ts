@@ -1,0 +1,362 @@
+import { createHash } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { DataSource, type QueryRunner } from 'typeorm';
+import type { Reply } from '@concord/contracts';
+import type { WorkflowStateBase } from '../definition/workflow.js';
+
+/** A change refused because a leader with a newer fencing token exists (or claimed the row since). */
+export class FencedError extends Error {
+  override readonly name = 'FencedError';
+}
+
+/** The instance changed under us (another writer with the same token): reload and decide again. */
+export class StaleVersionError extends Error {
+  override readonly name = 'StaleVersionError';
+}
+
+export interface InstanceRecord {
+  readonly id: string;
+  readonly type: string;
+  readonly mode: 'saga' | '2pc';
+  readonly status: string;
+  readonly reason: string | null;
+  readonly input: unknown;
+  readonly state: WorkflowStateBase;
+  readonly idempotencyKey: string | null;
+  readonly requestHash: string;
+  readonly fencingToken: number;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface StepRecord {
+  readonly key: string;
+  readonly step: string;
+  readonly subject: string;
+  readonly messageId: string;
+  readonly status: string;
+  readonly reply: unknown;
+  readonly attempts: number;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+}
+
+export interface LifecycleEvent {
+  readonly eventId: string;
+  readonly subject: string;
+  readonly payload: Record<string, unknown>;
+}
+
+export interface StepOutcome {
+  readonly key: string;
+  readonly status: 'succeeded' | 'refused' | 'gave-up';
+  readonly reply: Reply<unknown> | null;
+  readonly attempts: number;
+}
+
+export type CreateOutcome =
+  | { readonly kind: 'created'; readonly instance: InstanceRecord }
+  | { readonly kind: 'existing'; readonly instance: InstanceRecord }
+  | { readonly kind: 'conflict'; readonly instance: InstanceRecord };
+
+export function requestHash(type: string, mode: string, input: unknown): string {
+  return createHash('sha256')
+    .update(JSON.stringify([type, mode, input]))
+    .digest('hex');
+}
+
+interface InstanceRow {
+  id: string;
+  type: string;
+  mode: 'saga' | '2pc';
+  status: string;
+  reason: string | null;
+  input: unknown;
+  state: WorkflowStateBase;
+  idempotency_key: string | null;
+  request_hash: string;
+  fencing_token: string;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toInstance(row: InstanceRow): InstanceRecord {
+  return {
+    id: row.id,
+    type: row.type,
+    mode: row.mode,
+    status: row.status,
+    reason: row.reason,
+    input: row.input,
+    state: row.state,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    fencingToken: Number(row.fencing_token),
+    version: row.version,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+const instanceColumns =
+  'id, type, mode, status, reason, input, state, idempotency_key, request_hash, fencing_token, version, created_at, updated_at';
+
+/**
+ * The orchestrator's repository: the only code that touches its tables. Every write of an instance runs in one
+ * transaction that (1) checks the leadership row under a share lock, refusing a token older than the newest
+ * claimed, (2) updates the instance only if its version and token allow, (3) writes the step row and (4) the
+ * lifecycle events to the outbox. Nothing is sent before that transaction commits.
+ */
+@Injectable()
+export class SagaLog {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Claims the next fencing token (single-instance leadership, and the coordinator-backed one's floor). */
+  async claimFencingToken(holder: string, atLeast = 0): Promise<number> {
+    const rows = (await this.dataSource.query(
+      `UPDATE saga_leadership SET fencing_token = GREATEST(fencing_token + 1, $2), holder = $1, updated_at = now()
+       WHERE id = 1 RETURNING fencing_token`,
+      [holder, atLeast],
+    )) as [Array<{ fencing_token: string }>, number];
+    const token = rows[0][0]?.fencing_token;
+    if (token === undefined) throw new Error('saga_leadership row missing: migrations not run?');
+    return Number(token);
+  }
+
+  /** Records a token handed out elsewhere (the coordinator's lock), so older holders are refused from now on. */
+  async adoptFencingToken(holder: string, token: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE saga_leadership SET fencing_token = $2, holder = $1, updated_at = now()
+       WHERE id = 1 AND fencing_token < $2`,
+      [holder, token],
+    );
+  }
+
+  async create(
+    instance: {
+      id: string;
+      type: string;
+      mode: 'saga' | '2pc';
+      input: unknown;
+      state: WorkflowStateBase;
+      idempotencyKey: string | null;
+    },
+    events: readonly LifecycleEvent[],
+    fencingToken: number,
+  ): Promise<CreateOutcome> {
+    const hash = requestHash(instance.type, instance.mode, instance.input);
+    const created = await this.write(fencingToken, async (runner) => {
+      const inserted = (await runner.query(
+        `INSERT INTO saga_instance (id, type, mode, status, reason, input, state, idempotency_key, request_hash,
+                                    fencing_token, version, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, now())
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${instanceColumns}`,
+        [
+          instance.id,
+          instance.type,
+          instance.mode,
+          instance.state.status,
+          instance.state.reason ?? null,
+          JSON.stringify(instance.input),
+          JSON.stringify(instance.state),
+          instance.idempotencyKey,
+          hash,
+          fencingToken,
+        ],
+      )) as InstanceRow[];
+      const row = inserted[0];
+      if (row === undefined) return undefined;
+      await this.insertEvents(runner, events);
+      return toInstance(row);
+    });
+    if (created !== undefined) return { kind: 'created', instance: created };
+    const existing =
+      instance.idempotencyKey === null ? undefined : await this.findByKey(instance.idempotencyKey);
+    if (existing === undefined) throw new Error(`instance ${instance.id} neither created nor found`);
+    return { kind: existing.requestHash === hash ? 'existing' : 'conflict', instance: existing };
+  }
+
+  /** Marks a command as sent (first time only) and returns when it was first sent and how often so far. */
+  async stepStarted(
+    sagaId: string,
+    command: { key: string; step: string; subject: string },
+    messageId: string,
+  ): Promise<{ startedAtMs: number; attempts: number }> {
+    const rows = (await this.dataSource.query(
+      `INSERT INTO saga_step (saga_id, key, step, subject, message_id, status, attempts, started_at)
+       VALUES ($1, $2, $3, $4, $5, 'started', 0, now())
+       ON CONFLICT (saga_id, key) DO UPDATE SET attempts = saga_step.attempts
+       RETURNING started_at, attempts`,
+      [sagaId, command.key, command.step, command.subject, messageId],
+    )) as Array<{ started_at: Date; attempts: number }>;
+    const row = rows[0];
+    if (row === undefined) throw new Error('saga_step upsert returned nothing');
+    return { startedAtMs: row.started_at.getTime(), attempts: row.attempts };
+  }
+
+  /** Writes a transition: new state, the step's outcome and events, if the version and the token allow. */
+  async transition(
+    sagaId: string,
+    expectedVersion: number,
+    state: WorkflowStateBase,
+    outcome: StepOutcome | undefined,
+    events: readonly LifecycleEvent[],
+    fencingToken: number,
+  ): Promise<number> {
+    return this.write(fencingToken, async (runner) => {
+      const updated = (await runner.query(
+        `UPDATE saga_instance
+         SET state = $3, status = $4, reason = $5, version = version + 1, fencing_token = $6, updated_at = now()
+         WHERE id = $1 AND version = $2 AND fencing_token <= $6
+         RETURNING version`,
+        [sagaId, expectedVersion, JSON.stringify(state), state.status, state.reason ?? null, fencingToken],
+        true,
+      )) as { records: Array<{ version: number }> };
+      const version = updated.records[0]?.version;
+      if (version === undefined) {
+        throw new StaleVersionError(
+          `instance ${sagaId} moved past version ${expectedVersion} or has a newer token`,
+        );
+      }
+      if (outcome !== undefined) {
+        await runner.query(
+          `UPDATE saga_step SET status = $3, reply = $4, attempts = attempts + $5, finished_at = now()
+           WHERE saga_id = $1 AND key = $2`,
+          [sagaId, outcome.key, outcome.status, JSON.stringify(outcome.reply), outcome.attempts],
+        );
+      }
+      await this.insertEvents(runner, events);
+      return version;
+    });
+  }
+
+  async find(id: string): Promise<InstanceRecord | undefined> {
+    const rows = (await this.dataSource.query(`SELECT ${instanceColumns} FROM saga_instance WHERE id = $1`, [
+      id,
+    ])) as InstanceRow[];
+    return rows[0] === undefined ? undefined : toInstance(rows[0]);
+  }
+
+  async findByKey(idempotencyKey: string): Promise<InstanceRecord | undefined> {
+    const rows = (await this.dataSource.query(
+      `SELECT ${instanceColumns} FROM saga_instance WHERE idempotency_key = $1`,
+      [idempotencyKey],
+    )) as InstanceRow[];
+    return rows[0] === undefined ? undefined : toInstance(rows[0]);
+  }
+
+  async steps(sagaId: string): Promise<StepRecord[]> {
+    const rows = (await this.dataSource.query(
+      `SELECT key, step, subject, message_id, status, reply, attempts, started_at, finished_at
+       FROM saga_step WHERE saga_id = $1 ORDER BY id`,
+      [sagaId],
+    )) as Array<{
+      key: string;
+      step: string;
+      subject: string;
+      message_id: string;
+      status: string;
+      reply: unknown;
+      attempts: number;
+      started_at: Date;
+      finished_at: Date | null;
+    }>;
+    return rows.map((r) => ({
+      key: r.key,
+      step: r.step,
+      subject: r.subject,
+      messageId: r.message_id,
+      status: r.status,
+      reply: r.reply,
+      attempts: r.attempts,
+      startedAt: r.started_at.toISOString(),
+      finishedAt: r.finished_at?.toISOString() ?? null,
+    }));
+  }
+
+  /** Instances, newest first, filtered; `before` is the `createdAt|id` cursor of the previous page. */
+  async list(filter: {
+    status?: string | undefined;
+    type?: string | undefined;
+    mode?: string | undefined;
+    limit: number;
+  }): Promise<InstanceRecord[]> {
+    const rows = (await this.dataSource.query(
+      `SELECT ${instanceColumns} FROM saga_instance
+       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR mode = $3)
+       ORDER BY created_at DESC, id DESC LIMIT $4`,
+      [filter.status ?? null, filter.type ?? null, filter.mode ?? null, filter.limit],
+    )) as InstanceRow[];
+    return rows.map(toInstance);
+  }
+
+  async unfinishedIds(finished: readonly string[]): Promise<string[]> {
+    const rows = (await this.dataSource.query(
+      'SELECT id FROM saga_instance WHERE NOT (status = ANY($1)) ORDER BY created_at',
+      [finished],
+    )) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
+  }
+
+  async countByStatus(): Promise<Record<string, number>> {
+    const rows = (await this.dataSource.query(
+      'SELECT status, count(*)::int AS n FROM saga_instance GROUP BY status',
+    )) as Array<{ status: string; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
+  /** Up to `limit` unpublished outbox rows, oldest first. */
+  async unpublished(
+    limit: number,
+  ): Promise<Array<{ id: string; eventId: string; subject: string; payload: unknown }>> {
+    const rows = (await this.dataSource.query(
+      `SELECT id, event_id, subject, payload FROM saga_outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`,
+      [limit],
+    )) as Array<{ id: string; event_id: string; subject: string; payload: unknown }>;
+    return rows.map((r) => ({ id: r.id, eventId: r.event_id, subject: r.subject, payload: r.payload }));
+  }
+
+  async markPublished(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.dataSource.query('UPDATE saga_outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [
+      ids,
+    ]);
+  }
+
+  private async insertEvents(runner: QueryRunner, events: readonly LifecycleEvent[]): Promise<void> {
+    for (const event of events) {
+      await runner.query(
+        'INSERT INTO saga_outbox (event_id, subject, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING',
+        [event.eventId, event.subject, JSON.stringify(event.payload)],
+      );
+    }
+  }
+
+  /** One transaction guarded by the leadership row: a token older than the newest claimed is refused. */
+  private async write<T>(fencingToken: number, body: (runner: QueryRunner) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      // FOR SHARE: a new leader's claim (an UPDATE of this row) waits for writes in flight, and then wins.
+      const rows = (await runner.query(
+        'SELECT fencing_token FROM saga_leadership WHERE id = 1 FOR SHARE',
+      )) as Array<{
+        fencing_token: string;
+      }>;
+      const newest = Number(rows[0]?.fencing_token ?? 0);
+      if (newest > fencingToken)
+        throw new FencedError(`fencing token ${fencingToken} is older than ${newest}`);
+      const result = await body(runner);
+      await runner.commitTransaction();
+      return result;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+}

@@ -1,0 +1,414 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DecisionQuery, Decision, Reply, Subject } from '@concord/contracts';
+import { retryDelayMs, retryExhausted } from '../definition/retry.js';
+import type { TwoPhaseState } from '../definition/two-phase.js';
+import {
+  isFinished,
+  type OutboundCommand,
+  type Workflow,
+  type WorkflowStateBase,
+} from '../definition/workflow.js';
+import type { CommandSender } from '../transport/nest-nats.js';
+import type { LeadershipPort } from './leadership.js';
+import {
+  FencedError,
+  StaleVersionError,
+  type CreateOutcome,
+  type InstanceRecord,
+  type LifecycleEvent,
+  type SagaLog,
+  type StepOutcome,
+} from './saga-log.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyWorkflow = Workflow<any, WorkflowStateBase> & {
+  /** Two-phase workflows: a participant asked for the decision (method syntax: bivariant in the state). */
+  onDecisionQuery?(state: WorkflowStateBase): WorkflowStateBase;
+};
+
+export interface RuntimeOptions {
+  /** Random numbers in [0, 1) for backoff jitter (seeded in tests). */
+  readonly random?: () => number;
+  readonly logger?: { warn(message: string): void; log(message: string): void };
+  /** Wait before re-trying a write refused as stale, and between re-sends after a transport error floor. */
+  readonly writeRetryMs?: number;
+}
+
+export class UnknownWorkflowError extends Error {
+  override readonly name = 'UnknownWorkflowError';
+}
+export class InvalidInputError extends Error {
+  override readonly name = 'InvalidInputError';
+}
+export class NotLeaderError extends Error {
+  override readonly name = 'NotLeaderError';
+}
+
+const eventSubjectPrefix = 'saga.events';
+
+/**
+ * The one component that persists and sends. For each unfinished instance a driver loops: ask the workflow what
+ * is outstanding; record each command as started; send it (same message id on every re-send) until an answer
+ * or the retry policy gives up; feed the outcome to the workflow; write the new state, the step's outcome and
+ * the lifecycle events in one fenced transaction; only then look at what is outstanding next.
+ */
+export class SagaRuntime {
+  private readonly workflows = new Map<string, AnyWorkflow>();
+  private readonly drivers = new Map<string, InstanceDriver>();
+  private readonly random: () => number;
+  private readonly logger: { warn(message: string): void; log(message: string): void };
+  private stopping = new AbortController();
+
+  constructor(
+    readonly log: SagaLog,
+    readonly leadership: LeadershipPort,
+    readonly send: CommandSender,
+    workflows: readonly AnyWorkflow[],
+    private readonly options: RuntimeOptions = {},
+  ) {
+    for (const workflow of workflows) this.workflows.set(`${workflow.type}/${workflow.mode}`, workflow);
+    this.random = options.random ?? Math.random;
+    this.logger = options.logger ?? { warn: () => undefined, log: () => undefined };
+  }
+
+  workflowTypes(mode: 'saga' | '2pc'): string[] {
+    return [...this.workflows.values()].filter((w) => w.mode === mode).map((w) => w.type);
+  }
+
+  /** Starts (or, for a known idempotency key, finds) an instance. Throws on unknown type or bad input. */
+  async start(
+    type: string,
+    mode: 'saga' | '2pc',
+    rawInput: unknown,
+    idempotencyKey: string | null,
+  ): Promise<CreateOutcome> {
+    const workflow = this.workflows.get(`${type}/${mode}`);
+    if (workflow === undefined) throw new UnknownWorkflowError(`no ${mode} named ${JSON.stringify(type)}`);
+    let input: unknown;
+    try {
+      input = workflow.parseInput(rawInput);
+    } catch (error) {
+      throw new InvalidInputError((error as Error).message);
+    }
+    if (idempotencyKey !== null) {
+      // Answer a repeat without needing leadership: reads are safe from any instance.
+      const existing = await this.log.findByKey(idempotencyKey);
+      if (existing !== undefined) return this.compare(existing, type, mode, input);
+    }
+    if (!this.leadership.isLeader()) throw new NotLeaderError('this orchestrator instance does not lead');
+    const id = randomUUID();
+    const state = workflow.start(input, id);
+    const outcome = await this.guard(
+      this.log.create(
+        { id, type, mode, input, state, idempotencyKey },
+        [this.event(id, 1, 0, type, 'started', { mode, status: state.status })],
+        this.leadership.fencingToken(),
+      ),
+    );
+    if (outcome.kind === 'created') this.drive(outcome.instance);
+    return outcome;
+  }
+
+  private compare(existing: InstanceRecord, type: string, mode: string, input: unknown): CreateOutcome {
+    const same =
+      JSON.stringify([existing.type, existing.mode, existing.input]) === JSON.stringify([type, mode, input]);
+    return { kind: same ? 'existing' : 'conflict', instance: existing };
+  }
+
+  /** Resumes every unfinished instance (at start and whenever this instance becomes leader). */
+  async resumeAll(): Promise<number> {
+    this.stopping = new AbortController();
+    const ids = await this.log.unfinishedIds(['completed', 'compensated', 'committed', 'aborted', 'failed']);
+    for (const id of ids) {
+      const instance = await this.log.find(id);
+      if (instance !== undefined) this.drive(instance);
+    }
+    return ids.length;
+  }
+
+  /** Stops every driver (leadership lost or shutting down); in-flight sends are abandoned, not undone. */
+  async stopAll(): Promise<void> {
+    this.stopping.abort();
+    await Promise.all([...this.drivers.values()].map((d) => d.done));
+  }
+
+  activeCount(): number {
+    return this.drivers.size;
+  }
+
+  /**
+   * `orchestrator.2pc.decision`: the decision if there is one; presumed abort otherwise. An undecided
+   * transaction is decided `abort` durably before the answer, so it can never commit afterwards.
+   */
+  async decisionFor(query: DecisionQuery): Promise<Reply<Decision>> {
+    const instance = await this.log.find(query.transactionId);
+    if (instance === undefined || instance.mode !== '2pc') return { ok: true, result: { decision: 'abort' } };
+    const decided = (instance.state as TwoPhaseState<unknown>).decision;
+    if (decided !== undefined) return { ok: true, result: { decision: decided } };
+    if (!this.leadership.isLeader()) return { ok: false, reason: 'not the leader; ask again' };
+    const driver = this.drivers.get(instance.id);
+    const state = driver === undefined ? await this.forceAbort(instance) : await driver.decisionQuery();
+    const decision = (state as TwoPhaseState<unknown>).decision ?? 'abort';
+    return { ok: true, result: { decision } };
+  }
+
+  private async forceAbort(instance: InstanceRecord): Promise<WorkflowStateBase> {
+    const workflow = this.workflowOf(instance);
+    const next = workflow.onDecisionQuery?.(instance.state) ?? instance.state;
+    if (next === instance.state) return next;
+    await this.guard(
+      this.log.transition(
+        instance.id,
+        instance.version,
+        next,
+        undefined,
+        this.transitionEvents(instance, instance.state, next, undefined, instance.version + 1),
+        this.leadership.fencingToken(),
+      ),
+    );
+    const reloaded = await this.log.find(instance.id);
+    if (reloaded !== undefined) this.drive(reloaded);
+    return next;
+  }
+
+  workflowOf(instance: Pick<InstanceRecord, 'type' | 'mode'>): AnyWorkflow {
+    const workflow = this.workflows.get(`${instance.type}/${instance.mode}`);
+    if (workflow === undefined)
+      throw new UnknownWorkflowError(`no workflow ${instance.type}/${instance.mode}`);
+    return workflow;
+  }
+
+  event(
+    sagaId: string,
+    version: number,
+    index: number,
+    type: string,
+    name: string,
+    payload: Record<string, unknown>,
+  ): LifecycleEvent {
+    // Deterministic id: a transition written twice (it cannot commit twice) would carry the same id.
+    return {
+      eventId: `${sagaId}:${version}:${index}`,
+      subject: `${eventSubjectPrefix}.${type}.${name}`,
+      payload: { sagaId, type, event: name, version, ...payload },
+    };
+  }
+
+  transitionEvents(
+    instance: Pick<InstanceRecord, 'id' | 'type'>,
+    before: WorkflowStateBase,
+    after: WorkflowStateBase,
+    outcome: StepOutcome | undefined,
+    version: number,
+  ): LifecycleEvent[] {
+    const events: LifecycleEvent[] = [];
+    if (outcome !== undefined) {
+      const name =
+        outcome.status === 'succeeded'
+          ? 'step-done'
+          : outcome.status === 'refused'
+            ? 'step-refused'
+            : 'step-gave-up';
+      events.push(
+        this.event(instance.id, version, events.length, instance.type, name, {
+          key: outcome.key,
+          reply: outcome.reply,
+        }),
+      );
+    }
+    if (after.status !== before.status) {
+      events.push(
+        this.event(instance.id, version, events.length, instance.type, after.status, {
+          status: after.status,
+          ...(after.reason === undefined ? {} : { reason: after.reason }),
+        }),
+      );
+    }
+    return events;
+  }
+
+  /** A FencedError ends this instance's term: stop driving and tell the leadership port. */
+  async guard<T>(write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } catch (error) {
+      if (error instanceof FencedError) {
+        this.logger.warn(`fenced: ${error.message}; stepping down`);
+        this.leadership.deposed();
+        this.stopping.abort();
+      }
+      throw error;
+    }
+  }
+
+  private drive(instance: InstanceRecord): void {
+    if (this.drivers.has(instance.id) || isFinished(instance.state)) return;
+    const driver = new InstanceDriver(
+      this,
+      instance,
+      this.stopping.signal,
+      this.random,
+      this.logger,
+      this.options.writeRetryMs ?? 200,
+    );
+    this.drivers.set(instance.id, driver);
+    void driver.done.finally(() => this.drivers.delete(instance.id));
+  }
+}
+
+/** Drives one instance to a finished state (or until stopped). Transitions are applied one at a time. */
+class InstanceDriver {
+  readonly done: Promise<void>;
+  private state: WorkflowStateBase;
+  private version: number;
+  private readonly workflow: AnyWorkflow;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly runtime: SagaRuntime,
+    private readonly instance: InstanceRecord,
+    private readonly signal: AbortSignal,
+    private readonly random: () => number,
+    private readonly logger: { warn(message: string): void },
+    private readonly writeRetryMs: number,
+  ) {
+    this.state = instance.state;
+    this.version = instance.version;
+    this.workflow = runtime.workflowOf(instance);
+    this.done = this.run().catch((error: unknown) => {
+      if (!(error instanceof FencedError) && !this.signal.aborted) {
+        this.logger.warn(`saga ${instance.id} driver stopped: ${(error as Error).message}`);
+      }
+    });
+  }
+
+  private get running(): boolean {
+    return !this.signal.aborted && this.runtime.leadership.isLeader() && !isFinished(this.state);
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const commands = this.workflow.outstanding(this.state);
+      if (commands.length === 0) return;
+      await Promise.all(commands.map((command) => this.execute(command)));
+    }
+  }
+
+  private isOutstanding(key: string): boolean {
+    return this.workflow.outstanding(this.state).some((c) => c.key === key);
+  }
+
+  private async execute(command: OutboundCommand): Promise<void> {
+    const messageId = `${this.instance.id}:${command.key}`;
+    const { startedAtMs } = await this.runtime.log.stepStarted(this.instance.id, command, messageId);
+    let attempts = 0;
+    while (this.running && this.isOutstanding(command.key)) {
+      const elapsedMs = Date.now() - startedAtMs;
+      if (retryExhausted(command.retry, attempts, elapsedMs)) {
+        await this.apply(command.key, (s) => this.workflow.onGiveUp(s, command.key), {
+          key: command.key,
+          status: 'gave-up',
+          reply: null,
+          attempts,
+        });
+        return;
+      }
+      attempts += 1;
+      const remainingMs = command.retry.deadlineMs - elapsedMs;
+      const timeoutMs = Math.max(1, Math.min(command.timeoutMs, remainingMs));
+      let reply: Reply<unknown>;
+      try {
+        const envelope = {
+          messageId,
+          transactionId: this.instance.id,
+          step: command.step,
+          fencingToken: this.runtime.leadership.fencingToken(),
+          payload: command.payload,
+        };
+        reply = (await this.runtime.send(
+          command.subject as Subject,
+          envelope as never,
+          timeoutMs,
+        )) as Reply<unknown>;
+      } catch {
+        // Lost, late, no responder or a handler error: the same message goes again after a backoff.
+        await this.pause(retryDelayMs(command.retry, attempts, this.random()));
+        continue;
+      }
+      await this.apply(command.key, (s) => this.workflow.onReply(s, command.key, reply), {
+        key: command.key,
+        status: reply.ok ? 'succeeded' : 'refused',
+        reply,
+        attempts,
+      });
+      return;
+    }
+  }
+
+  /** The decision query of a participant, applied in order with this driver's own transitions. */
+  async decisionQuery(): Promise<WorkflowStateBase> {
+    await this.apply(undefined, (s) => this.workflow.onDecisionQuery?.(s) ?? s, undefined);
+    return this.state;
+  }
+
+  private apply(
+    key: string | undefined,
+    decide: (state: WorkflowStateBase) => WorkflowStateBase,
+    outcome: StepOutcome | undefined,
+  ): Promise<void> {
+    const next = this.queue.then(() => this.applyNow(key, decide, outcome));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async applyNow(
+    key: string | undefined,
+    decide: (state: WorkflowStateBase) => WorkflowStateBase,
+    outcome: StepOutcome | undefined,
+  ): Promise<void> {
+    for (;;) {
+      if (key !== undefined && !this.isOutstanding(key)) return;
+      const next = decide(this.state);
+      if (next === this.state) return;
+      const events = this.runtime.transitionEvents(
+        this.instance,
+        this.state,
+        next,
+        outcome,
+        this.version + 1,
+      );
+      try {
+        this.version = await this.runtime.guard(
+          this.runtime.log.transition(
+            this.instance.id,
+            this.version,
+            next,
+            outcome,
+            events,
+            this.runtime.leadership.fencingToken(),
+          ),
+        );
+        this.state = next;
+        return;
+      } catch (error) {
+        if (!(error instanceof StaleVersionError)) {
+          if (error instanceof FencedError) throw error;
+          // The database is unreachable: keep the answer and try the write again until we are stopped.
+          this.logger.warn(`saga ${this.instance.id}: write failed, retrying: ${(error as Error).message}`);
+          await this.pause(this.writeRetryMs);
+          if (this.signal.aborted) throw error;
+          continue;
+        }
+        const fresh = await this.runtime.log.find(this.instance.id);
+        if (fresh === undefined) throw error;
+        this.state = fresh.state;
+        this.version = fresh.version;
+      }
+    }
+  }
+
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.signal }).catch(() => undefined);
+  }
+}
