@@ -211,8 +211,14 @@ function svg(): string {
   panels.forEach((panel, p) => {
     const x0 = p * panelWidth + 50;
     const plotWidth = panelWidth - 80;
-    const maxValue = Math.max(...panel.groups.flatMap((g) => g.values), panel.reference?.value ?? 0) * 1.15;
-    const y = (v: number) => bottom - ((bottom - top) * v) / maxValue;
+    // One bar far above the rest (rendezvous at 100 instances) would flatten the others: cap the axis
+    // at 3x the second-highest value and draw the taller bars broken, with their true value on top.
+    const sorted = [...panel.groups.flatMap((g) => g.values), panel.reference?.value ?? 0].sort(
+      (a, b) => b - a,
+    );
+    const axisTop = Math.min(sorted[0]!, 3 * (sorted[1] ?? sorted[0]!));
+    const maxValue = axisTop * 1.15;
+    const y = (v: number) => bottom - ((bottom - top) * Math.min(v, maxValue)) / maxValue;
     parts.push(
       `<text x="${x0 + plotWidth / 2}" y="24" text-anchor="middle" font-size="14" font-weight="bold">${panel.title}</text>`,
     );
@@ -234,6 +240,11 @@ function svg(): string {
         parts.push(
           `<rect x="${bx.toFixed(1)}" y="${y(value).toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${(bottom - y(value)).toFixed(1)}" fill="${COLORS[ALGORITHMS[a]!]}"/>`,
         );
+        if (value > maxValue) {
+          parts.push(
+            `<rect x="${(bx - 1).toFixed(1)}" y="${top + 14}" width="${barWidth.toFixed(1)}" height="5" fill="#fff"/>`,
+          );
+        }
         parts.push(
           `<text x="${(bx + barWidth / 2).toFixed(1)}" y="${(y(value) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${value >= 10 ? value.toFixed(0) : value.toFixed(2)}${panel.unit}</text>`,
         );

@@ -10,14 +10,12 @@ import type {
   ReserveStock,
   StockReserved,
 } from '@concord/contracts';
+import { PLACE_ORDER_STEPS } from '@concord/contracts';
 import { Participant } from '@concord/saga';
 import type { z } from 'zod';
 import { InventoryService } from './inventory.service.js';
 import { orderPayload, reservePayload } from './inventory.schemas.js';
 import { LruCache } from './lru-cache.js';
-
-/** The saga step whose compensation `inventory.release` is (the orchestrator's place-order definition). */
-export const RESERVE_STEP = 'reserve-stock';
 
 /** How long the skus of a prepared 2PC branch are remembered, to invalidate the cache when it commits. */
 const preparedSkusTtlMs = 15 * 60_000;
@@ -52,7 +50,7 @@ export class InventoryCommands {
     const payload = parse(orderPayload, env.payload);
     if (!payload.ok) return payload;
     const touched: string[] = [];
-    const reply = await this.participant.compensation(env, RESERVE_STEP, async (em) => {
+    const reply = await this.participant.compensation(env, PLACE_ORDER_STEPS.reserveStock, async (em) => {
       touched.push(...(await this.inventory.release(em, payload.result.orderId)));
       return { ok: true, result: null };
     });

@@ -10,15 +10,13 @@ import type {
   ReleaseFunds,
   Reply,
 } from '@concord/contracts';
+import { PLACE_ORDER_STEPS } from '@concord/contracts';
 import { Participant } from '@concord/saga';
 import type { EntityManager } from 'typeorm';
 import type { z } from 'zod';
 import { LruCache } from './lru-cache.js';
 import { holdPayload, orderPayload } from './payments.schemas.js';
 import { type Outcome, PaymentsService } from './payments.service.js';
-
-/** The saga step whose compensation `payments.release` is (the orchestrator's place-order definition). */
-export const HOLD_STEP = 'hold-funds';
 
 const preparedAccountsTtlMs = 15 * 60_000;
 const preparedAccountsMax = 10_000;
@@ -52,7 +50,7 @@ export class PaymentsCommands {
     const payload = parse(orderPayload, env.payload);
     if (!payload.ok) return payload;
     return this.run(
-      (work) => this.participant.compensation(env, HOLD_STEP, work),
+      (work) => this.participant.compensation(env, PLACE_ORDER_STEPS.holdFunds, work),
       (em) => this.payments.release(em, payload.result.orderId),
     );
   }

@@ -1,4 +1,4 @@
-import type { Entry, Message, NodeId } from '../types.js';
+import type { Entry, Message, NodeId, Snapshot } from '../types.js';
 import { Xoshiro128 } from './prng.js';
 import { RaftNode, type PersistedState, type RaftConfig, type ReadState } from './raft-node.js';
 
@@ -11,6 +11,7 @@ export class TestCluster {
   readonly nodes = new Map<NodeId, RaftNode>();
   readonly applied = new Map<NodeId, Entry[]>();
   readonly readStates = new Map<NodeId, ReadState[]>();
+  readonly installed = new Map<NodeId, Snapshot[]>();
   readonly sent: Message[] = [];
   queue: Message[] = [];
   /** Return false to drop a message. */
@@ -72,6 +73,7 @@ export class TestCluster {
             this.sent.push(m);
             if (this.filter(m)) this.queue.push(m);
           }
+          if (rd.snapshot) this.installed.set(id, [...(this.installed.get(id) ?? []), rd.snapshot]);
           this.applied.get(id)!.push(...rd.committedEntries);
           this.readStates.get(id)!.push(...rd.readStates);
           n.advance();
