@@ -259,7 +259,7 @@ function svg(): string {
         `<line x1="${x0}" y1="${ry}" x2="${x0 + plotWidth}" y2="${ry}" stroke="#c00" stroke-dasharray="5,4"/>`,
       );
       parts.push(
-        `<text x="${x0 + plotWidth}" y="${ry - 4}" text-anchor="end" fill="#c00">${panel.reference.label}</text>`,
+        `<text x="${x0 + plotWidth + 3}" y="${ry + 4}" text-anchor="start" font-size="10" fill="#c00">${panel.reference.label}</text>`,
       );
     }
   });

@@ -31,7 +31,7 @@ const quick = process.argv.includes('--quick');
 const FSYNC_PROBE_MS = quick ? 500 : 2000;
 const WAL_PHASE_MS = quick ? 200 : 700;
 const CLUSTER_WARMUP_MS = quick ? 200 : 500;
-const CLUSTER_PHASE_MS = quick ? 500 : 2500;
+const CLUSTER_PHASE_MS = quick ? 500 : 4000;
 const NODE_IDS = ['n1', 'n2', 'n3'] as const;
 
 /** Sequential small appends, each followed by fdatasync: what one durable write costs. */
@@ -259,8 +259,11 @@ class BenchNode {
     number,
     { term: number; resolve: () => void; reject: (e: Error) => void }
   >();
-  private processing = false;
+  private cycling: Promise<void> | null = null;
+  private stopped = false;
   private ticker: NodeJS.Timeout | null = null;
+  private syncedTerm = -1;
+  private syncedVote: NodeId | null = null;
 
   constructor(
     private readonly core: RaftNode,
@@ -296,26 +299,42 @@ class BenchNode {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.ticker !== null) clearInterval(this.ticker);
+    await this.cycling;
     await this.transport.close();
     await this.wal.close();
   }
 
   private process(): void {
-    if (this.processing) return;
-    this.processing = true;
-    void this.cycle().finally(() => {
-      this.processing = false;
-      if (this.core.hasReady()) this.process();
-    });
+    if (this.cycling !== null || this.stopped) return;
+    this.cycling = this.cycle()
+      .catch((error: unknown) => {
+        console.error(`bench node: ${String(error)}`);
+        process.exitCode = 1;
+        this.stopped = true;
+      })
+      .finally(() => {
+        this.cycling = null;
+        if (!this.stopped && this.core.hasReady()) this.process();
+      });
   }
 
   private async cycle(): Promise<void> {
-    while (this.core.hasReady()) {
+    while (!this.stopped && this.core.hasReady()) {
       const ready = this.core.ready();
       if (ready.snapshot !== undefined) await this.snapshots.save(ready.snapshot);
-      if (ready.hardState !== undefined || ready.entries.length > 0) {
-        await this.wal.save(ready.hardState ?? null, ready.entries);
+      const state = ready.hardState ?? null;
+      if (state !== null || ready.entries.length > 0) {
+        // etcd's MustSync: only new entries or a new term or vote need an fsync before anyone hears of them.
+        const mustSync =
+          ready.entries.length > 0 ||
+          (state !== null && (state.term !== this.syncedTerm || state.vote !== this.syncedVote));
+        await this.wal.save(state, ready.entries, { sync: mustSync });
+        if (state !== null) {
+          this.syncedTerm = state.term;
+          this.syncedVote = state.vote;
+        }
       }
       for (const message of ready.messages) this.transport.send(message);
       for (const entry of ready.committedEntries) {

@@ -1,13 +1,4 @@
-import { natsListener, runApp } from '@concord/platform';
-import { orchestratorConfigSchema } from './config.js';
-import { OrchestratorModule } from './orchestrator.module.js';
+import { runApp } from '@concord/platform';
+import { orchestratorApp } from './orchestrator.app.js';
 
-await runApp({
-  name: 'orchestrator',
-  configSchema: orchestratorConfigSchema,
-  module: (config) => OrchestratorModule.register(config),
-  configure: async (app, config) => {
-    app.connectMicroservice(natsListener(config.NATS_URL, 'orchestrator'), { inheritAppConfig: true });
-    await app.startAllMicroservices();
-  },
-});
+await runApp(orchestratorApp);

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { CoordinatorHttpError, CoordinatorUnavailableError, failedBeforeSending } from './errors.js';
+import { BreakerRegistry, failedBeforeSend, retry } from '@concord/resilience';
+import { CoordinatorHttpError, CoordinatorUnavailableError } from './errors.js';
 import { parseSse } from './sse.js';
 
 export interface KeyValue {
@@ -66,6 +67,8 @@ export class CoordinationClient {
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
   private readonly random: () => number;
+  /** One breaker per coordinator node, shared helpers with the gateway (libs/resilience). */
+  private readonly breakers: BreakerRegistry;
 
   constructor(private readonly options: CoordinationClientOptions) {
     if (options.urls.length === 0) throw new Error('CoordinationClient needs at least one coordinator URL');
@@ -74,6 +77,15 @@ export class CoordinationClient {
     this.backoffBaseMs = options.backoffBaseMs ?? 100;
     this.backoffMaxMs = options.backoffMaxMs ?? 2_000;
     this.random = options.random ?? Math.random;
+    this.breakers = new BreakerRegistry({
+      defaults: { volumeThreshold: 5, errorThresholdPercentage: 50, resetTimeoutMs: 2_000 },
+      random: this.random,
+    });
+  }
+
+  /** Stops the breakers' timers. */
+  close(): void {
+    this.breakers.shutdown();
   }
 
   // --- keys -------------------------------------------------------------------------------------------------
@@ -296,43 +308,73 @@ export class CoordinationClient {
 
   // --- transport --------------------------------------------------------------------------------------------
 
+  /**
+   * One logical call: tries through `retry` (full-jitter backoff, a deadline), each on the next node whose
+   * breaker is closed. A node that keeps failing gets its breaker opened and is skipped until it recovers.
+   */
   private async call<T>(call: CallOptions): Promise<T> {
-    let lastError: unknown;
-    for (let attempt = 0; attempt < this.attempts; attempt++) {
-      if (attempt > 0) await delay(this.backoff(attempt));
-      const url = `${this.urlFor(this.preferred)}${call.path}`;
-      try {
-        const response = await fetch(url, {
-          method: call.method,
-          headers: {
-            authorization: `Bearer ${this.options.token}`,
-            ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
-          },
-          body: call.body === undefined ? undefined : JSON.stringify(call.body),
-          signal: AbortSignal.timeout(call.timeoutMs ?? this.timeoutMs),
+    const perTryTimeoutMs = call.timeoutMs ?? this.timeoutMs;
+    return retry(
+      async ({ attempt, signal }) => {
+        const index = this.pickNode(attempt);
+        const node = this.urlFor(index);
+        const answer = await this.breakers.fire(node, async () => {
+          const response = await fetch(`${node}${call.path}`, {
+            method: call.method,
+            headers: {
+              authorization: `Bearer ${this.options.token}`,
+              ...(call.body === undefined ? {} : { 'content-type': 'application/json' }),
+            },
+            body: call.body === undefined ? undefined : JSON.stringify(call.body),
+            signal,
+          });
+          const text = await response.text();
+          const body = text.length === 0 ? {} : (JSON.parse(text) as Record<string, unknown>);
+          if (response.ok) return body;
+          if (call.accept?.includes(response.status)) return { status: response.status };
+          throw new CoordinatorHttpError(response.status, body);
         });
-        const text = await response.text();
-        const body = text.length === 0 ? {} : (JSON.parse(text) as Record<string, unknown>);
-        if (response.ok) return body as T;
-        if (call.accept?.includes(response.status)) return { status: response.status } as T;
-        if (response.status === 503 || response.status === 502) {
-          // Refused without being applied (no leader yet): retry, on another node.
-          lastError = new CoordinatorHttpError(response.status, body);
-          this.rotate();
-          continue;
-        }
-        throw new CoordinatorHttpError(response.status, body);
-      } catch (error) {
-        if (error instanceof CoordinatorHttpError) throw error;
-        lastError = error;
-        this.rotate();
-        if (!call.idempotent && !failedBeforeSending(error)) break;
-      }
+        this.preferred = index;
+        return answer as T;
+      },
+      {
+        maxAttempts: this.attempts,
+        deadlineMs: perTryTimeoutMs * this.attempts,
+        perTryTimeoutMs,
+        baseDelayMs: this.backoffBaseMs,
+        maxDelayMs: this.backoffMaxMs,
+        random: this.random,
+        shouldRetry: (error) => {
+          if (error instanceof CoordinatorHttpError) {
+            // 502/503: refused without being applied (no leader yet, leader unreachable): safe for any method.
+            return error.status === 502 || error.status === 503;
+          }
+          // fetch wraps socket errors: the code (ECONNREFUSED...) is on its cause.
+          const cause = (error as { cause?: unknown }).cause;
+          return (
+            call.idempotent ||
+            failedBeforeSend(error) ||
+            failedBeforeSend(cause) ||
+            (error as { code?: string }).code === 'EOPENBREAKER'
+          );
+        },
+      },
+    ).catch((error: unknown) => {
+      if (error instanceof CoordinatorHttpError && error.status < 500) throw error;
+      throw new CoordinatorUnavailableError(`coordinator unavailable: ${(error as Error).message}`, {
+        cause: error,
+      });
+    });
+  }
+
+  /** The preferred node first; on a retry, the next node whose breaker lets a request through. */
+  private pickNode(attempt: number): number {
+    const count = this.options.urls.length;
+    for (let step = attempt - 1; step < attempt - 1 + count; step++) {
+      const index = (this.preferred + step) % count;
+      if (this.breakers.isAvailable(this.urlFor(index))) return index;
     }
-    throw new CoordinatorUnavailableError(
-      `coordinator unavailable after ${this.attempts} attempts: ${(lastError as Error | undefined)?.message ?? 'unknown'}`,
-      { cause: lastError },
-    );
+    return (this.preferred + attempt - 1) % count;
   }
 
   private urlFor(index: number): string {

@@ -18,14 +18,3 @@ export class CoordinatorUnavailableError extends Error {
     this.name = 'CoordinatorUnavailableError';
   }
 }
-
-/** A failure before the request reached the server: safe to retry any method on another node. */
-export function failedBeforeSending(error: unknown): boolean {
-  const code = (error as { cause?: { code?: string } } | null)?.cause?.code;
-  return (
-    code === 'ECONNREFUSED' ||
-    code === 'ENOTFOUND' ||
-    code === 'EAI_AGAIN' ||
-    code === 'UND_ERR_CONNECT_TIMEOUT'
-  );
-}

@@ -17,6 +17,7 @@ export {
   WalClosedError,
   WalCorruptError,
   type DiskWalOptions,
+  type SaveOptions,
   type WalRecovery,
   type WalStats,
 } from './storage/wal.js';

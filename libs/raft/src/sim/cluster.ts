@@ -39,7 +39,7 @@ export interface ClusterOptions {
 
 export const simRaftConfig = {
   electionTimeoutTicks: 15,
-  heartbeatIntervalTicks: 3,
+  heartbeatIntervalTicks: 5,
   maxInflightAppends: 8,
   maxEntriesPerAppend: 32,
   maxBytesPerAppend: 64 * 1024,
@@ -109,8 +109,11 @@ export class Cluster {
   disk: DiskFaults;
   now = 0;
   messagesSent = 0;
+  /** Requests only (the MIT lab counts an RPC and its reply once). */
+  requestsSent = 0;
   bytesSent = 0;
   events = 0;
+  private eventsAtInstant = 0;
   private readonly queue = new EventQueue();
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly netRandom: Xoshiro128;
@@ -173,6 +176,16 @@ export class Cluster {
 
   private step(): void {
     const ev = this.queue.pop()!;
+    if (ev.at === this.now) {
+      // Virtual time must advance: a node that keeps producing work at one instant is livelocked.
+      if (++this.eventsAtInstant > 100_000) {
+        const detail = this.ids.map((id) => {
+          const s = this.status(id);
+          return `${id}:${s?.role}/t${s?.term}/c${s?.commitIndex}/a${s?.appliedIndex}/l${s?.lastIndex}/s${s?.snapshotIndex}`;
+        });
+        throw new Error(`sim: livelock at ${this.now} ms (${detail.join(' ')})`);
+      }
+    } else this.eventsAtInstant = 0;
     this.now = ev.at;
     ev.run();
     this.events++;
@@ -343,6 +356,7 @@ export class Cluster {
 
   private send(m: Message): void {
     this.messagesSent++;
+    if (!m.type.endsWith('Resp')) this.requestsSent++;
     this.bytesSent += messageBytes(m);
     const f = this.network;
     const r = this.netRandom;

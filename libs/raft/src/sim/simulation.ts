@@ -115,11 +115,14 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
     const deadline = cluster.now + livenessMs;
     let leader: NodeId | undefined;
     let probeIndex = 0;
+    let lastAttemptMs = -1;
     const progressed = cluster.runUntil(() => {
       const leaders = cluster.leaders();
       const top = leaders.sort((a, b) => b.term - a.term)[0];
       if (!top) return false;
       if (leader !== top.id || probeIndex === 0) {
+        if (lastAttemptMs === cluster.now) return false; // one attempt per virtual ms
+        lastAttemptMs = cluster.now;
         leader = top.id;
         const r = cluster.propose(top.id, encodeKvCommand({ op: 'put', key: 'liveness', value: `${seed}` }));
         probeIndex = r.ok ? r.index : 0;
@@ -137,9 +140,11 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
       });
       throw new Error(`liveness: no progress within ${livenessMs} ms after healing (${states.join(' ')})`);
     }
+    trace?.(`${cluster.now} ms: progress on every node; stopping clients`);
     clients.stop();
     cluster.runUntil(() => clients.pending() === 0, Math.max(0, deadline - cluster.now) + 700);
     clients.drain();
+    trace?.(`${cluster.now} ms: checking ${clients.history.length} operations for linearizability`);
     const check = checkKv(clients.history, { timeoutMs: 10_000 });
     linearizable = check.linearizable;
     if (!linearizable)

@@ -70,6 +70,21 @@ describe('DiskWal', () => {
     expect(await (await openWal()).load()).toStrictEqual(range(1, 100));
   });
 
+  it('writes a save with sync: false along with the next synced batch, or on close', async () => {
+    const wal = await openWal();
+    await wal.append(range(1, 2));
+    const fsyncs = wal.stats().fsyncs;
+    await wal.save({ term: 1, vote: 'a', commit: 1 }, [], { sync: false });
+    expect(wal.stats().fsyncs).toBe(fsyncs);
+    await wal.append(range(3, 3));
+    expect(wal.stats().fsyncs).toBe(fsyncs + 1);
+    await wal.save({ term: 1, vote: 'a', commit: 3 }, [], { sync: false });
+    await wal.close();
+    const again = await openWal();
+    expect(await again.load()).toStrictEqual(range(1, 3));
+    expect(await again.loadHardState()).toStrictEqual({ term: 1, vote: 'a', commit: 3 });
+  });
+
   it('keeps saves in call order while a sync is in flight', async () => {
     const wal = await openWal();
     const first = wal.append(range(1, 10));

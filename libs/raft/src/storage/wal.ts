@@ -61,6 +61,11 @@ export interface WalRecovery {
   readonly problem: string | null;
 }
 
+export interface SaveOptions {
+  /** false: do not wait for (or cause) an fdatasync; see {@link DiskWal.save}. Default true. */
+  readonly sync?: boolean;
+}
+
 export interface WalStats {
   readonly saves: number;
   readonly fsyncs: number;
@@ -131,6 +136,7 @@ export class DiskWal implements DurableLog {
   private writing: Promise<void> | null = null;
   private failure: unknown = null;
   private closed = false;
+  private closing: Promise<void> | null = null;
   private saves = 0;
   private fsyncs = 0;
   readonly recovery: WalRecovery;
@@ -239,8 +245,12 @@ export class DiskWal implements DurableLog {
   /**
    * Durably records `state` (when given) and `entries`, then resolves. Entries must be consecutive. Calls
    * are written in call order; concurrent calls share one fdatasync.
+   *
+   * With `{ sync: false }` the records join the next synced batch (or `close`) and the call resolves at once.
+   * That is etcd's `MustSync` rule: a hard state whose term and vote are unchanged (only the commit index
+   * moved) needs no fsync of its own, because a lost commit index is learned again from the leader.
    */
-  async save(state: HardState | null, entries: readonly Entry[]): Promise<void> {
+  async save(state: HardState | null, entries: readonly Entry[], options: SaveOptions = {}): Promise<void> {
     this.checkUsable();
     for (let i = 1; i < entries.length; i++) {
       if (entries[i]?.index !== (entries[i - 1]?.index ?? 0) + 1) {
@@ -256,6 +266,7 @@ export class DiskWal implements DurableLog {
     if (last !== undefined) batch.maxIndex = Math.max(batch.maxIndex, last.index);
     if (state !== null) batch.hardState = state;
     this.saves++;
+    if (options.sync === false) return;
     return this.enqueue(batch);
   }
 
@@ -284,8 +295,16 @@ export class DiskWal implements DurableLog {
   }
 
   /** Waits for queued writes, then closes the active segment. Later calls reject. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    if (this.failure === null && this.pending.writer.length > 0) {
+      // Records saved with `sync: false` and nothing after them.
+      await this.enqueue(this.pending).catch(() => undefined);
+    }
     this.closed = true;
     await this.writing?.catch(() => undefined);
     await this.active.close();

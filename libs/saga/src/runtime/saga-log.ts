@@ -100,6 +100,18 @@ function toInstance(row: InstanceRow): InstanceRecord {
   };
 }
 
+interface StepRow {
+  key: string;
+  step: string;
+  subject: string;
+  message_id: string;
+  status: string;
+  reply: unknown;
+  attempts: number;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
 const instanceColumns =
   'id, type, mode, status, reason, input, state, idempotency_key, request_hash, fencing_token, version, created_at, updated_at';
 
@@ -115,11 +127,11 @@ export class SagaLog {
 
   /** Claims the next fencing token (single-instance leadership, and the coordinator-backed one's floor). */
   async claimFencingToken(holder: string, atLeast = 0): Promise<number> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<[Array<{ fencing_token: string }>, number]>(
       `UPDATE saga_leadership SET fencing_token = GREATEST(fencing_token + 1, $2), holder = $1, updated_at = now()
        WHERE id = 1 RETURNING fencing_token`,
       [holder, atLeast],
-    )) as [Array<{ fencing_token: string }>, number];
+    );
     const token = rows[0][0]?.fencing_token;
     if (token === undefined) throw new Error('saga_leadership row missing: migrations not run?');
     return Number(token);
@@ -184,13 +196,13 @@ export class SagaLog {
     command: { key: string; step: string; subject: string },
     messageId: string,
   ): Promise<{ startedAtMs: number; attempts: number }> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<Array<{ started_at: Date; attempts: number }>>(
       `INSERT INTO saga_step (saga_id, key, step, subject, message_id, status, attempts, started_at)
        VALUES ($1, $2, $3, $4, $5, 'started', 0, now())
        ON CONFLICT (saga_id, key) DO UPDATE SET attempts = saga_step.attempts
        RETURNING started_at, attempts`,
       [sagaId, command.key, command.step, command.subject, messageId],
-    )) as Array<{ started_at: Date; attempts: number }>;
+    );
     const row = rows[0];
     if (row === undefined) throw new Error('saga_step upsert returned nothing');
     return { startedAtMs: row.started_at.getTime(), attempts: row.attempts };
@@ -233,36 +245,27 @@ export class SagaLog {
   }
 
   async find(id: string): Promise<InstanceRecord | undefined> {
-    const rows = (await this.dataSource.query(`SELECT ${instanceColumns} FROM saga_instance WHERE id = $1`, [
-      id,
-    ])) as InstanceRow[];
+    const rows = await this.dataSource.query<InstanceRow[]>(
+      `SELECT ${instanceColumns} FROM saga_instance WHERE id = $1`,
+      [id],
+    );
     return rows[0] === undefined ? undefined : toInstance(rows[0]);
   }
 
   async findByKey(idempotencyKey: string): Promise<InstanceRecord | undefined> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<InstanceRow[]>(
       `SELECT ${instanceColumns} FROM saga_instance WHERE idempotency_key = $1`,
       [idempotencyKey],
-    )) as InstanceRow[];
+    );
     return rows[0] === undefined ? undefined : toInstance(rows[0]);
   }
 
   async steps(sagaId: string): Promise<StepRecord[]> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<StepRow[]>(
       `SELECT key, step, subject, message_id, status, reply, attempts, started_at, finished_at
        FROM saga_step WHERE saga_id = $1 ORDER BY id`,
       [sagaId],
-    )) as Array<{
-      key: string;
-      step: string;
-      subject: string;
-      message_id: string;
-      status: string;
-      reply: unknown;
-      attempts: number;
-      started_at: Date;
-      finished_at: Date | null;
-    }>;
+    );
     return rows.map((r) => ({
       key: r.key,
       step: r.step,
@@ -283,27 +286,27 @@ export class SagaLog {
     mode?: string | undefined;
     limit: number;
   }): Promise<InstanceRecord[]> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<InstanceRow[]>(
       `SELECT ${instanceColumns} FROM saga_instance
        WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR mode = $3)
        ORDER BY created_at DESC, id DESC LIMIT $4`,
       [filter.status ?? null, filter.type ?? null, filter.mode ?? null, filter.limit],
-    )) as InstanceRow[];
+    );
     return rows.map(toInstance);
   }
 
   async unfinishedIds(finished: readonly string[]): Promise<string[]> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<Array<{ id: string }>>(
       'SELECT id FROM saga_instance WHERE NOT (status = ANY($1)) ORDER BY created_at',
       [finished],
-    )) as Array<{ id: string }>;
+    );
     return rows.map((r) => r.id);
   }
 
   async countByStatus(): Promise<Record<string, number>> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<Array<{ status: string; n: number }>>(
       'SELECT status, count(*)::int AS n FROM saga_instance GROUP BY status',
-    )) as Array<{ status: string; n: number }>;
+    );
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
@@ -311,10 +314,12 @@ export class SagaLog {
   async unpublished(
     limit: number,
   ): Promise<Array<{ id: string; eventId: string; subject: string; payload: unknown }>> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<
+      Array<{ id: string; event_id: string; subject: string; payload: unknown }>
+    >(
       `SELECT id, event_id, subject, payload FROM saga_outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`,
       [limit],
-    )) as Array<{ id: string; event_id: string; subject: string; payload: unknown }>;
+    );
     return rows.map((r) => ({ id: r.id, eventId: r.event_id, subject: r.subject, payload: r.payload }));
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DecisionQuery, Decision, Reply, Subject } from '@concord/contracts';
+import type { DecisionQuery, Decision, Reply } from '@concord/contracts';
 import { retryDelayMs, retryExhausted } from '../definition/retry.js';
 import type { TwoPhaseState } from '../definition/two-phase.js';
 import {
@@ -326,11 +326,7 @@ class InstanceDriver {
           fencingToken: this.runtime.leadership.fencingToken(),
           payload: command.payload,
         };
-        reply = (await this.runtime.send(
-          command.subject as Subject,
-          envelope as never,
-          timeoutMs,
-        )) as Reply<unknown>;
+        reply = await this.runtime.send(command.subject, envelope as never, timeoutMs);
       } catch {
         // Lost, late, no responder or a handler error: the same message goes again after a backoff.
         await this.pause(retryDelayMs(command.retry, attempts, this.random()));

@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CommandEnvelope, PLACE_ORDER_STEPS } from '@concord/contracts';
+import { startPostgres, type PostgresHandle } from '@concord/infra';
+import { Metrics } from '@concord/platform';
+import { makeGid, Participant, participantEntities, participantMigrations } from '@concord/saga';
+import { ManualClock } from './clock.js';
+import type { InventoryConfig } from './config.js';
+import { InventoryCommands } from './inventory.commands.js';
+import { inventoryEntities } from './inventory.module.js';
+import { InventoryRepository } from './inventory.repository.js';
+import { InventoryService } from './inventory.service.js';
+import { inventoryMigrations } from './migrations/1767300000000-inventory-schema.js';
+import { ProductCache } from './read-cache.js';
+import type { ProductView } from './stock.js';
+
+/** Medium tests: the inventory service, its repository and the participant kit on a real PostgreSQL. */
+describe('inventory on PostgreSQL', () => {
+  let server: PostgresHandle;
+  let dataSource: DataSource;
+  let inventory: InventoryService;
+  let commands: InventoryCommands;
+  const clock = new ManualClock();
+  const config = { CACHE_MAX_ENTRIES: 100, CACHE_TTL_MS: 60_000, RESERVATION_TTL_MS: 60_000 } as InventoryConfig;
+
+  beforeAll(async () => {
+    server = await startPostgres({ databases: ['inventory'] });
+    dataSource = new DataSource({
+      type: 'postgres',
+      url: server.url('inventory'),
+      entities: [...inventoryEntities, ...participantEntities],
+      migrations: [...inventoryMigrations, ...participantMigrations],
+      poolSize: 12,
+    });
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+    const cache = new ProductCache(config, clock, new Metrics());
+    inventory = new InventoryService(new InventoryRepository(dataSource), cache, clock, config);
+    commands = new InventoryCommands(new Participant(dataSource, { service: 'inventory' }), inventory);
+  });
+
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await server?.stop();
+  });
+
+  function envelope<P>(step: string, payload: P, transactionId: string = randomUUID()): CommandEnvelope<P> {
+    return { messageId: randomUUID(), transactionId, step, payload };
+  }
+
+  async function product(sku: string, stock: number, priceCents = 100): Promise<ProductView> {
+    return inventory.createProduct({ sku, name: `product ${sku}`, priceCents, stock });
+  }
+
+  async function counters(sku: string): Promise<Omit<ProductView, 'name' | 'priceCents' | 'sku'>> {
+    const [row] = (await dataSource.query('SELECT stock, reserved, sold, received FROM products WHERE sku = $1', [
+      sku,
+    ])) as Array<{ stock: number; reserved: number; sold: number; received: number }>;
+    if (row === undefined) throw new Error(`no product ${sku}`);
+    return row;
+  }
+
+  it('creates a product whose initial stock is received, refuses a duplicate sku, adds receipts', async () => {
+    await product('p-create', 5);
+    await expect(product('p-create', 1)).rejects.toMatchObject({ status: 409 });
+    await inventory.receive('p-create', 3);
+    expect(await counters('p-create')).toEqual({ stock: 8, reserved: 0, sold: 0, received: 8 });
+    const [sum] = (await dataSource.query(`SELECT sum(qty)::int AS qty FROM receipts WHERE sku = 'p-create'`)) as [
+      { qty: number },
+    ];
+    expect(sum.qty).toBe(8);
+    await expect(inventory.receive('nope', 1)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('pages through products with a cursor', async () => {
+    for (const sku of ['page-a', 'page-b', 'page-c']) await product(sku, 1);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await inventory.listProducts(cursor, 2);
+      seen.push(...page.items.map((p) => p.sku));
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    expect(seen.filter((sku) => sku.startsWith('page-'))).toEqual(['page-a', 'page-b', 'page-c']);
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it('reserves at the current price, then commits to sold', async () => {
+    await product('p-r1', 10, 250);
+    await product('p-r2', 10, 100);
+    const orderId = randomUUID();
+    const txn = randomUUID();
+    const items = [
+      { sku: 'p-r2', qty: 1 },
+      { sku: 'p-r1', qty: 2 },
+      { sku: 'p-r2', qty: 1 },
+    ];
+    const reserved = await commands.reserve(envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items }, txn));
+    expect(reserved).toEqual({
+      ok: true,
+      result: {
+        lines: [
+          { sku: 'p-r1', qty: 2, priceCents: 250 },
+          { sku: 'p-r2', qty: 2, priceCents: 100 },
+        ],
+        totalCents: 700,
+      },
+    });
+    expect(await counters('p-r1')).toEqual({ stock: 8, reserved: 2, sold: 0, received: 10 });
+    expect(await commands.commit(envelope(PLACE_ORDER_STEPS.commitStock, { orderId }, txn))).toEqual({
+      ok: true,
+      result: null,
+    });
+    expect(await counters('p-r1')).toEqual({ stock: 8, reserved: 0, sold: 2, received: 10 });
+    expect(await counters('p-r2')).toEqual({ stock: 8, reserved: 0, sold: 2, received: 10 });
+  });
+
+  it('refuses out of stock and unknown skus, keeping nothing of the lines before', async () => {
+    await product('p-short-a', 5);
+    await product('p-short-b', 1);
+    const short = await commands.reserve(
+      envelope(PLACE_ORDER_STEPS.reserveStock, {
+        orderId: randomUUID(),
+        items: [
+          { sku: 'p-short-a', qty: 2 },
+          { sku: 'p-short-b', qty: 2 },
+        ],
+      }),
+    );
+    expect(short).toEqual({ ok: false, reason: 'out of stock: p-short-b (wanted 2, 1 available)' });
+    const unknown = await commands.reserve(
+      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId: randomUUID(), items: [{ sku: 'p-none', qty: 1 }] }),
+    );
+    expect(unknown).toEqual({ ok: false, reason: 'unknown sku p-none' });
+    expect(await counters('p-short-a')).toEqual({ stock: 5, reserved: 0, sold: 0, received: 5 });
+  });
+
+  it('releases on compensation, and a late reserve after its compensation is refused', async () => {
+    await product('p-comp', 4);
+    const orderId = randomUUID();
+    const txn = randomUUID();
+    await commands.reserve(envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items: [{ sku: 'p-comp', qty: 3 }] }, txn));
+    expect(await commands.release(envelope(PLACE_ORDER_STEPS.releaseStock, { orderId }, txn))).toEqual({
+      ok: true,
+      result: null,
+    });
+    expect(await counters('p-comp')).toEqual({ stock: 4, reserved: 0, sold: 0, received: 4 });
+
+    const lateOrder = randomUUID();
+    const lateTxn = randomUUID();
+    await commands.release(envelope(PLACE_ORDER_STEPS.releaseStock, { orderId: lateOrder }, lateTxn));
+    const late = await commands.reserve(
+      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId: lateOrder, items: [{ sku: 'p-comp', qty: 1 }] }, lateTxn),
+    );
+    expect(late.ok).toBe(false);
+    expect(await counters('p-comp')).toEqual({ stock: 4, reserved: 0, sold: 0, received: 4 });
+  });
+
+  it('answers a re-sent reserve with the first reply and reserves once', async () => {
+    await product('p-dup', 5);
+    const env = envelope(PLACE_ORDER_STEPS.reserveStock, { orderId: randomUUID(), items: [{ sku: 'p-dup', qty: 2 }] });
+    const [first, second] = await Promise.all([commands.reserve(env), commands.reserve(env)]);
+    expect(second).toEqual(first);
+    expect(await counters('p-dup')).toEqual({ stock: 3, reserved: 2, sold: 0, received: 5 });
+  });
+
+  it('never lets stock go negative under concurrent reservations', async () => {
+    await product('p-race', 5);
+    const replies = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        commands.reserve(
+          envelope(PLACE_ORDER_STEPS.reserveStock, { orderId: randomUUID(), items: [{ sku: 'p-race', qty: 1 }] }),
+        ),
+      ),
+    );
+    expect(replies.filter((r) => r.ok)).toHaveLength(5);
+    expect(await counters('p-race')).toEqual({ stock: 0, reserved: 5, sold: 0, received: 5 });
+  });
+
+  it('refuses at the database a change that would break a counter invariant', async () => {
+    await product('p-check', 1);
+    await expect(dataSource.query(`UPDATE products SET stock = stock - 2 WHERE sku = 'p-check'`)).rejects.toThrow();
+    await expect(dataSource.query(`UPDATE products SET sold = sold + 1 WHERE sku = 'p-check'`)).rejects.toThrow(
+      /products_counters_balance/,
+    );
+  });
+
+  it('expires reservations past their expiry back to stock; a later commit sells from stock if it can', async () => {
+    await product('p-exp', 3);
+    const orderId = randomUUID();
+    const txn = randomUUID();
+    await commands.reserve(envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items: [{ sku: 'p-exp', qty: 2 }] }, txn));
+    expect(await inventory.expireDue(100)).toEqual([]);
+    clock.advance(config.RESERVATION_TTL_MS);
+    expect(await inventory.expireDue(100)).toContain('p-exp');
+    expect(await counters('p-exp')).toEqual({ stock: 3, reserved: 0, sold: 0, received: 3 });
+    expect(await commands.commit(envelope(PLACE_ORDER_STEPS.commitStock, { orderId }, txn))).toEqual({
+      ok: true,
+      result: null,
+    });
+    expect(await counters('p-exp')).toEqual({ stock: 1, reserved: 0, sold: 2, received: 3 });
+  });
+
+  it('2PC: prepare holds the sale in a prepared transaction; commit makes it visible, abort undoes it', async () => {
+    await product('p-2pc', 5, 40);
+    const prepareAndDecide = async (decision: 'commit' | 'abort') => {
+      const txn = randomUUID();
+      const gid = makeGid('inventory', txn);
+      const prepared = await commands.prepare(
+        envelope(PLACE_ORDER_STEPS.prepareStock, {
+          gid,
+          operation: { orderId: randomUUID(), items: [{ sku: 'p-2pc', qty: 2 }] },
+        }, txn),
+      );
+      expect(prepared).toEqual({
+        ok: true,
+        result: { gid, result: { lines: [{ sku: 'p-2pc', qty: 2, priceCents: 40 }], totalCents: 80 } },
+      });
+      // Invisible until decided.
+      expect(await counters('p-2pc')).toMatchObject({ sold: decision === 'commit' ? 0 : 2 });
+      const decide = envelope(`${decision}`, { gid }, txn);
+      const decided =
+        decision === 'commit' ? await commands.commitPrepared(decide) : await commands.abortPrepared(decide);
+      expect(decided).toEqual({ ok: true, result: null });
+    };
+    await prepareAndDecide('commit');
+    expect(await counters('p-2pc')).toEqual({ stock: 3, reserved: 0, sold: 2, received: 5 });
+    await prepareAndDecide('abort');
+    expect(await counters('p-2pc')).toEqual({ stock: 3, reserved: 0, sold: 2, received: 5 });
+  });
+
+  it('serves product reads from the cache until a write on this instance invalidates them', async () => {
+    await product('p-cache', 5);
+    expect((await inventory.getProduct('p-cache')).stock).toBe(5);
+    await dataSource.query(`UPDATE products SET stock = stock + 1, received = received + 1 WHERE sku = 'p-cache'`);
+    expect((await inventory.getProduct('p-cache')).stock).toBe(5); // another instance's write: cached until TTL
+    await inventory.receive('p-cache', 1);
+    expect((await inventory.getProduct('p-cache')).stock).toBe(7);
+  });
+});

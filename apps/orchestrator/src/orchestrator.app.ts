@@ -1,0 +1,14 @@
+import { natsListener, type AppDefinition } from '@concord/platform';
+import { orchestratorConfigSchema } from './config.js';
+import { OrchestratorModule } from './orchestrator.module.js';
+
+/** The orchestrator as `runApp` boots it: HTTP API plus the NATS listener (queue group "orchestrator"). */
+export const orchestratorApp: AppDefinition<typeof orchestratorConfigSchema> = {
+  name: 'orchestrator',
+  configSchema: orchestratorConfigSchema,
+  module: (config) => OrchestratorModule.register(config),
+  configure: async (app, config) => {
+    app.connectMicroservice(natsListener(config.NATS_URL, 'orchestrator'), { inheritAppConfig: true });
+    await app.startAllMicroservices();
+  },
+};
