@@ -18,8 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Xoshiro128 } from '../libs/raft/src/core/prng.js';
-import { defaultRaftConfig, RaftNode } from '../libs/raft/src/core/raft-node.js';
+import { defaultRaftConfig } from '../libs/raft/src/core/raft-node.js';
+import { RaftDriver } from '../libs/raft/src/driver/raft-driver.js';
+import type { StateMachine } from '../libs/raft/src/ports.js';
 import { FileSnapshotStorage } from '../libs/raft/src/storage/snapshot-file.js';
 import { DiskWal } from '../libs/raft/src/storage/wal.js';
 import { TcpTransport } from '../libs/raft/src/transport/tcp-transport.js';
@@ -248,105 +249,28 @@ interface NodeReply {
 
 const TICK_MS = 20;
 
-/**
- * A minimal driver: the Raft core's Ready cycle in the documented order (persist, then send, then apply,
- * then advance), proposals resolved when applied on this node. Proposals and messages that arrive while a
- * Ready is being persisted wait in the core and leave together in the next one, so a single WAL fsync covers
- * them all.
- */
-class BenchNode {
-  private readonly waiters = new Map<
-    number,
-    { term: number; resolve: () => void; reject: (e: Error) => void }
-  >();
-  private cycling: Promise<void> | null = null;
-  private stopped = false;
-  private ticker: NodeJS.Timeout | null = null;
-  private syncedTerm = -1;
-  private syncedVote: NodeId | null = null;
+/** The cheapest deterministic state machine: what is measured is Raft, storage and transport. */
+class CountingStateMachine implements StateMachine<number> {
+  private applied = 0;
 
-  constructor(
-    private readonly core: RaftNode,
-    readonly wal: DiskWal,
-    private readonly snapshots: FileSnapshotStorage,
-    readonly transport: TcpTransport,
-  ) {
-    transport.onMessage((message) => {
-      core.step(message);
-      this.process();
-    });
+  apply(_entry: Entry): number {
+    return ++this.applied;
   }
 
-  start(): void {
-    this.ticker = setInterval(() => {
-      this.core.tick();
-      this.process();
-    }, TICK_MS);
+  snapshot(): Uint8Array {
+    const bytes = Buffer.alloc(8);
+    bytes.writeDoubleLE(this.applied);
+    return bytes;
   }
 
-  isLeader(): boolean {
-    return this.core.status().role === 'leader';
+  restore(data: Uint8Array): void {
+    this.applied = Buffer.from(data).readDoubleLE(0);
   }
+}
 
-  propose(data: Uint8Array): Promise<void> {
-    const result = this.core.propose(data);
-    if (!result.ok) return Promise.reject(new Error(`propose refused: ${result.error.kind}`));
-    const done = new Promise<void>((resolve, reject) =>
-      this.waiters.set(result.index, { term: result.term, resolve, reject }),
-    );
-    this.process();
-    return done;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.ticker !== null) clearInterval(this.ticker);
-    await this.cycling;
-    await this.transport.close();
-    await this.wal.close();
-  }
-
-  private process(): void {
-    if (this.cycling !== null || this.stopped) return;
-    this.cycling = this.cycle()
-      .catch((error: unknown) => {
-        console.error(`bench node: ${String(error)}`);
-        process.exitCode = 1;
-        this.stopped = true;
-      })
-      .finally(() => {
-        this.cycling = null;
-        if (!this.stopped && this.core.hasReady()) this.process();
-      });
-  }
-
-  private async cycle(): Promise<void> {
-    while (!this.stopped && this.core.hasReady()) {
-      const ready = this.core.ready();
-      if (ready.snapshot !== undefined) await this.snapshots.save(ready.snapshot);
-      const state = ready.hardState ?? null;
-      if (state !== null || ready.entries.length > 0) {
-        // etcd's MustSync: only new entries or a new term or vote need an fsync before anyone hears of them.
-        const mustSync =
-          ready.entries.length > 0 ||
-          (state !== null && (state.term !== this.syncedTerm || state.vote !== this.syncedVote));
-        await this.wal.save(state, ready.entries, { sync: mustSync });
-        if (state !== null) {
-          this.syncedTerm = state.term;
-          this.syncedVote = state.vote;
-        }
-      }
-      for (const message of ready.messages) this.transport.send(message);
-      for (const entry of ready.committedEntries) {
-        const waiter = this.waiters.get(entry.index);
-        if (waiter === undefined) continue;
-        this.waiters.delete(entry.index);
-        if (waiter.term === entry.term) waiter.resolve();
-        else waiter.reject(new Error('proposal lost to a new leader'));
-      }
-      this.core.advance();
-    }
-  }
+interface BenchNode {
+  readonly driver: RaftDriver<number>;
+  readonly wal: DiskWal;
 }
 
 /** Closed-loop clients: each proposes, waits for its value to be applied, and proposes again. */
@@ -364,7 +288,7 @@ async function runWorkload(
   const client = async (): Promise<void> => {
     while (!stop) {
       const start = performance.now();
-      await node.propose(value);
+      await node.driver.propose(value);
       if (measuring) latenciesMs.push(performance.now() - start);
     }
   };
@@ -392,19 +316,10 @@ async function runWorkload(
 
 function runBenchNode(): void {
   let node: BenchNode | null = null;
-  let pending: {
-    core: RaftNode;
-    wal: DiskWal;
-    snapshots: FileSnapshotStorage;
-    transport: TcpTransport;
-  } | null = null;
+  let init: { id: NodeId; dir: string; voters: NodeId[]; transport: TcpTransport } | null = null;
   const handle = async (body: NodeRequest['body']): Promise<Omit<NodeReply, 'requestId'>> => {
     switch (body.cmd) {
       case 'init': {
-        const wal = await DiskWal.open({ dir: join(body.dir, 'wal') });
-        const boot = RaftNode.bootstrap(body.voters);
-        await wal.save(boot.hardState, boot.entries);
-        const snapshots = new FileSnapshotStorage({ dir: join(body.dir, 'snapshots') });
         const transport = await TcpTransport.start({
           nodeId: body.id,
           listen: { host: '127.0.0.1', port: 0 },
@@ -414,31 +329,41 @@ function runBenchNode(): void {
               console.error(`${body.id}: ${JSON.stringify(event)}`);
           },
         });
-        const seed = Number.parseInt(body.id.replace(/\D/g, ''), 10) || 1;
-        const core = new RaftNode(
-          { ...defaultRaftConfig, id: body.id, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 },
-          new Xoshiro128(seed),
-          boot,
-        );
-        pending = { core, wal, snapshots, transport };
+        init = { id: body.id, dir: body.dir, voters: body.voters, transport };
         return { address: transport.address };
       }
       case 'start': {
-        if (pending === null) throw new Error('start before init');
-        for (const [id, address] of Object.entries(body.peers)) pending.transport.setPeer(id, address);
-        node = new BenchNode(pending.core, pending.wal, pending.snapshots, pending.transport);
-        node.start();
+        if (init === null) throw new Error('start before init');
+        const wal = await DiskWal.open({ dir: join(init.dir, 'wal') });
+        const driver = new RaftDriver<number>({
+          raft: { ...defaultRaftConfig, id: init.id, electionTimeoutTicks: 10, heartbeatIntervalTicks: 2 },
+          tickIntervalMs: TICK_MS,
+          transport: init.transport,
+          log: wal,
+          snapshots: new FileSnapshotStorage({ dir: join(init.dir, 'snapshots') }),
+          stateMachine: new CountingStateMachine(),
+          bootstrap: init.voters,
+          peers: new Map(Object.entries(body.peers)),
+          snapshotEveryEntries: 20_000,
+          onFatal: (error) => {
+            console.error(`${init?.id ?? '?'}: fatal: ${String(error)}`);
+            process.exitCode = 1;
+          },
+        });
+        await driver.start();
+        node = { driver, wal };
         return {};
       }
       case 'status':
-        return { leader: node?.isLeader() ?? false };
+        return { leader: node?.driver.status().role === 'leader' };
       case 'run':
         if (node === null) throw new Error('run before start');
         return {
           result: await runWorkload(node, body.concurrency, body.valueBytes, body.warmupMs, body.durationMs),
         };
       case 'stop':
-        await node?.stop();
+        await node?.driver.stop();
+        await init?.transport.close();
         setImmediate(() => process.disconnect());
         return {};
     }

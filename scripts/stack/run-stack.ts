@@ -114,6 +114,8 @@ export async function runStack(environment: Record<string, string | undefined>):
     const clientToken = await secret(dataDir, 'coordinator-token');
     const clusterSecret = await secret(dataDir, 'cluster-secret');
     const jwtSecret = await secret(dataDir, 'gateway-jwt-secret');
+    const apiToken = await secret(dataDir, 'api-token');
+    const adminToken = await secret(dataDir, 'gateway-admin-token');
 
     const start = async (name: string, app: string, port: number, env: Record<string, string>) => {
       const proc = await startProcess({
@@ -151,7 +153,12 @@ export async function runStack(environment: Record<string, string | undefined>):
     );
 
     // --- Domain services and orchestrators -------------------------------------------------------------
-    const common = { NATS_URL: natsUrl, COORDINATOR_URLS: coordinatorUrls, COORDINATOR_TOKEN: clientToken };
+    const common = {
+      NATS_URL: natsUrl,
+      COORDINATOR_URLS: coordinatorUrls,
+      COORDINATOR_TOKEN: clientToken,
+      API_TOKEN: apiToken,
+    };
     await Promise.all(
       DOMAIN_SERVICES.flatMap((service) =>
         servicePorts(config, service.app).map((port, i) =>
@@ -165,7 +172,7 @@ export async function runStack(environment: Record<string, string | undefined>):
     );
 
     // --- Gateway ---------------------------------------------------------------------------------------
-    await start('gateway', 'gateway', config.GATEWAY_PORT, { ...common, JWT_SECRET: jwtSecret });
+    await start('gateway', 'gateway', config.GATEWAY_PORT, { ...common, JWT_SECRET: jwtSecret, ADMIN_TOKEN: adminToken });
 
     printTable(rows, dataDir);
   } catch (error) {
@@ -187,6 +194,8 @@ function printTable(rows: Row[], dataDir: string): void {
     '',
     `Coordinator client token: ${path.join(dataDir, 'coordinator-token')}`,
     `Gateway JWT secret (HS256): ${path.join(dataDir, 'gateway-jwt-secret')}`,
+    `Gateway admin token: ${path.join(dataDir, 'gateway-admin-token')}`,
+    `Service API token (writes on the services and orchestrator): ${path.join(dataDir, 'api-token')}`,
     `Logs: ${path.join(dataDir, 'logs')}/<process>.log    Stop: Ctrl-C`,
     '',
   ];

@@ -32,7 +32,10 @@ export interface DomainStack {
   readonly processes: ProcessGroup;
   readonly orchestrator: ProcessHandle | undefined;
   /** Starts (another instance of) an app; answers its process. */
-  start(app: DomainApp | 'orchestrator', env?: Record<string, string>): Promise<{ process: ProcessHandle; url: string }>;
+  start(
+    app: DomainApp | 'orchestrator',
+    env?: Record<string, string>,
+  ): Promise<{ process: ProcessHandle; url: string }>;
   stop(): Promise<void>;
 }
 
@@ -99,7 +102,9 @@ export async function startDomainStack(options: DomainStackOptions = {}): Promis
     string
   >;
   const orchestrator =
-    options.orchestrator !== false && isBuilt('orchestrator') ? (await start('orchestrator')).process : undefined;
+    options.orchestrator !== false && isBuilt('orchestrator')
+      ? (await start('orchestrator')).process
+      : undefined;
 
   return {
     postgres,

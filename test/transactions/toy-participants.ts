@@ -73,12 +73,12 @@ async function reserve(em: EntityManager, orderId: string, items: readonly Order
   const lines: PricedLine[] = [];
   // Sorted, so that concurrent orders lock products in one order and never deadlock.
   for (const item of [...items].sort((a, b) => a.sku.localeCompare(b.sku))) {
-    const rows = (await em.query(
+    const rows = await em.query<[Array<{ price_cents: number }>, number]>(
       final
         ? `UPDATE product SET stock = stock - $2, sold = sold + $2 WHERE sku = $1 AND stock >= $2 RETURNING price_cents`
         : `UPDATE product SET stock = stock - $2, reserved = reserved + $2 WHERE sku = $1 AND stock >= $2 RETURNING price_cents`,
       [item.sku, item.qty],
-    )) as [Array<{ price_cents: number }>, number];
+    );
     const price = rows[0][0]?.price_cents;
     if (price === undefined) return refuse(`out of stock: ${item.sku}`);
     await em.query('INSERT INTO reservation (order_id, sku, qty, status) VALUES ($1, $2, $3, $4)', [
@@ -93,14 +93,14 @@ async function reserve(em: EntityManager, orderId: string, items: readonly Order
 }
 
 async function hold(em: EntityManager, payload: HoldFunds, final: boolean) {
-  const rows = (await em.query(
+  const rows = await em.query<[unknown[], number]>(
     final
       ? `UPDATE account SET balance_cents = balance_cents - $2, captured_cents = captured_cents + $2
          WHERE customer_id = $1 AND balance_cents >= $2 RETURNING customer_id`
       : `UPDATE account SET balance_cents = balance_cents - $2, held_cents = held_cents + $2
          WHERE customer_id = $1 AND balance_cents >= $2 RETURNING customer_id`,
     [payload.customerId, payload.amountCents],
-  )) as [unknown[], number];
+  );
   if (rows[0].length === 0) return refuse('insufficient funds');
   await em.query('INSERT INTO hold (order_id, customer_id, amount_cents, status) VALUES ($1, $2, $3, $4)', [
     payload.orderId,
@@ -201,10 +201,10 @@ export class ToyParticipants {
         }),
       'payments.capture': (env: CommandEnvelope<{ orderId: string }>) =>
         payments.action(env, async (em) => {
-          const rows = (await em.query(
+          const rows = await em.query<[Array<{ customer_id: string; amount_cents: number }>, number]>(
             `UPDATE hold SET status = 'captured' WHERE order_id = $1 AND status = 'held' RETURNING customer_id, amount_cents`,
             [env.payload.orderId],
-          )) as [Array<{ customer_id: string; amount_cents: number }>, number];
+          );
           for (const row of rows[0]) {
             await em.query(
               `UPDATE account SET held_cents = held_cents - $2, captured_cents = captured_cents + $2 WHERE customer_id = $1`,
@@ -274,14 +274,14 @@ export class ToyParticipants {
   /** Checks the invariants of issue 7 on the toy schema; returns the violations. */
   async invariantViolations(): Promise<string[]> {
     const violations: string[] = [];
-    const products = (await this.inventory.query(
+    const products = await this.inventory.query<Array<{ sku: string }>>(
       'SELECT sku FROM product WHERE stock + reserved + sold <> received OR reserved <> 0',
-    )) as Array<{ sku: string }>;
+    );
     for (const p of products)
       violations.push(`product ${p.sku}: stock + reserved + sold != received, or reserved left`);
-    const accounts = (await this.payments.query(
+    const accounts = await this.payments.query<Array<{ customer_id: string }>>(
       'SELECT customer_id FROM account WHERE balance_cents + held_cents + captured_cents <> deposited_cents OR held_cents <> 0',
-    )) as Array<{ customer_id: string }>;
+    );
     for (const a of accounts)
       violations.push(`account ${a.customer_id}: balance + held + captured != deposited, or held left`);
     for (const [name, ds] of [
@@ -289,39 +289,37 @@ export class ToyParticipants {
       ['payments', this.payments],
       ['orders', this.orders],
     ] as const) {
-      const prepared = (await ds.query(
+      const prepared = await ds.query<unknown[]>(
         'SELECT gid FROM pg_prepared_xacts WHERE database = current_database()',
-      )) as unknown[];
+      );
       if (prepared.length > 0) violations.push(`${name}: ${prepared.length} prepared transaction(s) left`);
     }
     return violations;
   }
 
   /** Per order: its status, captures and sold lines: exactly-once effects are read from here. */
-  async orderEffects(
-    orderId: string,
-  ): Promise<{
+  async orderEffects(orderId: string): Promise<{
     status?: string;
     reason?: string | null;
     captures: number;
     soldLines: number;
     heldLines: number;
   }> {
-    const order = (await this.orders.query('SELECT status, reason FROM orders WHERE id = $1', [
-      orderId,
-    ])) as Array<{
-      status: string;
-      reason: string | null;
-    }>;
-    const captures = (await this.payments.query(
+    const order = await this.orders.query<
+      Array<{
+        status: string;
+        reason: string | null;
+      }>
+    >('SELECT status, reason FROM orders WHERE id = $1', [orderId]);
+    const captures = await this.payments.query<Array<{ n: number }>>(
       'SELECT count(*)::int AS n FROM capture_log WHERE order_id = $1',
       [orderId],
-    )) as Array<{ n: number }>;
-    const sold = (await this.inventory.query(
+    );
+    const sold = await this.inventory.query<Array<{ sold: number; held: number }>>(
       `SELECT count(*) FILTER (WHERE status = 'sold')::int AS sold, count(*) FILTER (WHERE status = 'reserved')::int AS held
        FROM reservation WHERE order_id = $1`,
       [orderId],
-    )) as Array<{ sold: number; held: number }>;
+    );
     return {
       ...(order[0] === undefined ? {} : { status: order[0].status, reason: order[0].reason }),
       captures: captures[0]?.n ?? 0,

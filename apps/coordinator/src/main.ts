@@ -1,9 +1,12 @@
 import { runApp } from '@concord/platform';
+import { BODY_BYTES_MAX } from './api/schemas.js';
 import { coordinatorConfigSchema } from './config.js';
 import { CoordinatorModule } from './coordinator.module.js';
+import { createRaftBinding } from './raft/raft-binding.js';
 
 await runApp({
   name: 'coordinator',
   configSchema: coordinatorConfigSchema,
-  module: (config) => CoordinatorModule.register(config),
+  bodyLimitBytes: BODY_BYTES_MAX,
+  module: (config) => CoordinatorModule.register(config, createRaftBinding),
 });

@@ -1,9 +1,134 @@
 import { baseConfigShape, env } from '@concord/platform';
 import { z } from 'zod';
+import { parseRoutesJson } from './routing/routes.js';
+import { parseStaticUpstreams } from './upstreams/static-upstreams.js';
 
-export const gatewayConfigSchema = z.object({
-  ...baseConfigShape,
-  PORT: env.port('HTTP port of the gateway.', 8080),
-});
+/**
+ * The gateway's settings, read once at boot. Structured values (ROUTES, STATIC_UPSTREAMS) are parsed here too,
+ * so a typo stops start-up with a message naming the variable instead of surfacing on the first request.
+ */
+export const gatewayConfigSchema = z
+  .object({
+    ...baseConfigShape,
+    PORT: env.port('HTTP port of the gateway.', 8080),
+    COORDINATOR_URLS: env
+      .urlList('Comma-separated API URLs of the coordinator nodes; empty to use STATIC_UPSTREAMS only.')
+      .default([]),
+    COORDINATOR_TOKEN: env.optionalString('Bearer token for the coordinator API (required with COORDINATOR_URLS).'),
+    ROUTES_KEY: env.string(
+      'Coordinator key whose JSON value (same shape as ROUTES) replaces the route table, followed by watch.',
+      'config/gateway/routes',
+    ),
+    STATIC_UPSTREAMS: z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined) return {};
+        try {
+          return parseStaticUpstreams(raw);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      })
+      .describe(
+        'Instances used when no coordinator is configured (and as the first membership otherwise): ' +
+          '"orders=orders-1@http://127.0.0.1:8101,orders-2@http://127.0.0.1:8102;inventory=...".',
+      ),
+    ROUTES: z
+      .string()
+      .optional()
+      .transform((raw, ctx) => {
+        if (raw === undefined) return undefined;
+        try {
+          return parseRoutesJson(raw);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      })
+      .describe(
+        'JSON array of routes [{prefix, service, hashKey?, timeoutMs?, perTryTimeoutMs?, maxAttempts?, public?, scopes?}]; ' +
+          'default: "/api/{service}" for every known service, authenticated, hash key from X-Hash-Key.',
+      ),
+    JWT_SECRET: env.optionalString('HS256 secret that verifies bearer tokens (at least 32 characters).'),
+    JWT_PUBLIC_KEY: env.optionalString('PEM public key (RSA) that verifies RS256 bearer tokens.'),
+    JWT_ISSUER: env.optionalString('When set, tokens must carry this "iss".'),
+    JWT_AUDIENCE: env.optionalString('When set, tokens must carry this "aud".'),
+    JWT_CLOCK_SKEW_MS: env.int('Tolerance on "exp" and "nbf".', 30_000, 0, 600_000),
+    SUBJECT_HEADER: env.string('Header that carries the verified token subject upstream.', 'x-auth-subject'),
+    ADMIN_TOKEN: env.secret('Bearer token of the admin endpoints (GET /admin/rings).'),
+    API_TOKEN: env.optionalString(
+      'When set, upstream requests carry "Authorization: Bearer <API_TOKEN>" instead of the client\'s token.',
+    ),
+    HASH_ALGORITHM: z
+      .enum(['ring', 'maglev', 'rendezvous'], { message: 'must be ring, maglev or rendezvous' })
+      .default('ring')
+      .describe('Consistent-hash algorithm: ring (virtual nodes), maglev or rendezvous.'),
+    BOUNDED_LOAD_FACTOR: z.coerce
+      .number({ message: 'must be a number' })
+      .min(1, 'must be at least 1')
+      .default(1.25)
+      .describe('c of consistent hashing with bounded loads; 1.25 lets an instance carry 25% above the mean.'),
+    ROUTE_TIMEOUT_MS: env.int('Default deadline of a proxied request until its response headers arrive.', 10_000, 1),
+    PER_TRY_TIMEOUT_MS: env.int('Default timeout of one try (below ROUTE_TIMEOUT_MS so a retry fits).', 3_000, 1),
+    MAX_ATTEMPTS: env.int('Default tries per request, the first included.', 3, 1, 10),
+    RETRY_BUDGET_RATIO: z.coerce
+      .number({ message: 'must be a number' })
+      .min(0, 'must be at least 0')
+      .max(1, 'must be at most 1')
+      .default(0.2)
+      .describe('Retries allowed as a share of requests (per service, 10 s window).'),
+    RETRY_BUDGET_MIN_PER_SECOND: env.int('Retries always allowed per second and service.', 3, 0),
+    UPSTREAM_CONNECTIONS: env.int('Keep-alive connections per upstream instance.', 64, 1, 10_000),
+    UPSTREAM_KEEPALIVE_MS: env.int('Idle time before a pooled upstream connection is closed.', 30_000, 1),
+    MEMBERSHIP_MERGE_MS: env.int('Registry changes arriving within this window are applied together.', 250, 0, 60_000),
+    HEALTH_PATH: env.string('Path probed on each instance by active health checks.', '/health/ready'),
+    HEALTH_INTERVAL_MS: env.int('Time between active health check rounds (0 disables them).', 2_000, 0),
+    HEALTH_TIMEOUT_MS: env.int('Timeout of one health probe.', 1_000, 1),
+    HEALTH_RISE: env.int('Passing checks in a row that make an instance healthy.', 2, 1),
+    HEALTH_FALL: env.int('Failing checks in a row that make an instance unhealthy.', 3, 1),
+    EJECT_CONSECUTIVE_FAILURES: env.int('Consecutive 5xx or transport failures that eject an instance.', 5, 1),
+    EJECT_BASE_MS: env.int('First ejection time (multiplied by the number of ejections).', 30_000, 1),
+    PANIC_THRESHOLD_PERCENT: env.int('Below this share of routable instances, route to all (fail open).', 50, 0, 100),
+    BREAKER_VOLUME_THRESHOLD: env.int('Calls in the rolling window before a breaker may open.', 10, 1),
+    BREAKER_ERROR_PERCENT: env.int('Failure percentage that opens an instance breaker.', 50, 1, 100),
+    BREAKER_RESET_MS: env.int('Time an open breaker waits before it may close again.', 5_000, 1),
+    RATE_LIMIT_PER_SECOND: env.int('Token-bucket refill per client and second (0 disables rate limiting).', 0, 0),
+    RATE_LIMIT_BURST: env.int('Token-bucket size per client.', 100, 1),
+    BODY_LIMIT_BYTES: env.int('Largest proxied request body (413 beyond).', 10 * 1024 * 1024, 0),
+    HEADER_LIMIT_BYTES: env.int('Largest request header section (431 beyond; Node caps it at 16 KiB too).', 8 * 1024, 256),
+    CLIENT_HEADERS_TIMEOUT_MS: env.int('Time a client has to send its request headers.', 10_000, 1),
+    CLIENT_REQUEST_TIMEOUT_MS: env.int('Time a client has to send its whole request, body included.', 60_000, 1),
+  })
+  .superRefine((config, ctx) => {
+    if (config.COORDINATOR_URLS.length > 0 && config.COORDINATOR_TOKEN === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['COORDINATOR_TOKEN'], message: 'is required with COORDINATOR_URLS' });
+    }
+    if (config.JWT_SECRET !== undefined && config.JWT_SECRET.length < 32) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 characters' });
+    }
+    if (config.JWT_PUBLIC_KEY !== undefined && !config.JWT_PUBLIC_KEY.includes('BEGIN')) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'must be a PEM public key' });
+    }
+    const everyRoutePublic = config.ROUTES !== undefined && config.ROUTES.every((r) => r.public);
+    if (config.JWT_SECRET === undefined && config.JWT_PUBLIC_KEY === undefined && !everyRoutePublic) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_SECRET'],
+        message: 'JWT_SECRET or JWT_PUBLIC_KEY is required while some route is authenticated',
+      });
+    }
+    if (config.PER_TRY_TIMEOUT_MS > config.ROUTE_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['PER_TRY_TIMEOUT_MS'], message: 'must not exceed ROUTE_TIMEOUT_MS' });
+    }
+    if (config.COORDINATOR_URLS.length === 0 && Object.keys(config.STATIC_UPSTREAMS).length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STATIC_UPSTREAMS'],
+        message: 'is required when COORDINATOR_URLS is empty (nowhere to find instances)',
+      });
+    }
+  });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -22,7 +22,11 @@ describe('inventory on PostgreSQL', () => {
   let inventory: InventoryService;
   let commands: InventoryCommands;
   const clock = new ManualClock();
-  const config = { CACHE_MAX_ENTRIES: 100, CACHE_TTL_MS: 60_000, RESERVATION_TTL_MS: 60_000 } as InventoryConfig;
+  const config = {
+    CACHE_MAX_ENTRIES: 100,
+    CACHE_TTL_MS: 60_000,
+    RESERVATION_TTL_MS: 60_000,
+  } as InventoryConfig;
 
   beforeAll(async () => {
     server = await startPostgres({ databases: ['inventory'] });
@@ -54,9 +58,9 @@ describe('inventory on PostgreSQL', () => {
   }
 
   async function counters(sku: string): Promise<Omit<ProductView, 'name' | 'priceCents' | 'sku'>> {
-    const [row] = (await dataSource.query('SELECT stock, reserved, sold, received FROM products WHERE sku = $1', [
-      sku,
-    ])) as Array<{ stock: number; reserved: number; sold: number; received: number }>;
+    const [row] = await dataSource.query<
+      Array<{ stock: number; reserved: number; sold: number; received: number }>
+    >('SELECT stock, reserved, sold, received FROM products WHERE sku = $1', [sku]);
     if (row === undefined) throw new Error(`no product ${sku}`);
     return row;
   }
@@ -66,9 +70,9 @@ describe('inventory on PostgreSQL', () => {
     await expect(product('p-create', 1)).rejects.toMatchObject({ status: 409 });
     await inventory.receive('p-create', 3);
     expect(await counters('p-create')).toEqual({ stock: 8, reserved: 0, sold: 0, received: 8 });
-    const [sum] = (await dataSource.query(`SELECT sum(qty)::int AS qty FROM receipts WHERE sku = 'p-create'`)) as [
-      { qty: number },
-    ];
+    const [sum] = await dataSource.query<[{ qty: number }]>(
+      `SELECT sum(qty)::int AS qty FROM receipts WHERE sku = 'p-create'`,
+    );
     expect(sum.qty).toBe(8);
     await expect(inventory.receive('nope', 1)).rejects.toMatchObject({ status: 404 });
   });
@@ -96,7 +100,9 @@ describe('inventory on PostgreSQL', () => {
       { sku: 'p-r1', qty: 2 },
       { sku: 'p-r2', qty: 1 },
     ];
-    const reserved = await commands.reserve(envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items }, txn));
+    const reserved = await commands.reserve(
+      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items }, txn),
+    );
     expect(reserved).toEqual({
       ok: true,
       result: {
@@ -140,7 +146,9 @@ describe('inventory on PostgreSQL', () => {
     await product('p-comp', 4);
     const orderId = randomUUID();
     const txn = randomUUID();
-    await commands.reserve(envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items: [{ sku: 'p-comp', qty: 3 }] }, txn));
+    await commands.reserve(
+      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items: [{ sku: 'p-comp', qty: 3 }] }, txn),
+    );
     expect(await commands.release(envelope(PLACE_ORDER_STEPS.releaseStock, { orderId }, txn))).toEqual({
       ok: true,
       result: null,
@@ -151,7 +159,11 @@ describe('inventory on PostgreSQL', () => {
     const lateTxn = randomUUID();
     await commands.release(envelope(PLACE_ORDER_STEPS.releaseStock, { orderId: lateOrder }, lateTxn));
     const late = await commands.reserve(
-      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId: lateOrder, items: [{ sku: 'p-comp', qty: 1 }] }, lateTxn),
+      envelope(
+        PLACE_ORDER_STEPS.reserveStock,
+        { orderId: lateOrder, items: [{ sku: 'p-comp', qty: 1 }] },
+        lateTxn,
+      ),
     );
     expect(late.ok).toBe(false);
     expect(await counters('p-comp')).toEqual({ stock: 4, reserved: 0, sold: 0, received: 4 });
@@ -159,7 +171,10 @@ describe('inventory on PostgreSQL', () => {
 
   it('answers a re-sent reserve with the first reply and reserves once', async () => {
     await product('p-dup', 5);
-    const env = envelope(PLACE_ORDER_STEPS.reserveStock, { orderId: randomUUID(), items: [{ sku: 'p-dup', qty: 2 }] });
+    const env = envelope(PLACE_ORDER_STEPS.reserveStock, {
+      orderId: randomUUID(),
+      items: [{ sku: 'p-dup', qty: 2 }],
+    });
     const [first, second] = await Promise.all([commands.reserve(env), commands.reserve(env)]);
     expect(second).toEqual(first);
     expect(await counters('p-dup')).toEqual({ stock: 3, reserved: 2, sold: 0, received: 5 });
@@ -170,7 +185,10 @@ describe('inventory on PostgreSQL', () => {
     const replies = await Promise.all(
       Array.from({ length: 12 }, () =>
         commands.reserve(
-          envelope(PLACE_ORDER_STEPS.reserveStock, { orderId: randomUUID(), items: [{ sku: 'p-race', qty: 1 }] }),
+          envelope(PLACE_ORDER_STEPS.reserveStock, {
+            orderId: randomUUID(),
+            items: [{ sku: 'p-race', qty: 1 }],
+          }),
         ),
       ),
     );
@@ -180,17 +198,21 @@ describe('inventory on PostgreSQL', () => {
 
   it('refuses at the database a change that would break a counter invariant', async () => {
     await product('p-check', 1);
-    await expect(dataSource.query(`UPDATE products SET stock = stock - 2 WHERE sku = 'p-check'`)).rejects.toThrow();
-    await expect(dataSource.query(`UPDATE products SET sold = sold + 1 WHERE sku = 'p-check'`)).rejects.toThrow(
-      /products_counters_balance/,
-    );
+    await expect(
+      dataSource.query(`UPDATE products SET stock = stock - 2 WHERE sku = 'p-check'`),
+    ).rejects.toThrow();
+    await expect(
+      dataSource.query(`UPDATE products SET sold = sold + 1 WHERE sku = 'p-check'`),
+    ).rejects.toThrow(/products_counters_balance/);
   });
 
   it('expires reservations past their expiry back to stock; a later commit sells from stock if it can', async () => {
     await product('p-exp', 3);
     const orderId = randomUUID();
     const txn = randomUUID();
-    await commands.reserve(envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items: [{ sku: 'p-exp', qty: 2 }] }, txn));
+    await commands.reserve(
+      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items: [{ sku: 'p-exp', qty: 2 }] }, txn),
+    );
     expect(await inventory.expireDue(100)).toEqual([]);
     clock.advance(config.RESERVATION_TTL_MS);
     expect(await inventory.expireDue(100)).toContain('p-exp');
@@ -208,10 +230,14 @@ describe('inventory on PostgreSQL', () => {
       const txn = randomUUID();
       const gid = makeGid('inventory', txn);
       const prepared = await commands.prepare(
-        envelope(PLACE_ORDER_STEPS.prepareStock, {
-          gid,
-          operation: { orderId: randomUUID(), items: [{ sku: 'p-2pc', qty: 2 }] },
-        }, txn),
+        envelope(
+          PLACE_ORDER_STEPS.prepareStock,
+          {
+            gid,
+            operation: { orderId: randomUUID(), items: [{ sku: 'p-2pc', qty: 2 }] },
+          },
+          txn,
+        ),
       );
       expect(prepared).toEqual({
         ok: true,
@@ -233,7 +259,9 @@ describe('inventory on PostgreSQL', () => {
   it('serves product reads from the cache until a write on this instance invalidates them', async () => {
     await product('p-cache', 5);
     expect((await inventory.getProduct('p-cache')).stock).toBe(5);
-    await dataSource.query(`UPDATE products SET stock = stock + 1, received = received + 1 WHERE sku = 'p-cache'`);
+    await dataSource.query(
+      `UPDATE products SET stock = stock + 1, received = received + 1 WHERE sku = 'p-cache'`,
+    );
     expect((await inventory.getProduct('p-cache')).stock).toBe(5); // another instance's write: cached until TTL
     await inventory.receive('p-cache', 1);
     expect((await inventory.getProduct('p-cache')).stock).toBe(7);

@@ -30,6 +30,7 @@ export class InventoryModule {
       imports: [
         DatabaseModule.forRoot({
           url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
           entities: [...inventoryEntities, ...participantEntities],
           migrations: [...inventoryMigrations, ...participantMigrations],
         }),

@@ -16,6 +16,9 @@ export interface ReservationRow {
 const productColumns = `sku, name, price_cents AS "priceCents", stock, reserved, sold, received`;
 const reservationColumns = `order_id AS "orderId", sku, qty, price_cents AS "priceCents", status`;
 
+/** Longest wait for a row lock inside a business transaction. */
+const lockWaitMaxMs = 1_000;
+
 /**
  * The only class that touches the inventory database. Every method takes the EntityManager of the transaction
  * it runs in (the participant kit's, or one from {@link transaction}). Counter changes are single conditional
@@ -31,6 +34,15 @@ export class InventoryRepository {
 
   get manager(): EntityManager {
     return this.dataSource.manager;
+  }
+
+  /**
+   * Bounds how long the rest of this transaction waits for a row lock. A 2PC branch keeps its row locks from
+   * PREPARE until COMMIT PREPARED; unbounded waiters behind it would hold every pooled connection, including the
+   * one the decision needs. A waiter that times out fails (the caller retries) and gives its connection back.
+   */
+  async boundLockWait(em: EntityManager): Promise<void> {
+    await em.query(`SET LOCAL lock_timeout = '${lockWaitMaxMs}ms'`);
   }
 
   async findProduct(em: EntityManager, sku: string, lock = false): Promise<ProductView | undefined> {

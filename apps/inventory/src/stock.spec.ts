@@ -16,7 +16,12 @@ describe('mergeLines', () => {
   });
 
   it('sorts by UTF-16 code unit: any fixed order will do, as long as every transaction uses the same one', () => {
-    expect(mergeLines([{ sku: 'a', qty: 1 }, { sku: 'B', qty: 1 }]).map((l) => l.sku)).toEqual(['B', 'a']);
+    expect(
+      mergeLines([
+        { sku: 'a', qty: 1 },
+        { sku: 'B', qty: 1 },
+      ]).map((l) => l.sku),
+    ).toEqual(['B', 'a']);
   });
 
   it('keeps an empty order empty', () => {

@@ -28,7 +28,11 @@ describe('settleVerdict', () => {
 
 describe('views', () => {
   it('shows the reason only when there is one', () => {
-    expect(toView(row)).toMatchObject({ status: 'CANCELLED', reason: 'out of stock: a', settledAt: '2026-01-01T00:00:01.000Z' });
+    expect(toView(row)).toMatchObject({
+      status: 'CANCELLED',
+      reason: 'out of stock: a',
+      settledAt: '2026-01-01T00:00:01.000Z',
+    });
     expect(toView({ ...row, status: 'PENDING', reason: null, settledAt: null })).not.toHaveProperty('reason');
     expect(toPlaced(row)).toEqual({
       orderId: row.id,

@@ -26,6 +26,7 @@ export class OrdersModule {
       imports: [
         DatabaseModule.forRoot({
           url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
           entities: [OrderEntity],
           migrations: ordersMigrations,
         }),

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { LedgerKind } from './ledger-entry.entity.js';
 import { type AccountView, applyMove } from './funds.js';
 
-const empty: AccountView = { customerId: 'c', balanceCents: 0, heldCents: 0, capturedCents: 0, depositedCents: 0 };
+const empty: AccountView = {
+  customerId: 'c',
+  balanceCents: 0,
+  heldCents: 0,
+  capturedCents: 0,
+  depositedCents: 0,
+};
 
 /** mulberry32: a small seeded PRNG, so a failing sequence replays from its seed. */
 function prng(seed: number): () => number {

@@ -54,12 +54,12 @@ describe('payments on PostgreSQL', () => {
   }
 
   async function counters(customerId: string): Promise<Omit<AccountView, 'customerId'>> {
-    const [row] = (await dataSource.query(
+    const [row] = await dataSource.query<Array<Omit<AccountView, 'customerId'>>>(
       `SELECT balance_cents::float8 AS "balanceCents", held_cents::float8 AS "heldCents",
               captured_cents::float8 AS "capturedCents", deposited_cents::float8 AS "depositedCents"
        FROM accounts WHERE customer_id = $1`,
       [customerId],
-    )) as Array<Omit<AccountView, 'customerId'>>;
+    );
     if (row === undefined) throw new Error(`no account ${customerId}`);
     return row;
   }
@@ -68,7 +68,12 @@ describe('payments on PostgreSQL', () => {
     await account('c-open', 500);
     await expect(payments.openAccount('c-open')).rejects.toMatchObject({ status: 409 });
     await payments.deposit('c-open', 250);
-    expect(await counters('c-open')).toEqual({ balanceCents: 750, heldCents: 0, capturedCents: 0, depositedCents: 750 });
+    expect(await counters('c-open')).toEqual({
+      balanceCents: 750,
+      heldCents: 0,
+      capturedCents: 0,
+      depositedCents: 750,
+    });
     await expect(payments.deposit('c-none', 1)).rejects.toMatchObject({ status: 404 });
   });
 
@@ -80,14 +85,26 @@ describe('payments on PostgreSQL', () => {
       envelope(PLACE_ORDER_STEPS.holdFunds, { orderId, customerId: 'c-hold', amountCents: 300 }, txn),
     );
     expect(held.ok).toBe(true);
-    expect(await counters('c-hold')).toEqual({ balanceCents: 700, heldCents: 300, capturedCents: 0, depositedCents: 1_000 });
+    expect(await counters('c-hold')).toEqual({
+      balanceCents: 700,
+      heldCents: 300,
+      capturedCents: 0,
+      depositedCents: 1_000,
+    });
     expect(await commands.capture(envelope(PLACE_ORDER_STEPS.captureFunds, { orderId }, txn))).toEqual({
       ok: true,
       result: null,
     });
     // A re-sent capture with a new message id is still a single capture.
-    expect((await commands.capture(envelope(PLACE_ORDER_STEPS.captureFunds, { orderId }, randomUUID()))).ok).toBe(true);
-    expect(await counters('c-hold')).toEqual({ balanceCents: 700, heldCents: 0, capturedCents: 300, depositedCents: 1_000 });
+    expect(
+      (await commands.capture(envelope(PLACE_ORDER_STEPS.captureFunds, { orderId }, randomUUID()))).ok,
+    ).toBe(true);
+    expect(await counters('c-hold')).toEqual({
+      balanceCents: 700,
+      heldCents: 0,
+      capturedCents: 300,
+      depositedCents: 1_000,
+    });
     const ledger = await payments.listLedger('c-hold', undefined, 10);
     expect(ledger.items.map((e) => [e.kind, e.amountCents, e.balanceAfterCents, e.heldAfterCents])).toEqual([
       ['deposit', 1_000, 1_000, 0],
@@ -110,17 +127,33 @@ describe('payments on PostgreSQL', () => {
   it('refuses insufficient funds and unknown accounts, changing nothing', async () => {
     await account('c-poor', 100);
     const poor = await commands.hold(
-      envelope(PLACE_ORDER_STEPS.holdFunds, { orderId: randomUUID(), customerId: 'c-poor', amountCents: 101 }),
+      envelope(PLACE_ORDER_STEPS.holdFunds, {
+        orderId: randomUUID(),
+        customerId: 'c-poor',
+        amountCents: 101,
+      }),
     );
-    expect(poor).toEqual({ ok: false, reason: 'insufficient funds: account c-poor has 100 cents, order needs 101' });
+    expect(poor).toEqual({
+      ok: false,
+      reason: 'insufficient funds: account c-poor has 100 cents, order needs 101',
+    });
     const unknown = await commands.hold(
-      envelope(PLACE_ORDER_STEPS.holdFunds, { orderId: randomUUID(), customerId: 'c-nobody', amountCents: 1 }),
+      envelope(PLACE_ORDER_STEPS.holdFunds, {
+        orderId: randomUUID(),
+        customerId: 'c-nobody',
+        amountCents: 1,
+      }),
     );
     expect(unknown).toEqual({ ok: false, reason: 'unknown account c-nobody' });
-    expect(await counters('c-poor')).toEqual({ balanceCents: 100, heldCents: 0, capturedCents: 0, depositedCents: 100 });
-    const [holds] = (await dataSource.query(`SELECT count(*)::int AS n FROM holds WHERE customer_id = 'c-poor'`)) as [
-      { n: number },
-    ];
+    expect(await counters('c-poor')).toEqual({
+      balanceCents: 100,
+      heldCents: 0,
+      capturedCents: 0,
+      depositedCents: 100,
+    });
+    const [holds] = await dataSource.query<[{ n: number }]>(
+      `SELECT count(*)::int AS n FROM holds WHERE customer_id = 'c-poor'`,
+    );
     expect(holds.n).toBe(0);
   });
 
@@ -128,21 +161,37 @@ describe('payments on PostgreSQL', () => {
     await account('c-rel', 500);
     const orderId = randomUUID();
     const txn = randomUUID();
-    await commands.hold(envelope(PLACE_ORDER_STEPS.holdFunds, { orderId, customerId: 'c-rel', amountCents: 200 }, txn));
+    await commands.hold(
+      envelope(PLACE_ORDER_STEPS.holdFunds, { orderId, customerId: 'c-rel', amountCents: 200 }, txn),
+    );
     expect(await commands.release(envelope(PLACE_ORDER_STEPS.releaseFunds, { orderId }, txn))).toEqual({
       ok: true,
       result: null,
     });
-    expect(await counters('c-rel')).toEqual({ balanceCents: 500, heldCents: 0, capturedCents: 0, depositedCents: 500 });
+    expect(await counters('c-rel')).toEqual({
+      balanceCents: 500,
+      heldCents: 0,
+      capturedCents: 0,
+      depositedCents: 500,
+    });
 
     const lateOrder = randomUUID();
     const lateTxn = randomUUID();
     await commands.release(envelope(PLACE_ORDER_STEPS.releaseFunds, { orderId: lateOrder }, lateTxn));
     const late = await commands.hold(
-      envelope(PLACE_ORDER_STEPS.holdFunds, { orderId: lateOrder, customerId: 'c-rel', amountCents: 100 }, lateTxn),
+      envelope(
+        PLACE_ORDER_STEPS.holdFunds,
+        { orderId: lateOrder, customerId: 'c-rel', amountCents: 100 },
+        lateTxn,
+      ),
     );
     expect(late.ok).toBe(false);
-    expect(await counters('c-rel')).toEqual({ balanceCents: 500, heldCents: 0, capturedCents: 0, depositedCents: 500 });
+    expect(await counters('c-rel')).toEqual({
+      balanceCents: 500,
+      heldCents: 0,
+      capturedCents: 0,
+      depositedCents: 500,
+    });
   });
 
   it('never lets the balance go negative under concurrent holds', async () => {
@@ -150,21 +199,34 @@ describe('payments on PostgreSQL', () => {
     const replies = await Promise.all(
       Array.from({ length: 12 }, () =>
         commands.hold(
-          envelope(PLACE_ORDER_STEPS.holdFunds, { orderId: randomUUID(), customerId: 'c-race', amountCents: 100 }),
+          envelope(PLACE_ORDER_STEPS.holdFunds, {
+            orderId: randomUUID(),
+            customerId: 'c-race',
+            amountCents: 100,
+          }),
         ),
       ),
     );
     expect(replies.filter((r) => r.ok)).toHaveLength(5);
-    expect(await counters('c-race')).toEqual({ balanceCents: 0, heldCents: 500, capturedCents: 0, depositedCents: 500 });
+    expect(await counters('c-race')).toEqual({
+      balanceCents: 0,
+      heldCents: 500,
+      capturedCents: 0,
+      depositedCents: 500,
+    });
   });
 
   it('refuses at the database a change that would break a counter invariant', async () => {
     await account('c-check', 10);
     await expect(
-      dataSource.query(`UPDATE accounts SET balance_cents = balance_cents - 11 WHERE customer_id = 'c-check'`),
+      dataSource.query(
+        `UPDATE accounts SET balance_cents = balance_cents - 11 WHERE customer_id = 'c-check'`,
+      ),
     ).rejects.toThrow();
     await expect(
-      dataSource.query(`UPDATE accounts SET captured_cents = captured_cents + 1 WHERE customer_id = 'c-check'`),
+      dataSource.query(
+        `UPDATE accounts SET captured_cents = captured_cents + 1 WHERE customer_id = 'c-check'`,
+      ),
     ).rejects.toThrow(/accounts_counters_balance/);
   });
 
@@ -174,20 +236,35 @@ describe('payments on PostgreSQL', () => {
       const txn = randomUUID();
       const gid = makeGid('payments', txn);
       const prepared = await commands.prepare(
-        envelope(PLACE_ORDER_STEPS.prepareFunds, {
-          gid,
-          operation: { orderId: randomUUID(), customerId: 'c-2pc', amountCents: 400 },
-        }, txn),
+        envelope(
+          PLACE_ORDER_STEPS.prepareFunds,
+          {
+            gid,
+            operation: { orderId: randomUUID(), customerId: 'c-2pc', amountCents: 400 },
+          },
+          txn,
+        ),
       );
       expect(prepared.ok).toBe(true);
       const decide = envelope(decision, { gid }, txn);
-      const reply = decision === 'commit' ? await commands.commitPrepared(decide) : await commands.abortPrepared(decide);
+      const reply =
+        decision === 'commit' ? await commands.commitPrepared(decide) : await commands.abortPrepared(decide);
       expect(reply).toEqual({ ok: true, result: null });
     };
     await run('commit');
-    expect(await counters('c-2pc')).toEqual({ balanceCents: 600, heldCents: 0, capturedCents: 400, depositedCents: 1_000 });
+    expect(await counters('c-2pc')).toEqual({
+      balanceCents: 600,
+      heldCents: 0,
+      capturedCents: 400,
+      depositedCents: 1_000,
+    });
     await run('abort');
-    expect(await counters('c-2pc')).toEqual({ balanceCents: 600, heldCents: 0, capturedCents: 400, depositedCents: 1_000 });
+    expect(await counters('c-2pc')).toEqual({
+      balanceCents: 600,
+      heldCents: 0,
+      capturedCents: 400,
+      depositedCents: 1_000,
+    });
     const refused = await commands.prepare(
       envelope(PLACE_ORDER_STEPS.prepareFunds, {
         gid: makeGid('payments', randomUUID()),
@@ -195,7 +272,9 @@ describe('payments on PostgreSQL', () => {
       }),
     );
     expect(refused.ok).toBe(false);
-    const [prepared] = (await dataSource.query('SELECT count(*)::int AS n FROM pg_prepared_xacts')) as [{ n: number }];
+    const [prepared] = await dataSource.query<[{ n: number }]>(
+      'SELECT count(*)::int AS n FROM pg_prepared_xacts',
+    );
     expect(prepared.n).toBe(0);
   });
 });

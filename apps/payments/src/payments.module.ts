@@ -29,6 +29,7 @@ export class PaymentsModule {
       imports: [
         DatabaseModule.forRoot({
           url: config.DATABASE_URL,
+          poolSize: config.DATABASE_POOL_SIZE,
           entities: [...paymentsEntities, ...participantEntities],
           migrations: [...paymentsMigrations, ...participantMigrations],
         }),

@@ -35,6 +35,9 @@ const accountColumns = `customer_id AS "customerId", balance_cents::float8 AS "b
 const holdColumns = `id AS "holdId", order_id AS "orderId", customer_id AS "customerId",
   amount_cents::float8 AS "amountCents", status`;
 
+/** Longest wait for a row lock inside a business transaction. */
+const lockWaitMaxMs = 1_000;
+
 /**
  * The only class that touches the payments database. Every method takes the EntityManager of the transaction it
  * runs in. A change of an account's counters and its ledger entry are one statement, conditional on the source
@@ -50,6 +53,15 @@ export class PaymentsRepository {
 
   get manager(): EntityManager {
     return this.dataSource.manager;
+  }
+
+  /**
+   * Bounds how long the rest of this transaction waits for a row lock. A 2PC branch keeps its row locks from
+   * PREPARE until COMMIT PREPARED; unbounded waiters behind it would hold every pooled connection, including the
+   * one the decision needs. A waiter that times out fails (the caller retries) and gives its connection back.
+   */
+  async boundLockWait(em: EntityManager): Promise<void> {
+    await em.query(`SET LOCAL lock_timeout = '${lockWaitMaxMs}ms'`);
   }
 
   async findAccount(em: EntityManager, customerId: string): Promise<AccountView | undefined> {

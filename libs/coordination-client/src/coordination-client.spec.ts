@@ -40,7 +40,8 @@ describe('CoordinationClient', () => {
     let calls = 0;
     const url = await serve((_req, res) => {
       calls += 1;
-      if (calls < 3) res.writeHead(503, { 'retry-after': '1' }).end('{"status":503}');
+      if (calls < 3)
+        res.writeHead(503, { 'retry-after': '1', 'x-concord-outcome': 'notApplied' }).end('{"status":503}');
       else res.writeHead(200).end('{"revision":4}');
     });
     const client = new CoordinationClient({ ...fast, urls: [url] });
@@ -82,6 +83,20 @@ describe('CoordinationClient', () => {
     const error = await client.put('k', 'v', { prevRevision: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CoordinatorHttpError);
     expect((error as CoordinatorHttpError).body.modRevision).toBe(3);
+    client.close();
+  });
+});
+
+describe('CoordinationClient and unknown outcomes', () => {
+  it('does not repeat a write whose 503 says it may still commit', async () => {
+    let calls = 0;
+    const url = await serve((_req, res) => {
+      calls += 1;
+      res.writeHead(503, { 'x-concord-outcome': 'unknown' }).end('{"status":503}');
+    });
+    const client = new CoordinationClient({ ...fast, urls: [url] });
+    await expect(client.put('k', 'v')).rejects.toBeInstanceOf(CoordinatorUnavailableError);
+    expect(calls).toBe(1);
     client.close();
   });
 });

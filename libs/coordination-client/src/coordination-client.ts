@@ -332,7 +332,7 @@ export class CoordinationClient {
           const body = text.length === 0 ? {} : (JSON.parse(text) as Record<string, unknown>);
           if (response.ok) return body;
           if (call.accept?.includes(response.status)) return { status: response.status };
-          throw new CoordinatorHttpError(response.status, body);
+          throw new CoordinatorHttpError(response.status, body, response.headers.get('x-concord-outcome'));
         });
         this.preferred = index;
         return answer as T;
@@ -346,8 +346,10 @@ export class CoordinationClient {
         random: this.random,
         shouldRetry: (error) => {
           if (error instanceof CoordinatorHttpError) {
-            // 502/503: refused without being applied (no leader yet, leader unreachable): safe for any method.
-            return error.status === 502 || error.status === 503;
+            // A 503 says whether the request was refused before being proposed (retry anything) or may
+            // still commit (retry only what is idempotent).
+            if (error.status !== 502 && error.status !== 503) return false;
+            return call.idempotent || error.outcome === 'notApplied';
           }
           // fetch wraps socket errors: the code (ECONNREFUSED...) is on its cause.
           const cause = (error as { cause?: unknown }).cause;

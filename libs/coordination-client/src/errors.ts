@@ -3,6 +3,8 @@ export class CoordinatorHttpError extends Error {
   constructor(
     readonly status: number,
     readonly body: Record<string, unknown>,
+    /** From `X-Concord-Outcome` on a 503: `notApplied` or `unknown`. */
+    readonly outcome: string | null = null,
   ) {
     super(
       `coordinator answered ${status}: ${typeof body.detail === 'string' ? body.detail : typeof body.title === 'string' ? body.title : ''}`,

@@ -10,7 +10,14 @@ export class NotLeaderError extends Error {
 
 /** No answer can be given right now without risking a wrong one (no leader, no quorum): 503 + Retry-After. */
 export class UnavailableError extends Error {
-  constructor(message: string) {
+  /**
+   * `notApplied`: refused before anything was proposed, safe to retry any request. `unknown`: proposed but not
+   * committed in time; it may still commit, so only idempotent requests may be retried blindly.
+   */
+  constructor(
+    message: string,
+    readonly outcome: 'notApplied' | 'unknown' = 'notApplied',
+  ) {
     super(message);
     this.name = 'UnavailableError';
   }

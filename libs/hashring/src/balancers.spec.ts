@@ -4,6 +4,7 @@ import { createBalancer } from './create-balancer.js';
 import { hashString } from './hash.js';
 import { Maglev } from './maglev.js';
 import { HashRing } from './ring.js';
+import { seededRandom } from './zipf.js';
 import {
   INSTANCE_COUNT,
   KEY_COUNT,
@@ -146,6 +147,44 @@ describe('ring: figures with 10 instances x 160 virtual nodes and 100k keys', ()
     const probes = [0, 0xffffffff, points[0]!.position, points.at(-1)!.position, points.at(-1)!.position + 1];
     for (let h = 7; h < 0xffffffff; h += 0x00fffff1) probes.push(h);
     for (const hash of probes) expect(ring.lookupHash(hash)).toBe(oracle(hash));
+  });
+
+  it('agrees with the oracle on small rings too (bucket index edges, wrap-around)', () => {
+    const random = seededRandom(9);
+    for (const perWeight of [1, 3, 7]) {
+      for (const names of [['solo'], ['a', 'b'], ['a', 'b', 'c']]) {
+        const small = new HashRing({ virtualNodesPerWeight: perWeight });
+        for (const id of names) small.add(id);
+        const points = names
+          .flatMap((id) => Array.from({ length: perWeight }, (_, i) => ({ position: hashString(id, i), id })))
+          .sort((a, b) => a.position - b.position || (a.id < b.id ? -1 : 1));
+        const oracle = (hash: number): string => (points.find((p) => p.position >= hash) ?? points[0]!).id;
+        const probes = [
+          0,
+          0xffffffff,
+          ...points.flatMap((p) => [p.position, p.position + 1, p.position - 1]),
+        ];
+        for (let i = 0; i < 500; i++) probes.push(Math.floor(random() * 0x100000000));
+        for (const hash of probes.filter((h) => h >= 0 && h <= 0xffffffff)) {
+          expect(small.lookupHash(hash)).toBe(oracle(hash));
+        }
+      }
+    }
+  });
+
+  it('addAll gives the same ring as adding one by one, with one merge', () => {
+    const batched = new HashRing();
+    batched.add('instance-0', 2);
+    batched.addAll([
+      ...members.map((id) => ({ id })),
+      { id: 'instance-5', weight: 3 }, // listed twice: the last weight wins
+    ]);
+    const oneByOne = new HashRing();
+    for (const id of members) oneByOne.add(id);
+    oneByOne.setWeight('instance-5', 3);
+    expect(batched.points).toBe(oneByOne.points);
+    expect(assign(batched, keys.slice(0, 20_000))).toEqual(assign(oneByOne, keys.slice(0, 20_000)));
+    expect(batched.weightOf('instance-0')).toBe(1);
   });
 
   it('rejects a bad virtual node count', () => {

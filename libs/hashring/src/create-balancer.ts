@@ -40,6 +40,7 @@ export function createBalancer(config: BalancerConfig): Balancer {
       throw new Error(`unknown balancer algorithm: ${String(unknown)}`);
     }
   }
-  for (const member of config.members ?? []) balancer.add(member.id, member.weight ?? 1);
+  if (balancer instanceof HashRing) balancer.addAll(config.members ?? []);
+  else for (const member of config.members ?? []) balancer.add(member.id, member.weight ?? 1);
   return balancer;
 }

@@ -68,6 +68,32 @@ export class HashRing implements Balancer {
     this.insertPoints(slot);
   }
 
+  /**
+   * Adds several members with one sort and one merge (a gateway applying a batch of registry events):
+   * the result is the same as adding them one by one. Existing members get their new weight.
+   */
+  addAll(members: Iterable<{ readonly id: string; readonly weight?: number }>): void {
+    const fresh: number[] = [];
+    for (const { id, weight = 1 } of members) {
+      checkWeight(weight);
+      const existing = this.slotById.get(id);
+      if (existing !== undefined && fresh.includes(existing)) {
+        this.weights[existing] = weight; // listed twice in this batch: its points are not placed yet
+        continue;
+      }
+      if (existing !== undefined) {
+        this.setWeight(id, weight);
+        continue;
+      }
+      const slot = this.freeSlots.pop() ?? this.ids.length;
+      this.ids[slot] = id;
+      this.weights[slot] = weight;
+      this.slotById.set(id, slot);
+      fresh.push(slot);
+    }
+    if (fresh.length > 0) this.insertPointsOf(fresh);
+  }
+
   remove(id: string): boolean {
     const slot = this.slotById.get(id);
     if (slot === undefined) return false;
@@ -180,10 +206,35 @@ export class HashRing implements Balancer {
   }
 
   private insertPoints(slot: number): void {
-    const id = this.ids[slot]!;
-    const added = new Uint32Array(this.pointCountFor(slot));
-    for (let i = 0; i < added.length; i++) added[i] = hashString(id, i);
-    added.sort();
+    this.insertPointsOf([slot]);
+  }
+
+  /**
+   * Merges the points of the given (new) slots into the ring. The new points are sorted once, by
+   * position then owner id, then merged with the existing run: adding a batch costs one merge.
+   */
+  private insertPointsOf(slots: readonly number[]): void {
+    // Pack (position, rank of owner id in the batch) into one exactly representable double
+    // (2^32 x 2^16 < 2^53), so a numeric typed-array sort orders by position, then id.
+    const batch = [...slots].sort((x, y) => (this.ids[x]! < this.ids[y]! ? -1 : 1));
+    if (batch.length > 65536) throw new RangeError('at most 65536 members per batch');
+    let total = 0;
+    for (const slot of batch) total += this.pointCountFor(slot);
+    const packed = new Float64Array(total);
+    let n = 0;
+    batch.forEach((slot, rank) => {
+      const id = this.ids[slot]!;
+      const count = this.pointCountFor(slot);
+      for (let i = 0; i < count; i++) packed[n++] = hashString(id, i) * 65536 + rank;
+    });
+    packed.sort();
+    const added = new Uint32Array(total);
+    const addedOwners = new Int32Array(total);
+    for (let i = 0; i < total; i++) {
+      const value = packed[i]!;
+      added[i] = Math.floor(value / 65536);
+      addedOwners[i] = batch[value % 65536]!;
+    }
 
     const oldCount = this.pointCount;
     const newCount = oldCount + added.length;
@@ -199,14 +250,14 @@ export class HashRing implements Balancer {
       const oldPosition = oldPositions[i]!;
       const addedPosition = added[j]!;
       const takeOld =
-        oldPosition < addedPosition || (oldPosition === addedPosition && this.ids[oldOwners[i]!]! < id);
+        oldPosition < addedPosition ||
+        (oldPosition === addedPosition && this.ids[oldOwners[i]!]! < this.ids[addedOwners[j]!]!);
       if (takeOld) {
         positions[k] = oldPosition;
         owners[k++] = oldOwners[i++]!;
       } else {
         positions[k] = addedPosition;
-        owners[k++] = slot;
-        j++;
+        owners[k++] = addedOwners[j++]!;
       }
     }
     while (i < oldCount) {
@@ -214,8 +265,8 @@ export class HashRing implements Balancer {
       owners[k++] = oldOwners[i++]!;
     }
     while (j < added.length) {
-      positions[k] = added[j++]!;
-      owners[k++] = slot;
+      positions[k] = added[j]!;
+      owners[k++] = addedOwners[j++]!;
     }
     this.positions = positions;
     this.owners = owners;

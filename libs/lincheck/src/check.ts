@@ -1,5 +1,5 @@
 import { validateOperation, type History, type HistoryOperation, type KvOperation } from './history.js';
-import { registerModel } from './model.js';
+import { registerModelFor } from './model.js';
 import { searchLinearization, type Verdict } from './search.js';
 
 export interface CheckOptions {
@@ -55,12 +55,12 @@ function checkOperations(history: readonly HistoryOperation[], options: CheckOpt
   history.forEach(validateOperation);
   const now = options.now ?? (() => performance.now());
   const deadline = options.timeoutMs === undefined ? undefined : now() + options.timeoutMs;
-  const model = registerModel(options.initialValue ?? null);
   const partitions = partitionByKey(history);
 
   let steps = 0;
   let failure: CheckFailure | undefined;
   for (const [key, ops] of partitions) {
+    const model = registerModelFor(ops, options.initialValue ?? null);
     const found = searchLinearization(model, ops, { deadline, now });
     steps += found.steps;
     if (found.verdict === 'linearizable') continue;

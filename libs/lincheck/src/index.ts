@@ -7,7 +7,7 @@ export {
   type KvOperation,
   type KvOperationKind,
 } from './history.js';
-export { registerModel, type Model } from './model.js';
+export { registerModel, registerModelFor, type Model } from './model.js';
 export {
   searchLinearization,
   type SearchOptions,

@@ -21,6 +21,17 @@ export interface Model<State, Op> {
   step(state: State, op: Op): State | undefined;
   /** A primitive that is equal for equal states: the memo table compares states through it. */
   stateKey(state: State): string | number | null;
+  /**
+   * Optional: true when the state after `op` does not depend on the state before it and `op` cannot be
+   * refused (a blind write). The search then applies such an operation of unknown outcome only first in
+   * a batch: anywhere later in the batch it would give the same state having used more operations.
+   */
+  overwrites?(op: Op): boolean;
+  /**
+   * Optional: operations of unknown outcome with equal keys step alike from every state, so once both
+   * have been called either may stand for the other; the search tries only one of them at a time.
+   */
+  symmetryKey?(op: Op): string;
 }
 
 /**
@@ -32,9 +43,40 @@ export interface Model<State, Op> {
  * the map history is linearizable exactly when every per-key sub-history is.
  */
 export function registerModel(initialValue: string | null = null): Model<string | null, HistoryOperation> {
+  return valueModel(initialValue, (value) => value);
+}
+
+/**
+ * {@link registerModel} specialised to one partition's operations: values that no operation observes
+ * (no `get` reads them, no `cas` expects them) are all the same to the model, so they are merged into
+ * one state. Many writes whose outcome is unknown and whose values nobody read (a client that timed
+ * out during a partition) then step to one state instead of one state each, and with the symmetry key
+ * the search tries one of them, not all. Not done when the partition appends: an append reads the
+ * value it extends.
+ */
+export function registerModelFor(
+  operations: readonly HistoryOperation[],
+  initialValue: string | null = null,
+): Model<string | null, HistoryOperation> {
+  if (operations.some((op) => op.op === 'append')) return registerModel(initialValue);
+  const observed = new Set<string>();
+  for (const op of operations) {
+    if (op.op === 'get' && typeof op.result === 'string') observed.add(op.result);
+    if (op.op === 'cas' && typeof op.expect === 'string') observed.add(op.expect);
+  }
+  let unobserved = '\u0000unobserved';
+  while (observed.has(unobserved)) unobserved += '\u0000';
+  const canonical = unobserved;
+  return valueModel(initialValue, (value) => (value === null || observed.has(value) ? value : canonical));
+}
+
+function valueModel(
+  initialValue: string | null,
+  canonical: (value: string | null) => string | null,
+): Model<string | null, HistoryOperation> {
   return {
     name: 'register',
-    init: initialValue,
+    init: canonical(initialValue),
     matters(op) {
       if (op.return === null) return op.op !== 'get';
       return op.ok || op.op === 'cas';
@@ -44,7 +86,7 @@ export function registerModel(initialValue: string | null = null): Model<string 
         case 'get':
           return state === (op.result ?? null) ? state : undefined;
         case 'put':
-          return op.value ?? null;
+          return canonical(op.value ?? null);
         case 'append':
           return (state ?? '') + (op.value ?? '');
         case 'delete':
@@ -53,12 +95,20 @@ export function registerModel(initialValue: string | null = null): Model<string 
           const expect = op.expect ?? null;
           // A cas that completed with ok:false read a different value and changed nothing.
           if (op.return !== null && !op.ok) return state !== expect ? state : undefined;
-          return state === expect ? (op.value ?? null) : undefined;
+          return state === expect ? canonical(op.value ?? null) : undefined;
         }
       }
     },
     stateKey(state) {
       return state;
+    },
+    overwrites(op) {
+      return op.op === 'put' || op.op === 'delete';
+    },
+    symmetryKey(op) {
+      // Only asked about operations of unknown outcome, which can only be stepped as "took effect".
+      const value = op.op === 'put' || op.op === 'cas' ? canonical(op.value ?? null) : null;
+      return JSON.stringify([op.op, op.op === 'cas' ? (op.expect ?? null) : null, op.op === 'append' ? op.value : value]);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { registerModel, searchLinearization, type HistoryOperation } from '@concord/lincheck';
+import { registerModel, registerModelFor, searchLinearization, type HistoryOperation } from '@concord/lincheck';
 
 // The search against a brute-force reference on thousands of small random histories: every order of
 // every subset, no memo, no list. Agreement on both verdicts is the evidence that the pruning (memo,
@@ -112,7 +112,7 @@ describe('searchLinearization against brute force', () => {
       const tally = { linearizable: 0, 'not-linearizable': 0, unknown: 0 };
       for (let i = 0; i < 3000; i++) {
         const history = randomHistory(random, unknownShare);
-        const found = searchLinearization(model, history);
+        const found = searchLinearization(registerModelFor(history), history);
         tally[found.verdict]++;
         expect(found.verdict, JSON.stringify(history)).toBe(
           bruteForce(history) ? 'linearizable' : 'not-linearizable',

@@ -89,7 +89,9 @@ const clockCheckSteps = 1024;
  *   unknown operations are a subset of its own, was already explored. Having used fewer operations
  *   that never expire leaves at least the same options, so the skipped one cannot succeed where the
  *   other failed.
- * With both, k concurrent unknown writes of distinct values cost k configurations, not 2^k.
+ * - Within a batch, an operation that overwrites blindly (`Model.overwrites`) goes only first, and of
+ *   operations with equal `Model.symmetryKey` only the first unused one is tried.
+ * With these, k concurrent unknown writes of distinct values cost k configurations, not 2^k.
  */
 export function searchLinearization<State, Op extends TimedOperation>(
   model: Model<State, Op>,
@@ -109,6 +111,27 @@ export function searchLinearization<State, Op extends TimedOperation>(
   const states = new StateInterner<State>(model);
   let steps = 0;
 
+  // Per operation of unknown outcome: whether it overwrites blindly, and its symmetry class.
+  const blind = new Uint8Array(unknownCount);
+  const symmetryClass = new Uint32Array(unknownCount);
+  const symmetryTried = new Uint32Array(unknownCount);
+  let symmetryStamp = 0;
+  {
+    const classes = new Map<string, number>();
+    let slot = 0;
+    ops.forEach((op, id) => {
+      if (op.return !== null) return;
+      blind[slot] = model.overwrites?.(op) === true ? 1 : 0;
+      const key = model.symmetryKey?.(op) ?? `#${id}`;
+      let symmetry = classes.get(key);
+      if (symmetry === undefined) {
+        symmetry = classes.size;
+        classes.set(key, symmetry);
+      }
+      symmetryClass[slot++] = symmetry;
+    });
+  }
+
   const step = (state: State, op: Op): State | undefined => {
     steps++;
     return model.step(state, op);
@@ -127,8 +150,14 @@ export function searchLinearization<State, Op extends TimedOperation>(
     // Breadth-first, so that each state is first reached with the fewest unknown outcomes used.
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as Item<State>;
+      const stamp = ++symmetryStamp;
       for (const e of unknownCalls) {
         if (hasBit(item.unknown, e.slot)) continue;
+        if (i > 0 && blind[e.slot] === 1) continue;
+        // The first unused operation of a symmetry class stands for the rest of it.
+        const symmetry = symmetryClass[e.slot] ?? 0;
+        if (symmetryTried[symmetry] === stamp) continue;
+        symmetryTried[symmetry] = stamp;
         const next = step(item.state, ops[e.id] as Op);
         if (next === undefined) continue;
         const stateId = states.idOf(next);

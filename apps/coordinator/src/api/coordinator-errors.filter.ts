@@ -9,6 +9,8 @@ import { KvStateMachineHolder } from './state.js';
 /** Requests forwarded more than this many times are refused: leadership is moving, the client should retry. */
 const FORWARD_HOPS_MAX = 2;
 const HOPS_HEADER = 'x-concord-forwarded';
+/** On a 503: `notApplied` (safe to retry anything) or `unknown` (the write may still commit). */
+export const OUTCOME_HEADER = 'x-concord-outcome';
 
 /**
  * Maps coordinator outcomes to HTTP. A {@link NotLeaderError} is not an error for the client: the request is
@@ -44,15 +46,18 @@ export class CoordinatorErrorsFilter implements ExceptionFilter {
         return;
       }
     }
+    const outcome = error instanceof UnavailableError ? error.outcome : 'notApplied';
     void reply
       .status(503)
       .header('retry-after', '1')
+      .header(OUTCOME_HEADER, outcome)
       .type('application/problem+json')
       .send({
         ...problem(
           503,
           error instanceof NotLeaderError ? `no leader available: ${error.message}` : error.message,
         ),
+        outcome,
         requestId: request.id,
       });
   }
@@ -85,8 +90,10 @@ export class CoordinatorErrorsFilter implements ExceptionFilter {
         signal: AbortSignal.timeout(330_000),
       });
       const body = await answer.text();
-      const retryAfter = answer.headers.get('retry-after');
-      if (retryAfter !== null) void reply.header('retry-after', retryAfter);
+      for (const header of ['retry-after', OUTCOME_HEADER]) {
+        const value = answer.headers.get(header);
+        if (value !== null) void reply.header(header, value);
+      }
       void reply
         .status(answer.status)
         .type(answer.headers.get('content-type') ?? 'application/json')
@@ -94,11 +101,16 @@ export class CoordinatorErrorsFilter implements ExceptionFilter {
         .send(body);
     } catch (error) {
       this.logger.warn(`forwarding to the leader at ${base} failed: ${(error as Error).message}`);
+      // Refused connections never reached the leader; anything else may have been applied there.
+      const code = (error as { cause?: { code?: string } }).cause?.code;
+      const outcome =
+        code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'notApplied' : 'unknown';
       void reply
         .status(503)
         .header('retry-after', '1')
+        .header(OUTCOME_HEADER, outcome)
         .type('application/problem+json')
-        .send({ ...problem(503, 'the leader could not be reached; retry'), requestId: request.id });
+        .send({ ...problem(503, 'the leader could not be reached; retry'), outcome, requestId: request.id });
     }
   }
 }

@@ -1020,7 +1020,8 @@ export class RaftNode {
     return this.confHistory.at(-1)!.index;
   }
 
-  private confAt(index: number): ConfState {
+  /** The configuration in force at `index` (the committed one, at the commit index). */
+  confAt(index: number): ConfState {
     return this.confHistory.findLast((c) => c.index <= index)?.conf ?? EMPTY_CONF;
   }
 }

@@ -135,19 +135,25 @@ export class Checkers {
     }
   }
 
-  /** After a crash: committed entries must survive on a majority of the voters' durable state. */
-  checkDurability(voters: readonly NodeView[], quorum: number, window: number): void {
+  /**
+   * After a crash: no quorum of any configuration in play may be without a durable copy of a committed
+   * entry (else that quorum could elect a leader lacking it). Put as counts: for every configuration,
+   * the voters without the entry are fewer than a quorum. During a single-server change this holds for
+   * both the old and the new configuration (their quorums overlap, thesis §4.1).
+   */
+  checkDurability(configs: readonly { voters: readonly NodeView[]; quorum: number }[], window: number): void {
     const from = Math.max(1, this.maxCommitted - window + 1);
     for (let i = from; i <= this.maxCommitted; i++) {
       const term = this.committedTerm.get(i);
       if (term === undefined) continue;
-      let holders = 0;
-      for (const v of voters) if (v.durablyHolds(i, term)) holders++;
-      if (holders < quorum) {
-        throw new InvariantViolation(
-          'committed entry lost',
-          `index ${i} (term ${term}) is durable on ${holders} voters, quorum ${quorum}`,
-        );
+      for (const { voters, quorum } of configs) {
+        const without = voters.filter((v) => !v.durablyHolds(i, term)).map((v) => v.id);
+        if (without.length >= quorum) {
+          throw new InvariantViolation(
+            'committed entry lost',
+            `index ${i} (term ${term}) is missing from the durable state of ${without.join(',')}, a quorum of ${voters.length}`,
+          );
+        }
       }
     }
   }

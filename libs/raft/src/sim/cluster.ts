@@ -7,11 +7,12 @@ import {
 } from '../core/raft-node.js';
 import { Xoshiro128 } from '../core/prng.js';
 import { quorumSize } from '../core/conf.js';
+import { recoverState, snapshotWitness } from '../driver/recover.js';
 import { KvStateMachine } from '../kv/kv-state-machine.js';
 import { MemoryDurableLog } from '../memory/memory-durable-log.js';
 import { MemorySnapshotStorage } from '../memory/memory-snapshot-storage.js';
 import type { StateMachine } from '../ports.js';
-import type { Entry, Message, NodeId } from '../types.js';
+import type { ConfState, Entry, Message, NodeId } from '../types.js';
 import { Checkers, type NodeView } from './checkers.js';
 import { EventQueue } from './event-queue.js';
 import { LinkTable, reliableNetwork, type NetworkFaults } from './network.js';
@@ -113,6 +114,8 @@ export class Cluster {
   requestsSent = 0;
   bytesSent = 0;
   events = 0;
+  /** Snapshots received from a leader and installed. */
+  snapshotsInstalled = 0;
   private eventsAtInstant = 0;
   private readonly queue = new EventQueue();
   private readonly nodes = new Map<NodeId, SimNode>();
@@ -219,20 +222,7 @@ export class Cluster {
     n.processQueued = false;
     const snapshot = n.snapshots.loadSync();
     const rec = n.log.current();
-    let entries = rec.entries;
-    if (snapshot) {
-      // Keep the suffix after the snapshot only if the log agrees with it at the snapshot's index;
-      // otherwise it is a stale suffix left by a crash during InstallSnapshot.
-      const si = snapshot.meta.index;
-      const first = entries[0]?.index ?? 0;
-      const atSnapshot = entries[si - first];
-      entries = atSnapshot && atSnapshot.term === snapshot.meta.term ? entries.slice(si - first + 1) : [];
-    }
-    n.core = new RaftNode({ ...this.raftConfig, id }, this.random.fork(), {
-      hardState: rec.hardState,
-      snapshot,
-      entries,
-    });
+    n.core = new RaftNode({ ...this.raftConfig, id }, this.random.fork(), recoverState(snapshot, rec.hardState, rec.entries));
     n.sm = new KvStateMachine();
     n.lastApplied = 0;
     if (snapshot) {
@@ -270,11 +260,26 @@ export class Cluster {
   }
 
   private checkDurability(): void {
-    const leader = [...this.nodes.values()].find((x) => x.up && x.role() === 'leader');
-    const conf = (leader ?? [...this.nodes.values()].find((x) => x.up))?.core?.conf();
-    if (!conf) return;
-    const voters = conf.voters.map((v) => this.node(v));
-    this.checkers.checkDurability(voters, quorumSize(conf), 64);
+    // Configurations that could still elect a leader: the committed one (as of the highest commit index
+    // any live node knows), and the latest of every live node whose log reaches that far. An older
+    // configuration cannot: electing under it takes votes from nodes whose logs are ahead of it.
+    const live = [...this.nodes.values()].filter((n) => n.core);
+    const ahead = live.reduce<SimNode | undefined>(
+      (best, n) => (best && best.commitIndex() >= n.commitIndex() ? best : n),
+      undefined,
+    );
+    if (!ahead?.core) return;
+    const commit = ahead.commitIndex();
+    const seen = new Map<string, { voters: SimNode[]; quorum: number }>();
+    const consider = (conf: ConfState): void => {
+      if (conf.voters.length === 0) return;
+      seen.set([...conf.voters].sort().join(','), { voters: conf.voters.map((v) => this.node(v)), quorum: quorumSize(conf) });
+    };
+    consider(ahead.core.confAt(commit));
+    for (const n of live) if (n.core!.status().lastIndex >= commit) consider(n.core!.conf());
+    const configs = [...seen.values()];
+    if (configs.length === 0) return;
+    this.checkers.checkDurability(configs, 64);
   }
 
   // ------------------------------------------------------------ the Ready cycle
@@ -296,9 +301,8 @@ export class Cluster {
       // Snapshot first (atomic), then an entry at its index that, by the log's contract, replaces
       // every stored entry from there on: a stale suffix cannot survive the install.
       n.snapshots.saveSync(rd.snapshot);
-      const { index, term } = rd.snapshot.meta;
-      n.log.write(null, [{ index, term, type: 'noop', data: new Uint8Array(0) }]);
-      n.log.writeCompaction(index - 1);
+      n.log.write(null, [snapshotWitness(rd.snapshot)]);
+      n.log.writeCompaction(rd.snapshot.meta.index - 1);
     }
     n.log.write(rd.hardState ?? null, rd.entries);
     if (this.checkInvariants && rd.entries.length > 0) {
@@ -317,6 +321,7 @@ export class Cluster {
     n.log.sync();
     for (const m of rd.messages) this.send(m);
     if (rd.snapshot) {
+      this.snapshotsInstalled++;
       n.sm.restore(rd.snapshot.data);
       n.lastApplied = rd.snapshot.meta.index;
     }

@@ -1,11 +1,22 @@
 import { checkKv } from '@concord/lincheck';
 import { Xoshiro128 } from '../core/prng.js';
 import { encodeKvCommand } from '../kv/kv-state-machine.js';
-import type { NodeId } from '../types.js';
+import type { ConfChange, NodeId } from '../types.js';
 import { InvariantViolation } from './checkers.js';
 import { Cluster } from './cluster.js';
 import { KvClients } from './kv-clients.js';
 import { reliableNetwork, type NetworkFaults } from './network.js';
+
+export const DEFAULT_SAFETY_MS = 3000;
+export const DEFAULT_LIVENESS_MS = 5000;
+
+/** The one command that replays a run. */
+export function replayCommand(seed: number, safetyMs = DEFAULT_SAFETY_MS, livenessMs = DEFAULT_LIVENESS_MS): string {
+  const extra =
+    (safetyMs !== DEFAULT_SAFETY_MS ? ` --safety-ms ${safetyMs}` : '') +
+    (livenessMs !== DEFAULT_LIVENESS_MS ? ` --liveness-ms ${livenessMs}` : '');
+  return `npm run sim -- --seed ${seed}${extra}`;
+}
 
 export interface SimulationOptions {
   /** Virtual milliseconds of faults. */
@@ -77,8 +88,8 @@ function pickScenario(r: Xoshiro128): Scenario {
 export function runSimulation(seed: number, options: SimulationOptions = {}): SimulationResult {
   const root = new Xoshiro128(seed);
   const sc = pickScenario(root);
-  const safetyMs = options.safetyMs ?? 1500;
-  const livenessMs = options.livenessMs ?? 4000;
+  const safetyMs = options.safetyMs ?? DEFAULT_SAFETY_MS;
+  const livenessMs = options.livenessMs ?? DEFAULT_LIVENESS_MS;
   const trace = options.trace;
   const cluster = new Cluster({
     seed: root.nextUint32(),
@@ -128,7 +139,8 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
         probeIndex = r.ok ? r.index : 0;
         return false;
       }
-      return sc.ids.every((id) => cluster.lastApplied(id) >= probeIndex);
+      const conf = cluster.status(top.id)!.conf;
+      return [...conf.voters, ...conf.learners].every((id) => cluster.lastApplied(id) >= probeIndex);
     }, livenessMs);
     if (!progressed) {
       const states = sc.ids.map((id) => {
@@ -181,7 +193,7 @@ function injectFault(c: Cluster, r: Xoshiro128, ids: readonly NodeId[]): string 
     [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
   }
   const minority = Math.floor((ids.length - 1) / 2);
-  const roll = r.int(10);
+  const roll = r.int(11);
   switch (roll) {
     case 0: {
       const k = 1 + r.int(minority);
@@ -230,6 +242,23 @@ function injectFault(c: Cluster, r: Xoshiro128, ids: readonly NodeId[]): string 
       if (!leader) return 'transfer: no leader';
       c.withCore(leader.id, (core) => core.transferLeadership(to));
       return `transfer ${leader.id} -> ${to}`;
+    }
+    case 8: {
+      const leader = c.leaders()[0];
+      if (!leader) return 'membership: no leader';
+      const conf = c.status(leader.id)!.conf;
+      const outside = ids.filter((id) => !conf.voters.includes(id) && !conf.learners.includes(id));
+      const learner = conf.learners[0];
+      const change: ConfChange =
+        learner !== undefined
+          ? { type: 'promote', node: learner }
+          : outside.length > 0 && r.chance(0.6)
+            ? { type: 'addLearner', node: outside[r.int(outside.length)]! }
+            : conf.voters.length > 2
+              ? { type: 'remove', node: conf.voters[r.int(conf.voters.length)]! }
+              : { type: 'addLearner', node: outside[0] ?? leader.id };
+      const result = c.withCore(leader.id, (core) => core.proposeConfChange(change));
+      return `membership ${change.type} ${change.node} via ${leader.id}: ${result?.ok ? 'proposed' : (result?.error.kind ?? 'down')}`;
     }
     default:
       c.links.heal();

@@ -209,6 +209,30 @@ describe('TcpTransport', () => {
     expect(a.transport.stats().peers.b?.connects).toBe(2);
   });
 
+  it('drops and logs a message it cannot encode, without throwing, and keeps sending', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    a.transport.setPeer('b', b.transport.address);
+    expect(() => a.transport.send({ ...heartbeat('a', 'b', 1), term: Number.NaN })).not.toThrow();
+    a.transport.send(heartbeat('a', 'b', 2));
+    await until(() => b.received.length === 1, 'the good message');
+    expect(b.received[0]).toMatchObject({ commit: 2 });
+    expect(a.transport.stats().peers.b?.dropped).toBe(1);
+    expect(a.logs).toContainEqual(expect.objectContaining({ event: 'message_dropped', peer: 'b' }));
+  });
+
+  it('stops talking to a removed peer', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    a.transport.setPeer('b', b.transport.address);
+    a.transport.send(heartbeat('a', 'b', 1));
+    await until(() => b.received.length === 1, 'delivery');
+    a.transport.removePeer('b');
+    await until(() => b.transport.stats().inboundConnections === 0, 'the connection to close');
+    a.transport.send(heartbeat('a', 'b', 2));
+    expect(a.transport.stats().droppedUnknownPeer).toBe(1);
+  });
+
   it('bounds the queue of an unreachable peer, dropping the oldest', async () => {
     const a = await startNode('a', { sendQueueMessagesMax: 10 });
     const b = await startNode('b');

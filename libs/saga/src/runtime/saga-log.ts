@@ -60,9 +60,20 @@ export type CreateOutcome =
   | { readonly kind: 'existing'; readonly instance: InstanceRecord }
   | { readonly kind: 'conflict'; readonly instance: InstanceRecord };
 
+/** JSON with object keys sorted: jsonb reorders keys, so a stored input must hash like the one sent. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}
+
 export function requestHash(type: string, mode: string, input: unknown): string {
   return createHash('sha256')
-    .update(JSON.stringify([type, mode, input]))
+    .update(canonicalJson([type, mode, input]))
     .digest('hex');
 }
 

@@ -13,6 +13,7 @@ import type { CommandSender } from '../transport/nest-nats.js';
 import type { LeadershipPort } from './leadership.js';
 import {
   FencedError,
+  requestHash,
   StaleVersionError,
   type CreateOutcome,
   type InstanceRecord,
@@ -111,8 +112,7 @@ export class SagaRuntime {
   }
 
   private compare(existing: InstanceRecord, type: string, mode: string, input: unknown): CreateOutcome {
-    const same =
-      JSON.stringify([existing.type, existing.mode, existing.input]) === JSON.stringify([type, mode, input]);
+    const same = existing.requestHash === requestHash(type, mode, input);
     return { kind: same ? 'existing' : 'conflict', instance: existing };
   }
 

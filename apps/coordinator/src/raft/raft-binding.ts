@@ -1,0 +1,180 @@
+import path from 'node:path';
+import {
+  type Command,
+  type CommandResult,
+  type Consensus,
+  encodeCommand,
+  NotLeaderError,
+  UnavailableError,
+} from '@concord/coordination';
+import {
+  defaultRaftConfig,
+  DiskWal,
+  FileSnapshotStorage,
+  RaftDriver,
+  RaftRequestError,
+  TcpTransport,
+} from '@concord/raft';
+import { Logger } from '@nestjs/common';
+import type { ClusterAdmin, ClusterView } from '../api/cluster-admin.js';
+import type { KvStateMachineHolder } from '../api/state.js';
+import type { CoordinatorConfig } from '../config.js';
+import type { ConsensusBinding } from '../coordinator.module.js';
+
+/** Maps the driver's refusals to what the API understands: forward to the leader, or 503. */
+function translate(error: unknown): Error {
+  if (error instanceof RaftRequestError) {
+    switch (error.error.kind) {
+      case 'notLeader':
+        return new NotLeaderError(error.error.leaderHint);
+      case 'timeout':
+        return new UnavailableError('not committed in time (no quorum?); the outcome is unknown', 'unknown');
+      case 'transferring':
+        return new UnavailableError('leadership is being transferred; retry');
+      case 'overloaded':
+        return new UnavailableError('too many writes in flight; retry');
+      default:
+        return new UnavailableError(error.message);
+    }
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Runs this node's Raft: disk WAL and snapshots under DATA_DIR, authenticated TCP to the peers, the coordinator's
+ * state machine. A brand-new node (empty DATA_DIR, JOIN=false) bootstraps the cluster from PEERS; with JOIN=true it
+ * starts empty and waits for the leader to add it as a learner.
+ */
+export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachineHolder): ConsensusBinding {
+  const logger = new Logger('Raft');
+  let driver: RaftDriver<CommandResult | null> | undefined;
+  let leading = false;
+  const listeners: ((leading: boolean) => void)[] = [];
+
+  const running = (): RaftDriver<CommandResult | null> => {
+    if (driver === undefined) throw new UnavailableError('raft is not running');
+    return driver;
+  };
+
+  const consensus: Consensus = {
+    async propose(command: Command): Promise<CommandResult> {
+      try {
+        const { result } = await running().propose(encodeCommand(command));
+        if (result === null) throw new Error(`command ${command.type} was not applied`);
+        return result;
+      } catch (error) {
+        throw translate(error);
+      }
+    },
+    async readBarrier(): Promise<void> {
+      try {
+        await running().readIndex();
+      } catch (error) {
+        throw translate(error);
+      }
+    },
+    isLeader: () => leading,
+    leaderId: () => (driver === undefined ? null : driver.status().leader),
+    onLeadershipChange: (listener) => listeners.push(listener),
+  };
+
+  const cluster: ClusterAdmin = {
+    view(): ClusterView {
+      const status = running().status();
+      const urls = state.machine.memberApiUrls();
+      const learners = new Set(status.conf.learners);
+      const ids = [...status.conf.voters, ...status.conf.learners];
+      return {
+        id: status.id,
+        leader: status.leader,
+        term: status.term,
+        commitIndex: status.commitIndex,
+        appliedIndex: status.appliedIndex,
+        members: ids.map((id) => {
+          const member = status.members.find((m) => m.id === id);
+          return {
+            id,
+            role: id === status.leader ? 'leader' : learners.has(id) ? 'learner' : 'voter',
+            matchIndex:
+              id === status.id && status.role === 'leader' ? status.lastIndex : (member?.matchIndex ?? null),
+            apiUrl: urls.get(id) ?? config.API_URLS.get(id) ?? null,
+          };
+        }),
+      };
+    },
+    async addLearner(id, peerAddress, apiUrl) {
+      if (!leading) throw new NotLeaderError(consensus.leaderId());
+      // The API URL first, through the log, so every node can forward to the new member once it leads.
+      await consensus.propose({ type: 'memberMeta', id, apiUrl });
+      await running()
+        .addLearner(id, peerAddress)
+        .catch((e: unknown) => Promise.reject(translate(e)));
+    },
+    async promote(id) {
+      if (!leading) throw new NotLeaderError(consensus.leaderId());
+      await running()
+        .promote(id)
+        .catch((e: unknown) => Promise.reject(translate(e)));
+    },
+    async remove(id) {
+      if (!leading) throw new NotLeaderError(consensus.leaderId());
+      await running()
+        .removeMember(id)
+        .catch((e: unknown) => Promise.reject(translate(e)));
+    },
+  };
+
+  return {
+    consensus,
+    cluster,
+    async start() {
+      const host = config.HOST;
+      const [log, transport] = await Promise.all([
+        DiskWal.open({ dir: path.join(config.DATA_DIR, 'wal') }),
+        TcpTransport.start({
+          nodeId: config.NODE_ID,
+          listen: { host, port: config.PEER_PORT },
+          clusterSecret: config.CLUSTER_SECRET,
+          log: (event) => logger.log(JSON.stringify(event)),
+        }),
+      ]);
+      driver = new RaftDriver<CommandResult | null>({
+        raft: {
+          ...defaultRaftConfig,
+          id: config.NODE_ID,
+          electionTimeoutTicks: config.RAFT_ELECTION_TICKS,
+          heartbeatIntervalTicks: config.RAFT_HEARTBEAT_TICKS,
+        },
+        tickIntervalMs: config.RAFT_TICK_MS,
+        transport,
+        log,
+        snapshots: new FileSnapshotStorage({ dir: path.join(config.DATA_DIR, 'snapshots') }),
+        stateMachine: state.machine,
+        ...(config.JOIN ? {} : { bootstrap: [...config.PEERS.keys()] }),
+        peers: config.PEERS,
+        snapshotEveryEntries: config.SNAPSHOT_EVERY_ENTRIES,
+        requestTimeoutMs: config.PROPOSE_TIMEOUT_MS,
+        onFatal: (error) => {
+          logger.fatal(`storage failure, stopping: ${(error as Error).message}`);
+          process.exit(70);
+        },
+      });
+      driver.onLeaderChange((leader, term) => {
+        const now = leader === config.NODE_ID;
+        logger.log(`leader is ${leader ?? 'unknown'} in term ${term}`);
+        if (now !== leading) {
+          leading = now;
+          for (const listener of listeners) listener(now);
+        }
+      });
+      await driver.start();
+    },
+    async stop() {
+      await driver?.stop();
+    },
+    async ready() {
+      const status = running().status();
+      if (status.leader === null) throw new Error(`no leader known (term ${status.term})`);
+    },
+  };
+}

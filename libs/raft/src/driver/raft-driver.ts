@@ -1,0 +1,353 @@
+import { randomInt } from 'node:crypto';
+import { decodeConfEntry } from '../core/conf.js';
+import { Xoshiro128, type Random } from '../core/prng.js';
+import { RaftNode, type RaftConfig, type RaftError, type RaftStatus, type Ready } from '../core/raft-node.js';
+import type { DurableLog, SnapshotStorage, StateMachine, Transport } from '../ports.js';
+import type { ConfChange, Entry, NodeId } from '../types.js';
+import { recoverState, snapshotWitness } from './recover.js';
+
+export interface RaftDriverOptions<Result> {
+  readonly raft: RaftConfig;
+  /** Wall-clock length of one core tick. */
+  readonly tickIntervalMs: number;
+  readonly transport: Transport;
+  readonly log: DurableLog;
+  readonly snapshots: SnapshotStorage;
+  readonly stateMachine: StateMachine<Result>;
+  /** Founding voters: used only when the storage is empty (a brand-new cluster). */
+  readonly bootstrap?: readonly NodeId[];
+  /** Peer addresses known at start (the rest arrive in membership-change contexts). */
+  readonly peers?: ReadonlyMap<NodeId, string>;
+  /** Snapshot the state machine and compact the log every this many applied entries (0: never). */
+  readonly snapshotEveryEntries?: number;
+  /** A proposal or read not answered within this long is rejected with an unknown outcome. */
+  readonly requestTimeoutMs?: number;
+  readonly random?: Random;
+  /** Storage failures stop the node (continuing could break durability promises). */
+  readonly onFatal?: (error: unknown) => void;
+}
+
+export class RaftRequestError extends Error {
+  constructor(
+    readonly error: RaftError | { readonly kind: 'timeout' | 'stopped' | 'lost' | 'readFailed' },
+  ) {
+    super(
+      error.kind === 'notLeader'
+        ? `not the leader (leader: ${error.leaderHint ?? 'unknown'})`
+        : error.kind === 'invalid'
+          ? `invalid: ${error.reason}`
+          : error.kind,
+    );
+    this.name = 'RaftRequestError';
+  }
+}
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Runs a {@link RaftNode} against real time, a transport, a durable log, a snapshot store and a state
+ * machine. Each Ready is handled in the order persist (one `DurableLog.save`: group commit), send,
+ * apply, advance; proposals that arrive while a Ready is being persisted go into the next one together.
+ */
+export class RaftDriver<Result = unknown> {
+  private core: RaftNode | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private loop: Promise<void> | null = null;
+  private rerun = false;
+  private stopped = false;
+  private appliedIndex = 0;
+  private lastLeader: NodeId | null = null;
+  private readSeq = 0;
+  private readonly proposals = new Map<number, Waiter<{ index: number; result: Result }> & { term: number }>();
+  private readonly reads = new Map<string, Waiter<number> & { index?: number }>();
+  private readonly leaderListeners: ((leader: NodeId | null, term: number) => void)[] = [];
+  private readonly requestTimeoutMs: number;
+
+  constructor(private readonly options: RaftDriverOptions<Result>) {
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  }
+
+  get id(): NodeId {
+    return this.options.raft.id;
+  }
+
+  async start(): Promise<void> {
+    const { log, snapshots, stateMachine, transport } = this.options;
+    const snapshot = await snapshots.load();
+    let hardState = await log.loadHardState();
+    let entries = await log.load();
+    if (!snapshot && hardState === null && entries.length === 0 && this.options.bootstrap) {
+      const boot = RaftNode.bootstrap(this.options.bootstrap);
+      await log.save(boot.hardState, boot.entries);
+      hardState = boot.hardState;
+      entries = [...boot.entries];
+    }
+    const state = recoverState(snapshot, hardState, entries);
+    if (snapshot) {
+      stateMachine.restore(snapshot.data);
+      this.appliedIndex = snapshot.meta.index;
+    }
+    const random = this.options.random ?? new Xoshiro128(randomInt(0, 2 ** 31));
+    this.core = new RaftNode(this.options.raft, random, state);
+    for (const [id, address] of this.options.peers ?? []) if (id !== this.id) transport.setPeer(id, address);
+    transport.onMessage((m) => {
+      if (this.stopped || !this.core) return;
+      this.core.step(m);
+      this.kick();
+    });
+    this.timer = setInterval(() => {
+      if (this.stopped || !this.core) return;
+      this.core.tick();
+      this.kick();
+    }, this.options.tickIntervalMs);
+    this.kick();
+  }
+
+  /** Stops ticking and receiving, waits for the Ready in progress, rejects what is pending. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.loop;
+    this.failAll('stopped');
+    await this.options.transport.close();
+    await this.options.log.close();
+  }
+
+  /** Resolves with the state machine's result once the entry is applied here. */
+  propose(data: Uint8Array): Promise<{ index: number; result: Result }> {
+    const core = this.running();
+    const r = core.propose(data);
+    if (!r.ok) return Promise.reject(new RaftRequestError(r.error));
+    const promise = new Promise<{ index: number; result: Result }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(r.index);
+        reject(new RaftRequestError({ kind: 'timeout' }));
+      }, this.requestTimeoutMs);
+      this.proposals.set(r.index, { resolve, reject, timer, term: r.term });
+    });
+    this.kick();
+    return promise;
+  }
+
+  /** Linearizable read barrier: resolves with the read index once it is applied here. */
+  readIndex(): Promise<number> {
+    const core = this.running();
+    const context = `${this.id}:${++this.readSeq}`;
+    const r = core.readIndex(context);
+    if (!r.ok) return Promise.reject(new RaftRequestError(r.error));
+    const promise = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(context);
+        reject(new RaftRequestError({ kind: 'timeout' }));
+      }, this.requestTimeoutMs);
+      this.reads.set(context, { resolve, reject, timer });
+    });
+    this.kick();
+    return promise;
+  }
+
+  addLearner(node: NodeId, address?: string): Promise<{ index: number }> {
+    return this.confChange({ type: 'addLearner', node, ...(address !== undefined ? { context: address } : {}) });
+  }
+
+  promote(node: NodeId): Promise<{ index: number }> {
+    return this.confChange({ type: 'promote', node });
+  }
+
+  removeMember(node: NodeId): Promise<{ index: number }> {
+    return this.confChange({ type: 'remove', node });
+  }
+
+  /** Resolves once the change is applied here. */
+  confChange(change: ConfChange): Promise<{ index: number }> {
+    const core = this.running();
+    const r = core.proposeConfChange(change);
+    if (!r.ok) return Promise.reject(new RaftRequestError(r.error));
+    const promise = new Promise<{ index: number }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(r.index);
+        reject(new RaftRequestError({ kind: 'timeout' }));
+      }, this.requestTimeoutMs);
+      this.proposals.set(r.index, { resolve: (v) => resolve({ index: v.index }), reject, timer, term: r.term });
+    });
+    this.kick();
+    return promise;
+  }
+
+  /** Resolves once `to` leads (as seen here), rejects after the request timeout. */
+  transferLeadership(to: NodeId): Promise<void> {
+    const core = this.running();
+    const r = core.transferLeadership(to);
+    if (!r.ok) return Promise.reject(new RaftRequestError(r.error));
+    this.kick();
+    if (core.status().leader === to) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        done();
+        reject(new RaftRequestError({ kind: 'timeout' }));
+      }, this.requestTimeoutMs);
+      const listener = (leader: NodeId | null): void => {
+        if (leader !== to) return;
+        clearTimeout(timer);
+        done();
+        resolve();
+      };
+      const done = (): void => {
+        const i = this.leaderListeners.indexOf(listener);
+        if (i >= 0) this.leaderListeners.splice(i, 1);
+      };
+      this.leaderListeners.push(listener);
+    });
+  }
+
+  onLeaderChange(listener: (leader: NodeId | null, term: number) => void): void {
+    this.leaderListeners.push(listener);
+  }
+
+  status(): RaftStatus & { readonly appliedIndex: number } {
+    return { ...this.running().status(), appliedIndex: this.appliedIndex };
+  }
+
+  // ------------------------------------------------------------ the Ready loop
+
+  private running(): RaftNode {
+    if (!this.core || this.stopped) throw new RaftRequestError({ kind: 'stopped' });
+    return this.core;
+  }
+
+  private kick(): void {
+    if (this.loop) {
+      this.rerun = true;
+      return;
+    }
+    this.loop = this.runLoop()
+      .catch((error: unknown) => this.fatal(error))
+      .finally(() => {
+        this.loop = null;
+      });
+  }
+
+  private async runLoop(): Promise<void> {
+    const core = this.core!;
+    do {
+      this.rerun = false;
+      this.noticeLeader(core);
+      while (!this.stopped && core.hasReady()) {
+        await this.handle(core.ready());
+        core.advance();
+        this.noticeLeader(core);
+        await this.maybeSnapshot(core);
+      }
+    } while (this.rerun && !this.stopped);
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    const { log, snapshots, transport, stateMachine } = this.options;
+    // 1. Persist: hard state and entries in one write (group commit); a snapshot first, atomically.
+    if (rd.snapshot) {
+      await snapshots.save(rd.snapshot);
+      await log.save(null, [snapshotWitness(rd.snapshot)]);
+      await log.compact(rd.snapshot.meta.index - 1);
+    }
+    if (rd.hardState || rd.entries.length > 0) await log.save(rd.hardState ?? null, rd.entries);
+    // 2. Send: only now may anyone learn of a vote or an acknowledged entry.
+    for (const m of rd.messages) transport.send(m);
+    // 3. Apply.
+    if (rd.snapshot) {
+      stateMachine.restore(rd.snapshot.data);
+      this.appliedIndex = rd.snapshot.meta.index;
+      for (const [index, w] of this.proposals) {
+        if (index <= this.appliedIndex) this.settle(index, w, new RaftRequestError({ kind: 'lost' }));
+      }
+    }
+    for (const e of rd.committedEntries) this.apply(e);
+    for (const rs of rd.readStates) {
+      const w = this.reads.get(rs.context);
+      if (!w) continue;
+      if (rs.index === 0) {
+        this.reads.delete(rs.context);
+        clearTimeout(w.timer);
+        w.reject(new RaftRequestError({ kind: 'readFailed' }));
+      } else w.index = rs.index;
+    }
+    this.releaseReads();
+  }
+
+  private apply(e: Entry): void {
+    const { stateMachine, transport } = this.options;
+    let result: Result | undefined;
+    if (e.type === 'normal') result = stateMachine.apply(e);
+    else if (e.type === 'config') {
+      const payload = decodeConfEntry(e.data);
+      if ('change' in payload && payload.change.node !== this.id) {
+        const c = payload.change;
+        if (c.type === 'remove') transport.removePeer(c.node);
+        else if (c.context !== undefined) transport.setPeer(c.node, c.context);
+      }
+    }
+    this.appliedIndex = e.index;
+    const w = this.proposals.get(e.index);
+    if (!w) return;
+    if (w.term === e.term) {
+      this.proposals.delete(e.index);
+      clearTimeout(w.timer);
+      w.resolve({ index: e.index, result: result as Result });
+    } else {
+      // Another leader's entry took the slot: the proposal certainly did not happen.
+      this.settle(e.index, w, new RaftRequestError({ kind: 'lost' }));
+    }
+  }
+
+  private settle(index: number, w: Waiter<never>, error: Error): void {
+    this.proposals.delete(index);
+    clearTimeout(w.timer);
+    w.reject(error);
+  }
+
+  private releaseReads(): void {
+    for (const [context, w] of this.reads) {
+      if (w.index !== undefined && w.index <= this.appliedIndex) {
+        this.reads.delete(context);
+        clearTimeout(w.timer);
+        w.resolve(w.index);
+      }
+    }
+  }
+
+  private async maybeSnapshot(core: RaftNode): Promise<void> {
+    const every = this.options.snapshotEveryEntries ?? 0;
+    if (every <= 0 || this.appliedIndex - core.status().snapshotIndex < every) return;
+    const snap = core.compact(this.appliedIndex, this.options.stateMachine.snapshot());
+    await this.options.snapshots.save(snap);
+    // Keep the entry at the snapshot's index: it is the witness `recoverState` checks on restart.
+    await this.options.log.compact(snap.meta.index - 1);
+  }
+
+  private noticeLeader(core: RaftNode): void {
+    const s = core.status();
+    if (s.leader === this.lastLeader) return;
+    this.lastLeader = s.leader;
+    for (const l of [...this.leaderListeners]) l(s.leader, s.term);
+  }
+
+  private failAll(kind: 'stopped'): void {
+    for (const [index, w] of this.proposals) this.settle(index, w, new RaftRequestError({ kind }));
+    for (const [context, w] of this.reads) {
+      this.reads.delete(context);
+      clearTimeout(w.timer);
+      w.reject(new RaftRequestError({ kind }));
+    }
+  }
+
+  private fatal(error: unknown): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.failAll('stopped');
+    this.options.onFatal?.(error);
+  }
+}
