@@ -1,0 +1,101 @@
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, type ProcessGroup, type ProcessHandle, waitFor } from '@concord/infra';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const CLIENT_TOKEN = 'coordinator-client-token-for-tests';
+const CLUSTER_SECRET = 'coordinator-cluster-secret-for-tests';
+/** Raft timing of the test clusters: ticks of 50 ms, election timeout 10–20 ticks (0.5–1 s). */
+export const TICK_MS = 50;
+export const ELECTION_TICKS = 10;
+export const ELECTION_TIMEOUT_MAX_MS = 2 * ELECTION_TICKS * TICK_MS;
+
+export interface CoordinatorNode {
+  readonly id: string;
+  readonly port: number;
+  readonly peerPort: number;
+  readonly url: string;
+  readonly dataDir: string;
+  proc: ProcessHandle;
+}
+
+export interface CoordinatorCluster {
+  readonly nodes: CoordinatorNode[];
+  readonly urls: string[];
+  leader(): Promise<CoordinatorNode>;
+  node(id: string): CoordinatorNode;
+}
+
+const auth = { authorization: `Bearer ${CLIENT_TOKEN}` };
+
+/** Starts `size` real coordinator processes (built: dist/) forming one Raft cluster; waits until all are ready. */
+export async function startCoordinatorCluster(group: ProcessGroup, size = 3): Promise<CoordinatorCluster> {
+  const specs = await Promise.all(
+    Array.from({ length: size }, async (_, i) => ({
+      id: `n${i + 1}`,
+      port: await freePort(),
+      peerPort: await freePort(),
+      dataDir: await mkdtemp(path.join(os.tmpdir(), `concord-coord-n${i + 1}-`)),
+    })),
+  );
+  const peers = specs.map((s) => `${s.id}=127.0.0.1:${s.peerPort}`).join(',');
+  const apiUrls = specs.map((s) => `${s.id}=http://127.0.0.1:${s.port}`).join(',');
+  const nodes = await Promise.all(
+    specs.map(async (s) => {
+      const proc = await group.start({
+        name: `coordinator-${s.id}`,
+        command: process.execPath,
+        args: [path.join(ROOT, 'dist/apps/coordinator/src/main.js')],
+        cwd: ROOT,
+        env: {
+          PORT: String(s.port),
+          HOST: '127.0.0.1',
+          LOG_LEVEL: 'warn',
+          NODE_ID: s.id,
+          PEER_PORT: String(s.peerPort),
+          PEERS: peers,
+          API_URLS: apiUrls,
+          DATA_DIR: s.dataDir,
+          CLUSTER_SECRET,
+          CLIENT_TOKEN,
+          RAFT_TICK_MS: String(TICK_MS),
+          RAFT_ELECTION_TICKS: String(ELECTION_TICKS),
+          PROPOSE_TIMEOUT_MS: '2000',
+          LEASE_CHECK_INTERVAL_MS: '100',
+        },
+        ready: { url: `http://127.0.0.1:${s.port}/health/ready`, timeoutMs: 60_000 },
+      });
+      return { ...s, url: `http://127.0.0.1:${s.port}`, proc };
+    }),
+  );
+  const node = (id: string) => {
+    const found = nodes.find((n) => n.id === id);
+    if (found === undefined) throw new Error(`no node ${id}`);
+    return found;
+  };
+  return {
+    nodes,
+    urls: nodes.map((n) => n.url),
+    node,
+    /** The leader as a live node sees it (polls until one is known). */
+    leader: () =>
+      waitFor(
+        async () => {
+          for (const n of nodes) {
+            if (n.proc.exit !== undefined) continue;
+            const response = await fetch(`${n.url}/v1/cluster`, {
+              headers: auth,
+              signal: AbortSignal.timeout(1_000),
+            }).catch(() => undefined);
+            if (response?.ok !== true) continue;
+            const view = (await response.json()) as { leader: string | null };
+            const leader = view.leader === null ? undefined : nodes.find((m) => m.id === view.leader);
+            if (leader !== undefined && leader.proc.exit === undefined) return leader;
+          }
+          return undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 50, description: 'a live leader is known' },
+      ),
+  };
+}
