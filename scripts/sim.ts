@@ -26,12 +26,16 @@ function main(): number {
     },
   });
   const safetyMs = values['safety-ms'] !== undefined ? Number(values['safety-ms']) : DEFAULT_SAFETY_MS;
-  const livenessMs = values['liveness-ms'] !== undefined ? Number(values['liveness-ms']) : DEFAULT_LIVENESS_MS;
+  const livenessMs =
+    values['liveness-ms'] !== undefined ? Number(values['liveness-ms']) : DEFAULT_LIVENESS_MS;
   const options = { safetyMs, livenessMs };
 
   if (values.seed !== undefined) {
     const seed = Number(values.seed);
-    const r = runSimulation(seed, { ...options, ...(values.trace ? { trace: (l: string) => console.log(l) } : {}) });
+    const r = runSimulation(seed, {
+      ...options,
+      ...(values.trace ? { trace: (l: string) => console.log(l) } : {}),
+    });
     report(r, safetyMs, livenessMs);
     return r.ok ? 0 : 1;
   }

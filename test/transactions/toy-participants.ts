@@ -122,6 +122,7 @@ export class ToyParticipants {
   readonly faults = new Map<string, SubjectFaults>();
   private readonly subscriptions: Subscription[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly participants: Participant[] = [];
 
   private constructor(
     readonly inventory: DataSource,
@@ -156,6 +157,7 @@ export class ToyParticipants {
     const inventory = new Participant(this.inventory, { service: 'inventory' });
     const payments = new Participant(this.payments, { service: 'payments' });
     const orders = new Participant(this.orders, { service: 'orders' });
+    this.participants.push(inventory, payments, orders);
     const handlers: Record<string, Handler> = {
       'inventory.reserve': (env: CommandEnvelope<ReserveStock>) =>
         inventory.action(env, (em) => reserve(em, env.payload.orderId, env.payload.items, false)),
@@ -331,6 +333,7 @@ export class ToyParticipants {
   async close(): Promise<void> {
     for (const s of this.subscriptions) s.unsubscribe();
     await Promise.allSettled([...this.inFlight]);
+    for (const participant of this.participants) await participant.close();
     await Promise.all([this.inventory.destroy(), this.payments.destroy(), this.orders.destroy()]);
   }
 }

@@ -1,9 +1,4 @@
 import { runApp } from '@concord/platform';
-import { gatewayConfigSchema } from './config.js';
-import { GatewayModule } from './gateway.module.js';
+import { gatewayDefinition } from './gateway.app.js';
 
-await runApp({
-  name: 'gateway',
-  configSchema: gatewayConfigSchema,
-  module: (config) => GatewayModule.register(config),
-});
+await runApp(gatewayDefinition());

@@ -15,6 +15,7 @@ import { Participant } from '@concord/saga';
 import type { z } from 'zod';
 import { InventoryService } from './inventory.service.js';
 import { orderPayload, reservePayload } from './inventory.schemas.js';
+import { Clock } from './clock.js';
 import { LruCache } from './lru-cache.js';
 
 /** How long the skus of a prepared 2PC branch are remembered, to invalidate the cache when it commits. */
@@ -27,14 +28,15 @@ const preparedSkusMax = 10_000;
  */
 @Injectable()
 export class InventoryCommands {
-  private readonly preparedSkus = new LruCache<string[]>(preparedSkusMax, preparedSkusTtlMs, () =>
-    Date.now(),
-  );
+  private readonly preparedSkus: LruCache<string[]>;
 
   constructor(
     private readonly participant: Participant,
     private readonly inventory: InventoryService,
-  ) {}
+    clock: Clock,
+  ) {
+    this.preparedSkus = new LruCache(preparedSkusMax, preparedSkusTtlMs, () => clock.nowMs());
+  }
 
   async reserve(env: CommandEnvelope<ReserveStock>): Promise<Reply<StockReserved>> {
     const payload = parse(reservePayload, env.payload);

@@ -41,7 +41,7 @@ describe('inventory on PostgreSQL', () => {
     await dataSource.runMigrations();
     const cache = new ProductCache(config, clock, new Metrics());
     inventory = new InventoryService(new InventoryRepository(dataSource), cache, clock, config);
-    commands = new InventoryCommands(new Participant(dataSource, { service: 'inventory' }), inventory);
+    commands = new InventoryCommands(new Participant(dataSource, { service: 'inventory' }), inventory, clock);
   });
 
   afterAll(async () => {

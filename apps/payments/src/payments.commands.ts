@@ -14,6 +14,7 @@ import { PLACE_ORDER_STEPS } from '@concord/contracts';
 import { Participant } from '@concord/saga';
 import type { EntityManager } from 'typeorm';
 import type { z } from 'zod';
+import { Clock } from './clock.js';
 import { LruCache } from './lru-cache.js';
 import { holdPayload, orderPayload } from './payments.schemas.js';
 import { type Outcome, PaymentsService } from './payments.service.js';
@@ -27,14 +28,15 @@ const preparedAccountsMax = 10_000;
  */
 @Injectable()
 export class PaymentsCommands {
-  private readonly preparedAccounts = new LruCache<string>(preparedAccountsMax, preparedAccountsTtlMs, () =>
-    Date.now(),
-  );
+  private readonly preparedAccounts: LruCache<string>;
 
   constructor(
     private readonly participant: Participant,
     private readonly payments: PaymentsService,
-  ) {}
+    clock: Clock,
+  ) {
+    this.preparedAccounts = new LruCache(preparedAccountsMax, preparedAccountsTtlMs, () => clock.nowMs());
+  }
 
   async hold(env: CommandEnvelope<HoldFunds>): Promise<Reply<FundsHeld>> {
     const payload = parse(holdPayload, env.payload);

@@ -34,9 +34,10 @@ describe('payments on PostgreSQL', () => {
     });
     await dataSource.initialize();
     await dataSource.runMigrations();
-    const cache = new AccountCache(config, new ManualClock(), new Metrics());
+    const clock = new ManualClock();
+    const cache = new AccountCache(config, clock, new Metrics());
     payments = new PaymentsService(new PaymentsRepository(dataSource), cache);
-    commands = new PaymentsCommands(new Participant(dataSource, { service: 'payments' }), payments);
+    commands = new PaymentsCommands(new Participant(dataSource, { service: 'payments' }), payments, clock);
   });
 
   afterAll(async () => {

@@ -28,6 +28,11 @@ export interface Model<State, Op> {
    */
   overwrites?(op: Op): boolean;
   /**
+   * Optional: true when `op` never changes the state (`step` returns the state or refuses): a read,
+   * a failed compare-and-set. The search places such an operation as soon as it fits, untried others.
+   */
+  readOnly?(op: Op): boolean;
+  /**
    * Optional: operations of unknown outcome with equal keys step alike from every state, so once both
    * have been called either may stand for the other; the search tries only one of them at a time.
    */
@@ -104,6 +109,9 @@ function valueModel(
     },
     overwrites(op) {
       return op.op === 'put' || op.op === 'delete';
+    },
+    readOnly(op) {
+      return op.op === 'get' || (op.op === 'cas' && op.return !== null && !op.ok);
     },
     symmetryKey(op) {
       // Only asked about operations of unknown outcome, which can only be stepped as "took effect".

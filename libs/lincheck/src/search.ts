@@ -61,8 +61,14 @@ interface Frame<State> {
   lifted: Entry | null;
   /** items[0] is the frame's configuration; the rest extend it by batches of unknown outcomes. */
   items: Item<State>[];
+  /** How many items have had their successors added (see `grow`). */
+  grown: number;
+  /** Calls of unknown outcome not yet linearized that may go next. */
+  unknownCalls: Entry[];
   /** Calls of known outcome that may go next: their call precedes every remaining return. */
   candidates: Entry[];
+  /** The candidate being explored below this frame (for reporting the path). */
+  chosen: Entry | null;
   itemIndex: number;
   candidateIndex: number;
 }
@@ -89,6 +95,8 @@ const clockCheckSteps = 1024;
  *   unknown operations are a subset of its own, was already explored. Having used fewer operations
  *   that never expire leaves at least the same options, so the skipped one cannot succeed where the
  *   other failed.
+ * - A read-only operation (`Model.readOnly`) that fits the current state is placed without trying
+ *   the alternatives: it could be moved to the front of any linearization from here anyway.
  * - Within a batch, an operation that overwrites blindly (`Model.overwrites`) goes only first, and of
  *   operations with equal `Model.symmetryKey` only the first unused one is tried.
  * With these, k concurrent unknown writes of distinct values cost k configurations, not 2^k.
@@ -111,6 +119,7 @@ export function searchLinearization<State, Op extends TimedOperation>(
   const states = new StateInterner<State>(model);
   let steps = 0;
 
+  const readOnly = Uint8Array.from(ops, (op) => (op.return !== null && model.readOnly?.(op) === true ? 1 : 0));
   // Per operation of unknown outcome: whether it overwrites blindly, and its symmetry class.
   const blind = new Uint8Array(unknownCount);
   const symmetryClass = new Uint32Array(unknownCount);
@@ -141,40 +150,58 @@ export function searchLinearization<State, Op extends TimedOperation>(
   const expand = (first: Item<State>, lifted: Entry | null): Frame<State> | null => {
     if (remainingKnown === 0) return null;
     const candidates: Entry[] = [];
+    const updates: Entry[] = [];
     const unknownCalls: Entry[] = [];
     for (let e = head.next; e !== null && e.isCall; e = e.next) {
-      if (e.known) candidates.push(e);
+      if (e.known) (readOnly[e.id] === 1 ? candidates : updates).push(e);
       else if (!hasBit(first.unknown, e.slot)) unknownCalls.push(e);
     }
-    const items = [first];
-    // Breadth-first, so that each state is first reached with the fewest unknown outcomes used.
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i] as Item<State>;
-      const stamp = ++symmetryStamp;
-      for (const e of unknownCalls) {
-        if (hasBit(item.unknown, e.slot)) continue;
-        if (i > 0 && blind[e.slot] === 1) continue;
-        // The first unused operation of a symmetry class stands for the rest of it.
-        const symmetry = symmetryClass[e.slot] ?? 0;
-        if (symmetryTried[symmetry] === stamp) continue;
-        symmetryTried[symmetry] = stamp;
-        const next = step(item.state, ops[e.id] as Op);
-        if (next === undefined) continue;
-        const stateId = states.idOf(next);
-        const unknown = withBit(item.unknown, e.slot);
-        if (!memo.add(knownBits, (knownHash ^ states.mix(stateId)) >>> 0, stateId, unknown)) continue;
-        items.push({ state: next, stateId, unknown, parent: i, opId: e.id });
-      }
+    // Read-only operations first: see the main loop.
+    candidates.push(...updates);
+    return {
+      lifted,
+      items: [first],
+      grown: 0,
+      unknownCalls,
+      candidates,
+      chosen: null,
+      itemIndex: 0,
+      candidateIndex: 0,
+    };
+  };
+
+  /**
+   * Adds the configurations one more unknown outcome away from the frame's next item not yet grown.
+   * Done lazily, when the items before are exhausted: a linearizable history rarely needs them.
+   * Items are grown in order, so the batches stay breadth-first: each state is first reached with the
+   * fewest unknown outcomes used.
+   */
+  const grow = (frame: Frame<State>): void => {
+    const parent = frame.grown++;
+    const item = frame.items[parent] as Item<State>;
+    const stamp = ++symmetryStamp;
+    for (const e of frame.unknownCalls) {
+      if (hasBit(item.unknown, e.slot)) continue;
+      if (parent > 0 && blind[e.slot] === 1) continue;
+      // The first unused operation of a symmetry class stands for the rest of it.
+      const symmetry = symmetryClass[e.slot] ?? 0;
+      if (symmetryTried[symmetry] === stamp) continue;
+      symmetryTried[symmetry] = stamp;
+      const next = step(item.state, ops[e.id] as Op);
+      if (next === undefined) continue;
+      const stateId = states.idOf(next);
+      const unknown = withBit(item.unknown, e.slot);
+      if (!memo.add(knownBits, (knownHash ^ states.mix(stateId)) >>> 0, stateId, unknown)) continue;
+      frame.items.push({ state: next, stateId, unknown, parent, opId: e.id });
     }
-    return { lifted, items, candidates, itemIndex: 0, candidateIndex: 0 };
   };
 
   /** The operations placed on the way to the current configuration, in order. */
   const path = (stack: readonly Frame<State>[]): Op[] => {
     const order: Op[] = [];
     for (const frame of stack) {
-      const chosen = frame.candidates[frame.candidateIndex - 1];
-      if (chosen === undefined) break;
+      const chosen = frame.chosen;
+      if (chosen === null) break;
       const batch: number[] = [];
       for (let i = frame.itemIndex; i > 0;) {
         const item = frame.items[i] as Item<State>;
@@ -217,6 +244,10 @@ export function searchLinearization<State, Op extends TimedOperation>(
     if (frame === undefined) return result('not-linearizable', longest);
     const item = frame.items[frame.itemIndex];
     if (item === undefined) {
+      if (frame.grown < frame.items.length) {
+        grow(frame);
+        continue;
+      }
       // Every way on from this configuration failed: put its operation back.
       stack.pop();
       const lifted = frame.lifted;
@@ -236,6 +267,10 @@ export function searchLinearization<State, Op extends TimedOperation>(
     }
     const next = step(item.state, ops[candidate.id] as Op);
     if (next === undefined) continue;
+    // A read-only operation that may go now can go first in any linearization from here: moving it
+    // to the front changes no state and breaks no real-time order (whatever returned before its call
+    // is placed already). So when one fits, the others need not be tried from this item.
+    if (readOnly[candidate.id] === 1) frame.candidateIndex = frame.candidates.length;
     const stateId = states.idOf(next);
     setBit(knownBits, candidate.slot);
     knownHash ^= zobrist[candidate.slot] ?? 0;
@@ -244,6 +279,7 @@ export function searchLinearization<State, Op extends TimedOperation>(
       knownHash ^= zobrist[candidate.slot] ?? 0;
       continue;
     }
+    frame.chosen = candidate;
     lift(candidate);
     remainingKnown--;
     const child = expand({ state: next, stateId, unknown: item.unknown, parent: -1, opId: -1 }, candidate);

@@ -13,7 +13,7 @@
  *   append, 64 entries of 64 B     62.8 k/s     4.1 k/s        15.5x   5494 / 9716
  *   append, 64 entries of 1 KiB    8.0 k/s      1.0 k/s         7.6x   66934 / 91636
  *
- * Binary is 3 to 15 times faster, 30 to 55 % smaller, and its decoder checks every field on the way.
+ * Binary is 3 to 15 times faster, 27 to 53 % smaller, and its decoder checks every field on the way.
  *
  * Layout: every number is a little-endian u64 (kept exact in a JS number), strings are UTF-8 with a u16
  * length, byte fields have a u32 length. A message starts with a format version byte and a type tag.

@@ -11,7 +11,17 @@ describe('leader election (Raft §5.2)', () => {
     const seen = new Set<number>();
     for (let seed = 1; seed <= 40; seed++) {
       const n = new RaftNode(
-        { id: 'a', electionTimeoutTicks: 10, heartbeatIntervalTicks: 1, maxInflightAppends: 1, maxEntriesPerAppend: 1, maxBytesPerAppend: 1, snapshotChunkBytes: 1, preVote: false, checkQuorum: false },
+        {
+          id: 'a',
+          electionTimeoutTicks: 10,
+          heartbeatIntervalTicks: 1,
+          maxInflightAppends: 1,
+          maxEntriesPerAppend: 1,
+          maxBytesPerAppend: 1,
+          snapshotChunkBytes: 1,
+          preVote: false,
+          checkQuorum: false,
+        },
         new Xoshiro128(seed),
         RaftNode.bootstrap(ABC),
       );
@@ -107,7 +117,10 @@ describe('log replication (Raft §5.3)', () => {
   it('a proposal on a follower is refused with a hint naming the leader', () => {
     const c = new TestCluster(ABC);
     c.elect('a');
-    expect(c.node('b').propose(bytes('x'))).toEqual({ ok: false, error: { kind: 'notLeader', leaderHint: 'a' } });
+    expect(c.node('b').propose(bytes('x'))).toEqual({
+      ok: false,
+      error: { kind: 'notLeader', leaderHint: 'a' },
+    });
   });
 
   it('committed entries are applied on every server in the same order', () => {
@@ -135,8 +148,16 @@ describe('log replication (Raft §5.3)', () => {
     c.tick(3);
     expect(c.node('a').status().leader).toBe('b');
     expect(c.appliedData('a')).toEqual(['kept']);
-    const terms = c.node('a').inspect().entries.map((e) => e.term);
-    expect(terms).toEqual(c.node('b').inspect().entries.map((e) => e.term));
+    const terms = c
+      .node('a')
+      .inspect()
+      .entries.map((e) => e.term);
+    expect(terms).toEqual(
+      c
+        .node('b')
+        .inspect()
+        .entries.map((e) => e.term),
+    );
   });
 
   it('fast backtracking: conflictTerm and conflictIndex skip a whole term in one round trip', () => {
@@ -186,7 +207,17 @@ describe('safety (Raft §5.4)', () => {
     const old: Entry = { index: 2, term: 1, type: 'normal', data: bytes('old') };
     const boot = RaftNode.bootstrap(['a', 'b', 'c', 'd', 'e']);
     const a = new RaftNode(
-      { id: 'a', electionTimeoutTicks: 10, heartbeatIntervalTicks: 1, maxInflightAppends: 4, maxEntriesPerAppend: 8, maxBytesPerAppend: 1 << 20, snapshotChunkBytes: 1024, preVote: false, checkQuorum: false },
+      {
+        id: 'a',
+        electionTimeoutTicks: 10,
+        heartbeatIntervalTicks: 1,
+        maxInflightAppends: 4,
+        maxEntriesPerAppend: 8,
+        maxBytesPerAppend: 1 << 20,
+        snapshotChunkBytes: 1024,
+        preVote: false,
+        checkQuorum: false,
+      },
       new Xoshiro128(3),
       { hardState: { term: 1, vote: null, commit: 1 }, snapshot: null, entries: [...boot.entries, old] },
     );
@@ -197,10 +228,12 @@ describe('safety (Raft §5.4)', () => {
     a.ready();
     a.advance();
     // a, b and c now hold the term-1 entry at index 2: a majority of five, but of an older term.
-    for (const from of ['b', 'c']) a.step({ type: 'appendResp', from, to: 'a', term, reject: false, index: 2 });
+    for (const from of ['b', 'c'])
+      a.step({ type: 'appendResp', from, to: 'a', term, reject: false, index: 2 });
     expect(a.status().commitIndex).toBe(1);
     // Once the no-op of the current term (index 3) is on a majority, both commit.
-    for (const from of ['b', 'c']) a.step({ type: 'appendResp', from, to: 'a', term, reject: false, index: 3 });
+    for (const from of ['b', 'c'])
+      a.step({ type: 'appendResp', from, to: 'a', term, reject: false, index: 3 });
     expect(a.status().commitIndex).toBe(3);
   });
 });

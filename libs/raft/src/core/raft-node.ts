@@ -1004,7 +1004,7 @@ export class RaftNode {
   // ---------------------------------------------------------------- helpers
 
   private send(m: DistributiveOmit<Message, 'from'>): void {
-    this.msgs.push({ ...m, from: this.id } as Message);
+    this.msgs.push({ ...m, from: this.id });
   }
 
   private hardState(): HardState {

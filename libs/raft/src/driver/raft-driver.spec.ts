@@ -95,7 +95,9 @@ describe('RaftDriver', () => {
     const { leader } = await cluster(['a', 'b', 'c']);
     await leader.driver.propose(put('warm', 'up'));
     const before = leader.log.syncs;
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => leader.driver.propose(put(`k${i}`, `${i}`))));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => leader.driver.propose(put(`k${i}`, `${i}`))),
+    );
     expect(results).toHaveLength(50);
     // 50 proposals; a handful of writes (entries, then the commit index), not 50.
     expect(leader.log.syncs - before).toBeLessThan(10);

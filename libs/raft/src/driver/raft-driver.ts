@@ -28,9 +28,7 @@ export interface RaftDriverOptions<Result> {
 }
 
 export class RaftRequestError extends Error {
-  constructor(
-    readonly error: RaftError | { readonly kind: 'timeout' | 'stopped' | 'lost' | 'readFailed' },
-  ) {
+  constructor(readonly error: RaftError | { readonly kind: 'timeout' | 'stopped' | 'lost' | 'readFailed' }) {
     super(
       error.kind === 'notLeader'
         ? `not the leader (leader: ${error.leaderHint ?? 'unknown'})`
@@ -62,7 +60,10 @@ export class RaftDriver<Result = unknown> {
   private appliedIndex = 0;
   private lastLeader: NodeId | null = null;
   private readSeq = 0;
-  private readonly proposals = new Map<number, Waiter<{ index: number; result: Result }> & { term: number }>();
+  private readonly proposals = new Map<
+    number,
+    Waiter<{ index: number; result: Result }> & { term: number }
+  >();
   private readonly reads = new Map<string, Waiter<number> & { index?: number }>();
   private readonly leaderListeners: ((leader: NodeId | null, term: number) => void)[] = [];
   private readonly requestTimeoutMs: number;
@@ -128,7 +129,7 @@ export class RaftDriver<Result = unknown> {
         this.proposals.delete(r.index);
         reject(new RaftRequestError({ kind: 'timeout' }));
       }, this.requestTimeoutMs);
-      this.proposals.set(r.index, { resolve, reject, timer, term: r.term });
+      this.track(r.index, { resolve, reject, timer, term: r.term });
     });
     this.kick();
     return promise;
@@ -152,7 +153,11 @@ export class RaftDriver<Result = unknown> {
   }
 
   addLearner(node: NodeId, address?: string): Promise<{ index: number }> {
-    return this.confChange({ type: 'addLearner', node, ...(address !== undefined ? { context: address } : {}) });
+    return this.confChange({
+      type: 'addLearner',
+      node,
+      ...(address !== undefined ? { context: address } : {}),
+    });
   }
 
   promote(node: NodeId): Promise<{ index: number }> {
@@ -173,7 +178,12 @@ export class RaftDriver<Result = unknown> {
         this.proposals.delete(r.index);
         reject(new RaftRequestError({ kind: 'timeout' }));
       }, this.requestTimeoutMs);
-      this.proposals.set(r.index, { resolve: (v) => resolve({ index: v.index }), reject, timer, term: r.term });
+      this.track(r.index, {
+        resolve: (v) => resolve({ index: v.index }),
+        reject,
+        timer,
+        term: r.term,
+      });
     });
     this.kick();
     return promise;
@@ -301,6 +311,13 @@ export class RaftDriver<Result = unknown> {
       // Another leader's entry took the slot: the proposal certainly did not happen.
       this.settle(e.index, w, new RaftRequestError({ kind: 'lost' }));
     }
+  }
+
+  /** A new proposal at an index means the old one there was overwritten: it certainly did not happen. */
+  private track(index: number, waiter: Waiter<{ index: number; result: Result }> & { term: number }): void {
+    const previous = this.proposals.get(index);
+    if (previous) this.settle(index, previous, new RaftRequestError({ kind: 'lost' }));
+    this.proposals.set(index, waiter);
   }
 
   private settle(index: number, w: Waiter<never>, error: Error): void {

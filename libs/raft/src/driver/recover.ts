@@ -9,13 +9,20 @@ import type { Entry, HardState, Snapshot } from '../types.js';
  * this check discards. Local snapshots compact to `index - 1` for the same reason: the entry at the
  * snapshot's index stays as the witness.
  */
-export function recoverState(snapshot: Snapshot | null, hardState: HardState | null, stored: readonly Entry[]): PersistedState {
+export function recoverState(
+  snapshot: Snapshot | null,
+  hardState: HardState | null,
+  stored: readonly Entry[],
+): PersistedState {
   let entries = stored;
   if (snapshot) {
     const si = snapshot.meta.index;
     const first = entries[0]?.index ?? 0;
     const witness = entries[si - first];
-    entries = witness && witness.index === si && witness.term === snapshot.meta.term ? entries.slice(si - first + 1) : [];
+    entries =
+      witness && witness.index === si && witness.term === snapshot.meta.term
+        ? entries.slice(si - first + 1)
+        : [];
   }
   return { hardState, snapshot, entries };
 }

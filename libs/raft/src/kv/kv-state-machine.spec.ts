@@ -3,14 +3,25 @@ import type { Entry } from '../types.js';
 import { encodeKvCommand, KvStateMachine, type KvCommand } from './kv-state-machine.js';
 
 let index = 0;
-const entry = (cmd: KvCommand): Entry => ({ index: ++index, term: 1, type: 'normal', data: encodeKvCommand(cmd) });
+const entry = (cmd: KvCommand): Entry => ({
+  index: ++index,
+  term: 1,
+  type: 'normal',
+  data: encodeKvCommand(cmd),
+});
 
 describe('KvStateMachine', () => {
   it('put, get, cas and delete', () => {
     const sm = new KvStateMachine();
     expect(sm.apply(entry({ op: 'get', key: 'k' }))).toEqual({ ok: true, value: null });
-    expect(sm.apply(entry({ op: 'cas', key: 'k', expect: null, value: 'a' }))).toEqual({ ok: true, value: null });
-    expect(sm.apply(entry({ op: 'cas', key: 'k', expect: 'x', value: 'b' }))).toEqual({ ok: false, value: 'a' });
+    expect(sm.apply(entry({ op: 'cas', key: 'k', expect: null, value: 'a' }))).toEqual({
+      ok: true,
+      value: null,
+    });
+    expect(sm.apply(entry({ op: 'cas', key: 'k', expect: 'x', value: 'b' }))).toEqual({
+      ok: false,
+      value: 'a',
+    });
     expect(sm.apply(entry({ op: 'put', key: 'k', value: 'c' }))).toEqual({ ok: true, value: 'a' });
     expect(sm.apply(entry({ op: 'delete', key: 'k' }))).toEqual({ ok: true, value: 'c' });
     expect(sm.get('k')).toBeNull();

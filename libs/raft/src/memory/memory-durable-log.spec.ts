@@ -85,7 +85,9 @@ describe('MemoryDurableLog', () => {
       for (let i = 2; i <= 6; i++) log.write({ term: 1, vote: null, commit: i - 1 }, [entry(i, 1, `v${i}`)]);
       log.crash(random, 0.7);
       const r = log.recover();
-      expect(r.entries.map((e) => e.index)).toEqual(Array.from({ length: r.entries.length }, (_, k) => k + 1));
+      expect(r.entries.map((e) => e.index)).toEqual(
+        Array.from({ length: r.entries.length }, (_, k) => k + 1),
+      );
       for (const e of r.entries.slice(1)) expect(new TextDecoder().decode(e.data)).toBe(`v${e.index}`);
       if (r.hardState) expect(r.hardState.commit).toBe(r.entries.length - 1);
     }

@@ -57,7 +57,11 @@ describe('invariant checkers', () => {
   it('durability: a committed entry held by fewer than a quorum', () => {
     const c = new Checkers();
     c.observe([view('a', 'follower', 1, [e(1, 1, 'x')], 1)]);
-    const voters = [view('a', 'follower', 1, [e(1, 1, 'x')]), view('b', 'follower', 1), view('c', 'follower', 1)];
+    const voters = [
+      view('a', 'follower', 1, [e(1, 1, 'x')]),
+      view('b', 'follower', 1),
+      view('c', 'follower', 1),
+    ];
     expect(() => c.checkDurability([{ voters, quorum: 2 }], 10)).toThrow(/committed entry lost/);
   });
 });

@@ -222,7 +222,11 @@ export class Cluster {
     n.processQueued = false;
     const snapshot = n.snapshots.loadSync();
     const rec = n.log.current();
-    n.core = new RaftNode({ ...this.raftConfig, id }, this.random.fork(), recoverState(snapshot, rec.hardState, rec.entries));
+    n.core = new RaftNode(
+      { ...this.raftConfig, id },
+      this.random.fork(),
+      recoverState(snapshot, rec.hardState, rec.entries),
+    );
     n.sm = new KvStateMachine();
     n.lastApplied = 0;
     if (snapshot) {
@@ -273,7 +277,10 @@ export class Cluster {
     const seen = new Map<string, { voters: SimNode[]; quorum: number }>();
     const consider = (conf: ConfState): void => {
       if (conf.voters.length === 0) return;
-      seen.set([...conf.voters].sort().join(','), { voters: conf.voters.map((v) => this.node(v)), quorum: quorumSize(conf) });
+      seen.set([...conf.voters].sort().join(','), {
+        voters: conf.voters.map((v) => this.node(v)),
+        quorum: quorumSize(conf),
+      });
     };
     consider(ahead.core.confAt(commit));
     for (const n of live) if (n.core!.status().lastIndex >= commit) consider(n.core!.conf());

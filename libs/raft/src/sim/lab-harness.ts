@@ -16,7 +16,10 @@ export class LabHarness {
   private readonly connected: boolean[];
   private cmdSeq = 0;
 
-  constructor(n: number, options: { seed: number; reliable?: boolean; snapshotEveryEntries?: number } & Partial<ClusterOptions>) {
+  constructor(
+    n: number,
+    options: { seed: number; reliable?: boolean; snapshotEveryEntries?: number } & Partial<ClusterOptions>,
+  ) {
     this.n = n;
     this.ids = Array.from({ length: n }, (_, i) => `s${i}`);
     this.connected = this.ids.map(() => true);
@@ -77,7 +80,9 @@ export class LabHarness {
   start(i: number, cmd: number): { index: number; term: number; isLeader: boolean } {
     const r = this.cluster.propose(this.id(i), encodeCmd(cmd));
     const s = this.cluster.status(this.id(i));
-    return r.ok ? { index: r.index, term: r.term, isLeader: true } : { index: -1, term: s?.term ?? 0, isLeader: false };
+    return r.ok
+      ? { index: r.index, term: r.term, isLeader: true }
+      : { index: -1, term: s?.term ?? 0, isLeader: false };
   }
 
   getState(i: number): { term: number; isLeader: boolean } {
@@ -119,7 +124,8 @@ export class LabHarness {
 
   checkNoLeader(): void {
     for (let i = 0; i < this.n; i++) {
-      if (this.connected[i] && this.getState(i).isLeader) throw new Error(`expected no leader among connected servers, but ${i} claims to be leader`);
+      if (this.connected[i] && this.getState(i).isLeader)
+        throw new Error(`expected no leader among connected servers, but ${i} claims to be leader`);
     }
   }
 
@@ -221,4 +227,3 @@ export class LabHarness {
 export function encodeCmd(cmd: number): Uint8Array {
   return new TextEncoder().encode(String(cmd));
 }
-

@@ -24,7 +24,10 @@ describe('deterministic simulation', () => {
     for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
       const r = runSimulation(seed, { safetyMs: SAFETY_MS, livenessMs: LIVENESS_MS });
       operations += r.operations;
-      if (!r.ok) failures.push(`seed ${seed}: ${r.failure?.split('\n')[0]} (replay: ${replayCommand(seed, SAFETY_MS, LIVENESS_MS)})`);
+      if (!r.ok)
+        failures.push(
+          `seed ${seed}: ${r.failure?.split('\n')[0]} (replay: ${replayCommand(seed, SAFETY_MS, LIVENESS_MS)})`,
+        );
     }
     expect(failures).toEqual([]);
     expect(operations).toBeGreaterThan(SEEDS * 5);

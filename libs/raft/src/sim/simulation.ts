@@ -11,7 +11,11 @@ export const DEFAULT_SAFETY_MS = 3000;
 export const DEFAULT_LIVENESS_MS = 5000;
 
 /** The one command that replays a run. */
-export function replayCommand(seed: number, safetyMs = DEFAULT_SAFETY_MS, livenessMs = DEFAULT_LIVENESS_MS): string {
+export function replayCommand(
+  seed: number,
+  safetyMs = DEFAULT_SAFETY_MS,
+  livenessMs = DEFAULT_LIVENESS_MS,
+): string {
   const extra =
     (safetyMs !== DEFAULT_SAFETY_MS ? ` --safety-ms ${safetyMs}` : '') +
     (livenessMs !== DEFAULT_LIVENESS_MS ? ` --liveness-ms ${livenessMs}` : '');

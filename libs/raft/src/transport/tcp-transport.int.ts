@@ -2,9 +2,10 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ByteWriter } from '../codec/bytes.js';
+import { writeMessage } from '../codec/message-codec.js';
 import type { Message } from '../types.js';
 import { FrameKind, writeFrame } from './frames.js';
-import { HANDSHAKE_VERSION, NONCE_BYTES, newNonce } from './handshake.js';
+import { computeProof, HANDSHAKE_VERSION, NONCE_BYTES, newNonce } from './handshake.js';
 import { TcpTransport, type TcpTransportOptions, type TransportLogEvent } from './tcp-transport.js';
 
 const SECRET = 'concord test cluster secret 0123456789';
@@ -141,6 +142,33 @@ describe('TcpTransport', () => {
     await raw.closed;
     expect(a.logs).toContainEqual(expect.objectContaining({ event: 'auth_failed', level: 'warn' }));
     expect(a.received).toEqual([]);
+  });
+
+  it("accepts a correct hand-made handshake, then closes on a message sent in another node's name", async () => {
+    const a = await startNode('a');
+    const raw = await rawSocket(a.transport.address);
+    const clientNonce = newNonce();
+    raw.socket.write(
+      frame(FrameKind.hello, (w) => {
+        w.u8(HANDSHAKE_VERSION);
+        w.string('b');
+        w.string('a');
+        w.raw(clientNonce);
+      }),
+    );
+    await until(() => raw.data.length > 0, 'the challenge');
+    const challenge = Buffer.concat(raw.data);
+    const serverNonce = challenge.subarray(4 + 1 + 2 + 1, 4 + 1 + 2 + 1 + NONCE_BYTES); // header, kind, "a"
+    const transcript = { clientId: 'b', serverId: 'a', clientNonce, serverNonce };
+    raw.socket.write(
+      frame(FrameKind.proof, (w) => w.raw(computeProof(Buffer.from(SECRET), 'client', transcript))),
+    );
+    raw.socket.write(frame(FrameKind.message, (w) => writeMessage(w, heartbeat('b', 'a', 1))));
+    await until(() => a.received.length === 1, 'the authenticated message');
+    raw.socket.write(frame(FrameKind.message, (w) => writeMessage(w, heartbeat('c', 'a', 2))));
+    await raw.closed;
+    expect(a.received).toHaveLength(1);
+    expect(a.logs).toContainEqual(expect.objectContaining({ event: 'protocol_error', peer: 'b' }));
   });
 
   it('closes a connection that sends a message before authenticating', async () => {

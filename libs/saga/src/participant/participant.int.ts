@@ -42,6 +42,7 @@ describe('participant kit on a real PostgreSQL', () => {
   });
 
   afterAll(async () => {
+    await participant?.close();
     await dataSource?.destroy();
     await server?.stop();
   });

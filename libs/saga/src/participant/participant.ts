@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import type { CommandEnvelope, Decide, Prepare, Prepared, Reply } from '@concord/contracts';
 import { gidLiteral, parseGid } from './gid.js';
@@ -15,6 +15,12 @@ export interface ParticipantOptions {
   readonly inDoubtAgeMs?: number;
   /** Deadline of one `orchestrator.2pc.decision` request. Default 2000 ms. */
   readonly decisionTimeoutMs?: number;
+  /**
+   * Longest wait of the business work for a row lock (`lock_timeout`). A row held by a prepared transaction
+   * stays locked until its decision: without a bound, handlers pile up behind it and exhaust the pool.
+   * Default 3000 ms; the command fails and the orchestrator re-sends it.
+   */
+  readonly workLockTimeoutMs?: number;
 }
 
 /** The fence row of a 2PC branch: one per gid, so an abort that overtakes its prepare is remembered. */
@@ -27,6 +33,9 @@ async function selectRows<T>(runner: QueryRunner, sql: string, parameters: unkno
   return (await runner.query(sql, parameters)) as T[];
 }
 
+/** Connections of the kit's own pool for phase two and prepared replies (never starved by handlers). */
+const controlPoolSize = 3;
+
 const OK_NULL: Reply<null> = { ok: true, result: null };
 
 /**
@@ -34,14 +43,51 @@ const OK_NULL: Reply<null> = { ok: true, result: null };
  * database. Every method is safe to call again with the same envelope, in any order, from any instance.
  */
 @Injectable()
-export class Participant {
+export class Participant implements OnApplicationShutdown {
   readonly service: string;
+  private readonly workLockTimeoutMs: number;
+  private control: Promise<DataSource> | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
     @Inject(PARTICIPANT_OPTIONS) options: ParticipantOptions,
   ) {
     this.service = options.service;
+    this.workLockTimeoutMs = options.workLockTimeoutMs ?? 3_000;
+  }
+
+  /**
+   * A small pool of the kit's own for COMMIT/ROLLBACK PREPARED, abort markers and prepared replies. Phase two
+   * is what releases the locks that handlers wait on; if it had to queue behind them for a connection of the
+   * shared pool, the service would deadlock itself under load.
+   */
+  private async controlPool(): Promise<DataSource> {
+    this.control ??= (async () => {
+      const options = this.dataSource.options;
+      const extra = (options.extra ?? {}) as Record<string, unknown>;
+      const control = new DataSource({
+        ...options,
+        entities: [],
+        migrations: [],
+        migrationsRun: false,
+        synchronize: false,
+        extra: { ...extra, max: controlPoolSize },
+      });
+      await control.initialize();
+      return control;
+    })();
+    return this.control;
+  }
+
+  /** Closes the kit's own pool (the app's DataSource is closed by its owner). */
+  async close(): Promise<void> {
+    const control = this.control;
+    this.control = undefined;
+    if (control !== undefined) await (await control).destroy();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
   }
 
   /**
@@ -123,14 +169,17 @@ export class Participant {
       if (fence === 'inserted') outcome = await work(runner.manager);
       else outcome = { ok: false, reason: fence === 'suspended' ? 'aborted' : 'already decided' };
       if (!outcome.ok) {
-        // A refusal prepares nothing: the transaction is rolled back and only the reply is kept.
+        // A refusal prepares nothing: the transaction is rolled back and only the reply is kept (on the same
+        // connection: taking a second one while holding this one can deadlock a busy pool).
         await runner.rollbackTransaction();
-        await this.recordRefusal(env, 'prepare', outcome);
+        await this.recordRefusal(runner, env, 'prepare', outcome);
         return outcome;
       }
       const reply: Reply<Prepared> = { ok: true, result: { gid, result: outcome.result } };
       await this.recordReply(runner, env.messageId, reply);
-      await this.dataSource.query(
+      await (
+        await this.controlPool()
+      ).query(
         `INSERT INTO saga_prepared_reply (gid, message_id, reply) VALUES ($1, $2, $3)
          ON CONFLICT (gid) DO UPDATE SET message_id = EXCLUDED.message_id, reply = EXCLUDED.reply`,
         [gid, env.messageId, JSON.stringify(reply)],
@@ -169,18 +218,17 @@ export class Participant {
   /** Applies a decision to one of this service's gids (used by phase two and by in-doubt recovery). */
   async decide(gid: string, decision: 'commit' | 'abort'): Promise<Reply<null>> {
     this.ownGid(gid);
+    const control = await this.controlPool();
     if (await this.isPrepared(gid)) {
       try {
-        await this.dataSource.query(
-          `${decision === 'commit' ? 'COMMIT' : 'ROLLBACK'} PREPARED ${gidLiteral(gid)}`,
-        );
+        await control.query(`${decision === 'commit' ? 'COMMIT' : 'ROLLBACK'} PREPARED ${gidLiteral(gid)}`);
       } catch (error) {
         // Another instance (or recovery) resolved it between our look and our statement: re-read the outcome.
         if ((error as { code?: string }).code !== '42704') throw error;
       }
     }
-    const status = await this.fenceAfterDecision(gid, decision);
-    await this.dataSource.query('DELETE FROM saga_prepared_reply WHERE gid = $1', [gid]);
+    const status = await this.fenceAfterDecision(control, gid, decision);
+    await control.query('DELETE FROM saga_prepared_reply WHERE gid = $1', [gid]);
     if (decision === 'commit') {
       return status === 'tried'
         ? OK_NULL
@@ -190,6 +238,7 @@ export class Participant {
   }
 
   private async fenceAfterDecision(
+    control: DataSource,
     gid: string,
     decision: 'commit' | 'abort',
   ): Promise<FenceStatus | undefined> {
@@ -198,9 +247,9 @@ export class Participant {
       return this.inTransaction(async (runner) => {
         const fence = await this.insertFence(runner, gid, twoPhaseFenceStep, 'suspended');
         return fence === 'inserted' ? 'suspended' : fence;
-      });
+      }, control);
     }
-    const rows: Array<{ status: FenceStatus }> = await this.dataSource.query(
+    const rows: Array<{ status: FenceStatus }> = await control.query(
       'SELECT status FROM saga_fence WHERE transaction_id = $1 AND step = $2',
       [gid, twoPhaseFenceStep],
     );
@@ -239,11 +288,12 @@ export class Participant {
   }
 
   private async recordRefusal(
+    runner: QueryRunner,
     env: CommandEnvelope<unknown>,
     kind: InboxKind,
     reply: Reply<unknown>,
   ): Promise<void> {
-    await this.dataSource.query(
+    await runner.query(
       `INSERT INTO saga_inbox (message_id, transaction_id, step, kind, reply) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (message_id) DO NOTHING`,
       [env.messageId, env.transactionId, env.step, kind, JSON.stringify(reply)],
@@ -302,8 +352,8 @@ export class Participant {
       if (existing === undefined) throw new Error(`fence row ${transactionId}/${step} vanished`);
       outcome = existing;
     }
-    // Business work may wait on its own row locks for as long as it needs.
-    await runner.query('SET LOCAL lock_timeout = 0');
+    // Business work waits for row locks up to its own bound (see ParticipantOptions.workLockTimeoutMs).
+    await runner.query(`SET LOCAL lock_timeout = ${this.workLockTimeoutMs}`);
     return outcome;
   }
 
@@ -327,8 +377,11 @@ export class Participant {
     ]);
   }
 
-  private async inTransaction<T>(body: (runner: QueryRunner) => Promise<T>): Promise<T> {
-    const runner = this.dataSource.createQueryRunner();
+  private async inTransaction<T>(
+    body: (runner: QueryRunner) => Promise<T>,
+    dataSource: DataSource = this.dataSource,
+  ): Promise<T> {
+    const runner = dataSource.createQueryRunner();
     await runner.connect();
     try {
       await runner.startTransaction();

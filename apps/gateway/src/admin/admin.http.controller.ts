@@ -1,0 +1,40 @@
+import { APP_CONFIG, BearerTokenGuard } from '@concord/platform';
+import { Controller, Get, Inject, Injectable, UseGuards } from '@nestjs/common';
+import type { GatewayConfig } from '../config.js';
+import { GatewayService } from '../gateway.service.js';
+import type { ServiceView } from '../upstreams/service-pools.js';
+
+/** Bearer ADMIN_TOKEN, compared in constant time by the platform's guard. */
+@Injectable()
+export class AdminTokenGuard extends BearerTokenGuard {
+  constructor(@Inject(APP_CONFIG) config: GatewayConfig) {
+    super([config.ADMIN_TOKEN]);
+  }
+}
+
+export interface RingsView {
+  readonly algorithm: string;
+  readonly boundedLoadFactor: number;
+  readonly routes: readonly { prefix: string; service: string; public: boolean }[] | 'default';
+  readonly services: readonly ServiceView[];
+}
+
+@Controller('admin')
+@UseGuards(AdminTokenGuard)
+export class AdminController {
+  constructor(private readonly gateway: GatewayService) {}
+
+  /** Each service's balancer members with their key share, health, ejection, breaker state and load. */
+  @Get('rings')
+  rings(): RingsView {
+    const table = this.gateway.routes;
+    return {
+      algorithm: this.gateway.config.HASH_ALGORITHM,
+      boundedLoadFactor: this.gateway.config.BOUNDED_LOAD_FACTOR,
+      routes: table.explicit
+        ? table.list().map((r) => ({ prefix: r.prefix, service: r.service, public: r.public }))
+        : 'default',
+      services: this.gateway.views(),
+    };
+  }
+}

@@ -1,0 +1,24 @@
+import type { AppDefinition } from '@concord/platform';
+import { type GatewayConfig, gatewayConfigSchema } from './config.js';
+import { GatewayModule } from './gateway.module.js';
+import { GatewayService } from './gateway.service.js';
+import { registerProxyRoutes } from './proxy/proxy.handler.js';
+
+/** The gateway as runApp boots it; tests boot the same definition in-process. */
+export function gatewayDefinition(
+  options: { handleSignals?: boolean } = {},
+): AppDefinition<typeof gatewayConfigSchema> {
+  return {
+    name: 'gateway',
+    configSchema: gatewayConfigSchema,
+    module: (config) => GatewayModule.register(config),
+    handleSignals: options.handleSignals ?? true,
+    configure: (app, config: GatewayConfig) => {
+      const fastify = app.getHttpAdapter().getInstance();
+      // A slow client gets a bounded time for its headers and its whole request (slowloris).
+      fastify.server.headersTimeout = config.CLIENT_HEADERS_TIMEOUT_MS;
+      fastify.server.requestTimeout = config.CLIENT_REQUEST_TIMEOUT_MS;
+      registerProxyRoutes(fastify, app.get(GatewayService));
+    },
+  };
+}
