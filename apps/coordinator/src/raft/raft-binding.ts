@@ -135,7 +135,7 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
           nodeId: config.NODE_ID,
           listen: { host, port: config.PEER_PORT },
           clusterSecret: config.CLUSTER_SECRET,
-          log: (event) => logger.log(JSON.stringify(event)),
+          log: (event) => logger.log(event),
         }),
       ]);
       driver = new RaftDriver<CommandResult | null>({

@@ -33,7 +33,15 @@ export class JsonNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, context?: string): void {
-    this.logger.info({ context }, stringify(message));
+    if (isFields(message)) {
+      const text =
+        typeof message.event === 'string'
+          ? message.event
+          : typeof message.msg === 'string'
+            ? message.msg
+            : '';
+      this.logger.info({ context, ...message }, text);
+    } else this.logger.info({ context }, stringify(message));
   }
   error(message: unknown, stackOrContext?: string, context?: string): void {
     const isStack = context !== undefined || (stackOrContext?.includes('\n    at ') ?? false);
@@ -54,6 +62,13 @@ export class JsonNestLogger implements LoggerService {
   fatal(message: unknown, context?: string): void {
     this.logger.fatal({ context }, stringify(message));
   }
+}
+
+/** Structured events (`logger.log({ event: 'peer_connected', peer })`) keep their fields. */
+function isFields(message: unknown): message is Record<string, unknown> {
+  return (
+    typeof message === 'object' && message !== null && !Array.isArray(message) && !(message instanceof Error)
+  );
 }
 
 function stringify(message: unknown): string {
