@@ -22,6 +22,8 @@ export interface CoordinatorNode {
 
 export interface CoordinatorCluster {
   readonly nodes: CoordinatorNode[];
+  /** Starts one more node with an empty data dir and JOIN=true; it waits to be added as a learner. */
+  join(id: string): Promise<CoordinatorNode>;
   readonly urls: string[];
   leader(): Promise<CoordinatorNode>;
   node(id: string): CoordinatorNode;
@@ -39,36 +41,37 @@ export async function startCoordinatorCluster(group: ProcessGroup, size = 3): Pr
       dataDir: await mkdtemp(path.join(os.tmpdir(), `concord-coord-n${i + 1}-`)),
     })),
   );
-  const peers = specs.map((s) => `${s.id}=127.0.0.1:${s.peerPort}`).join(',');
-  const apiUrls = specs.map((s) => `${s.id}=http://127.0.0.1:${s.port}`).join(',');
-  const nodes = await Promise.all(
-    specs.map(async (s) => {
-      const proc = await group.start({
-        name: `coordinator-${s.id}`,
-        command: process.execPath,
-        args: [path.join(ROOT, 'dist/apps/coordinator/src/main.js')],
-        cwd: ROOT,
-        env: {
-          PORT: String(s.port),
-          HOST: '127.0.0.1',
-          LOG_LEVEL: 'warn',
-          NODE_ID: s.id,
-          PEER_PORT: String(s.peerPort),
-          PEERS: peers,
-          API_URLS: apiUrls,
-          DATA_DIR: s.dataDir,
-          CLUSTER_SECRET,
-          CLIENT_TOKEN,
-          RAFT_TICK_MS: String(TICK_MS),
-          RAFT_ELECTION_TICKS: String(ELECTION_TICKS),
-          PROPOSE_TIMEOUT_MS: '2000',
-          LEASE_CHECK_INTERVAL_MS: '100',
-        },
-        ready: { url: `http://127.0.0.1:${s.port}/health/ready`, timeoutMs: 60_000 },
-      });
-      return { ...s, url: `http://127.0.0.1:${s.port}`, proc };
-    }),
-  );
+  let peers = specs.map((s) => `${s.id}=127.0.0.1:${s.peerPort}`).join(',');
+  let apiUrls = specs.map((s) => `${s.id}=http://127.0.0.1:${s.port}`).join(',');
+  const launch = async (s: (typeof specs)[number], join: boolean): Promise<CoordinatorNode> => {
+    const proc = await group.start({
+      name: `coordinator-${s.id}`,
+      command: process.execPath,
+      args: [path.join(ROOT, 'dist/apps/coordinator/src/main.js')],
+      cwd: ROOT,
+      env: {
+        PORT: String(s.port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        NODE_ID: s.id,
+        PEER_PORT: String(s.peerPort),
+        PEERS: peers,
+        API_URLS: apiUrls,
+        DATA_DIR: s.dataDir,
+        CLUSTER_SECRET,
+        CLIENT_TOKEN,
+        RAFT_TICK_MS: String(TICK_MS),
+        RAFT_ELECTION_TICKS: String(ELECTION_TICKS),
+        PROPOSE_TIMEOUT_MS: '2000',
+        LEASE_CHECK_INTERVAL_MS: '100',
+        JOIN: String(join),
+      },
+      // A joining node is not ready until it is a member and knows the leader.
+      ...(join ? {} : { ready: { url: `http://127.0.0.1:${s.port}/health/ready`, timeoutMs: 60_000 } }),
+    });
+    return { ...s, url: `http://127.0.0.1:${s.port}`, proc };
+  };
+  const nodes = await Promise.all(specs.map((s) => launch(s, false)));
   const node = (id: string) => {
     const found = nodes.find((n) => n.id === id);
     if (found === undefined) throw new Error(`no node ${id}`);
@@ -78,6 +81,19 @@ export async function startCoordinatorCluster(group: ProcessGroup, size = 3): Pr
     nodes,
     urls: nodes.map((n) => n.url),
     node,
+    async join(id: string) {
+      const spec = {
+        id,
+        port: await freePort(),
+        peerPort: await freePort(),
+        dataDir: await mkdtemp(path.join(os.tmpdir(), `concord-coord-${id}-`)),
+      };
+      peers += `,${id}=127.0.0.1:${spec.peerPort}`;
+      apiUrls += `,${id}=http://127.0.0.1:${spec.port}`;
+      const joined = await launch(spec, true);
+      nodes.push(joined);
+      return joined;
+    },
     /** The leader as a live node sees it (polls until one is known). */
     leader: () =>
       waitFor(

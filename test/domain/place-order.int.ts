@@ -119,7 +119,8 @@ describe('place order, end to end', () => {
     await orchestrator.stop();
     const placed = await api.placeOrder('rich', [{ sku: 'kiwi', qty: 1 }], 'saga', false);
     expect(placed).toMatchObject({ status: 202, body: { status: 'PENDING', transactionId: null } });
-    await orchestrator.restart();
+    // A new orchestrator process (as after a crash and a redeploy), on the same database.
+    await stack.start('orchestrator');
     const settled = await waitFor(
       async () => {
         const order = await api.order(placed.body.orderId);

@@ -70,7 +70,7 @@ export async function startGateway(env: Record<string, string>): Promise<Running
     LOG_LEVEL: 'silent',
     JWT_SECRET,
     ADMIN_TOKEN,
-    SHUTDOWN_GRACE_MS: '2000',
+    SHUTDOWN_GRACE_MS: '10000',
     ...env,
   });
 }

@@ -182,6 +182,7 @@ describe('transactions under crashes (real processes)', () => {
     expect(placed.length).toBeGreaterThan(20);
 
     // Liveness: with the faults over, everything settles.
+    const faultsOverAt = Date.now();
     await waitFor(
       async () => {
         for (const id of placed) if ((await api.order(id)).status === 'PENDING') return false;
@@ -208,5 +209,10 @@ describe('transactions under crashes (real processes)', () => {
     expect(statuses.filter((s) => s === 'CONFIRMED').length).toBeGreaterThan(0);
     expect(await preparedEverywhere()).toBe(0);
     expect(checkInvariants(await readSnapshot(stack.databaseUrls))).toEqual([]);
+    process.stdout.write(
+      `crash test SEED=${SEED}: faults ${applied.join(', ')}; ${placed.length} orders, ` +
+        `${statuses.filter((s) => s === 'CONFIRMED').length} confirmed; orchestrator ${JSON.stringify(counts)}; ` +
+        `settled ${Date.now() - faultsOverAt} ms after the last fault\n`,
+    );
   });
 });

@@ -1,16 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import type {
-  CommandEnvelope,
-  CommitStock,
-  Decide,
-  Prepare,
-  Prepared,
-  ReleaseStock,
-  Reply,
-  ReserveStock,
-  StockReserved,
+import {
+  type CommandEnvelope,
+  type CommitStock,
+  type Decide,
+  type Prepare,
+  type Prepared,
+  type ReleaseStock,
+  type Reply,
+  type ReserveStock,
+  type StockReserved,
+  PLACE_ORDER_STEPS,
 } from '@concord/contracts';
-import { PLACE_ORDER_STEPS } from '@concord/contracts';
 import { Participant } from '@concord/saga';
 import type { z } from 'zod';
 import { InventoryService } from './inventory.service.js';

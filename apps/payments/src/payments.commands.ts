@@ -1,16 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import type {
-  CaptureFunds,
-  CommandEnvelope,
-  Decide,
-  FundsHeld,
-  HoldFunds,
-  Prepare,
-  Prepared,
-  ReleaseFunds,
-  Reply,
+import {
+  type CaptureFunds,
+  type CommandEnvelope,
+  type Decide,
+  type FundsHeld,
+  type HoldFunds,
+  type Prepare,
+  type Prepared,
+  type ReleaseFunds,
+  type Reply,
+  PLACE_ORDER_STEPS,
 } from '@concord/contracts';
-import { PLACE_ORDER_STEPS } from '@concord/contracts';
 import { Participant } from '@concord/saga';
 import type { EntityManager } from 'typeorm';
 import type { z } from 'zod';

@@ -33,6 +33,11 @@ export interface Model<State, Op> {
    */
   readOnly?(op: Op): boolean;
   /**
+   * Optional: for an operation of unknown outcome that can only take effect in one state, that
+   * state's `stateKey`; `undefined` when any state may do. Lets the search skip it elsewhere unasked.
+   */
+  precondition?(op: Op): string | number | null | undefined;
+  /**
    * Optional: operations of unknown outcome with equal keys step alike from every state, so once both
    * have been called either may stand for the other; the search tries only one of them at a time.
    */
@@ -109,6 +114,10 @@ function valueModel(
     },
     overwrites(op) {
       return op.op === 'put' || op.op === 'delete';
+    },
+    precondition(op) {
+      // Asked about operations of unknown outcome, which only ever step as a successful swap.
+      return op.op === 'cas' ? canonical(op.expect ?? null) : undefined;
     },
     readOnly(op) {
       return op.op === 'get' || (op.op === 'cas' && op.return !== null && !op.ok);

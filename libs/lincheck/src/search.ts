@@ -63,14 +63,23 @@ interface Frame<State> {
   items: Item<State>[];
   /** How many items have had their successors added (see `grow`). */
   grown: number;
-  /** Calls of unknown outcome not yet linearized that may go next. */
-  unknownCalls: Entry[];
+  /** Calls of unknown outcome not yet linearized that may go next, by the state they need. */
+  unknownCalls: UnknownCalls;
   /** Calls of known outcome that may go next: their call precedes every remaining return. */
   candidates: Entry[];
   /** The candidate being explored below this frame (for reporting the path). */
   chosen: Entry | null;
   itemIndex: number;
   candidateIndex: number;
+}
+
+type StateKey = string | number | null;
+
+interface UnknownCalls {
+  /** Those that may step from any state. */
+  free: Entry[];
+  /** Those that can only step from one state (`Model.precondition`), by that state's key. */
+  byState: Map<StateKey, Entry[]>;
 }
 
 /** How many model steps pass between two reads of the clock; reading it costs more than a step. */
@@ -97,6 +106,8 @@ const clockCheckSteps = 1024;
  *   other failed.
  * - A read-only operation (`Model.readOnly`) that fits the current state is placed without trying
  *   the alternatives: it could be moved to the front of any linearization from here anyway.
+ * - Operations of unknown outcome that can only step from one state (`Model.precondition`) are indexed
+ *   by it, so that a batch does not try each pending compare-and-set in every state.
  * - Within a batch, an operation that overwrites blindly (`Model.overwrites`) goes only first, and of
  *   operations with equal `Model.symmetryKey` only the first unused one is tried.
  * With these, k concurrent unknown writes of distinct values cost k configurations, not 2^k.
@@ -124,6 +135,7 @@ export function searchLinearization<State, Op extends TimedOperation>(
   const blind = new Uint8Array(unknownCount);
   const symmetryClass = new Uint32Array(unknownCount);
   const symmetryTried = new Uint32Array(unknownCount);
+  const precondition: (StateKey | undefined)[] = [];
   let symmetryStamp = 0;
   {
     const classes = new Map<string, number>();
@@ -131,6 +143,7 @@ export function searchLinearization<State, Op extends TimedOperation>(
     ops.forEach((op, id) => {
       if (op.return !== null) return;
       blind[slot] = model.overwrites?.(op) === true ? 1 : 0;
+      precondition[slot] = model.precondition?.(op);
       const key = model.symmetryKey?.(op) ?? `#${id}`;
       let symmetry = classes.get(key);
       if (symmetry === undefined) {
@@ -151,10 +164,18 @@ export function searchLinearization<State, Op extends TimedOperation>(
     if (remainingKnown === 0) return null;
     const candidates: Entry[] = [];
     const updates: Entry[] = [];
-    const unknownCalls: Entry[] = [];
+    const unknownCalls: UnknownCalls = { free: [], byState: new Map() };
     for (let e = head.next; e !== null && e.isCall; e = e.next) {
       if (e.known) (readOnly[e.id] === 1 ? candidates : updates).push(e);
-      else if (!hasBit(first.unknown, e.slot)) unknownCalls.push(e);
+      else if (!hasBit(first.unknown, e.slot)) {
+        const needs = precondition[e.slot];
+        if (needs === undefined) unknownCalls.free.push(e);
+        else {
+          const group = unknownCalls.byState.get(needs);
+          if (group === undefined) unknownCalls.byState.set(needs, [e]);
+          else group.push(e);
+        }
+      }
     }
     // Read-only operations first: see the main loop.
     candidates.push(...updates);
@@ -180,7 +201,8 @@ export function searchLinearization<State, Op extends TimedOperation>(
     const parent = frame.grown++;
     const item = frame.items[parent] as Item<State>;
     const stamp = ++symmetryStamp;
-    for (const e of frame.unknownCalls) {
+    const { free, byState } = frame.unknownCalls;
+    for (const e of byState.size === 0 ? free : [...free, ...(byState.get(model.stateKey(item.state)) ?? [])]) {
       if (hasBit(item.unknown, e.slot)) continue;
       if (parent > 0 && blind[e.slot] === 1) continue;
       // The first unused operation of a symmetry class stands for the rest of it.
@@ -388,7 +410,7 @@ function withBit(bits: Uint32Array, i: number): Uint32Array {
 
 /** Maps states to small integers so that the memo compares integers, not states. */
 class StateInterner<State> {
-  private readonly ids = new Map<string | number | null, number>();
+  private readonly ids = new Map<StateKey, number>();
   private readonly mixes: number[] = [];
   private readonly random = splitmix32(0x9e3779b9);
 

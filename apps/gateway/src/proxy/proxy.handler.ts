@@ -179,6 +179,7 @@ export class ProxyHandler {
     const method = request.method;
     const deadlineMs = route.timeoutMs ?? config.ROUTE_TIMEOUT_MS;
     const perTryTimeoutMs = Math.min(route.perTryTimeoutMs ?? config.PER_TRY_TIMEOUT_MS, deadlineMs);
+    const uploadAllowanceMs = body === undefined ? 0 : config.CLIENT_REQUEST_TIMEOUT_MS;
     const tried = new Set<string>();
     const budget = gateway.budget(service);
     const retryable = retryableFor(method);
@@ -206,6 +207,19 @@ export class ProxyHandler {
           const pool = gateway.clients.pool(breaker, instance);
           gateway.pools.acquire(service, instance.id);
           const tryStartedMs = performance.now();
+          // With a body, the try's own timeout starts once the client has finished sending it: a large upload
+          // takes the time it takes (bounded by CLIENT_REQUEST_TIMEOUT_MS), not the route's timeout.
+          const tryAbort = new AbortController();
+          const onOuterAbort = (): void => tryAbort.abort(signal.reason);
+          signal.addEventListener('abort', onOuterAbort, { once: true });
+          let uploadTimer: NodeJS.Timeout | undefined;
+          const armTimer = (): void => {
+            uploadTimer = setTimeout(() => tryAbort.abort(new TryTimeoutError(perTryTimeoutMs)), perTryTimeoutMs);
+          };
+          if (body !== undefined) {
+            if (body.writableFinished) armTimer();
+            else body.once('finish', armTimer);
+          }
           try {
             const response = await gateway.breakers.fire(
               breaker,
@@ -215,7 +229,7 @@ export class ProxyHandler {
                   method: method as Dispatcher.HttpMethod,
                   headers,
                   body: body ?? null,
-                  signal,
+                  signal: tryAbort.signal,
                   headersTimeout: timeoutMs + 1_000,
                   bodyTimeout: deadlineMs,
                 });
@@ -237,14 +251,19 @@ export class ProxyHandler {
               gateway.health.recordResponse(service, instance.id, true);
             }
             // A try cut by its timeout reports the timeout, not undici's "aborted".
-            lastFailure = signal.aborted && signal.reason instanceof Error ? signal.reason : error;
-            throw error;
+            const reason: unknown = tryAbort.signal.reason;
+            lastFailure = tryAbort.signal.aborted && reason instanceof Error ? reason : error;
+            throw lastFailure;
+          } finally {
+            clearTimeout(uploadTimer);
+            body?.off('finish', armTimer);
+            signal.removeEventListener('abort', onOuterAbort);
           }
         },
         {
           maxAttempts: route.maxAttempts ?? config.MAX_ATTEMPTS,
-          deadlineMs,
-          perTryTimeoutMs,
+          deadlineMs: deadlineMs + uploadAllowanceMs,
+          perTryTimeoutMs: perTryTimeoutMs + uploadAllowanceMs,
           // The next try goes to another instance: no reason to wait before it.
           baseDelayMs: 0,
           maxDelayMs: 0,

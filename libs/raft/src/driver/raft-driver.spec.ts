@@ -166,6 +166,11 @@ describe('RaftDriver', () => {
     await leader.driver.addLearner('d', 'memory://d');
     await until(() => d.sm.get('k4') === '44');
     expect(d.driver.status().role).toBe('follower');
+    // Promotion is refused until the leader has seen the learner catch up (thesis §4.2.1).
+    await until(() => {
+      const s = leader.driver.status();
+      return (s.members.find((m) => m.id === 'd')?.matchIndex ?? 0) >= s.commitIndex;
+    });
     await leader.driver.promote('d');
     await until(() => leader.driver.status().conf.voters.includes('d'));
     await leader.driver.propose(put('k0', 'with-d'));

@@ -8,7 +8,7 @@ import { replayCommand, runSimulation } from './simulation.js';
 const SEEDS = 1000;
 const FIRST_SEED = 1;
 /** Short runs so that a thousand fit well inside CI's time; `npm run sim` soaks longer ones. */
-const SAFETY_MS = 600;
+const SAFETY_MS = 500;
 const LIVENESS_MS = 4000;
 
 describe('deterministic simulation', () => {

@@ -32,8 +32,10 @@ export interface RuntimeOptions {
   /** Random numbers in [0, 1) for backoff jitter (seeded in tests). */
   readonly random?: () => number;
   readonly logger?: { warn(message: string): void; log(message: string): void };
-  /** Wait before re-trying a write refused as stale, and between re-sends after a transport error floor. */
+  /** Wait before re-trying a write that failed (database unreachable). */
   readonly writeRetryMs?: number;
+  /** Called once an instance reached a finished state, after that state was written (metrics, benchmarks). */
+  readonly onFinished?: (id: string, status: string) => void;
 }
 
 export class UnknownWorkflowError extends Error {
@@ -228,6 +230,10 @@ export class SagaRuntime {
     return events;
   }
 
+  finished(id: string, status: string): void {
+    this.options.onFinished?.(id, status);
+  }
+
   /** A FencedError ends this instance's term: stop driving and tell the leadership port. */
   async guard<T>(write: Promise<T>): Promise<T> {
     try {
@@ -386,6 +392,7 @@ class InstanceDriver {
           ),
         );
         this.state = next;
+        if (isFinished(next)) this.runtime.finished(this.instance.id, next.status);
         return;
       } catch (error) {
         if (!(error instanceof StaleVersionError)) {
