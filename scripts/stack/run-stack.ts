@@ -172,7 +172,11 @@ export async function runStack(environment: Record<string, string | undefined>):
     );
 
     // --- Gateway ---------------------------------------------------------------------------------------
-    await start('gateway', 'gateway', config.GATEWAY_PORT, { ...common, JWT_SECRET: jwtSecret, ADMIN_TOKEN: adminToken });
+    await start('gateway', 'gateway', config.GATEWAY_PORT, {
+      ...common,
+      JWT_SECRET: jwtSecret,
+      ADMIN_TOKEN: adminToken,
+    });
 
     printTable(rows, dataDir);
   } catch (error) {

@@ -131,20 +131,30 @@ describe('gateway discovery from the coordinator registry', () => {
 
   it('replaces the route table from the coordinator key, and falls back to configuration when it is deleted', async () => {
     expect((await send(gateway.url, 'GET', '/shop/fast')).status).toBe(404);
-    await client.put('config/gateway/routes', JSON.stringify([{ prefix: '/shop', service: 'orders', public: true }]));
-    await waitFor(async () => (await send(gateway.url, 'GET', '/shop/fast')).status === 200, { timeoutMs: 5_000 });
+    await client.put(
+      'config/gateway/routes',
+      JSON.stringify([{ prefix: '/shop', service: 'orders', public: true }]),
+    );
+    await waitFor(async () => (await send(gateway.url, 'GET', '/shop/fast')).status === 200, {
+      timeoutMs: 5_000,
+    });
     // An invalid value is ignored: the last good table stays.
     await client.put('config/gateway/routes', '[{"prefix":"nope"}]');
     await client.put('config/flush-marker', 'x');
     expect((await send(gateway.url, 'GET', '/shop/fast')).status).toBe(200);
     await client.delete('config/gateway/routes');
-    await waitFor(async () => (await send(gateway.url, 'GET', '/shop/fast')).status === 404, { timeoutMs: 5_000 });
+    await waitFor(async () => (await send(gateway.url, 'GET', '/shop/fast')).status === 404, {
+      timeoutMs: 5_000,
+    });
     expect((await send(gateway.url, 'GET', '/api/orders/fast', bearer())).status).toBe(200);
   });
 
   it('keeps the last known membership when the coordinator is unreachable', async () => {
     const before = await owners();
-    await coordinator?.close();
+    // The gateway's watch streams never end by themselves: cut them, as a crash would.
+    const stopping = coordinator!.close();
+    (coordinator!.app.getHttpServer() as Server).closeAllConnections();
+    await stopping;
     coordinator = undefined;
     expect(await members()).toEqual(['orders-1', 'orders-2', 'orders-3']);
     expect(await owners()).toEqual(before);
@@ -162,7 +172,8 @@ describe('gateway rate limiting', () => {
     });
     try {
       const statuses: number[] = [];
-      for (let i = 0; i < 7; i++) statuses.push((await send(limited.url, 'GET', '/api/solo/fast', bearer('greedy'))).status);
+      for (let i = 0; i < 7; i++)
+        statuses.push((await send(limited.url, 'GET', '/api/solo/fast', bearer('greedy'))).status);
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
       const refused = await send(limited.url, 'GET', '/api/solo/fast', bearer('greedy'));
       expect(refused.headers['retry-after']).toBe('1');

@@ -107,7 +107,9 @@ async function load(concurrency: number, stop: Promise<void>): Promise<Sample[]>
 
 async function adminView(): Promise<{ id: string; healthy: boolean; breaker: string }[]> {
   const answer = await send(base, 'GET', '/admin/rings', { authorization: `Bearer ${ADMIN_TOKEN}` });
-  const view = answer.json<{ services: { service: string; instances: { id: string; healthy: boolean; breaker: string }[] }[] }>();
+  const view = answer.json<{
+    services: { service: string; instances: { id: string; healthy: boolean; breaker: string }[] }[];
+  }>();
   return view.services.find((s) => s.service === 'orders')?.instances ?? [];
 }
 

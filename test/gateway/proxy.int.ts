@@ -130,7 +130,13 @@ describe('gateway proxy: large bodies are streamed both ways', () => {
         this.push(chunk);
       },
     });
-    const echoed = await send(base, 'POST', '/api/orders/pipe', { ...bearer(), 'content-type': 'application/octet-stream' }, upload);
+    const echoed = await send(
+      base,
+      'POST',
+      '/api/orders/pipe',
+      { ...bearer(), 'content-type': 'application/octet-stream' },
+      upload,
+    );
     expect(echoed.status).toBe(200);
     expect(echoed.body.length).toBe(48 * 1024 * 1024);
     expect(createHash('sha256').update(echoed.body).digest('hex')).toBe(sent.digest('hex'));
@@ -144,7 +150,10 @@ describe('gateway proxy: large bodies are streamed both ways', () => {
 describe('gateway proxy: upstream errors', () => {
   it('passes 4xx and 500 answers through unchanged, without retrying', async () => {
     for (const status of [404, 409, 500]) {
-      const answer = await send(base, 'GET', `/api/errors/status/${status}`, { ...bearer(), 'x-hash-key': 'e' });
+      const answer = await send(base, 'GET', `/api/errors/status/${status}`, {
+        ...bearer(),
+        'x-hash-key': 'e',
+      });
       expect(answer.status).toBe(status);
       expect(answer.json()).toMatchObject({ status });
     }
@@ -158,13 +167,22 @@ describe('gateway proxy: upstream errors', () => {
 
   it('does not retry a POST that reached the upstream', async () => {
     const before = await retriesCount();
-    const answer = await send(base, 'POST', '/api/errors/status/503', { ...bearer(), 'x-hash-key': 'e' }, 'x');
+    const answer = await send(
+      base,
+      'POST',
+      '/api/errors/status/503',
+      { ...bearer(), 'x-hash-key': 'e' },
+      'x',
+    );
     expect(answer.status).toBe(503);
     expect(await retriesCount()).toBe(before);
   });
 
   it('answers 504 with a problem body when the instances are too slow', async () => {
-    const answer = await send(base, 'GET', '/api/errors/slow?delayMs=3000', { ...bearer(), 'x-hash-key': 'e' });
+    const answer = await send(base, 'GET', '/api/errors/slow?delayMs=3000', {
+      ...bearer(),
+      'x-hash-key': 'e',
+    });
     expect(answer.status).toBe(504);
     expect(answer.headers['content-type']).toContain('application/problem+json');
     expect(answer.json()).toMatchObject({ status: 504, service: 'errors' });
@@ -173,7 +191,11 @@ describe('gateway proxy: upstream errors', () => {
   it('answers 503 naming the service when it has no instance', async () => {
     const answer = await send(base, 'GET', '/api/ghost/x');
     expect(answer.status).toBe(503);
-    expect(answer.json()).toMatchObject({ status: 503, service: 'ghost', detail: expect.stringContaining('ghost') });
+    expect(answer.json()).toMatchObject({
+      status: 503,
+      service: 'ghost',
+      detail: expect.stringContaining('ghost'),
+    });
   });
 
   it('answers 404 for a path no route covers', async () => {
@@ -204,7 +226,10 @@ describe('gateway edge: tokens, limits, bad input', () => {
     expect((await send(base, 'GET', '/api/orders/x')).status).toBe(401);
     const bad = await send(base, 'GET', '/api/orders/x', { authorization: 'Bearer a.b.c' });
     expect(bad.status).toBe(401);
-    expect(bad.json()).toMatchObject({ status: 401, detail: expect.stringContaining('invalid bearer token') });
+    expect(bad.json()).toMatchObject({
+      status: 401,
+      detail: expect.stringContaining('invalid bearer token'),
+    });
     expect(bad.headers['www-authenticate']).toContain('invalid_token');
     const expired = bearer('alice', { exp: Math.floor(Date.now() / 1000) - 3600 });
     expect((await send(base, 'GET', '/api/orders/x', expired)).status).toBe(401);
@@ -213,21 +238,41 @@ describe('gateway edge: tokens, limits, bad input', () => {
   });
 
   it('answers 413 for a declared or streamed body over the limit and 431 for large headers', async () => {
-    const declared = await send(base, 'POST', '/api/orders/x', {
-      ...bearer(),
-      'content-type': 'application/octet-stream',
-      'content-length': String(65 * 1024 * 1024),
-    }, Buffer.alloc(10));
+    const declared = await send(
+      base,
+      'POST',
+      '/api/orders/x',
+      {
+        ...bearer(),
+        'content-type': 'application/octet-stream',
+        'content-length': String(65 * 1024 * 1024),
+      },
+      Buffer.alloc(10),
+    );
     expect(declared.status).toBe(413);
     let left = 66;
     // /echo answers after the whole body (an upstream that answers early, like /pipe, gets a cut stream).
-    const streamed = await send(base, 'POST', '/api/orders/echo', {
-      ...bearer(),
-      'content-type': 'application/octet-stream',
-    }, new Readable({ read() { this.push(left-- > 0 ? Buffer.alloc(1024 * 1024) : null); } }));
+    const streamed = await send(
+      base,
+      'POST',
+      '/api/orders/echo',
+      {
+        ...bearer(),
+        'content-type': 'application/octet-stream',
+      },
+      new Readable({
+        read() {
+          this.push(left-- > 0 ? Buffer.alloc(1024 * 1024) : null);
+        },
+      }),
+    );
     expect(streamed.status).toBe(413);
-    expect((await send(base, 'GET', '/api/orders/x', { ...bearer(), 'x-big': 'v'.repeat(9_000) })).status).toBe(431);
-    expect((await send(base, 'GET', '/api/orders/x', { ...bearer(), 'x-big': 'v'.repeat(20_000) })).status).toBe(431);
+    expect(
+      (await send(base, 'GET', '/api/orders/x', { ...bearer(), 'x-big': 'v'.repeat(9_000) })).status,
+    ).toBe(431);
+    expect(
+      (await send(base, 'GET', '/api/orders/x', { ...bearer(), 'x-big': 'v'.repeat(20_000) })).status,
+    ).toBe(431);
   });
 
   it('answers 400 to a malformed request line or header and keeps serving', async () => {
@@ -264,7 +309,9 @@ describe('gateway edge: tokens, limits, bad input', () => {
 
   it('exposes the gateway metrics', async () => {
     const text = (await send(base, 'GET', '/metrics')).body.toString();
-    expect(text).toMatch(/gateway_requests_total\{route="\/api\/orders",status="200",instance="orders-\d"\} \d+/);
+    expect(text).toMatch(
+      /gateway_requests_total\{route="\/api\/orders",status="200",instance="orders-\d"\} \d+/,
+    );
     expect(text).toContain('gateway_ring_members{service="orders"} 3');
     expect(text).toContain('gateway_request_duration_seconds_bucket');
     expect(text).toMatch(/gateway_retries_total\{route="\/api\/errors",reason="503"\} [1-9]/);

@@ -65,8 +65,8 @@ describe('transactions under crashes (real processes)', () => {
     extra.inventory = (await stack.start('inventory')).process;
     extra.payments = (await stack.start('payments')).process;
     api = new DomainApi((service) => stack.urls[service], stack.apiToken);
-    for (const sku of ['apple', 'pear', 'plum']) await api.createProduct(sku, 100, 40);
-    for (const customer of ['c1', 'c2', 'c3']) await api.openAccount(customer, 4_000);
+    for (const sku of ['apple', 'pear', 'plum']) await api.createProduct(sku, 100, 500);
+    for (const customer of ['c1', 'c2', 'c3']) await api.openAccount(customer, 100_000);
     await api.openAccount('poor', 150);
   });
 
@@ -124,7 +124,7 @@ describe('transactions under crashes (real processes)', () => {
         } catch {
           // The orders service itself is never killed here, but a request may meet a NATS restart: go on.
         }
-        await new Promise((resolve) => setTimeout(resolve, 80));
+        await new Promise((resolve) => setTimeout(resolve, 200));
       }
     };
 
@@ -204,7 +204,13 @@ describe('transactions under crashes (real processes)', () => {
     expect(
       Object.keys(counts).every((s) => ['completed', 'compensated', 'committed', 'aborted'].includes(s)),
     ).toBe(true);
-    const statuses = await Promise.all(placed.map(async (id) => (await api.order(id)).status));
+    const orders = await Promise.all(placed.map(async (id) => api.order(id)));
+    const statuses = orders.map((o) => o.status);
+    const reasons: Record<string, number> = {};
+    for (const o of orders) {
+      const reason = (o.reason ?? o.status).replace(/[0-9a-f-]{36}|sku-\S+/g, '*');
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+    }
     expect(statuses.every((s) => s === 'CONFIRMED' || s === 'CANCELLED')).toBe(true);
     expect(statuses.filter((s) => s === 'CONFIRMED').length).toBeGreaterThan(0);
     expect(await preparedEverywhere()).toBe(0);
@@ -212,7 +218,7 @@ describe('transactions under crashes (real processes)', () => {
     process.stdout.write(
       `crash test SEED=${SEED}: faults ${applied.join(', ')}; ${placed.length} orders, ` +
         `${statuses.filter((s) => s === 'CONFIRMED').length} confirmed; orchestrator ${JSON.stringify(counts)}; ` +
-        `settled ${Date.now() - faultsOverAt} ms after the last fault\n`,
+        `settled ${Date.now() - faultsOverAt} ms after the last fault; outcomes ${JSON.stringify(reasons)}\n`,
     );
   });
 });

@@ -40,7 +40,9 @@ describe('gateway configuration', () => {
     const { JWT_SECRET: _secret, ...noJwt } = base;
     expect(problems(noJwt)).toEqual([expect.stringMatching(/^JWT_SECRET: /)]);
     expect(problems({ ...noJwt, ROUTES: '[{"prefix":"/a","service":"orders","public":true}]' })).toEqual([]);
-    expect(problems({ ...base, JWT_SECRET: 'short'.repeat(2) })).toEqual([expect.stringMatching(/^JWT_SECRET: /)]);
+    expect(problems({ ...base, JWT_SECRET: 'short'.repeat(2) })).toEqual([
+      expect.stringMatching(/^JWT_SECRET: /),
+    ]);
     expect(problems({ ...base, COORDINATOR_URLS: 'http://127.0.0.1:7001' })).toEqual([
       expect.stringMatching(/^COORDINATOR_TOKEN: /),
     ]);

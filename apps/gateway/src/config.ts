@@ -14,7 +14,9 @@ export const gatewayConfigSchema = z
     COORDINATOR_URLS: env
       .urlList('Comma-separated API URLs of the coordinator nodes; empty to use STATIC_UPSTREAMS only.')
       .default([]),
-    COORDINATOR_TOKEN: env.optionalString('Bearer token for the coordinator API (required with COORDINATOR_URLS).'),
+    COORDINATOR_TOKEN: env.optionalString(
+      'Bearer token for the coordinator API (required with COORDINATOR_URLS).',
+    ),
     ROUTES_KEY: env.string(
       'Coordinator key whose JSON value (same shape as ROUTES) replaces the route table, followed by watch.',
       'config/gateway/routes',
@@ -69,9 +71,19 @@ export const gatewayConfigSchema = z
       .number({ message: 'must be a number' })
       .min(1, 'must be at least 1')
       .default(1.25)
-      .describe('c of consistent hashing with bounded loads; 1.25 lets an instance carry 25% above the mean.'),
-    ROUTE_TIMEOUT_MS: env.int('Default deadline of a proxied request until its response headers arrive.', 10_000, 1),
-    PER_TRY_TIMEOUT_MS: env.int('Default timeout of one try (below ROUTE_TIMEOUT_MS so a retry fits).', 3_000, 1),
+      .describe(
+        'c of consistent hashing with bounded loads; 1.25 lets an instance carry 25% above the mean.',
+      ),
+    ROUTE_TIMEOUT_MS: env.int(
+      'Default deadline of a proxied request until its response headers arrive.',
+      10_000,
+      1,
+    ),
+    PER_TRY_TIMEOUT_MS: env.int(
+      'Default timeout of one try (below ROUTE_TIMEOUT_MS so a retry fits).',
+      3_000,
+      1,
+    ),
     MAX_ATTEMPTS: env.int('Default tries per request, the first included.', 3, 1, 10),
     RETRY_BUDGET_RATIO: z.coerce
       .number({ message: 'must be a number' })
@@ -82,28 +94,58 @@ export const gatewayConfigSchema = z
     RETRY_BUDGET_MIN_PER_SECOND: env.int('Retries always allowed per second and service.', 3, 0),
     UPSTREAM_CONNECTIONS: env.int('Keep-alive connections per upstream instance.', 64, 1, 10_000),
     UPSTREAM_KEEPALIVE_MS: env.int('Idle time before a pooled upstream connection is closed.', 30_000, 1),
-    MEMBERSHIP_MERGE_MS: env.int('Registry changes arriving within this window are applied together.', 250, 0, 60_000),
+    MEMBERSHIP_MERGE_MS: env.int(
+      'Registry changes arriving within this window are applied together.',
+      250,
+      0,
+      60_000,
+    ),
     HEALTH_PATH: env.string('Path probed on each instance by active health checks.', '/health/ready'),
     HEALTH_INTERVAL_MS: env.int('Time between active health check rounds (0 disables them).', 2_000, 0),
     HEALTH_TIMEOUT_MS: env.int('Timeout of one health probe.', 1_000, 1),
     HEALTH_RISE: env.int('Passing checks in a row that make an instance healthy.', 2, 1),
     HEALTH_FALL: env.int('Failing checks in a row that make an instance unhealthy.', 3, 1),
-    EJECT_CONSECUTIVE_FAILURES: env.int('Consecutive 5xx or transport failures that eject an instance.', 5, 1),
+    EJECT_CONSECUTIVE_FAILURES: env.int(
+      'Consecutive 5xx or transport failures that eject an instance.',
+      5,
+      1,
+    ),
     EJECT_BASE_MS: env.int('First ejection time (multiplied by the number of ejections).', 30_000, 1),
-    PANIC_THRESHOLD_PERCENT: env.int('Below this share of routable instances, route to all (fail open).', 50, 0, 100),
+    PANIC_THRESHOLD_PERCENT: env.int(
+      'Below this share of routable instances, route to all (fail open).',
+      50,
+      0,
+      100,
+    ),
     BREAKER_VOLUME_THRESHOLD: env.int('Calls in the rolling window before a breaker may open.', 10, 1),
     BREAKER_ERROR_PERCENT: env.int('Failure percentage that opens an instance breaker.', 50, 1, 100),
     BREAKER_RESET_MS: env.int('Time an open breaker waits before it may close again.', 5_000, 1),
-    RATE_LIMIT_PER_SECOND: env.int('Token-bucket refill per client and second (0 disables rate limiting).', 0, 0),
+    RATE_LIMIT_PER_SECOND: env.int(
+      'Token-bucket refill per client and second (0 disables rate limiting).',
+      0,
+      0,
+    ),
     RATE_LIMIT_BURST: env.int('Token-bucket size per client.', 100, 1),
     BODY_LIMIT_BYTES: env.int('Largest proxied request body (413 beyond).', 10 * 1024 * 1024, 0),
-    HEADER_LIMIT_BYTES: env.int('Largest request header section (431 beyond; Node caps it at 16 KiB too).', 8 * 1024, 256),
+    HEADER_LIMIT_BYTES: env.int(
+      'Largest request header section (431 beyond; Node caps it at 16 KiB too).',
+      8 * 1024,
+      256,
+    ),
     CLIENT_HEADERS_TIMEOUT_MS: env.int('Time a client has to send its request headers.', 10_000, 1),
-    CLIENT_REQUEST_TIMEOUT_MS: env.int('Time a client has to send its whole request, body included.', 60_000, 1),
+    CLIENT_REQUEST_TIMEOUT_MS: env.int(
+      'Time a client has to send its whole request, body included.',
+      60_000,
+      1,
+    ),
   })
   .superRefine((config, ctx) => {
     if (config.COORDINATOR_URLS.length > 0 && config.COORDINATOR_TOKEN === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['COORDINATOR_TOKEN'], message: 'is required with COORDINATOR_URLS' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['COORDINATOR_TOKEN'],
+        message: 'is required with COORDINATOR_URLS',
+      });
     }
     if (config.JWT_SECRET !== undefined && config.JWT_SECRET.length < 32) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 characters' });
@@ -120,7 +162,11 @@ export const gatewayConfigSchema = z
       });
     }
     if (config.PER_TRY_TIMEOUT_MS > config.ROUTE_TIMEOUT_MS) {
-      ctx.addIssue({ code: 'custom', path: ['PER_TRY_TIMEOUT_MS'], message: 'must not exceed ROUTE_TIMEOUT_MS' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PER_TRY_TIMEOUT_MS'],
+        message: 'must not exceed ROUTE_TIMEOUT_MS',
+      });
     }
     if (config.COORDINATOR_URLS.length === 0 && Object.keys(config.STATIC_UPSTREAMS).length === 0) {
       ctx.addIssue({

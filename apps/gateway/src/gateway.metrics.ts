@@ -43,10 +43,11 @@ export class GatewayMetrics {
       ['service', 'instance'],
     );
     this.members = metrics.gauge('gateway_ring_members', 'Instances in each service balancer.', ['service']);
-    this.retries = metrics.counter('gateway_retries_total', 'Retries to another instance, by route and reason.', [
-      'route',
-      'reason',
-    ]);
+    this.retries = metrics.counter(
+      'gateway_retries_total',
+      'Retries to another instance, by route and reason.',
+      ['route', 'reason'],
+    );
     this.retryBudgetExhausted = metrics.counter(
       'gateway_retry_budget_exhausted_total',
       'Failures that were retryable but found the retry budget spent.',

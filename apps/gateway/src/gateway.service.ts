@@ -72,10 +72,16 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
       const service = change.key.slice(0, slash);
       const instance = change.key.slice(slash + 1);
       this.metrics.breaker(service, instance, change.to);
-      this.logger.warn({ service, instance, from: change.from, to: change.to, reason: change.reason }, 'breaker');
+      this.logger.warn(
+        { service, instance, from: change.from, to: change.to, reason: change.reason },
+        'breaker',
+      );
     });
     this.health.onChange((change) => {
-      this.logger.warn({ service: change.service, instance: change.id, kind: change.kind }, 'instance health');
+      this.logger.warn(
+        { service: change.service, instance: change.id, kind: change.kind },
+        'instance health',
+      );
     });
     this.pools = new ServicePools({
       algorithm: config.HASH_ALGORITHM,
@@ -110,7 +116,8 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
         intervalMs: config.HEALTH_INTERVAL_MS,
         timeoutMs: config.HEALTH_TIMEOUT_MS,
         probe: (service, id, signal) => this.probe(service, id, signal),
-        onResult: (result) => this.breakers.reportHealth(breakerKey(result.service, result.id), result.passed),
+        onResult: (result) =>
+          this.breakers.reportHealth(breakerKey(result.service, result.id), result.passed),
       });
     }
     if (config.COORDINATOR_URLS.length > 0) {

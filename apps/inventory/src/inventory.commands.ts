@@ -1,3 +1,4 @@
+import { Clock, LruCache } from '@concord/platform';
 import { Injectable } from '@nestjs/common';
 import {
   type CommandEnvelope,
@@ -15,8 +16,6 @@ import { Participant } from '@concord/saga';
 import type { z } from 'zod';
 import { InventoryService } from './inventory.service.js';
 import { orderPayload, reservePayload } from './inventory.schemas.js';
-import { Clock } from './clock.js';
-import { LruCache } from './lru-cache.js';
 
 /** How long the skus of a prepared 2PC branch are remembered, to invalidate the cache when it commits. */
 const preparedSkusTtlMs = 15 * 60_000;

@@ -1,7 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ZodPipe } from '@concord/platform';
-import { ApiTokenGuard } from './api-token.guard.js';
+import { ApiTokenGuard, ZodPipe, openApiSchema } from '@concord/platform';
 import { type Page, InventoryService } from './inventory.service.js';
 import {
   createProductBody,
@@ -13,7 +12,6 @@ import {
   skuParams,
   type SkuParams,
 } from './inventory.schemas.js';
-import { openApiSchema } from './openapi.js';
 import type { ProductView } from './stock.js';
 
 @ApiTags('products')

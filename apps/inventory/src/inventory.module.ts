@@ -1,8 +1,7 @@
-import { DatabaseModule, MessagingModule } from '@concord/platform';
+import { serviceCoordination } from '@concord/coordination-client';
+import { ApiTokenGuard, Clock, DatabaseModule, MessagingModule } from '@concord/platform';
 import { ParticipantModule, participantEntities, participantMigrations } from '@concord/saga';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ApiTokenGuard } from './api-token.guard.js';
-import { Clock } from './clock.js';
 import type { InventoryConfig } from './config.js';
 import { InventoryCommands } from './inventory.commands.js';
 import { InventoryHttpController } from './inventory.http.controller.js';
@@ -19,8 +18,7 @@ import { ReservationExpirySweeper } from './reservation-expiry.sweeper.js';
 export const inventoryEntities = [ProductEntity, ReceiptEntity, ReservationEntity];
 
 /**
- * Inventory: products, receipts, reservations. Coordinator registration and shared configuration plug in here as
- * one more import once the coordinator's client library exists.
+ * Inventory: products, receipts, reservations. Registers in the coordinator and follows its shared configuration (serviceCoordination).
  */
 @Module({})
 export class InventoryModule {
@@ -35,6 +33,7 @@ export class InventoryModule {
           migrations: [...inventoryMigrations, ...participantMigrations],
         }),
         MessagingModule.forRoot(config.NATS_URL),
+        serviceCoordination('inventory', config),
         ParticipantModule.forRoot({ service: 'inventory' }),
       ],
       controllers: [InventoryHttpController, InventoryNatsController],

@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OrderLine, Reply, StockReserved } from '@concord/contracts';
-import { APP_CONFIG, ProblemException } from '@concord/platform';
+import { APP_CONFIG, Clock, ProblemException } from '@concord/platform';
 import type { EntityManager } from 'typeorm';
-import { Clock } from './clock.js';
 import type { InventoryConfig } from './config.js';
 import { InventoryRepository } from './inventory.repository.js';
 import { ProductCache } from './read-cache.js';

@@ -1,7 +1,6 @@
-import { natsListener, runApp } from '@concord/platform';
+import { natsListener, runApp, serveOpenApi } from '@concord/platform';
 import { inventoryConfigSchema } from './config.js';
 import { InventoryModule } from './inventory.module.js';
-import { serveOpenApi } from './openapi.js';
 
 await runApp({
   name: 'inventory',

@@ -1,9 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, Metrics } from '@concord/platform';
+import { APP_CONFIG, Clock, LruCache, Metrics } from '@concord/platform';
 import type { Counter } from 'prom-client';
-import { Clock } from './clock.js';
 import type { InventoryConfig } from './config.js';
-import { LruCache } from './lru-cache.js';
 import type { ProductView } from './stock.js';
 
 /** The products-by-sku read cache of this instance, counting hits and misses for the hit-ratio metric. */

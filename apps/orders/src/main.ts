@@ -1,6 +1,5 @@
-import { natsListener, runApp } from '@concord/platform';
+import { natsListener, runApp, serveOpenApi } from '@concord/platform';
 import { ordersConfigSchema } from './config.js';
-import { serveOpenApi } from './openapi.js';
 import { OrdersModule } from './orders.module.js';
 
 await runApp({

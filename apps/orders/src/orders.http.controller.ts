@@ -1,9 +1,7 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ZodPipe } from '@concord/platform';
+import { ApiTokenGuard, ZodPipe, openApiSchema } from '@concord/platform';
 import type { FastifyReply } from 'fastify';
-import { ApiTokenGuard } from './api-token.guard.js';
-import { openApiSchema } from './openapi.js';
 import type { OrderView, PlacedOrder } from './order-view.js';
 import {
   listOrdersQuery,

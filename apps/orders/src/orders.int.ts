@@ -1,8 +1,8 @@
+import { ManualClock } from '@concord/platform';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PlaceOrderInput, Reply, TransactionStarted } from '@concord/contracts';
 import { startPostgres, waitFor, type PostgresHandle } from '@concord/infra';
-import { ManualClock } from './clock.js';
 import type { OrdersConfig } from './config.js';
 import { ordersMigrations } from './migrations/1767300000000-orders-schema.js';
 import { OrderEntity } from './order.entity.js';
@@ -90,6 +90,34 @@ describe('orders on PostgreSQL', () => {
     expect((await orders.get(placed.orderId)).transactionId).toBe(`txn-${placed.orderId}`);
     // Just re-sent: not again until ORDER_RESEND_AFTER_MS has passed once more.
     expect(await orders.resendStale(100)).toBe(0);
+  });
+
+  it('re-sends each stale order once even when several instances sweep at the same moment', async () => {
+    orchestrator.mode = 'down';
+    const stale: string[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      stale.push(
+        (await orders.place({ customerId: 'c-sweep', items: line, mode: 'saga' }, { wait: false })).orderId,
+      );
+    }
+    orchestrator.mode = 'up';
+    clock.advance(config.ORDER_RESEND_AFTER_MS);
+    const before = orchestrator.starts.length;
+    // Two "instances" (services on the same database) sweep concurrently, in small batches.
+    const other = new OrdersService(
+      new OrdersRepository(dataSource),
+      orchestrator,
+      signal,
+      new OrderIds(),
+      clock,
+      config,
+    );
+    await Promise.all([orders.resendStale(4), other.resendStale(4), orders.resendStale(4)]);
+    const resent = orchestrator.starts
+      .slice(before)
+      .map((s) => s.orderId)
+      .filter((id) => stale.includes(id));
+    expect(resent.sort()).toEqual([...stale].sort());
   });
 
   it('cancels an order the orchestrator refuses to start', async () => {

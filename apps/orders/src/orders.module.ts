@@ -1,7 +1,6 @@
-import { DatabaseModule, MessagingModule } from '@concord/platform';
+import { serviceCoordination } from '@concord/coordination-client';
+import { ApiTokenGuard, Clock, DatabaseModule, MessagingModule } from '@concord/platform';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ApiTokenGuard } from './api-token.guard.js';
-import { Clock } from './clock.js';
 import type { OrdersConfig } from './config.js';
 import { ordersMigrations } from './migrations/1767300000000-orders-schema.js';
 import { OrderEntity } from './order.entity.js';
@@ -15,8 +14,8 @@ import { PendingOrdersSweeper } from './pending-orders.sweeper.js';
 import { SettlementSignal } from './settlement-signal.js';
 
 /**
- * Orders: places orders through the orchestrator and records their verdicts. Coordinator registration and shared
- * configuration plug in here as one more import once the coordinator's client library exists.
+ * Orders: places orders through the orchestrator and records their verdicts.
+ * Registers in the coordinator and follows its shared configuration (serviceCoordination).
  */
 @Module({})
 export class OrdersModule {
@@ -31,6 +30,7 @@ export class OrdersModule {
           migrations: ordersMigrations,
         }),
         MessagingModule.forRoot(config.NATS_URL),
+        serviceCoordination('orders', config),
       ],
       controllers: [OrdersHttpController, OrdersNatsController],
       providers: [

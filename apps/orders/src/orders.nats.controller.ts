@@ -1,9 +1,9 @@
+import { RpcErrorsFilter } from '@concord/platform';
 import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { type ReplyOf, type RequestOf, SUBJECTS } from '@concord/contracts';
 import { OrdersService } from './orders.service.js';
 import { settlePayload } from './orders.schemas.js';
-import { RpcErrorsFilter } from './rpc-errors.filter.js';
 
 /** The orchestrator's verdicts. Settling is idempotent by itself (a settled order keeps its first verdict). */
 @UseFilters(RpcErrorsFilter)

@@ -1,7 +1,7 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { SharedConfig } from '@concord/coordination-client';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { OrderLine, Reply, SettleOrder } from '@concord/contracts';
-import { APP_CONFIG, ProblemException } from '@concord/platform';
-import { Clock } from './clock.js';
+import { APP_CONFIG, Clock, ProblemException } from '@concord/platform';
 import type { OrdersConfig } from './config.js';
 import type { OrderMode } from './order.entity.js';
 import { OrderIds } from './order-ids.js';
@@ -49,9 +49,18 @@ export class OrdersService {
     private readonly ids: OrderIds,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: OrdersConfig,
+    /** Limits shared through the coordinator (`config/orders/...`), followed by watch; defaults without one. */
+    @Optional() private readonly shared?: SharedConfig,
   ) {}
 
   async place(input: PlaceOrder, options: { wait: boolean; idempotencyKey?: string }): Promise<PlacedOrder> {
+    const maxLines = this.shared?.getNumber('maxLinesPerOrder', 50) ?? 50;
+    if (input.items.length > maxLines) {
+      throw new ProblemException(
+        422,
+        `an order may have at most ${maxLines} lines (config/orders/maxLinesPerOrder)`,
+      );
+    }
     const { order, created } = await this.repository.insert(this.repository.manager, {
       id: this.ids.next(),
       customerId: input.customerId,

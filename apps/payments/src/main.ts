@@ -1,6 +1,5 @@
-import { natsListener, runApp } from '@concord/platform';
+import { natsListener, runApp, serveOpenApi } from '@concord/platform';
 import { paymentsConfigSchema } from './config.js';
-import { serveOpenApi } from './openapi.js';
 import { PaymentsModule } from './payments.module.js';
 
 await runApp({

@@ -1,3 +1,4 @@
+import { Clock, LruCache } from '@concord/platform';
 import { Injectable } from '@nestjs/common';
 import {
   type CaptureFunds,
@@ -14,8 +15,6 @@ import {
 import { Participant } from '@concord/saga';
 import type { EntityManager } from 'typeorm';
 import type { z } from 'zod';
-import { Clock } from './clock.js';
-import { LruCache } from './lru-cache.js';
 import { holdPayload, orderPayload } from './payments.schemas.js';
 import { type Outcome, PaymentsService } from './payments.service.js';
 

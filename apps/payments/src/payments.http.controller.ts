@@ -1,9 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ZodPipe } from '@concord/platform';
-import { ApiTokenGuard } from './api-token.guard.js';
+import { ApiTokenGuard, ZodPipe, openApiSchema } from '@concord/platform';
 import type { AccountView } from './funds.js';
-import { openApiSchema } from './openapi.js';
 import type { LedgerRow } from './payments.repository.js';
 import {
   customerParams,

@@ -1,9 +1,8 @@
-import { DatabaseModule, MessagingModule } from '@concord/platform';
+import { serviceCoordination } from '@concord/coordination-client';
+import { ApiTokenGuard, Clock, DatabaseModule, MessagingModule } from '@concord/platform';
 import { ParticipantModule, participantEntities, participantMigrations } from '@concord/saga';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AccountEntity } from './account.entity.js';
-import { ApiTokenGuard } from './api-token.guard.js';
-import { Clock } from './clock.js';
 import type { PaymentsConfig } from './config.js';
 import { HoldEntity } from './hold.entity.js';
 import { LedgerEntryEntity } from './ledger-entry.entity.js';
@@ -18,8 +17,8 @@ import { AccountCache } from './read-cache.js';
 export const paymentsEntities = [AccountEntity, HoldEntity, LedgerEntryEntity];
 
 /**
- * Payments: accounts, deposits, holds, captures and the ledger. Coordinator registration and shared configuration
- * plug in here as one more import once the coordinator's client library exists.
+ * Payments: accounts, deposits, holds, captures and the ledger.
+ * Registers in the coordinator and follows its shared configuration (serviceCoordination).
  */
 @Module({})
 export class PaymentsModule {
@@ -34,6 +33,7 @@ export class PaymentsModule {
           migrations: [...paymentsMigrations, ...participantMigrations],
         }),
         MessagingModule.forRoot(config.NATS_URL),
+        serviceCoordination('payments', config),
         ParticipantModule.forRoot({ service: 'payments' }),
       ],
       controllers: [PaymentsHttpController, PaymentsNatsController],

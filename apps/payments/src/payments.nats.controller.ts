@@ -1,8 +1,8 @@
+import { RpcErrorsFilter } from '@concord/platform';
 import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { type RequestOf, type ReplyOf, SUBJECTS } from '@concord/contracts';
 import { PaymentsCommands } from './payments.commands.js';
-import { RpcErrorsFilter } from './rpc-errors.filter.js';
 
 /** Saga and 2PC commands from the orchestrator, one queue group per service (one instance handles each). */
 @UseFilters(RpcErrorsFilter)

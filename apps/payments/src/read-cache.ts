@@ -1,10 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, Metrics } from '@concord/platform';
+import { APP_CONFIG, Clock, LruCache, Metrics } from '@concord/platform';
 import type { Counter } from 'prom-client';
-import { Clock } from './clock.js';
 import type { PaymentsConfig } from './config.js';
 import type { AccountView } from './funds.js';
-import { LruCache } from './lru-cache.js';
 
 /** The accounts-by-customer read cache of this instance, counting hits and misses for the hit-ratio metric. */
 @Injectable()

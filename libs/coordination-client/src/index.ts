@@ -5,3 +5,4 @@ export * from './service-registration.js';
 export * from './sse.js';
 export * from './shared-config.js';
 export * from './coordination.module.js';
+export * from './service-coordination.js';

@@ -125,7 +125,11 @@ function valueModel(
     symmetryKey(op) {
       // Only asked about operations of unknown outcome, which can only be stepped as "took effect".
       const value = op.op === 'put' || op.op === 'cas' ? canonical(op.value ?? null) : null;
-      return JSON.stringify([op.op, op.op === 'cas' ? (op.expect ?? null) : null, op.op === 'append' ? op.value : value]);
+      return JSON.stringify([
+        op.op,
+        op.op === 'cas' ? (op.expect ?? null) : null,
+        op.op === 'append' ? op.value : value,
+      ]);
     },
   };
 }

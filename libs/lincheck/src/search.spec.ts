@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { registerModel, registerModelFor, searchLinearization, type HistoryOperation } from '@concord/lincheck';
+import {
+  registerModel,
+  registerModelFor,
+  searchLinearization,
+  type HistoryOperation,
+} from '@concord/lincheck';
 
 // The search against a brute-force reference on thousands of small random histories: every order of
 // every subset, no memo, no list. Agreement on both verdicts is the evidence that the pruning (memo,

@@ -35,7 +35,6 @@ interface Entry {
   readonly isCall: boolean;
   /** Index among operations of known outcome, or among those of unknown outcome. */
   readonly slot: number;
-  readonly known: boolean;
   readonly time: number;
   match: Entry | null;
   prev: Entry | null;
@@ -63,8 +62,8 @@ interface Frame<State> {
   items: Item<State>[];
   /** How many items have had their successors added (see `grow`). */
   grown: number;
-  /** Calls of unknown outcome not yet linearized that may go next, by the state they need. */
-  unknownCalls: UnknownCalls;
+  /** The time of the first remaining return: operations of unknown outcome called by then may go next. */
+  horizon: number;
   /** Calls of known outcome that may go next: their call precedes every remaining return. */
   candidates: Entry[];
   /** The candidate being explored below this frame (for reporting the path). */
@@ -74,13 +73,6 @@ interface Frame<State> {
 }
 
 type StateKey = string | number | null;
-
-interface UnknownCalls {
-  /** Those that may step from any state. */
-  free: Entry[];
-  /** Those that can only step from one state (`Model.precondition`), by that state's key. */
-  byState: Map<StateKey, Entry[]>;
-}
 
 /** How many model steps pass between two reads of the clock; reading it costs more than a step. */
 const clockCheckSteps = 1024;
@@ -118,7 +110,8 @@ export function searchLinearization<State, Op extends TimedOperation>(
   options: SearchOptions = {},
 ): SearchResult<Op> {
   const ops = operations.filter((op) => model.matters(op));
-  const { head, knownCount, unknownCount } = buildEntryList(ops);
+  const { head, knownCount, unknownCalls } = buildEntryList(ops);
+  const unknownCount = unknownCalls.length;
   const now = options.now ?? (() => performance.now());
   const { deadline } = options;
 
@@ -130,28 +123,38 @@ export function searchLinearization<State, Op extends TimedOperation>(
   const states = new StateInterner<State>(model);
   let steps = 0;
 
-  const readOnly = Uint8Array.from(ops, (op) => (op.return !== null && model.readOnly?.(op) === true ? 1 : 0));
+  const readOnly = Uint8Array.from(ops, (op) =>
+    op.return !== null && model.readOnly?.(op) === true ? 1 : 0,
+  );
   // Per operation of unknown outcome: whether it overwrites blindly, and its symmetry class.
   const blind = new Uint8Array(unknownCount);
   const symmetryClass = new Uint32Array(unknownCount);
   const symmetryTried = new Uint32Array(unknownCount);
-  const precondition: (StateKey | undefined)[] = [];
   let symmetryStamp = 0;
+  // Calls of unknown outcome in call order: those that may step from any state, and those that can
+  // only step from one state (`Model.precondition`) by that state's key.
+  const unknownFree: Entry[] = [];
+  const unknownByState = new Map<StateKey, Entry[]>();
   {
     const classes = new Map<string, number>();
-    let slot = 0;
-    ops.forEach((op, id) => {
-      if (op.return !== null) return;
-      blind[slot] = model.overwrites?.(op) === true ? 1 : 0;
-      precondition[slot] = model.precondition?.(op);
-      const key = model.symmetryKey?.(op) ?? `#${id}`;
+    for (const e of unknownCalls) {
+      const op = ops[e.id] as Op;
+      blind[e.slot] = model.overwrites?.(op) === true ? 1 : 0;
+      const key = model.symmetryKey?.(op) ?? `#${e.id}`;
       let symmetry = classes.get(key);
       if (symmetry === undefined) {
         symmetry = classes.size;
         classes.set(key, symmetry);
       }
-      symmetryClass[slot++] = symmetry;
-    });
+      symmetryClass[e.slot] = symmetry;
+      const needs = model.precondition?.(op);
+      if (needs === undefined) unknownFree.push(e);
+      else {
+        const group = unknownByState.get(needs);
+        if (group === undefined) unknownByState.set(needs, [e]);
+        else group.push(e);
+      }
+    }
   }
 
   const step = (state: State, op: Op): State | undefined => {
@@ -164,26 +167,17 @@ export function searchLinearization<State, Op extends TimedOperation>(
     if (remainingKnown === 0) return null;
     const candidates: Entry[] = [];
     const updates: Entry[] = [];
-    const unknownCalls: UnknownCalls = { free: [], byState: new Map() };
-    for (let e = head.next; e !== null && e.isCall; e = e.next) {
-      if (e.known) (readOnly[e.id] === 1 ? candidates : updates).push(e);
-      else if (!hasBit(first.unknown, e.slot)) {
-        const needs = precondition[e.slot];
-        if (needs === undefined) unknownCalls.free.push(e);
-        else {
-          const group = unknownCalls.byState.get(needs);
-          if (group === undefined) unknownCalls.byState.set(needs, [e]);
-          else group.push(e);
-        }
-      }
-    }
+    let e = head.next;
+    for (; e !== null && e.isCall; e = e.next) (readOnly[e.id] === 1 ? candidates : updates).push(e);
+    // Known operations remain, so their returns do: e is the first of them.
+    const horizon = e === null ? Infinity : e.time;
     // Read-only operations first: see the main loop.
     candidates.push(...updates);
     return {
       lifted,
       items: [first],
       grown: 0,
-      unknownCalls,
+      horizon,
       candidates,
       chosen: null,
       itemIndex: 0,
@@ -201,21 +195,25 @@ export function searchLinearization<State, Op extends TimedOperation>(
     const parent = frame.grown++;
     const item = frame.items[parent] as Item<State>;
     const stamp = ++symmetryStamp;
-    const { free, byState } = frame.unknownCalls;
-    for (const e of byState.size === 0 ? free : [...free, ...(byState.get(model.stateKey(item.state)) ?? [])]) {
-      if (hasBit(item.unknown, e.slot)) continue;
-      if (parent > 0 && blind[e.slot] === 1) continue;
-      // The first unused operation of a symmetry class stands for the rest of it.
-      const symmetry = symmetryClass[e.slot] ?? 0;
-      if (symmetryTried[symmetry] === stamp) continue;
-      symmetryTried[symmetry] = stamp;
-      const next = step(item.state, ops[e.id] as Op);
-      if (next === undefined) continue;
-      const stateId = states.idOf(next);
-      const unknown = withBit(item.unknown, e.slot);
-      if (!memo.add(knownBits, (knownHash ^ states.mix(stateId)) >>> 0, stateId, unknown)) continue;
-      frame.items.push({ state: next, stateId, unknown, parent, opId: e.id });
-    }
+    const tryGroup = (group: readonly Entry[]): void => {
+      for (const e of group) {
+        if (e.time > frame.horizon) return;
+        if (hasBit(item.unknown, e.slot)) continue;
+        if (parent > 0 && blind[e.slot] === 1) continue;
+        // The first unused operation of a symmetry class stands for the rest of it.
+        const symmetry = symmetryClass[e.slot] ?? 0;
+        if (symmetryTried[symmetry] === stamp) continue;
+        symmetryTried[symmetry] = stamp;
+        const next = step(item.state, ops[e.id] as Op);
+        if (next === undefined) continue;
+        const stateId = states.idOf(next);
+        const unknown = withBit(item.unknown, e.slot);
+        if (!memo.add(knownBits, (knownHash ^ states.mix(stateId)) >>> 0, stateId, unknown)) continue;
+        frame.items.push({ state: next, stateId, unknown, parent, opId: e.id });
+      }
+    };
+    tryGroup(unknownFree);
+    if (unknownByState.size > 0) tryGroup(unknownByState.get(model.stateKey(item.state)) ?? []);
   };
 
   /** The operations placed on the way to the current configuration, in order. */
@@ -315,41 +313,46 @@ export function searchLinearization<State, Op extends TimedOperation>(
   }
 }
 
-/** The list's sentinel head. Calls sort before returns at equal times: touching intervals overlap. */
+/**
+ * The time-ordered list of the known operations' calls and returns, behind a sentinel head (calls sort
+ * before returns at equal times: touching intervals overlap), and the calls of unknown outcome, which
+ * are never lifted, in call order.
+ */
 function buildEntryList(ops: readonly TimedOperation[]): {
   head: Entry;
   knownCount: number;
-  unknownCount: number;
+  unknownCalls: Entry[];
 } {
   const entries: Entry[] = [];
+  const unknownCalls: Entry[] = [];
   let knownCount = 0;
-  let unknownCount = 0;
   ops.forEach((op, id) => {
-    const known = op.return !== null;
-    const slot = known ? knownCount++ : unknownCount++;
-    const call: Entry = { id, isCall: true, slot, known, time: op.call, match: null, prev: null, next: null };
-    entries.push(call);
-    if (op.return !== null) {
-      const ret: Entry = {
-        id,
-        isCall: false,
-        slot,
-        known,
-        time: op.return,
-        match: null,
-        prev: null,
-        next: null,
-      };
-      call.match = ret;
-      entries.push(ret);
+    const entry = (isCall: boolean, slot: number, time: number): Entry => ({
+      id,
+      isCall,
+      slot,
+      time,
+      match: null,
+      prev: null,
+      next: null,
+    });
+    if (op.return === null) {
+      unknownCalls.push(entry(true, unknownCalls.length, op.call));
+      return;
     }
+    const slot = knownCount++;
+    const call = entry(true, slot, op.call);
+    call.match = entry(false, slot, op.return);
+    entries.push(call, call.match);
   });
-  entries.sort((a, b) => a.time - b.time || Number(!a.isCall) - Number(!b.isCall) || a.id - b.id);
+  const byTime = (a: Entry, b: Entry): number =>
+    a.time - b.time || Number(!a.isCall) - Number(!b.isCall) || a.id - b.id;
+  entries.sort(byTime);
+  unknownCalls.sort(byTime);
   const head: Entry = {
     id: -1,
     isCall: false,
     slot: -1,
-    known: false,
     time: -Infinity,
     match: null,
     prev: null,
@@ -361,7 +364,7 @@ function buildEntryList(ops: readonly TimedOperation[]): {
     e.prev = last;
     last = e;
   }
-  return { head, knownCount, unknownCount };
+  return { head, knownCount, unknownCalls };
 }
 
 function unlink(e: Entry): void {

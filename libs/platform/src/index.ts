@@ -11,3 +11,8 @@ export * from './run-app.js';
 export * from './database/database.module.js';
 export * from './messaging/nats.js';
 export * from './messaging/messaging.module.js';
+export * from './http/api-token.guard.js';
+export * from './time/clock.js';
+export * from './cache/lru-cache.js';
+export * from './openapi/openapi.js';
+export * from './messaging/rpc-errors.filter.js';

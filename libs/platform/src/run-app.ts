@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { type BaseConfig, ConfigError, loadConfig } from './config/config.js';
+import { type BaseConfig, ConfigError, instanceIdentity, loadConfig } from './config/config.js';
 import { ReadinessRegistry } from './health/readiness.js';
 import { createLogger, JsonNestLogger, requestContext } from './logging/logger.js';
 import { Metrics } from './metrics/metrics.js';
@@ -54,7 +54,7 @@ export async function runApp<S extends z.ZodObject>(
     }
     throw error;
   }
-  const instanceId = config.INSTANCE_ID ?? `${definition.name}-${config.PORT}`;
+  const { instanceId } = instanceIdentity(definition.name, config);
   const logger = createLogger(definition.name, instanceId, config.LOG_LEVEL);
 
   @Module({

@@ -13,22 +13,50 @@ describe('JwtVerifier HS256', () => {
   const verifier = new JwtVerifier({ hs256Secret: SECRET, clockSkewMs: 1_000 });
 
   it('accepts a valid token and reads subject and scopes', () => {
-    const result = verifier.verify(signJwt({ sub: 'alice', exp, scope: 'orders:write a' }, { hs256Secret: SECRET }), NOW_MS);
+    const result = verifier.verify(
+      signJwt({ sub: 'alice', exp, scope: 'orders:write a' }, { hs256Secret: SECRET }),
+      NOW_MS,
+    );
     expect(result.ok && result.token.subject).toBe('alice');
     expect(result.ok && [...result.token.scopes]).toEqual(['orders:write', 'a']);
   });
 
   it.each([
-    ['a tampered payload', () => {
-      const [h, , s] = signJwt({ sub: 'alice', exp }, { hs256Secret: SECRET }).split('.');
-      return `${h}.${Buffer.from(JSON.stringify({ sub: 'root', exp })).toString('base64url')}.${s}`;
-    }, 'bad signature'],
-    ['another secret', () => signJwt({ sub: 'alice', exp }, { hs256Secret: 'x'.repeat(40) }), 'bad signature'],
-    ['an expired token', () => signJwt({ sub: 'alice', exp: NOW_MS / 1000 - 2 }, { hs256Secret: SECRET }), 'token expired'],
-    ['a future nbf', () => signJwt({ sub: 'a', exp, nbf: NOW_MS / 1000 + 5 }, { hs256Secret: SECRET }), 'token not yet valid'],
+    [
+      'a tampered payload',
+      () => {
+        const [h, , s] = signJwt({ sub: 'alice', exp }, { hs256Secret: SECRET }).split('.');
+        return `${h}.${Buffer.from(JSON.stringify({ sub: 'root', exp })).toString('base64url')}.${s}`;
+      },
+      'bad signature',
+    ],
+    [
+      'another secret',
+      () => signJwt({ sub: 'alice', exp }, { hs256Secret: 'x'.repeat(40) }),
+      'bad signature',
+    ],
+    [
+      'an expired token',
+      () => signJwt({ sub: 'alice', exp: NOW_MS / 1000 - 2 }, { hs256Secret: SECRET }),
+      'token expired',
+    ],
+    [
+      'a future nbf',
+      () => signJwt({ sub: 'a', exp, nbf: NOW_MS / 1000 + 5 }, { hs256Secret: SECRET }),
+      'token not yet valid',
+    ],
     ['no subject', () => signJwt({ exp }, { hs256Secret: SECRET }), 'token has no subject'],
-    ['alg none', () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"a"}').toString('base64url')}.`, 'algorithm none not accepted'],
-    ['RS256 when only HS256 is configured', () => signJwt({ sub: 'a', exp }, { rs256PrivateKeyPem: PRIVATE_PEM }), 'algorithm RS256 not accepted'],
+    [
+      'alg none',
+      () =>
+        `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"a"}').toString('base64url')}.`,
+      'algorithm none not accepted',
+    ],
+    [
+      'RS256 when only HS256 is configured',
+      () => signJwt({ sub: 'a', exp }, { rs256PrivateKeyPem: PRIVATE_PEM }),
+      'algorithm RS256 not accepted',
+    ],
     ['garbage', () => 'not-a-token', 'malformed token'],
     ['a bad header', () => 'e30.e30.AA', 'malformed token header'],
   ])('refuses %s', (_name, make, reason) => {

@@ -1,4 +1,11 @@
-import { createHmac, createPublicKey, createSign, createVerify, type KeyObject, timingSafeEqual } from 'node:crypto';
+import {
+  createHmac,
+  createPublicKey,
+  createSign,
+  createVerify,
+  type KeyObject,
+  timingSafeEqual,
+} from 'node:crypto';
 
 /**
  * JWT bearer verification (RFC 7519) for HS256 and RS256 with node:crypto only. The algorithm comes from the
@@ -21,8 +28,7 @@ export interface VerifiedToken {
 }
 
 export type JwtResult =
-  | { readonly ok: true; readonly token: VerifiedToken }
-  | { readonly ok: false; readonly reason: string };
+  { readonly ok: true; readonly token: VerifiedToken } | { readonly ok: false; readonly reason: string };
 
 const MAX_TOKEN_CHARS = 8_192;
 
@@ -69,7 +75,8 @@ export class JwtVerifier {
     if (!claims) return fail('malformed token payload');
     const skewMs = this.options.clockSkewMs ?? 30_000;
     if (typeof claims.exp === 'number' && nowMs - skewMs >= claims.exp * 1000) return fail('token expired');
-    if (typeof claims.nbf === 'number' && nowMs + skewMs < claims.nbf * 1000) return fail('token not yet valid');
+    if (typeof claims.nbf === 'number' && nowMs + skewMs < claims.nbf * 1000)
+      return fail('token not yet valid');
     if (this.options.issuer !== undefined && claims.iss !== this.options.issuer) return fail('wrong issuer');
     if (this.options.audience !== undefined) {
       const aud = claims.aud;

@@ -67,7 +67,11 @@ describe('clientResponseHeaders', () => {
         },
         'orders-2',
       ),
-    ).toEqual({ 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], 'x-upstream-instance': 'orders-2' });
+    ).toEqual({
+      'content-type': 'text/plain',
+      'set-cookie': ['a=1', 'b=2'],
+      'x-upstream-instance': 'orders-2',
+    });
   });
 });
 

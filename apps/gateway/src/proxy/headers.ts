@@ -14,7 +14,13 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Headers a client must not be able to forge: the gateway sets them itself. */
-const GATEWAY_OWNED = new Set(['host', 'x-request-id', 'x-forwarded-host', 'x-forwarded-proto', 'x-upstream-instance']);
+const GATEWAY_OWNED = new Set([
+  'host',
+  'x-request-id',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-upstream-instance',
+]);
 
 export interface ForwardContext {
   readonly requestId: string;

@@ -5,7 +5,7 @@ import { codeOf, DeadlineExceededError, retry, retryableFor, TryTimeoutError } f
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { GatewayService } from '../gateway.service.js';
-import { extractHashKey, type Route } from '../routing/routes.js';
+import { extractHashKey } from '../routing/routes.js';
 import { breakerKey } from '../upstreams/service-pools.js';
 import type { UpstreamInstance } from '../upstreams/static-upstreams.js';
 import { clientResponseHeaders, headerBytes, upstreamRequestHeaders } from './headers.js';
@@ -91,7 +91,13 @@ export class ProxyHandler {
     const gateway = this.gateway;
     const config = gateway.config;
     if (headerBytes(request.raw.rawHeaders) > config.HEADER_LIMIT_BYTES) {
-      this.refuse(request, reply, 431, `request headers exceed ${config.HEADER_LIMIT_BYTES} bytes`, 'headers');
+      this.refuse(
+        request,
+        reply,
+        431,
+        `request headers exceed ${config.HEADER_LIMIT_BYTES} bytes`,
+        'headers',
+      );
       return;
     }
     const match = gateway.routes.match(request.url);
@@ -214,7 +220,10 @@ export class ProxyHandler {
           signal.addEventListener('abort', onOuterAbort, { once: true });
           let uploadTimer: NodeJS.Timeout | undefined;
           const armTimer = (): void => {
-            uploadTimer = setTimeout(() => tryAbort.abort(new TryTimeoutError(perTryTimeoutMs)), perTryTimeoutMs);
+            uploadTimer = setTimeout(
+              () => tryAbort.abort(new TryTimeoutError(perTryTimeoutMs)),
+              perTryTimeoutMs,
+            );
           };
           if (body !== undefined) {
             if (body.writableFinished) armTimer();
@@ -226,7 +235,7 @@ export class ProxyHandler {
               async () => {
                 const answered = await pool.request({
                   path,
-                  method: method as Dispatcher.HttpMethod,
+                  method,
                   headers,
                   body: body ?? null,
                   signal: tryAbort.signal,
@@ -281,7 +290,8 @@ export class ProxyHandler {
           },
           onRetry: ({ error }) => {
             gateway.metrics.retries.inc({ route: routeLabel, reason: reasonOf(error) });
-            if (error instanceof UpstreamResponseError) void error.response.body.dump().catch(() => undefined);
+            if (error instanceof UpstreamResponseError)
+              void error.response.body.dump().catch(() => undefined);
           },
         },
       );

@@ -38,7 +38,10 @@ export class CoordinatorDiscovery {
   /** Starts following in the background; resolves after the first listing, or after `waitMs` whatever happens. */
   async start(waitMs: number): Promise<void> {
     const first = this.follow();
-    await Promise.race([first, delay(waitMs, undefined, { signal: this.abort.signal }).catch(() => undefined)]);
+    await Promise.race([
+      first,
+      delay(waitMs, undefined, { signal: this.abort.signal }).catch(() => undefined),
+    ]);
   }
 
   stop(): void {
@@ -65,7 +68,8 @@ export class CoordinatorDiscovery {
               : { type: 'delete', key: event.kv.key },
           ),
         onReset: (items) => this.membership.reset(items, this.staticServices),
-        onError: (error) => this.events.onWarning('registry watch interrupted; keeping last membership', error),
+        onError: (error) =>
+          this.events.onWarning('registry watch interrupted; keeping last membership', error),
       },
     );
     this.stops.push(() => watch.stop());

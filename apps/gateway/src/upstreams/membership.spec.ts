@@ -62,7 +62,10 @@ describe('MembershipBatcher', () => {
 
   it('on reset, empties services the listing lost except the static ones', () => {
     const { flushes, batcher } = setup(0);
-    batcher.setService('static-only', parseStaticUpstreams('static-only=s1@http://127.0.0.1:1')['static-only']!);
+    batcher.setService(
+      'static-only',
+      parseStaticUpstreams('static-only=s1@http://127.0.0.1:1')['static-only']!,
+    );
     batcher.apply({ type: 'put', key: 'services/orders/o1', value: value(1) });
     batcher.apply({ type: 'put', key: 'services/gone/g1', value: value(2) });
     flushes.length = 0;

@@ -65,7 +65,7 @@ export class MembershipBatcher {
       const instance = name && parseInstanceValue(name.id, item.value);
       if (!name || !instance) continue;
       let map = next.get(name.service);
-      if (!map) next.set(name.service, (map = new Map()));
+      if (!map) next.set(name.service, (map = new Map<string, UpstreamInstance>()));
       map.set(name.id, instance);
     }
     for (const service of this.current.keys()) {
@@ -84,7 +84,7 @@ export class MembershipBatcher {
     const name = parseServiceKey(change.key);
     if (!name) return;
     let map = this.current.get(name.service);
-    if (!map) this.current.set(name.service, (map = new Map()));
+    if (!map) this.current.set(name.service, (map = new Map<string, UpstreamInstance>()));
     if (change.type === 'delete') {
       if (!map.delete(name.id)) return;
     } else {

@@ -5,7 +5,12 @@ import { breakerKey, ServicePools } from './service-pools.js';
 import type { UpstreamInstance } from './static-upstreams.js';
 
 const instances = (n: number): UpstreamInstance[] =>
-  Array.from({ length: n }, (_, i) => ({ id: `o${i}`, url: `http://127.0.0.1:${9000 + i}`, weight: 1, zone: undefined }));
+  Array.from({ length: n }, (_, i) => ({
+    id: `o${i}`,
+    url: `http://127.0.0.1:${9000 + i}`,
+    weight: 1,
+    zone: undefined,
+  }));
 const keys = Array.from({ length: 2_000 }, (_, i) => `key-${i}`);
 const none = new Set<string>();
 
@@ -25,7 +30,10 @@ describe('ServicePools', () => {
   it.each(['ring', 'rendezvous'] as const)('%s: when an instance leaves, only its keys move', (algorithm) => {
     const { pools, owners } = setup(algorithm);
     const before = owners();
-    pools.setInstances('orders', instances(3).filter((i) => i.id !== 'o1'));
+    pools.setInstances(
+      'orders',
+      instances(3).filter((i) => i.id !== 'o1'),
+    );
     const after = owners();
     for (const key of keys) {
       if (before.get(key) !== 'o1') expect(after.get(key)).toBe(before.get(key));
@@ -36,7 +44,10 @@ describe('ServicePools', () => {
   it('maglev: when an instance leaves, few other keys move (minimal, not zero, disruption)', () => {
     const { pools, owners } = setup('maglev');
     const before = owners();
-    pools.setInstances('orders', instances(3).filter((i) => i.id !== 'o1'));
+    pools.setInstances(
+      'orders',
+      instances(3).filter((i) => i.id !== 'o1'),
+    );
     const after = owners();
     const others = keys.filter((k) => before.get(k) !== 'o1');
     const moved = others.filter((k) => after.get(k) !== before.get(k)).length;
@@ -45,7 +56,7 @@ describe('ServicePools', () => {
   });
 
   it('passes over an ejected instance and keeps the others keys where they were', () => {
-    const { pools, health, owners } = setup();
+    const { health, owners } = setup();
     const before = owners();
     health.recordResponse('orders', 'o2', true);
     health.recordResponse('orders', 'o2', true);

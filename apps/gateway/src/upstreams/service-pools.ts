@@ -71,7 +71,10 @@ export class ServicePools {
   }
 
   /** Applies a service's new membership: only the difference touches the balancer. */
-  setInstances(service: string, instances: readonly UpstreamInstance[]): { added: string[]; removed: string[] } {
+  setInstances(
+    service: string,
+    instances: readonly UpstreamInstance[],
+  ): { added: string[]; removed: string[] } {
     let pool = this.pools.get(service);
     if (!pool) {
       pool = {
@@ -90,7 +93,8 @@ export class ServicePools {
       this.options.breakers.delete(breakerKey(service, id));
     }
     for (const instance of instances) {
-      if (pool.balancer.weightOf(instance.id) !== instance.weight) pool.balancer.add(instance.id, instance.weight);
+      if (pool.balancer.weightOf(instance.id) !== instance.weight)
+        pool.balancer.add(instance.id, instance.weight);
       pool.instances.set(instance.id, instance);
     }
     this.options.health.setInstances(service, [...next.keys()]);

@@ -16,12 +16,19 @@ export type Membership = Readonly<Record<string, readonly UpstreamInstance[]>>;
  */
 export function parseStaticUpstreams(raw: string): Record<string, UpstreamInstance[]> {
   const result: Record<string, UpstreamInstance[]> = {};
-  for (const group of raw.split(';').map((s) => s.trim()).filter(Boolean)) {
+  for (const group of raw
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const eq = group.indexOf('=');
     if (eq <= 0) throw new Error(`"${group}" must look like service=id@url,id@url`);
     const service = group.slice(0, eq).trim();
     const instances: UpstreamInstance[] = [];
-    for (const item of group.slice(eq + 1).split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const item of group
+      .slice(eq + 1)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const at = item.indexOf('@');
       if (at <= 0) throw new Error(`"${item}" must look like id@url`);
       let url = item.slice(at + 1);
@@ -30,7 +37,8 @@ export function parseStaticUpstreams(raw: string): Record<string, UpstreamInstan
       if (star > 0) {
         weight = Number(url.slice(star + 1));
         url = url.slice(0, star);
-        if (!(weight > 0) || !Number.isFinite(weight)) throw new Error(`"${item}": weight must be a number > 0`);
+        if (!(weight > 0) || !Number.isFinite(weight))
+          throw new Error(`"${item}": weight must be a number > 0`);
       }
       if (!URL.canParse(url)) throw new Error(`"${item}": "${url}" is not a URL`);
       instances.push({ id: item.slice(0, at), url: url.replace(/\/+$/, ''), weight, zone: undefined });

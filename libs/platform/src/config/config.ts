@@ -125,6 +125,17 @@ export const serviceConfigShape = {
   ),
 };
 
+/** This instance's id (INSTANCE_ID, or "<app>-<port>") and the URL others reach it at (PUBLIC_URL, or loopback). */
+export function instanceIdentity(
+  app: string,
+  config: { PORT: number; INSTANCE_ID?: string | undefined; PUBLIC_URL?: string | undefined },
+): { instanceId: string; url: string } {
+  return {
+    instanceId: config.INSTANCE_ID ?? `${app}-${config.PORT}`,
+    url: config.PUBLIC_URL ?? `http://127.0.0.1:${config.PORT}`,
+  };
+}
+
 export type BaseConfig = {
   PORT: number;
   HOST: string;

@@ -1,5 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { RpcException } from '@nestjs/microservices';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type Observable, throwError } from 'rxjs';
 
 /**
  * Errors are JSON problem bodies (RFC 9457): `{type, title, status, detail, requestId, ...extensions}`.
@@ -50,7 +52,22 @@ export class ProblemException extends HttpException {
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('ProblemFilter');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
+    if (host.getType() !== 'http') {
+      // A message handler (NATS): answer the requester with an error reply it can act on, never crash the
+      // transport. Business refusals are ordinary replies; this is for what was thrown.
+      const body = toProblem(exception);
+      if (body.status >= 500) {
+        this.logger.error(
+          exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+        );
+      }
+      const error =
+        exception instanceof RpcException
+          ? exception.getError()
+          : { status: body.status, message: body.detail };
+      return throwError(() => error);
+    }
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();

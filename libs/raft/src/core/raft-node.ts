@@ -782,15 +782,16 @@ export class RaftNode {
       }
       return;
     }
-    const wasPaused = pr.isPaused();
     if (pr.maybeUpdate(m.index)) {
       if (pr.state === 'probe') pr.becomeReplicate();
+      // A follower that caught up past the snapshot being sent (e.g. through an older append) needs no more of it.
+      else if (pr.state === 'snapshot' && pr.match >= pr.snapshotIndex) pr.becomeProbe();
       if (this.maybeCommit()) this.broadcastPending = true;
-      else if (wasPaused) this.sendMore(m.from);
       if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
         this.send({ type: 'timeoutNow', to: m.from, term: this.term });
       }
     }
+    // An acknowledgement frees room in the window: keep the pipeline full.
     if (this.role === 'leader') this.sendMore(m.from);
   }
 
@@ -944,9 +945,8 @@ export class RaftNode {
   /** Pipelining: keep sending while the follower is in replicate state and below the in-flight bound. */
   private sendMore(to: NodeId): void {
     const limit = this.cfg.maxInflightAppends;
-    for (let i = 0; i < limit && this.sendAppend(to, false); i++) {
-      // each iteration sent one append
-    }
+    let sent = 0;
+    while (sent < limit && this.sendAppend(to, false)) sent++;
   }
 
   private sendAppend(to: NodeId, allowEmpty: boolean): boolean {

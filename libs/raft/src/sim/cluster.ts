@@ -36,6 +36,11 @@ export interface ClusterOptions {
   /** Take a snapshot and compact every N applied entries (0: never). */
   readonly snapshotEveryEntries?: number;
   readonly checkInvariants?: boolean;
+  /**
+   * Deliberately broken variants, to show that the checkers catch what they exist for.
+   * `sendBeforeSync` sends a Ready's messages (votes, acknowledgements) before its writes are durable.
+   */
+  readonly unsafe?: { readonly sendBeforeSync?: boolean };
 }
 
 export const simRaftConfig = {
@@ -125,6 +130,7 @@ export class Cluster {
   private readonly tickMs: number;
   private readonly snapshotEvery: number;
   private readonly checkInvariants: boolean;
+  private readonly sendBeforeSync: boolean;
   private readonly applyListeners: ((e: AppliedEvent) => void)[] = [];
   private readonly readListeners: ((node: NodeId, rs: ReadState) => void)[] = [];
   private pendingReads: { node: NodeId; context: string; index: number }[] = [];
@@ -140,6 +146,7 @@ export class Cluster {
     this.disk = options.disk ?? { minSyncMs: 0, maxSyncMs: 2, tornProbability: 0.5 };
     this.snapshotEvery = options.snapshotEveryEntries ?? 0;
     this.checkInvariants = options.checkInvariants ?? true;
+    this.sendBeforeSync = options.unsafe?.sendBeforeSync ?? false;
     const voters = options.voters ?? options.ids;
     for (const id of this.ids) {
       const n = new SimNode(id);
@@ -263,17 +270,19 @@ export class Cluster {
     return this.node(id).up;
   }
 
+  /** A Ready written and not yet synced: the moment a crash loses the most. */
+  isPersisting(id: NodeId): boolean {
+    const n = this.node(id);
+    return n.up && n.inReady;
+  }
+
   private checkDurability(): void {
-    // Configurations that could still elect a leader: the committed one (as of the highest commit index
-    // any live node knows), and the latest of every live node whose log reaches that far. An older
-    // configuration cannot: electing under it takes votes from nodes whose logs are ahead of it.
-    const live = [...this.nodes.values()].filter((n) => n.core);
-    const ahead = live.reduce<SimNode | undefined>(
-      (best, n) => (best && best.commitIndex() >= n.commitIndex() ? best : n),
-      undefined,
-    );
-    if (!ahead?.core) return;
-    const commit = ahead.commitIndex();
+    // Configurations that could still elect a leader: the one in force at the highest index known
+    // committed (a leader must hold that entry, so it uses that configuration or a later one), and the
+    // latest of every live node whose log reaches that far. Older configurations cannot: a node that
+    // still uses one would need votes from a quorum that includes holders of the newer committed entries.
+    const commit = this.checkers.maxCommitted;
+    const live = [...this.nodes.values()].filter((n) => n.core && n.core.status().lastIndex >= commit);
     const seen = new Map<string, { voters: SimNode[]; quorum: number }>();
     const consider = (conf: ConfState): void => {
       if (conf.voters.length === 0) return;
@@ -282,8 +291,12 @@ export class Cluster {
         quorum: quorumSize(conf),
       });
     };
-    consider(ahead.core.confAt(commit));
-    for (const n of live) if (n.core!.status().lastIndex >= commit) consider(n.core!.conf());
+    for (const n of live) {
+      if (n.core!.status().snapshotIndex <= commit) consider(n.core!.confAt(commit));
+      consider(n.core!.conf());
+    }
+    // No live node reaches the commit index: judge by whatever configurations the live nodes hold.
+    if (seen.size === 0) for (const n of this.nodes.values()) if (n.core) consider(n.core.conf());
     const configs = [...seen.values()];
     if (configs.length === 0) return;
     this.checkers.checkDurability(configs, 64);
@@ -315,6 +328,7 @@ export class Cluster {
     if (this.checkInvariants && rd.entries.length > 0) {
       this.checkers.onPersist(n.id, rd.entries, (i) => core.termAt(i));
     }
+    if (this.sendBeforeSync) for (const m of rd.messages) this.send(m);
     n.inReady = true;
     const needsSync = rd.entries.length > 0 || rd.hardState !== undefined || rd.snapshot !== undefined;
     const delay = needsSync
@@ -326,7 +340,7 @@ export class Cluster {
   private complete(n: SimNode, rd: Ready): void {
     const core = n.core!;
     n.log.sync();
-    for (const m of rd.messages) this.send(m);
+    if (!this.sendBeforeSync) for (const m of rd.messages) this.send(m);
     if (rd.snapshot) {
       this.snapshotsInstalled++;
       n.sm.restore(rd.snapshot.data);

@@ -29,6 +29,8 @@ export interface SimulationOptions {
   readonly livenessMs?: number;
   /** Print each fault as it happens. */
   readonly trace?: (line: string) => void;
+  /** Break the persist-before-send rule on purpose (to test the checkers). */
+  readonly unsafeSendBeforeSync?: boolean;
 }
 
 export interface SimulationResult {
@@ -53,6 +55,7 @@ interface Scenario {
   readonly snapshotEvery: number;
   readonly chunkBytes: number;
   readonly preVote: boolean;
+  readonly checkQuorum: boolean;
   readonly tornProbability: number;
   readonly maxSyncMs: number;
   readonly clients: number;
@@ -74,8 +77,9 @@ function pickScenario(r: Xoshiro128): Scenario {
     snapshotEvery: r.chance(0.5) ? 0 : 5 + r.int(40),
     chunkBytes: 64 + r.int(1024),
     preVote: r.chance(0.8),
+    checkQuorum: r.chance(0.8),
     tornProbability: r.next(),
-    maxSyncMs: r.int(4),
+    maxSyncMs: r.int(12),
     clients: 2 + r.int(4),
     faultEveryMs: 40 + r.int(250),
   };
@@ -101,14 +105,15 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
     network: sc.network,
     disk: { minSyncMs: 0, maxSyncMs: sc.maxSyncMs, tornProbability: sc.tornProbability },
     snapshotEveryEntries: sc.snapshotEvery,
-    raft: { snapshotChunkBytes: sc.chunkBytes, preVote: sc.preVote },
+    raft: { snapshotChunkBytes: sc.chunkBytes, preVote: sc.preVote, checkQuorum: sc.checkQuorum },
+    ...(options.unsafeSendBeforeSync ? { unsafe: { sendBeforeSync: true } } : {}),
   });
   const faults = root.fork();
   const clients = new KvClients(cluster, root.fork(), sc.clients, ['x', 'y', 'z'], 600);
   trace?.(
     `seed ${seed}: ${sc.ids.length} nodes, drop ${sc.network.dropProbability.toFixed(3)}, ` +
       `delay ${sc.network.minDelayMs}-${sc.network.maxDelayMs} ms, snapshot every ${sc.snapshotEvery}, ` +
-      `preVote ${sc.preVote}, ${sc.clients} clients`,
+      `preVote ${sc.preVote}, checkQuorum ${sc.checkQuorum}, ${sc.clients} clients`,
   );
   let faultCount = 0;
   let failure: string | undefined;
@@ -229,7 +234,14 @@ function injectFault(c: Cluster, r: Xoshiro128, ids: readonly NodeId[]): string 
     }
     case 4:
     case 5: {
-      const victim = r.chance(0.5) ? (c.leaders()[0]?.id ?? pick()) : pick();
+      // Half the crashes wait (briefly) for a node to be between write and sync, where a crash loses the most.
+      const targeted = r.chance(0.5) && c.runUntil(() => ids.some((id) => c.isPersisting(id)), 50);
+      const persisting = ids.filter((id) => c.isPersisting(id));
+      const victim = targeted
+        ? persisting[r.int(persisting.length)]!
+        : r.chance(0.5)
+          ? (c.leaders()[0]?.id ?? pick())
+          : pick();
       c.crash(victim);
       return `crash ${victim}`;
     }

@@ -1,0 +1,228 @@
+import { describe, expect, it } from 'vitest';
+import type { Reply } from '@concord/contracts';
+import { placeOrderSaga, placeOrderTwoPhase } from '../definition/place-order.js';
+import type { WorkflowStateBase } from '../definition/workflow.js';
+import type { CommandSender } from '../transport/nest-nats.js';
+import type { LeadershipPort } from './leadership.js';
+import {
+  FencedError,
+  requestHash,
+  type CreateOutcome,
+  type InstanceRecord,
+  type SagaLog,
+} from './saga-log.js';
+import { SagaRuntime } from './saga-runtime.js';
+
+/**
+ * The runtime against an in-memory log and a scripted transport, recording one trace of writes and sends: the
+ * order "persist, then send" is checked on it, with no database and no broker.
+ */
+class MemoryLog {
+  readonly trace: string[] = [];
+  readonly instances = new Map<string, InstanceRecord>();
+  newestToken = 1;
+
+  async findByKey(key: string): Promise<InstanceRecord | undefined> {
+    return [...this.instances.values()].find((i) => i.idempotencyKey === key);
+  }
+  async find(id: string): Promise<InstanceRecord | undefined> {
+    return this.instances.get(id);
+  }
+  async create(
+    instance: {
+      id: string;
+      type: string;
+      mode: 'saga' | '2pc';
+      input: unknown;
+      state: WorkflowStateBase;
+      idempotencyKey: string | null;
+    },
+    _events: unknown,
+    token: number,
+  ): Promise<CreateOutcome> {
+    if (token < this.newestToken) throw new FencedError('old token');
+    const record: InstanceRecord = {
+      ...instance,
+      status: instance.state.status,
+      reason: null,
+      requestHash: requestHash(instance.type, instance.mode, instance.input),
+      fencingToken: token,
+      version: 1,
+      createdAt: '',
+      updatedAt: '',
+    };
+    this.instances.set(instance.id, record);
+    this.trace.push(`write ${instance.state.status}`);
+    return { kind: 'created', instance: record };
+  }
+  async stepStarted(
+    _id: string,
+    command: { key: string },
+  ): Promise<{ startedAtMs: number; attempts: number }> {
+    this.trace.push(`started ${command.key}`);
+    return { startedAtMs: Date.now(), attempts: 0 };
+  }
+  async transition(
+    id: string,
+    version: number,
+    state: WorkflowStateBase,
+    _o: unknown,
+    _e: unknown,
+    token: number,
+  ) {
+    if (token < this.newestToken) throw new FencedError('old token');
+    const current = this.instances.get(id);
+    if (current === undefined || current.version !== version) throw new Error('stale');
+    this.instances.set(id, { ...current, state, status: state.status, version: version + 1 });
+    this.trace.push(`write ${state.status}`);
+    return version + 1;
+  }
+  async unfinishedIds(): Promise<string[]> {
+    return [];
+  }
+}
+
+function leadership(token = 1): LeadershipPort & { leader: boolean } {
+  return {
+    leader: true,
+    isLeader() {
+      return this.leader;
+    },
+    fencingToken: () => token,
+    onChange: () => () => undefined,
+    deposed() {
+      this.leader = false;
+    },
+  };
+}
+
+const input = { orderId: 'o-1', customerId: 'c-1', items: [{ sku: 'apple', qty: 1 }] };
+const priced = { lines: [{ sku: 'apple', qty: 1, priceCents: 100 }], totalCents: 100 };
+
+function scripted(log: MemoryLog, answer: (subject: string) => Reply<unknown>): CommandSender {
+  return (async (subject: string) => {
+    log.trace.push(`send ${subject}`);
+    return answer(subject);
+  }) as CommandSender;
+}
+
+async function finished(log: MemoryLog, statuses: readonly string[]): Promise<InstanceRecord> {
+  for (let i = 0; i < 200; i += 1) {
+    const done = [...log.instances.values()].find((r) => statuses.includes(r.status));
+    if (done !== undefined) return done;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`no instance reached ${statuses.join('/')}: ${log.trace.join(', ')}`);
+}
+
+describe('saga runtime (in-memory log, scripted transport)', () => {
+  it('writes each transition before it sends the next command', async () => {
+    const log = new MemoryLog();
+    const send = scripted(log, (s) =>
+      s === 'inventory.reserve' ? { ok: true, result: priced } : { ok: true, result: null },
+    );
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [placeOrderSaga()]);
+    await runtime.start('place-order', 'saga', input, 'k-1');
+    await finished(log, ['completed']);
+    expect(log.trace).toEqual([
+      'write running',
+      'started reserve-stock',
+      'send inventory.reserve',
+      'write running',
+      'started hold-funds',
+      'send payments.hold',
+      'write running',
+      'started commit-stock',
+      'send inventory.commit',
+      'write running',
+      'started capture-funds',
+      'send payments.capture',
+      'write running',
+      'started confirm-order',
+      'send orders.settle',
+      'write completed',
+    ]);
+  });
+
+  it('writes the 2PC commit decision before any commit is sent', async () => {
+    const log = new MemoryLog();
+    const send = scripted(log, (s) =>
+      s.endsWith('.prepare')
+        ? { ok: true, result: { gid: 'x', result: priced } }
+        : { ok: true, result: null },
+    );
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [placeOrderTwoPhase()]);
+    await runtime.start('place-order', '2pc', input, 'k-2');
+    await finished(log, ['committed']);
+    const decision = log.trace.indexOf('write committing');
+    const firstCommit = log.trace.findIndex((t) => t.endsWith('.2pc.commit'));
+    expect(decision).toBeGreaterThan(-1);
+    expect(firstCommit).toBeGreaterThan(decision);
+  });
+
+  it('re-sends after a transport failure, with the same message id', async () => {
+    const log = new MemoryLog();
+    const ids: string[] = [];
+    let failures = 2;
+    const send = (async (subject: string, envelope: { messageId: string }) => {
+      if (subject === 'inventory.reserve') {
+        ids.push(envelope.messageId);
+        if (failures-- > 0) throw new Error('timeout');
+        return { ok: true, result: priced };
+      }
+      return { ok: true, result: null };
+    }) as unknown as CommandSender;
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [placeOrderSaga()], {
+      random: () => 0.99,
+    });
+    await runtime.start('place-order', 'saga', input, 'k-3');
+    const done = await waitCompleted(log);
+    expect(ids).toHaveLength(3);
+    expect(new Set(ids)).toEqual(new Set([`${done.id}:reserve-stock`]));
+  });
+
+  it('stops driving and steps down when the log refuses its fencing token', async () => {
+    const log = new MemoryLog();
+    const port = leadership(1);
+    const send = scripted(log, () => {
+      log.newestToken = 2; // another leader claimed a newer token while this command was in flight
+      return { ok: true, result: priced };
+    });
+    const runtime = new SagaRuntime(log as unknown as SagaLog, port, send, [placeOrderSaga()]);
+    await runtime.start('place-order', 'saga', input, 'k-4');
+    for (let i = 0; i < 100 && port.leader; i += 1) await new Promise((resolve) => setImmediate(resolve));
+    expect(port.leader).toBe(false);
+    await runtime.stopAll();
+    expect(log.trace.filter((t) => t.startsWith('send'))).toEqual(['send inventory.reserve']);
+  });
+
+  it('answers a repeated idempotency key with the same instance, and a changed input as a conflict', async () => {
+    const log = new MemoryLog();
+    const runtime = new SagaRuntime(
+      log as unknown as SagaLog,
+      leadership(),
+      scripted(log, () => ({ ok: false, reason: 'no' })),
+      [placeOrderSaga()],
+    );
+    const first = await runtime.start('place-order', 'saga', input, 'k-5');
+    const again = await runtime.start(
+      'place-order',
+      'saga',
+      { items: input.items, customerId: 'c-1', orderId: 'o-1' },
+      'k-5',
+    );
+    const changed = await runtime.start('place-order', 'saga', { ...input, customerId: 'c-2' }, 'k-5');
+    expect(again).toMatchObject({ kind: 'existing', instance: { id: first.instance.id } });
+    expect(changed.kind).toBe('conflict');
+    await runtime.stopAll();
+  });
+});
+
+async function waitCompleted(log: MemoryLog): Promise<InstanceRecord> {
+  for (let i = 0; i < 400; i += 1) {
+    const done = [...log.instances.values()].find((r) => r.status === 'completed');
+    if (done !== undefined) return done;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error('not completed');
+}
