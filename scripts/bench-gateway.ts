@@ -25,6 +25,7 @@ const UPSTREAMS = 10;
 const CONNECTIONS = [16, 64, 256];
 const RUN_MS = 2_500;
 const WARMUP_MS = 500;
+const WARMUP_ALL_MS = 3_000;
 const KEY_COUNT = 10_000;
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -77,7 +78,13 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-async function run(target: Target, connections: number, mode: KeyMode, seed: number): Promise<Result> {
+async function run(
+  target: Target,
+  connections: number,
+  mode: KeyMode,
+  seed: number,
+  runMs = RUN_MS,
+): Promise<Result> {
   const pool = new Pool(target.url, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const random = seededRandom(seed);
   const zipf = new ZipfSampler(KEY_COUNT, 1.1, random);
@@ -116,7 +123,7 @@ async function run(target: Target, connections: number, mode: KeyMode, seed: num
   const ticksBefore = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
   measuring = true;
   const startedMs = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, RUN_MS));
+  await new Promise((resolve) => setTimeout(resolve, runMs));
   measuring = false;
   const elapsedMs = performance.now() - startedMs;
   const ticksAfter = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
@@ -257,6 +264,8 @@ async function main(): Promise<void> {
 
   const results: Result[] = [];
   try {
+    // Warm every target once (JIT, connection pools, breakers created on first use) before any measurement.
+    for (const target of targets) await run(target, 64, 'uniform', 1_000, WARMUP_ALL_MS);
     let seed = 1;
     for (const mode of ['uniform', 'zipf'] as const) {
       for (const connections of CONNECTIONS) {

@@ -37,6 +37,7 @@ beforeAll(async () => {
     ROUTES: JSON.stringify(ROUTES),
     BODY_LIMIT_BYTES: String(64 * 1024 * 1024),
     ROUTE_TIMEOUT_MS: '1500',
+    CLIENT_HEADERS_TIMEOUT_MS: '1500',
     PER_TRY_TIMEOUT_MS: '400',
     HEALTH_INTERVAL_MS: '0',
     // The error suite makes errors-* fail on purpose; keep them in the ring for its assertions.
@@ -284,6 +285,32 @@ describe('gateway edge: tokens, limits, bad input', () => {
       const head = await rawExchange(raw);
       expect(head).toMatch(/^HTTP\/1\.1 400 /);
     }
+    expect((await send(base, 'GET', '/api/orders/x', bearer())).status).toBe(200);
+  });
+
+  it('cuts a client that sends its headers too slowly (slowloris) and keeps serving', async () => {
+    const url = new URL(base);
+    const startedMs = performance.now();
+    const received = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () =>
+        socket.write('GET /api/orders/x HTTP/1.1\r\nHost: a\r\n'),
+      );
+      // One more header byte now and then: never idle, never finished.
+      const drip = setInterval(() => socket.write('X'), 200);
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      socket.on('close', () => {
+        clearInterval(drip);
+        resolve(text);
+      });
+      socket.on('error', () => undefined);
+      setTimeout(() => {
+        socket.destroy();
+        reject(new Error('the gateway did not cut the slow client'));
+      }, 10_000);
+    });
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(performance.now() - startedMs).toBeLessThan(4_000);
     expect((await send(base, 'GET', '/api/orders/x', bearer())).status).toBe(200);
   });
 

@@ -52,7 +52,7 @@ async function envFor(app: string, port: number): Promise<Record<string, string>
       };
     }
     case 'gateway':
-      return { ...common, JWT_SECRET: SECRET };
+      return { ...common, JWT_SECRET: SECRET, ADMIN_TOKEN: SECRET };
     default:
       return { ...common, DATABASE_URL: pg.url(app), NATS_URL: nats.url };
   }

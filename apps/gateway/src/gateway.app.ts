@@ -18,6 +18,9 @@ export function gatewayDefinition(
       // A slow client gets a bounded time for its headers and its whole request (slowloris).
       fastify.server.headersTimeout = config.CLIENT_HEADERS_TIMEOUT_MS;
       fastify.server.requestTimeout = config.CLIENT_REQUEST_TIMEOUT_MS;
+      // Node enforces both from a periodic sweep (30 s by default, read when the server starts listening):
+      // sweep often enough that the limits mean what they say.
+      fastify.server.connectionsCheckingInterval = Math.min(1_000, config.CLIENT_HEADERS_TIMEOUT_MS);
       registerProxyRoutes(fastify, app.get(GatewayService));
     },
   };

@@ -13,6 +13,7 @@ export class GatewayMetrics {
   readonly members: Gauge<'service'>;
   readonly retries: Counter<'route' | 'reason'>;
   readonly retryBudgetExhausted: Counter<'route'>;
+  readonly retryBudgetAvailable: Gauge<'service'>;
   readonly overflows: Counter<'service'>;
   readonly panics: Counter<'service'>;
   readonly rejected: Counter<'reason'>;
@@ -52,6 +53,11 @@ export class GatewayMetrics {
       'gateway_retry_budget_exhausted_total',
       'Failures that were retryable but found the retry budget spent.',
       ['route'],
+    );
+    this.retryBudgetAvailable = metrics.gauge(
+      'gateway_retry_budget_available',
+      'Retries the service budget still allowed when a retry was last considered.',
+      ['service'],
     );
     this.overflows = metrics.counter(
       'gateway_bounded_load_overflows_total',

@@ -23,6 +23,12 @@ export const orchestratorConfigSchema = z.object({
     2_000,
     10,
   ),
+  LEADER_LEASE_TTL_SECONDS: env.int(
+    'Lease of the leading instance in the coordinator election: a leader frozen this long is replaced.',
+    5,
+    1,
+    300,
+  ),
   OUTBOX_RELAY_INTERVAL_MS: env.int(
     'How often the outbox relay publishes lifecycle events to JetStream.',
     200,

@@ -1,4 +1,10 @@
 import {
+  COORDINATION_CLIENT,
+  type CoordinationClient,
+  serviceCoordination,
+} from '@concord/coordination-client';
+import { LeaderRelay } from './leader-relay.js';
+import {
   DatabaseModule,
   MessagingModule,
   NatsConnectionHolder,
@@ -16,12 +22,13 @@ import {
   SagaLog,
   SagaRuntime,
   SingleInstanceLeadership,
+  CoordinatorLeadership,
   OrchestratorLifecycle,
   type LeadershipPort,
 } from '@concord/saga';
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import type { OrchestratorConfig } from './config.js';
-import { ORCHESTRATOR_CONFIG, OrchestratorBoot } from './orchestrator.boot.js';
+import { OrchestratorBoot } from './orchestrator.boot.js';
 import { SagasHttpController, TransactionsHttpController } from './sagas.http.controller.js';
 import { OrchestratorNatsController } from './orchestrator.nats.controller.js';
 import { SagasService } from './sagas.service.js';
@@ -43,17 +50,29 @@ export class OrchestratorModule {
           migrations: orchestratorMigrations,
         }),
         MessagingModule.forRoot(config.NATS_URL),
+        serviceCoordination('orchestrator', config),
       ],
       controllers: [SagasHttpController, TransactionsHttpController, OrchestratorNatsController],
       providers: [
-        { provide: ORCHESTRATOR_CONFIG, useValue: config },
         SagaLog,
         {
           provide: LEADERSHIP_HOLDER,
           useFactory: (identity: AppIdentity) => identity.instanceId,
           inject: [APP_IDENTITY],
         },
-        { provide: LEADERSHIP, useClass: SingleInstanceLeadership },
+        {
+          provide: LEADERSHIP,
+          inject: [SagaLog, LEADERSHIP_HOLDER, COORDINATION_CLIENT],
+          useFactory: (log: SagaLog, holder: string, client: CoordinationClient | null) =>
+            client === null
+              ? new SingleInstanceLeadership(log, holder)
+              : new CoordinatorLeadership(client, log, {
+                  election: 'orchestrator',
+                  holder,
+                  ttlSeconds: config.LEADER_LEASE_TTL_SECONDS,
+                }),
+        },
+        LeaderRelay,
         {
           provide: SagaRuntime,
           useFactory: (log: SagaLog, leadership: LeadershipPort, nats: NatsConnectionHolder) =>

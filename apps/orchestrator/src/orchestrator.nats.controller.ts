@@ -1,20 +1,20 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { SUBJECTS, type DecisionQuery, type ReplyOf, type StartTransaction } from '@concord/contracts';
-import { SagasService } from './sagas.service.js';
+import { LeaderRelay } from './leader-relay.js';
 
 /** NATS handlers (queue group "orchestrator"): start a transaction; answer a participant's decision query. */
 @Controller()
 export class OrchestratorNatsController {
-  constructor(private readonly sagas: SagasService) {}
+  constructor(private readonly relay: LeaderRelay) {}
 
   @MessagePattern(SUBJECTS.orchestratorStart)
   async start(@Payload() message: StartTransaction): Promise<ReplyOf<'orchestrator.start'>> {
-    return this.sagas.startFromMessage(message);
+    return this.relay.start(message);
   }
 
   @MessagePattern(SUBJECTS.orchestratorDecision)
   async decision(@Payload() query: DecisionQuery): Promise<ReplyOf<'orchestrator.2pc.decision'>> {
-    return this.sagas.decision(query);
+    return this.relay.decision(query);
   }
 }

@@ -1,7 +1,6 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ProblemException } from '@concord/platform';
+import { ApiTokenGuard, ProblemException } from '@concord/platform';
 import type { FastifyReply } from 'fastify';
-import { ApiTokenGuard } from './api-token.guard.js';
 import { SagasService, type InstanceView } from './sagas.service.js';
 
 const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;

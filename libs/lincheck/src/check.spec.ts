@@ -126,6 +126,14 @@ describe('checkKv: operations of unknown outcome', () => {
     expect(verdict(history.slice(0, 4))).toBe('linearizable');
   });
 
+  it('keeps an unknown outcome available on the path that has not used it', () => {
+    // The search first reaches "put q and cas placed, state q" by spending the delete (put q, delete,
+    // cas); the order that works, cas then put, gets there without it and needs it for the last read.
+    const history = [put('q', 0, 10), cas(null, 'q', true, 0, 10), del(0, null), get(null, 20, 21)];
+    expect(verdict(history)).toBe('linearizable');
+    expect(verdict([...history, get('q', 22, 23)])).toBe('not-linearizable');
+  });
+
   it('ignores a read of unknown outcome', () => {
     expect(verdict([put('a', 0, 1), get('zzz', 2, null)])).toBe('linearizable');
   });

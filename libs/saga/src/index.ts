@@ -97,6 +97,10 @@ export {
   type LeadershipChange,
 } from './runtime/leadership.js';
 export {
+  CoordinatorLeadership,
+  type CoordinatorLeadershipOptions,
+} from './runtime/coordinator-leadership.js';
+export {
   SagaRuntime,
   UnknownWorkflowError,
   InvalidInputError,

@@ -11,6 +11,8 @@ import type { UpstreamInstance } from '../upstreams/static-upstreams.js';
 import { clientResponseHeaders, headerBytes, upstreamRequestHeaders } from './headers.js';
 
 const PROXY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+/** Responses up to this size with a Content-Length are sent in one write instead of streamed. */
+const SMALL_BODY_BYTES = 64 * 1024;
 
 /** No instance of the service may take the request (none registered, all open, ejected or tried). */
 export class NoInstanceError extends Error {
@@ -214,21 +216,10 @@ export class ProxyHandler {
           gateway.pools.acquire(service, instance.id);
           const tryStartedMs = performance.now();
           // With a body, the try's own timeout starts once the client has finished sending it: a large upload
-          // takes the time it takes (bounded by CLIENT_REQUEST_TIMEOUT_MS), not the route's timeout.
-          const tryAbort = new AbortController();
-          const onOuterAbort = (): void => tryAbort.abort(signal.reason);
-          signal.addEventListener('abort', onOuterAbort, { once: true });
-          let uploadTimer: NodeJS.Timeout | undefined;
-          const armTimer = (): void => {
-            uploadTimer = setTimeout(
-              () => tryAbort.abort(new TryTimeoutError(perTryTimeoutMs)),
-              perTryTimeoutMs,
-            );
-          };
-          if (body !== undefined) {
-            if (body.writableFinished) armTimer();
-            else body.once('finish', armTimer);
-          }
+          // takes the time it takes (bounded by CLIENT_REQUEST_TIMEOUT_MS), not the route's timeout. Without
+          // one, the retry helper's signal is enough (no extra AbortController on the hot path).
+          const upload = body === undefined ? undefined : uploadTimeout(body, signal, perTryTimeoutMs);
+          const trySignal = upload?.signal ?? signal;
           try {
             const response = await gateway.breakers.fire(
               breaker,
@@ -238,7 +229,7 @@ export class ProxyHandler {
                   method,
                   headers,
                   body: body ?? null,
-                  signal: tryAbort.signal,
+                  signal: trySignal,
                   headersTimeout: timeoutMs + 1_000,
                   bodyTimeout: deadlineMs,
                 });
@@ -260,13 +251,11 @@ export class ProxyHandler {
               gateway.health.recordResponse(service, instance.id, true);
             }
             // A try cut by its timeout reports the timeout, not undici's "aborted".
-            const reason: unknown = tryAbort.signal.reason;
-            lastFailure = tryAbort.signal.aborted && reason instanceof Error ? reason : error;
+            const reason: unknown = trySignal.reason;
+            lastFailure = trySignal.aborted && reason instanceof Error ? reason : error;
             throw lastFailure;
           } finally {
-            clearTimeout(uploadTimer);
-            body?.off('finish', armTimer);
-            signal.removeEventListener('abort', onOuterAbort);
+            upload?.dispose();
           }
         },
         {
@@ -282,7 +271,9 @@ export class ProxyHandler {
             // A body already (partly) sent upstream cannot be sent again.
             if (body !== undefined && (body.destroyed || body.readableDidRead)) return false;
             if (!retryable(error)) return false;
-            if (!budget.tryAcquireRetry()) {
+            const granted = budget.tryAcquireRetry();
+            gateway.metrics.retryBudgetAvailable.set({ service }, budget.available());
+            if (!granted) {
               gateway.metrics.retryBudgetExhausted.inc({ route: routeLabel });
               return false;
             }
@@ -352,10 +343,18 @@ export class ProxyHandler {
       status: String(response.statusCode),
       instance: instance.id,
     });
-    void reply
-      .code(response.statusCode)
-      .headers(clientResponseHeaders(response.headers, instance.id))
-      .send(response.body);
+    void reply.code(response.statusCode).headers(clientResponseHeaders(response.headers, instance.id));
+    const length = Number(response.headers['content-length']);
+    if (length <= SMALL_BODY_BYTES) {
+      // A small body of known length is read whole and sent with the headers in one write: on loopback the
+      // syscalls, not the bytes, are the cost (measured: see docs/gateway.md). Larger or unknown ones stream.
+      response.body.arrayBuffer().then(
+        (bytes) => void reply.send(Buffer.from(bytes)),
+        () => reply.raw.destroy(),
+      );
+      return;
+    }
+    void reply.send(response.body);
   }
 
   private refuse(
@@ -385,6 +384,31 @@ export class ProxyHandler {
     body.requestId = request.id;
     void reply.code(status).headers(headers).type('application/problem+json').send(body);
   }
+}
+
+/** A signal that aborts with the outer one, or `timeoutMs` after the body has been fully received. */
+function uploadTimeout(
+  body: LimitedBody,
+  outer: AbortSignal,
+  timeoutMs: number,
+): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onOuterAbort = (): void => controller.abort(outer.reason);
+  outer.addEventListener('abort', onOuterAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    timer = setTimeout(() => controller.abort(new TryTimeoutError(timeoutMs)), timeoutMs);
+  };
+  if (body.writableFinished) arm();
+  else body.once('finish', arm);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      body.off('finish', arm);
+      outer.removeEventListener('abort', onOuterAbort);
+    },
+  };
 }
 
 function isTimeout(error: unknown): boolean {

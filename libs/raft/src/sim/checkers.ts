@@ -1,4 +1,5 @@
-import type { Entry, NodeId } from '../types.js';
+import { applyConfEntry, decodeConfEntry } from '../core/conf.js';
+import type { ConfState, Entry, NodeId } from '../types.js';
 
 export class InvariantViolation extends Error {
   constructor(
@@ -46,6 +47,12 @@ export class Checkers {
   private readonly committedTerm = new Map<number, number>();
   maxCommitted = 0;
   checks = 0;
+  /** The latest configuration entry known committed (applied somewhere), with its position. */
+  committedConf: { index: number; term: number; conf: ConfState } = {
+    index: 0,
+    term: 0,
+    conf: { voters: [], learners: [] },
+  };
 
   /** After every event. */
   observe(nodes: readonly NodeView[]): void {
@@ -125,6 +132,12 @@ export class Checkers {
     if (!seen) {
       this.applied.set(e.index, e);
       this.noteCommitted(e.index, e.term, id);
+      // First applications happen in index order (each node applies in order), so this tracks the
+      // committed configuration exactly.
+      if (e.type === 'config') {
+        const conf = applyConfEntry(this.committedConf.conf, decodeConfEntry(e.data));
+        this.committedConf = { index: e.index, term: e.term, conf };
+      }
       return;
     }
     if (seen.term !== e.term || seen.type !== e.type || !sameBytes(seen.data, e.data)) {
@@ -156,6 +169,10 @@ export class Checkers {
         }
       }
     }
+  }
+
+  committedTermAt(index: number): number | undefined {
+    return this.committedTerm.get(index);
   }
 
   appliedEntry(index: number): Entry | undefined {

@@ -277,12 +277,11 @@ export class Cluster {
   }
 
   private checkDurability(): void {
-    // Configurations that could still elect a leader: the one in force at the highest index known
-    // committed (a leader must hold that entry, so it uses that configuration or a later one), and the
-    // latest of every live node whose log reaches that far. Older configurations cannot: a node that
-    // still uses one would need votes from a quorum that includes holders of the newer committed entries.
-    const commit = this.checkers.maxCommitted;
-    const live = [...this.nodes.values()].filter((n) => n.core && n.core.status().lastIndex >= commit);
+    // Configurations that could still elect a leader: the committed one (a leader must hold its entry),
+    // and the latest configuration of every live node whose log holds that entry (it may carry a newer,
+    // uncommitted one). A node whose log lacks the committed configuration entry cannot win a vote
+    // under an older configuration: a quorum of the committed one would refuse its shorter log.
+    const committed = this.checkers.committedConf;
     const seen = new Map<string, { voters: SimNode[]; quorum: number }>();
     const consider = (conf: ConfState): void => {
       if (conf.voters.length === 0) return;
@@ -291,12 +290,13 @@ export class Cluster {
         quorum: quorumSize(conf),
       });
     };
-    for (const n of live) {
-      if (n.core!.status().snapshotIndex <= commit) consider(n.core!.confAt(commit));
-      consider(n.core!.conf());
+    consider(committed.conf);
+    for (const n of this.nodes.values()) {
+      if (!n.core) continue;
+      const holds =
+        n.core.status().snapshotIndex >= committed.index || n.core.termAt(committed.index) === committed.term;
+      if (holds) consider(n.core.conf());
     }
-    // No live node reaches the commit index: judge by whatever configurations the live nodes hold.
-    if (seen.size === 0) for (const n of this.nodes.values()) if (n.core) consider(n.core.conf());
     const configs = [...seen.values()];
     if (configs.length === 0) return;
     this.checkers.checkDurability(configs, 64);

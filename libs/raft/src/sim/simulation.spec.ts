@@ -32,4 +32,17 @@ describe('deterministic simulation', () => {
     expect(failures).toEqual([]);
     expect(operations).toBeGreaterThan(SEEDS * 5);
   });
+
+  it('catches a driver that sends before its writes are durable (the checkers have teeth)', () => {
+    const caught: string[] = [];
+    for (let seed = 1; seed <= 200 && caught.length === 0; seed++) {
+      const r = runSimulation(seed, {
+        safetyMs: SAFETY_MS,
+        livenessMs: LIVENESS_MS,
+        unsafeSendBeforeSync: true,
+      });
+      if (!r.ok) caught.push(r.failure ?? '');
+    }
+    expect(caught).toHaveLength(1);
+  });
 });

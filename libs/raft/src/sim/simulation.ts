@@ -29,6 +29,8 @@ export interface SimulationOptions {
   readonly livenessMs?: number;
   /** Print each fault as it happens. */
   readonly trace?: (line: string) => void;
+  /** Called with the cluster when the run fails, to look around (debugging). */
+  readonly onFailure?: (cluster: Cluster) => void;
   /** Break the persist-before-send rule on purpose (to test the checkers). */
   readonly unsafeSendBeforeSync?: boolean;
 }
@@ -171,6 +173,7 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
     if (!linearizable)
       throw new Error(`linearizability: history of ${clients.history.length} operations (${check.verdict})`);
   } catch (e) {
+    options.onFailure?.(cluster);
     failure =
       e instanceof InvariantViolation
         ? `invariant ${e.message}`

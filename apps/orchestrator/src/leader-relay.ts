@@ -1,0 +1,91 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import type { Subscription } from '@nats-io/transport-node';
+import type { DecisionQuery, ReplyOf, StartTransaction } from '@concord/contracts';
+import { NatsConnectionHolder } from '@concord/platform';
+import { LEADERSHIP, type LeadershipPort } from '@concord/saga';
+import { SagasService } from './sagas.service.js';
+
+/** Subjects only the leading instance subscribes to; followers relay requests there. */
+const LEADER_SUBJECTS = {
+  start: 'orchestrator.leader.start',
+  decision: 'orchestrator.leader.decision',
+} as const;
+const RELAY_TIMEOUT_MS = 5_000;
+
+/**
+ * Any orchestrator instance takes any request. `orchestrator.start` and decision queries arrive in the queue
+ * group at whichever instance NATS picks; a follower relays them to the leader, which alone subscribes to the
+ * leader subjects while it leads. With no leader (an election in progress) the request fails and its sender
+ * retries, as it would after a lost message.
+ */
+@Injectable()
+export class LeaderRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('LeaderRelay');
+  private subscriptions: Subscription[] = [];
+  private unsubscribeLeadership: (() => void) | undefined;
+
+  constructor(
+    @Inject(LEADERSHIP) private readonly leadership: LeadershipPort,
+    private readonly nats: NatsConnectionHolder,
+    private readonly sagas: SagasService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.unsubscribeLeadership = this.leadership.onChange((change) => {
+      void (change.leader ? this.subscribe() : this.unsubscribe());
+    });
+    if (this.leadership.isLeader()) await this.subscribe();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.unsubscribeLeadership?.();
+    this.unsubscribe();
+  }
+
+  async start(message: StartTransaction): Promise<ReplyOf<'orchestrator.start'>> {
+    if (this.leadership.isLeader()) return this.sagas.startFromMessage(message);
+    return this.relay(LEADER_SUBJECTS.start, message);
+  }
+
+  async decision(query: DecisionQuery): Promise<ReplyOf<'orchestrator.2pc.decision'>> {
+    if (this.leadership.isLeader()) return this.sagas.decision(query);
+    return this.relay(LEADER_SUBJECTS.decision, query);
+  }
+
+  private async relay<T>(subject: string, payload: unknown): Promise<T> {
+    const connection = await this.nats.get();
+    const answer = await connection.request(subject, JSON.stringify(payload), { timeout: RELAY_TIMEOUT_MS });
+    return answer.json<T>();
+  }
+
+  private async subscribe(): Promise<void> {
+    if (this.subscriptions.length > 0) return;
+    const connection = await this.nats.get();
+    const serve = <P>(subject: string, handle: (payload: P) => Promise<unknown>) =>
+      connection.subscribe(subject, {
+        callback: (error, message) => {
+          if (error !== null) return;
+          handle(message.json<P>()).then(
+            (reply) => message.respond(JSON.stringify(reply)),
+            (failure: unknown) => this.logger.warn(`${subject}: ${(failure as Error).message}`),
+          );
+        },
+      });
+    this.subscriptions = [
+      serve<StartTransaction>(LEADER_SUBJECTS.start, (m) => this.sagas.startFromMessage(m)),
+      serve<DecisionQuery>(LEADER_SUBJECTS.decision, (q) => this.sagas.decision(q)),
+    ];
+    this.logger.log('leading: serving the leader subjects');
+  }
+
+  private unsubscribe(): void {
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.subscriptions = [];
+  }
+}

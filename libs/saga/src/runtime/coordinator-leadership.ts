@@ -1,0 +1,106 @@
+import { type CoordinationClient, LeaseKeeper } from '@concord/coordination-client';
+import { Logger } from '@nestjs/common';
+import type { LeadershipChange, LeadershipPort } from './leadership.js';
+import type { SagaLog } from './saga-log.js';
+
+export interface CoordinatorLeadershipOptions {
+  /** Election name in the coordinator (`elections/{name}/...`). */
+  readonly election: string;
+  /** This instance's id: the campaign value and the log's leadership holder. */
+  readonly holder: string;
+  /** Lease TTL: how long a frozen leader keeps leading before another may take over. */
+  readonly ttlSeconds: number;
+}
+
+/**
+ * Leadership through the coordinator: each instance campaigns in `elections/{election}` with a lease; the
+ * winner's fencing token is the election term (the key's create revision, strictly increasing) raised past
+ * whatever the log has seen, and claimed in the log before any write. When the lease is lost (a pause longer
+ * than the TTL, a partition) the term is over: the instance stops driving at once and campaigns again. A
+ * deposed leader that has not noticed yet is refused by the log (its token is older), never obeyed.
+ */
+export class CoordinatorLeadership implements LeadershipPort {
+  private readonly logger = new Logger('Leadership');
+  private readonly listeners = new Set<(change: LeadershipChange) => void>();
+  private leader = false;
+  private token = 0;
+  private keeper: LeaseKeeper | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private endTerm: (() => void) | undefined;
+
+  constructor(
+    private readonly client: CoordinationClient,
+    private readonly log: SagaLog,
+    private readonly options: CoordinatorLeadershipOptions,
+  ) {}
+
+  /** Starts campaigning in the background; leadership changes arrive through `onChange`. */
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.endTerm?.();
+    await this.keeper?.stop(true);
+    await this.loop;
+  }
+
+  isLeader(): boolean {
+    return this.leader;
+  }
+
+  fencingToken(): number {
+    return this.token;
+  }
+
+  onChange(listener: (change: LeadershipChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  deposed(): void {
+    this.endTerm?.();
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const keeper = await LeaseKeeper.grant(this.client, this.options.ttlSeconds);
+        this.keeper = keeper;
+        const won = await this.client.campaign(this.options.election, keeper.id, this.options.holder);
+        if (keeper.isLost() || this.stopped) continue;
+        // The election term orders leaders; the log's counter also covers tokens claimed before (or without) it.
+        this.token = await this.log.claimFencingToken(this.options.holder, won.term);
+        this.setLeader(true);
+        this.logger.log(
+          `leading ${this.options.election} with fencing token ${this.token} (term ${won.term})`,
+        );
+        failures = 0;
+        const reason = await Promise.race([
+          keeper.lost,
+          new Promise<string>(
+            (resolve) => (this.endTerm = () => resolve('deposed: the log refused this token')),
+          ),
+        ]);
+        this.setLeader(false);
+        this.logger.warn(`leadership of ${this.options.election} ended: ${reason}`);
+        await this.client.resign(this.options.election, won.key).catch(() => undefined);
+        await keeper.stop(true);
+      } catch (error) {
+        this.setLeader(false);
+        failures += 1;
+        if (!this.stopped) this.logger.warn(`campaign failed (${(error as Error).message}); retrying`);
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** failures)).unref());
+      }
+    }
+  }
+
+  private setLeader(leader: boolean): void {
+    if (this.leader === leader) return;
+    this.leader = leader;
+    for (const listener of this.listeners) listener({ leader, fencingToken: this.token });
+  }
+}
