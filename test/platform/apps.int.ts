@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const main = (app: string) => path.join(ROOT, 'dist/apps', app, 'src/main.js');
-const SECRET = 'test-secret-0123456789abcdef';
+const SECRET = 'test-secret-0123456789abcdef-0123456789abcdef';
 
 let pg: PostgresHandle;
 let nats: NatsHandle;
@@ -52,7 +52,7 @@ async function envFor(app: string, port: number): Promise<Record<string, string>
       };
     }
     case 'gateway':
-      return { ...common, JWT_SECRET: SECRET, ADMIN_TOKEN: SECRET };
+      return { ...common, JWT_SECRET: SECRET, ADMIN_TOKEN: SECRET, STATIC_UPSTREAMS: 'orders=orders-1@http://127.0.0.1:9' };
     default:
       return { ...common, DATABASE_URL: pg.url(app), NATS_URL: nats.url };
   }

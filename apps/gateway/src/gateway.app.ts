@@ -20,7 +20,11 @@ export function gatewayDefinition(
       fastify.server.requestTimeout = config.CLIENT_REQUEST_TIMEOUT_MS;
       // Node enforces both from a periodic sweep (30 s by default, read when the server starts listening):
       // sweep often enough that the limits mean what they say.
-      fastify.server.connectionsCheckingInterval = Math.min(1_000, config.CLIENT_HEADERS_TIMEOUT_MS);
+      // (A plain property since Node 18.12; @types/node 20 does not declare it.)
+      (fastify.server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = Math.min(
+        1_000,
+        config.CLIENT_HEADERS_TIMEOUT_MS,
+      );
       registerProxyRoutes(fastify, app.get(GatewayService));
     },
   };

@@ -34,6 +34,8 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
   readonly jwt: JwtVerifier;
   readonly limiter: TokenBucketLimiter | undefined;
   readonly metrics: GatewayMetrics;
+  /** SUBJECT_HEADER in lower case, as Node presents request headers. */
+  readonly subjectHeader: string;
   private readonly budgets = new Map<string, RetryBudget>();
   private readonly membership: MembershipBatcher;
   private readonly checker: ActiveHealthChecker | undefined;
@@ -49,6 +51,7 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
     private readonly readiness: ReadinessRegistry,
   ) {
     this.metrics = new GatewayMetrics(metrics);
+    this.subjectHeader = config.SUBJECT_HEADER.toLowerCase();
     this.health = new HealthTracker({
       rise: config.HEALTH_RISE,
       fall: config.HEALTH_FALL,

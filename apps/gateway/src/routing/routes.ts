@@ -66,7 +66,11 @@ export function parseRoutesJson(raw: string): Route[] {
   return parsed.data.map((r) => ({
     prefix: r.prefix.length > 1 ? r.prefix.replace(/\/+$/, '') : r.prefix,
     service: r.service,
-    hashKey: r.hashKey ?? DEFAULT_HASH_KEY,
+    // Node presents header names in lower case.
+    hashKey:
+      r.hashKey !== undefined && 'header' in r.hashKey
+        ? { header: r.hashKey.header.toLowerCase() }
+        : (r.hashKey ?? DEFAULT_HASH_KEY),
     timeoutMs: r.timeoutMs,
     perTryTimeoutMs: r.perTryTimeoutMs,
     maxAttempts: r.maxAttempts,
