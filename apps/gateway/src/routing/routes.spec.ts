@@ -62,6 +62,11 @@ describe('parseRoutesJson', () => {
     expect(() => parseRoutesJson('{')).toThrowError(/JSON array/);
   });
 
+  it('lower-cases header names, as Node presents them', () => {
+    const [route] = parseRoutesJson('[{"prefix":"/a","service":"orders","hashKey":{"header":"X-Tenant"}}]');
+    expect(route?.hashKey).toEqual({ header: 'x-tenant' });
+  });
+
   it('fills defaults: X-Hash-Key, authenticated, no scopes', () => {
     expect(parseRoutesJson('[{"prefix":"/a/","service":"orders"}]')[0]).toMatchObject({
       prefix: '/a',
