@@ -229,7 +229,16 @@ async function main(): Promise<void> {
   const group = new ProcessGroup(() => undefined);
   const results: Cell[] = [];
   try {
-    const targets: Target[] = [concord(await startConcord(group))];
+    let urls: string[] | undefined;
+    for (let attempt = 1; urls === undefined; attempt++) {
+      // A port that was free a moment ago may be taken by then: try again on new ones.
+      urls = await startConcord(group).catch(async (error: unknown) => {
+        if (attempt >= 3) throw error;
+        await group.stopAll();
+        return undefined;
+      });
+    }
+    const targets: Target[] = [concord(urls)];
     const etcdBinary = findEtcd();
     const etcdDirs: string[] = [];
     let etcdChildren: ChildProcess[] = [];

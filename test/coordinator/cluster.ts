@@ -31,8 +31,26 @@ export interface CoordinatorCluster {
 
 const auth = { authorization: `Bearer ${CLIENT_TOKEN}` };
 
-/** Starts `size` real coordinator processes (built: dist/) forming one Raft cluster; waits until all are ready. */
+/**
+ * Starts `size` real coordinator processes (built: dist/) forming one Raft cluster; waits until all are ready.
+ * Free ports are only free a moment ago: if another process takes one first, the attempt is torn down and
+ * retried on new ports.
+ */
 export async function startCoordinatorCluster(group: ProcessGroup, size = 3): Promise<CoordinatorCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startCoordinatorClusterOnce(group, size);
+    } catch (error) {
+      const portTaken = /EADDRINUSE|cannot listen/.test(String((error as Error).message));
+      if (!portTaken || attempt >= 3) throw error;
+      await Promise.all(
+        group.processes.filter((p) => p.name.startsWith('coordinator-')).map((p) => p.stop(2_000)),
+      );
+    }
+  }
+}
+
+async function startCoordinatorClusterOnce(group: ProcessGroup, size: number): Promise<CoordinatorCluster> {
   const specs = await Promise.all(
     Array.from({ length: size }, async (_, i) => ({
       id: `n${i + 1}`,

@@ -123,7 +123,15 @@ export async function runApp<S extends z.ZodObject>(
     done();
   });
   await definition.configure?.(app, config);
-  await app.listen({ port: config.PORT, host: config.HOST });
+  try {
+    await app.listen({ port: config.PORT, host: config.HOST });
+  } catch (error) {
+    // A port taken by another process is an operator's problem: one line that says which, not a stack trace.
+    process.stderr.write(
+      `${definition.name}: cannot listen on ${config.HOST}:${config.PORT}: ${(error as Error).message}\n`,
+    );
+    process.exit(1);
+  }
   const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`;
   logger.info({ url, pid: process.pid }, `${definition.name} listening`);
 
