@@ -50,7 +50,8 @@ export const gatewayConfigSchema = z
         }
       })
       .describe(
-        'JSON array of routes [{prefix, service, hashKey?, timeoutMs?, perTryTimeoutMs?, maxAttempts?, public?, scopes?}]; ' +
+        'JSON array of routes [{prefix, service, hashKey?, timeoutMs?, perTryTimeoutMs?, maxAttempts?, public?, scopes?, ' +
+          'breaker?}]; ' +
           'default: "/api/{service}" for every known service, authenticated, hash key from X-Hash-Key.',
       ),
     JWT_SECRET: env.optionalString('HS256 secret that verifies bearer tokens (at least 32 characters).'),

@@ -13,7 +13,7 @@ import type { GatewayConfig } from './config.js';
 import { JwtVerifier } from './edge/jwt.js';
 import { TokenBucketLimiter } from './edge/rate-limiter.js';
 import { GatewayMetrics } from './gateway.metrics.js';
-import { RouteTable } from './routing/routes.js';
+import { breakerSettingsByService, RouteTable } from './routing/routes.js';
 import { CoordinatorDiscovery } from './upstreams/discovery.js';
 import { MembershipBatcher } from './upstreams/membership.js';
 import { breakerKey, type ServiceView, ServicePools } from './upstreams/service-pools.js';
@@ -69,6 +69,7 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
         healthDriven,
         healthFallbackResetMs: Math.max(config.BREAKER_RESET_MS * 4, 20_000),
       },
+      routes: breakerSettingsByService(config.ROUTES ?? []),
     });
     this.breakers.onStateChange((change) => {
       const slash = change.key.indexOf('/');

@@ -33,7 +33,12 @@ export interface HardStateStorage {
  * `save` resolves once both are durable.
  */
 export interface DurableLog extends LogStorage, HardStateStorage {
-  save(state: HardState | null, entries: readonly Entry[]): Promise<void>;
+  /**
+   * With `{ sync: false }` the records may resolve before they are durable and join the next synced write
+   * (etcd's MustSync rule: a hard state whose term and vote did not change, only the commit index, needs no
+   * fsync of its own; a lost commit index is learned again from the leader). Default: synced.
+   */
+  save(state: HardState | null, entries: readonly Entry[], options?: { readonly sync?: boolean }): Promise<void>;
 }
 
 /** The latest snapshot. `save` is atomic: temporary file, fsync, rename, fsync the directory. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { extractHashKey, parseRoutesJson, RouteTable } from './routes.js';
+import { breakerSettingsByService, extractHashKey, parseRoutesJson, RouteTable } from './routes.js';
 
 const request = (over: Partial<Parameters<typeof extractHashKey>[1]> = {}) => ({
   header: (name: string) => ({ 'x-hash-key': 'hk', cookie: 'a=1; session=s-9', 'x-user': 'u7' })[name],
@@ -60,6 +60,21 @@ describe('parseRoutesJson', () => {
       /route 0.hashKey/,
     );
     expect(() => parseRoutesJson('{')).toThrowError(/JSON array/);
+  });
+
+  it('reads breaker settings per route', () => {
+    const [route] = parseRoutesJson(
+      '[{"prefix":"/a","service":"orders","breaker":{"volumeThreshold":4,"resetTimeoutMs":900}}]',
+    );
+    expect(route?.breaker).toEqual({ volumeThreshold: 4, resetTimeoutMs: 900 });
+    const routes = parseRoutesJson(
+      '[{"prefix":"/a","service":"orders","breaker":{"errorThresholdPercentage":20}},' +
+        '{"prefix":"/b","service":"orders","breaker":{"volumeThreshold":9}},{"prefix":"/c","service":"x"}]',
+    );
+    expect(breakerSettingsByService(routes)).toEqual({ orders: { errorThresholdPercentage: 20 } });
+    expect(() =>
+      parseRoutesJson('[{"prefix":"/a","service":"o","breaker":{"volumeThreshold":0}}]'),
+    ).toThrowError(/route 0.breaker.volumeThreshold/);
   });
 
   it('lower-cases header names, as Node presents them', () => {

@@ -1,3 +1,4 @@
+import type { BreakerSettings } from '@concord/resilience';
 import { z } from 'zod';
 
 /**
@@ -25,6 +26,14 @@ export interface Route {
   readonly public: boolean;
   /** Scopes the token's `scope` claim must all contain (403 otherwise). */
   readonly scopes: readonly string[];
+  /** Breaker settings of the service's instances, overriding the BREAKER_* defaults. */
+  readonly breaker: RouteBreakerSettings | undefined;
+}
+
+export interface RouteBreakerSettings {
+  readonly volumeThreshold?: number | undefined;
+  readonly errorThresholdPercentage?: number | undefined;
+  readonly resetTimeoutMs?: number | undefined;
 }
 
 export const DEFAULT_HASH_KEY: HashKeySource = { header: 'x-hash-key' };
@@ -47,6 +56,14 @@ const routeSchema = z
     maxAttempts: z.number().int().min(1).max(10).optional(),
     public: z.boolean().optional(),
     scopes: z.array(z.string().min(1)).optional(),
+    breaker: z
+      .object({
+        volumeThreshold: z.number().int().min(1).optional(),
+        errorThresholdPercentage: z.number().min(1).max(100).optional(),
+        resetTimeoutMs: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -76,6 +93,7 @@ export function parseRoutesJson(raw: string): Route[] {
     maxAttempts: r.maxAttempts,
     public: r.public ?? false,
     scopes: r.scopes ?? [],
+    breaker: r.breaker,
   }));
 }
 
@@ -98,6 +116,7 @@ export function defaultRoute(service: string): Route {
     maxAttempts: undefined,
     public: false,
     scopes: [],
+    breaker: undefined,
   };
 }
 
@@ -184,4 +203,23 @@ function cookieValue(header: string | undefined, name: string): string | undefin
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
+}
+
+/**
+ * Breaker settings per service from the configured routes (breakers are keyed by instance and take the settings
+ * of the service they serve; the first route of a service that sets them wins). Routes that arrive later from
+ * the coordinator do not change breakers already created.
+ */
+export function breakerSettingsByService(routes: readonly Route[]): Record<string, Partial<BreakerSettings>> {
+  const settings: Record<string, Partial<BreakerSettings>> = {};
+  for (const route of routes) {
+    if (route.breaker === undefined || settings[route.service] !== undefined) continue;
+    const { volumeThreshold, errorThresholdPercentage, resetTimeoutMs } = route.breaker;
+    settings[route.service] = {
+      ...(volumeThreshold === undefined ? {} : { volumeThreshold }),
+      ...(errorThresholdPercentage === undefined ? {} : { errorThresholdPercentage }),
+      ...(resetTimeoutMs === undefined ? {} : { resetTimeoutMs }),
+    };
+  }
+  return settings;
 }

@@ -67,6 +67,8 @@ export class RaftDriver<Result = unknown> {
   private readonly reads = new Map<string, Waiter<number> & { index?: number }>();
   private readonly leaderListeners: ((leader: NodeId | null, term: number) => void)[] = [];
   private readonly requestTimeoutMs: number;
+  /** Term and vote of the last synced hard state (see MustSync in `handle`). */
+  private syncedTermVote: { term: number; vote: NodeId | null } = { term: -1, vote: null };
 
   constructor(private readonly options: RaftDriverOptions<Result>) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
@@ -264,7 +266,16 @@ export class RaftDriver<Result = unknown> {
       await log.save(null, [snapshotWitness(rd.snapshot)]);
       await log.compact(rd.snapshot.meta.index - 1);
     }
-    if (rd.hardState || rd.entries.length > 0) await log.save(rd.hardState ?? null, rd.entries);
+    if (rd.hardState || rd.entries.length > 0) {
+      // MustSync (etcd): new entries, or a new term or vote, must be durable before anything depends on them;
+      // a hard state that only moved the commit index rides along with the next synced write.
+      const hs = rd.hardState;
+      const mustSync =
+        rd.entries.length > 0 ||
+        (hs !== undefined && (hs.term !== this.syncedTermVote.term || hs.vote !== this.syncedTermVote.vote));
+      await log.save(hs ?? null, rd.entries, { sync: mustSync });
+      if (hs !== undefined && mustSync) this.syncedTermVote = { term: hs.term, vote: hs.vote };
+    }
     // 2. Send: only now may anyone learn of a vote or an acknowledged entry.
     for (const m of rd.messages) transport.send(m);
     // 3. Apply.
