@@ -15,6 +15,7 @@ import { KvHttpController } from './api/kv.http.controller.js';
 import { LeasesHttpController } from './api/leases.http.controller.js';
 import { RegistryHttpController } from './api/registry.http.controller.js';
 import { KvStateMachineHolder } from './api/state.js';
+import { WatchStreams } from './api/watch-streams.js';
 import { CONSENSUS, COORDINATOR_CONFIG } from './api/tokens.js';
 import type { CoordinatorConfig } from './config.js';
 
@@ -80,6 +81,7 @@ export class CoordinatorModule {
         ClientAuthGuard,
         CoordinatorErrorsFilter,
         CoordinatorLifecycle,
+        WatchStreams,
       ],
     };
   }

@@ -20,6 +20,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { ClientAuthGuard } from './client-auth.guard.js';
 import { CoordinatorErrorsFilter } from './coordinator-errors.filter.js';
+import { WatchStreams } from './watch-streams.js';
 import {
   deleteQuery,
   getQuery,
@@ -44,7 +45,10 @@ function checkKey(key: string): string {
 @UseGuards(ClientAuthGuard)
 @UseFilters(CoordinatorErrorsFilter)
 export class KvHttpController {
-  constructor(private readonly coordinator: Coordinator) {}
+  constructor(
+    private readonly coordinator: Coordinator,
+    private readonly streams: WatchStreams,
+  ) {}
 
   @Put('kv/*')
   async put(@Param('*') key: string, @Body(new ZodPipe(putBody)) body: z.infer<typeof putBody>) {
@@ -126,7 +130,7 @@ export class KvHttpController {
       raw.write(`id: ${event.revision}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     for (const event of buffered) stream(event);
     const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), HEARTBEAT_MS);
-    request.raw.once('close', () => {
+    this.streams.add(raw, () => {
       clearInterval(heartbeat);
       unsubscribe();
     });
