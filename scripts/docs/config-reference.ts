@@ -41,7 +41,8 @@ function describe(name: string, schema: z.ZodType): Setting {
     const def = node.def as { type: string; innerType?: z.ZodType; in?: z.ZodType; defaultValue?: unknown };
     if (def.type === 'default') {
       required = false;
-      const value = typeof def.defaultValue === 'function' ? (def.defaultValue as () => unknown)() : def.defaultValue;
+      const value =
+        typeof def.defaultValue === 'function' ? (def.defaultValue as () => unknown)() : def.defaultValue;
       fallback = Array.isArray(value) ? value.join(',') : String(value);
       node = def.innerType;
     } else if (def.type === 'optional') {
@@ -64,7 +65,11 @@ export function configReference(): string {
     parts.push(`### ${app}`, '', '| variable | default | description |', '| --- | --- | --- |');
     for (const [name, field] of Object.entries(schema.shape)) {
       const s = describe(name, field as z.ZodType);
-      const fallback = s.required ? '**required**' : s.fallback === '' ? '(unset)' : `\`${cell(s.fallback)}\``;
+      const fallback = s.required
+        ? '**required**'
+        : s.fallback === ''
+          ? '(unset)'
+          : `\`${cell(s.fallback)}\``;
       parts.push(`| \`${name}\` | ${fallback} | ${cell(s.description)} |`);
     }
     parts.push('');

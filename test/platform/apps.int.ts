@@ -52,7 +52,12 @@ async function envFor(app: string, port: number): Promise<Record<string, string>
       };
     }
     case 'gateway':
-      return { ...common, JWT_SECRET: SECRET, ADMIN_TOKEN: SECRET, STATIC_UPSTREAMS: 'orders=orders-1@http://127.0.0.1:9' };
+      return {
+        ...common,
+        JWT_SECRET: SECRET,
+        ADMIN_TOKEN: SECRET,
+        STATIC_UPSTREAMS: 'orders=orders-1@http://127.0.0.1:9',
+      };
     default:
       return { ...common, DATABASE_URL: pg.url(app), NATS_URL: nats.url };
   }

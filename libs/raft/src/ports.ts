@@ -38,7 +38,11 @@ export interface DurableLog extends LogStorage, HardStateStorage {
    * (etcd's MustSync rule: a hard state whose term and vote did not change, only the commit index, needs no
    * fsync of its own; a lost commit index is learned again from the leader). Default: synced.
    */
-  save(state: HardState | null, entries: readonly Entry[], options?: { readonly sync?: boolean }): Promise<void>;
+  save(
+    state: HardState | null,
+    entries: readonly Entry[],
+    options?: { readonly sync?: boolean },
+  ): Promise<void>;
 }
 
 /** The latest snapshot. `save` is atomic: temporary file, fsync, rename, fsync the directory. */

@@ -158,7 +158,11 @@ export class MemoryDurableLog implements DurableLog {
     this.sync();
   }
 
-  async save(state: HardState | null, entries: readonly Entry[], options: { sync?: boolean } = {}): Promise<void> {
+  async save(
+    state: HardState | null,
+    entries: readonly Entry[],
+    options: { sync?: boolean } = {},
+  ): Promise<void> {
     this.write(state, entries);
     // Unsynced records are what a crash may lose (or tear), exactly as on a disk.
     if (options.sync !== false) this.sync();
