@@ -1,4 +1,4 @@
-import { runApp } from '@concord/platform';
+import { runApp, serveOpenApi } from '@concord/platform';
 import { BODY_BYTES_MAX } from './api/schemas.js';
 import { coordinatorConfigSchema } from './config.js';
 import { CoordinatorModule } from './coordinator.module.js';
@@ -9,4 +9,11 @@ await runApp({
   configSchema: coordinatorConfigSchema,
   bodyLimitBytes: BODY_BYTES_MAX,
   module: (config) => CoordinatorModule.register(config, createRaftBinding),
+  configure: (app) => {
+    serveOpenApi(
+      app,
+      'Concord coordinator',
+      'Raft-replicated keys, leases, locks, elections and service registry (etcd v3 semantics).',
+    );
+  },
 });

@@ -7,7 +7,11 @@ import { CoordinatorHttpError, CoordinatorUnavailableError } from './errors.js';
 const servers: Server[] = [];
 
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = createServer(handler);
+  // The client asks for /v1/cluster to find the leader; these fakes have no cluster view.
+  const server = createServer((req, res) => {
+    if (req.url === '/v1/cluster') res.writeHead(404).end('{"status":404}');
+    else handler(req, res);
+  });
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -67,6 +67,7 @@ export class CoordinationClient {
   private readonly backoffBaseMs: number;
   private readonly backoffMaxMs: number;
   private readonly random: () => number;
+  private leaderProbe: Promise<void> | undefined;
   /** One breaker per coordinator node, shared helpers with the gateway (libs/resilience). */
   private readonly breakers: BreakerRegistry;
 
@@ -313,6 +314,7 @@ export class CoordinationClient {
    * breaker is closed. A node that keeps failing gets its breaker opened and is skipped until it recovers.
    */
   private async call<T>(call: CallOptions): Promise<T> {
+    await this.discoverLeader();
     const perTryTimeoutMs = call.timeoutMs ?? this.timeoutMs;
     return retry(
       async ({ attempt, signal }) => {
@@ -369,6 +371,33 @@ export class CoordinationClient {
     });
   }
 
+  /**
+   * Prefers the leader, which serves writes without a forwarding hop: asks a node for `GET /v1/cluster` once,
+   * and again after a failure moved the client to another node. Best effort: any node serves any request.
+   */
+  private discoverLeader(): Promise<void> {
+    this.leaderProbe ??= (async () => {
+      const node = this.urlFor(this.preferred);
+      try {
+        const response = await fetch(`${node}/v1/cluster`, {
+          headers: { authorization: `Bearer ${this.options.token}` },
+          signal: AbortSignal.timeout(1_000),
+        });
+        if (!response.ok) return;
+        const view = (await response.json()) as {
+          leader: string | null;
+          members: { id: string; apiUrl: string | null }[];
+        };
+        const leaderUrl = view.members.find((m) => m.id === view.leader)?.apiUrl?.replace(/\/$/, '');
+        const index = this.options.urls.findIndex((u) => u.replace(/\/$/, '') === leaderUrl);
+        if (index >= 0) this.preferred = index;
+      } catch {
+        // No answer: keep the current preference; the call itself will move on if needed.
+      }
+    })();
+    return this.leaderProbe;
+  }
+
   /** The preferred node first; on a retry, the next node whose breaker lets a request through. */
   private pickNode(attempt: number): number {
     const count = this.options.urls.length;
@@ -386,6 +415,7 @@ export class CoordinationClient {
 
   private rotate(): void {
     this.preferred = (this.preferred + 1) % this.options.urls.length;
+    this.leaderProbe = undefined;
   }
 
   /** Full jitter: uniform in [0, min(max, base × 2^attempt)). */
