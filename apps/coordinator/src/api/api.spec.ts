@@ -3,7 +3,7 @@
  * bodies, auth, SSE watches, locks. Replication itself is proven by the Raft suites and the multi-process tests.
  */
 import { LocalConsensus } from '@concord/coordination';
-import { CoordinationClient } from '@concord/coordination-client';
+import { CoordinationClient, SharedConfig } from '@concord/coordination-client';
 import { type RunningApp, runApp } from '@concord/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coordinatorConfigSchema } from '../config.js';
@@ -218,5 +218,24 @@ describe('coordinator API: watch (SSE) and the client library', () => {
     await client.unlock('jobs', lock.key);
     await client.revokeLease(lease.id);
     expect(await client.keepAlive(lease.id)).toBeNull();
+  });
+
+  it('follows shared configuration by watch', async () => {
+    const client = new CoordinationClient({ urls: [base], token: TOKEN });
+    await client.put('config/orders/maxLinesPerOrder', '7');
+    const shared = new SharedConfig(client, 'config/orders/');
+    await shared.start();
+    expect(shared.getNumber('maxLinesPerOrder', 50)).toBe(7);
+    await client.put('config/orders/maxLinesPerOrder', '3');
+    const deadline = Date.now() + 5_000;
+    while (shared.getNumber('maxLinesPerOrder', 50) !== 3 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(shared.getNumber('maxLinesPerOrder', 50)).toBe(3);
+    await client.delete('config/orders/maxLinesPerOrder');
+    while (shared.getNumber('maxLinesPerOrder', 50) !== 50 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(shared.getNumber('maxLinesPerOrder', 50)).toBe(50);
+    shared.stop();
+    client.close();
   });
 });
