@@ -21,9 +21,19 @@ export function repoRoot(): string {
   }
 }
 
-/** The fixtures sit beside the checkout: /work/main → /work/shared/fixtures/linearizability. */
-export function fixturesDir(): string {
+/** The shared fixtures beside the checkout (/work/main → /work/shared/fixtures/linearizability). */
+export function sharedFixturesDir(): string {
   return resolve(repoRoot(), '..', 'shared', 'fixtures', 'linearizability');
+}
+
+/** The copy kept in the repository (test/fixtures/linearizability), for checkouts without ../shared. */
+export function vendoredFixturesDir(): string {
+  return resolve(repoRoot(), 'test', 'fixtures', 'linearizability');
+}
+
+/** The shared fixtures when this checkout has them beside it, else the repository's copy of them. */
+export function fixturesDir(): string {
+  return existsSync(sharedFixturesDir()) ? sharedFixturesDir() : vendoredFixturesDir();
 }
 
 /**

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkHistory, guessFormat, parseHistory } from '@concord/lincheck';
-import { labelledFixtures } from './fixture-files.js';
+import { labelledFixtures, sharedFixturesDir, vendoredFixturesDir } from './fixture-files.js';
 
 // The checker agrees with the labels of real Jepsen histories (etcd register, multi-key kv): the
 // evidence that it is right before it is trusted on the simulator's histories.
@@ -22,5 +22,16 @@ describe('Jepsen fixtures', () => {
     const result = checkHistory(parseHistory(text, format ?? 'jsonl'));
     expect(result.verdict).toBe(linearizable ? 'linearizable' : 'not-linearizable');
     expect(result.linearizable).toBe(linearizable);
+  });
+});
+
+// The repository keeps a copy of the shared fixtures for checkouts that do not sit beside ../shared; where both
+// exist they must be the same files, byte for byte.
+describe('the repository copy of the fixtures', () => {
+  const shared = sharedFixturesDir();
+  it.runIf(existsSync(shared))('matches ../shared/fixtures/linearizability exactly', () => {
+    const list = (dir: string) =>
+      labelledFixtures(dir).map((f) => [f.name, f.linearizable, readFileSync(f.path, 'utf8')]);
+    expect(list(vendoredFixturesDir())).toEqual(list(shared));
   });
 });
