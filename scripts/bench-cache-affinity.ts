@@ -4,7 +4,9 @@
  * (a) through the gateway with `X-Hash-Key: <sku>` (each sku pinned to one inventory instance) and (b) round-robin
  * straight to the two inventory instances (each sku cached, and missed, on both). Hit ratios come from the
  * instances' own `cache_hits_total` / `cache_misses_total`, read before and after each phase.
- * Options: --requests N (per phase, default 6000), --concurrency N (default 8).
+ * Both phases are paced at the same request rate (entries expire after CACHE_TTL_MS, so a faster phase would
+ * hit more for that reason alone). Options: --requests N (per phase, default 6000), --concurrency N (default 8),
+ * --rate N requests per second (default 400).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +20,8 @@ const arg = (name: string, fallback: number) => {
 };
 const REQUESTS = arg('--requests', 6_000);
 const CONCURRENCY = arg('--concurrency', 8);
+/** Both phases run at this fixed request rate: cache entries expire by time, so the rate must be the same. */
+const RATE = arg('--rate', 400);
 const SKUS = 500;
 const data = path.resolve(import.meta.dirname, '../.data');
 const gateway = `http://127.0.0.1:${DEFAULT_PORTS.gateway}`;
@@ -54,11 +58,14 @@ async function phase(
   const zipf = new ZipfSampler(SKUS, 1.1, seededRandom(42));
   const before = await counters();
   let next = 0;
-  const started = performance.now();
+  const started = performance.now() + 1;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < REQUESTS) {
         const i = next++;
+        const due = started + (i * 1000) / RATE;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const sku = `bench-${zipf.next()}`;
         const { url, headers } = target(sku, i);
         const response = await fetch(url, { headers });
@@ -99,7 +106,7 @@ const rows = [hashed, roundRobin].map(
 );
 process.stdout.write(
   [
-    `Read-cache hit ratio, 2 inventory instances, ${SKUS} skus, Zipf s = 1.1, ${CONCURRENCY} clients`,
+    `Read-cache hit ratio, 2 inventory instances, ${SKUS} skus, Zipf s = 1.1, ${CONCURRENCY} clients at ${RATE} req/s`,
     '',
     '| routing | requests | hits | misses | hit ratio | req/s |',
     '|---|---|---|---|---|---|',
