@@ -196,6 +196,8 @@ describe('docker/compose.yaml', () => {
 
   it('takes every secret from docker/.env, none written in the repository', () => {
     expect([...required].sort()).toEqual([
+      'ADMIN_TOKEN',
+      'API_TOKEN',
       'CLIENT_TOKEN',
       'CLUSTER_SECRET',
       'JWT_SECRET',
@@ -221,6 +223,25 @@ describe('docker/compose.yaml', () => {
   const compose = loadCompose(filledEnv);
   const services = Object.entries(compose.services);
   const appServices = services.filter(([, s]) => builtFromImage(s));
+
+  it("gives every container an environment its app's config schema accepts (it would boot)", async () => {
+    const { appConfigSchemas } = await import('../scripts/docs/config-reference.js');
+    const { loadConfig } = await import('@concord/platform');
+    const schemas = new Map(appConfigSchemas());
+    for (const [name, service] of appServices) {
+      const env = environmentOf(service);
+      const schema = schemas.get(env['APP'] ?? '');
+      expect(schema, `${name}: a config schema for ${env['APP']}`).toBeDefined();
+      // The secrets a user puts in docker/.env are long enough for every schema (JWT_SECRET needs 32+).
+      const filled = Object.fromEntries(
+        Object.entries(env).map(([k, v]) => [
+          k,
+          v.replace(/^test-/, 'test-secret-long-enough-for-every-schema-'),
+        ]),
+      );
+      expect(() => loadConfig(schema!, filled), name).not.toThrow();
+    }
+  });
 
   it('runs an app that exists in apps/ in every container built from the image', () => {
     const nest = JSON.parse(read('nest-cli.json')) as {

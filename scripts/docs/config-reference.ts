@@ -23,6 +23,11 @@ const APPS: readonly [string, z.ZodObject][] = [
   ['payments', paymentsConfigSchema],
 ];
 
+/** Every app and the schema its configuration is validated against at boot. */
+export function appConfigSchemas(): readonly [string, z.ZodObject][] {
+  return APPS;
+}
+
 interface Setting {
   readonly name: string;
   readonly required: boolean;

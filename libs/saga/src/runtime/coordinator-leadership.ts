@@ -68,8 +68,14 @@ export class CoordinatorLeadership implements LeadershipPort {
     let failures = 0;
     while (!this.stopped) {
       try {
-        const keeper = await LeaseKeeper.grant(this.client, this.options.ttlSeconds);
-        this.keeper = keeper;
+        // One lease per candidacy. A campaign whose answer was lost is retried with the same lease: the
+        // candidate key is derived from it, so the retry finds its own place in line instead of queueing a
+        // second key that nobody would ever resign.
+        if (this.keeper === undefined || this.keeper.isLost()) {
+          await this.keeper?.stop(true);
+          this.keeper = await LeaseKeeper.grant(this.client, this.options.ttlSeconds);
+        }
+        const keeper = this.keeper;
         const won = await this.client.campaign(this.options.election, keeper.id, this.options.holder);
         if (keeper.isLost() || this.stopped) continue;
         // The election term orders leaders; the log's counter also covers tokens claimed before (or without) it.
@@ -88,7 +94,9 @@ export class CoordinatorLeadership implements LeadershipPort {
         this.setLeader(false);
         this.logger.warn(`leadership of ${this.options.election} ended: ${reason}`);
         await this.client.resign(this.options.election, won.key).catch(() => undefined);
+        // A fresh lease for the next candidacy; revoking this one also removes any key still bound to it.
         await keeper.stop(true);
+        this.keeper = undefined;
       } catch (error) {
         this.setLeader(false);
         failures += 1;
