@@ -16,3 +16,4 @@ export * from './time/clock.js';
 export * from './cache/lru-cache.js';
 export * from './openapi/openapi.js';
 export * from './messaging/rpc-errors.filter.js';
+export * from './cache/counted-read-cache.js';
