@@ -135,6 +135,12 @@ describe('orchestrator on PostgreSQL and NATS', () => {
     expect(await toys.invariantViolations()).toEqual([]);
   });
 
+  it('reports instances by status, leadership and fencing token in /metrics', async () => {
+    const text = await (await fetch(`${app.url}/metrics`)).text();
+    expect(text).toMatch(/^saga_instances\{status="completed"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^orchestrator_leader 1$/m);
+    expect(text).toMatch(/^orchestrator_fencing_token [1-9]\d*$/m);
+  });
   it('answers a repeated Idempotency-Key with the same saga, and a changed body with 422', async () => {
     const input = await order();
     const key = randomUUID();

@@ -1,3 +1,4 @@
+import { OrchestratorMetrics } from './orchestrator.metrics.js';
 import {
   COORDINATION_CLIENT,
   type CoordinationClient,
@@ -73,6 +74,7 @@ export class OrchestratorModule {
                 }),
         },
         LeaderRelay,
+        OrchestratorMetrics,
         {
           provide: SagaRuntime,
           useFactory: (log: SagaLog, leadership: LeadershipPort, nats: NatsConnectionHolder) =>
