@@ -1,3 +1,4 @@
+import { retry } from '@concord/resilience';
 import { Inject, Injectable } from '@nestjs/common';
 import type { PlaceOrderInput, Reply, TransactionStarted } from '@concord/contracts';
 import { APP_CONFIG, NatsConnectionHolder } from '@concord/platform';
@@ -22,11 +23,28 @@ export class NatsOrchestratorClient extends OrchestratorPort {
     this.send = natsCommandSender(() => nats.get());
   }
 
+  /**
+   * Safe to repeat (the order id is the idempotency key), so a failure is retried a few times with jittered
+   * backoff: right after a start or a failover no orchestrator may lead yet, and the relay answers "no leader".
+   * What still fails is left to the PENDING-order sweeper.
+   */
   start(mode: 'saga' | '2pc', input: PlaceOrderInput): Promise<Reply<TransactionStarted>> {
-    return this.send(
-      'orchestrator.start',
-      { idempotencyKey: input.orderId, type: 'place-order', mode, input },
-      this.config.ORCHESTRATOR_TIMEOUT_MS,
+    const timeoutMs = this.config.ORCHESTRATOR_TIMEOUT_MS;
+    return retry(
+      () =>
+        this.send(
+          'orchestrator.start',
+          { idempotencyKey: input.orderId, type: 'place-order', mode, input },
+          timeoutMs,
+        ),
+      {
+        maxAttempts: 4,
+        deadlineMs: 2 * timeoutMs,
+        perTryTimeoutMs: timeoutMs,
+        baseDelayMs: 200,
+        maxDelayMs: 1_000,
+        shouldRetry: () => true,
+      },
     );
   }
 }
