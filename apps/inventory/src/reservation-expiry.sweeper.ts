@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { APP_CONFIG } from '@concord/platform';
+import { APP_CONFIG, PeriodicTask } from '@concord/platform';
 import type { InventoryConfig } from './config.js';
 import { InventoryService } from './inventory.service.js';
 
@@ -20,20 +20,17 @@ const passesPerTickMax = 10;
 @Injectable()
 export class ReservationExpirySweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('ReservationExpiry');
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly task: PeriodicTask;
 
   constructor(
     private readonly inventory: InventoryService,
-    @Inject(APP_CONFIG) private readonly config: InventoryConfig,
-  ) {}
+    @Inject(APP_CONFIG) config: InventoryConfig,
+  ) {
+    this.task = new PeriodicTask(config.RESERVATION_SWEEP_INTERVAL_MS, () => this.sweep());
+  }
 
   onApplicationBootstrap(): void {
-    if (this.config.RESERVATION_SWEEP_INTERVAL_MS === 0) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.sweep().finally(() => (this.running = undefined));
-    }, this.config.RESERVATION_SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    this.task.start();
   }
 
   /** One tick: releases expired reservations in bounded batches. */
@@ -53,7 +50,6 @@ export class ReservationExpirySweeper implements OnApplicationBootstrap, OnAppli
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.task.stop();
   }
 }

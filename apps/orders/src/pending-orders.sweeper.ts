@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { APP_CONFIG } from '@concord/platform';
+import { APP_CONFIG, PeriodicTask } from '@concord/platform';
 import type { OrdersConfig } from './config.js';
 import { OrdersService } from './orders.service.js';
 
@@ -19,20 +19,17 @@ const batchMax = 100;
 @Injectable()
 export class PendingOrdersSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('PendingOrders');
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly task: PeriodicTask;
 
   constructor(
     private readonly orders: OrdersService,
-    @Inject(APP_CONFIG) private readonly config: OrdersConfig,
-  ) {}
+    @Inject(APP_CONFIG) config: OrdersConfig,
+  ) {
+    this.task = new PeriodicTask(config.ORDER_SWEEP_INTERVAL_MS, () => this.sweep());
+  }
 
   onApplicationBootstrap(): void {
-    if (this.config.ORDER_SWEEP_INTERVAL_MS === 0) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.sweep().finally(() => (this.running = undefined));
-    }, this.config.ORDER_SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    this.task.start();
   }
 
   async sweep(): Promise<number> {
@@ -47,7 +44,6 @@ export class PendingOrdersSweeper implements OnApplicationBootstrap, OnApplicati
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.task.stop();
   }
 }

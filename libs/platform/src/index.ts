@@ -17,3 +17,4 @@ export * from './cache/lru-cache.js';
 export * from './openapi/openapi.js';
 export * from './messaging/rpc-errors.filter.js';
 export * from './cache/counted-read-cache.js';
+export * from './time/periodic-task.js';

@@ -5,7 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { NatsConnectionHolder } from '@concord/platform';
+import { NatsConnectionHolder, PeriodicTask } from '@concord/platform';
 import type { DecisionQuery, Reply, Decision } from '@concord/contracts';
 import { natsCommandSender } from '../transport/nest-nats.js';
 import { parseGid } from './gid.js';
@@ -59,27 +59,22 @@ const decisionTimeoutMsDefault = 2_000;
 @Injectable()
 export class InDoubtRecovery implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('InDoubtRecovery');
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly task: PeriodicTask;
 
   constructor(
     private readonly participant: Participant,
     private readonly nats: NatsConnectionHolder,
     @Inject(PARTICIPANT_OPTIONS) private readonly options: ParticipantOptions,
-  ) {}
+  ) {
+    this.task = new PeriodicTask(options.recoveryIntervalMs ?? recoveryIntervalMsDefault, () => this.pass());
+  }
 
   onApplicationBootstrap(): void {
-    this.tick();
-    const intervalMs = this.options.recoveryIntervalMs ?? recoveryIntervalMsDefault;
-    if (intervalMs > 0) {
-      this.timer = setInterval(() => this.tick(), intervalMs);
-      this.timer.unref();
-    }
+    this.task.start({ immediately: true });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.task.stop();
   }
 
   /** One pass now (a pass still running is not overlapped). */
@@ -94,17 +89,12 @@ export class InDoubtRecovery implements OnApplicationBootstrap, OnApplicationShu
     );
   }
 
-  private tick(): void {
-    if (this.running !== undefined) return;
-    this.running = this.runOnce()
-      .then((pass) => {
-        if (pass.found > 0) this.logger.log(`in-doubt recovery: ${JSON.stringify(pass)}`);
-      })
-      .catch((error: unknown) =>
-        this.logger.warn(`in-doubt recovery pass failed: ${(error as Error).message}`),
-      )
-      .finally(() => {
-        this.running = undefined;
-      });
+  private async pass(): Promise<void> {
+    try {
+      const pass = await this.runOnce();
+      if (pass.found > 0) this.logger.log(`in-doubt recovery: ${JSON.stringify(pass)}`);
+    } catch (error) {
+      this.logger.warn(`in-doubt recovery pass failed: ${(error as Error).message}`);
+    }
   }
 }
