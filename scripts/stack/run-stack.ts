@@ -6,9 +6,13 @@ import { DOMAIN_SERVICES } from '@concord/contracts';
 import { type ProcessHandle, startNats, startPostgres, startProcess } from '@concord/infra';
 import { ConfigError } from '@concord/platform';
 import { loadStackConfig, servicePorts, type StackConfig } from './config.js';
+import { watchStatus } from './status.js';
+import { terminalLine } from './terminal.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const COLORS = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94, 95, 96];
+/** How often the status line is refreshed (it is printed only when it changes). */
+const STATUS_INTERVAL_MS = 5_000;
 
 interface Row {
   name: string;
@@ -49,18 +53,25 @@ export async function runStack(environment: Record<string, string | undefined>):
   const rows: Row[] = [];
   const stoppers: (() => Promise<void>)[] = [];
   let colorIndex = 0;
-  const nameWidth = 16;
+  const color = process.stdout.isTTY ? (text: string, code: number) => `\x1b[${code}m${text}\x1b[0m` : String;
+  const say = (line: string) => process.stdout.write(`${line}\n`);
 
-  const prefix = (name: string) => {
-    const color = COLORS[colorIndex++ % COLORS.length] ?? 37;
-    const label = `\x1b[${color}m${name.padEnd(nameWidth)}\x1b[0m|`;
-    return (line: string) => process.stdout.write(`${label} ${line}\n`);
+  // The terminal shows warnings, errors and anything that is not a JSON log line; the log file keeps it all.
+  const terminal = (name: string) => {
+    const code = COLORS[colorIndex++ % COLORS.length] ?? 37;
+    return (line: string) => {
+      const shown = terminalLine(name, line);
+      if (shown !== undefined) say(color(shown.slice(0, name.length), code) + shown.slice(name.length));
+    };
   };
 
   let stopping = false;
+  let stopStatus = () => {};
+  const exited = new Set<string>();
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    stopStatus();
     process.stdout.write('\nstack: stopping every process...\n');
     // Reverse start order: the gateway first, the databases last.
     await Promise.allSettled([...processes].reverse().map((p) => p.stop(10_000)));
@@ -117,6 +128,7 @@ export async function runStack(environment: Record<string, string | undefined>):
     const apiToken = await secret(dataDir, 'api-token');
     const adminToken = await secret(dataDir, 'gateway-admin-token');
 
+    const watched: { name: string; url: string }[] = [];
     const start = async (name: string, app: string, port: number, env: Record<string, string>) => {
       const proc = await startProcess({
         name,
@@ -125,10 +137,17 @@ export async function runStack(environment: Record<string, string | undefined>):
         cwd: ROOT,
         env: { ...env, PORT: String(port), INSTANCE_ID: name, LOG_LEVEL: config.LOG_LEVEL },
         logFile: path.join(dataDir, 'logs', `${name}.log`),
-        onLine: prefix(name),
+        onLine: terminal(name),
         ready: { url: `http://127.0.0.1:${port}/health/ready`, timeoutMs: config.STACK_READY_TIMEOUT_MS },
       });
       processes.push(proc);
+      watched.push({ name, url: `http://127.0.0.1:${port}` });
+      void proc.waitForExit().then((exit) => {
+        if (stopping) return;
+        exited.add(name);
+        const how = exit.signal === null ? `code ${String(exit.code)}` : `signal ${exit.signal}`;
+        say(`${name.padEnd(16)}| exited (${how}); its log: ${path.relative(ROOT, proc.logFile)}`);
+      });
       rows.push({ name, url: `http://127.0.0.1:${port}`, pid: proc.pid ?? '-', note: 'ready' });
       return proc;
     };
@@ -179,6 +198,16 @@ export async function runStack(environment: Record<string, string | undefined>):
     });
 
     printTable(rows, dataDir);
+    stopStatus = watchStatus({
+      coordinatorUrls: config.COORDINATOR_PORTS.map((p) => `http://127.0.0.1:${p}`),
+      coordinatorToken: clientToken,
+      gatewayUrl: `http://127.0.0.1:${config.GATEWAY_PORT}`,
+      orchestratorUrls: servicePorts(config, 'orchestrator').map((p) => `http://127.0.0.1:${p}`),
+      processes: watched,
+      intervalMs: STATUS_INTERVAL_MS,
+      write: say,
+      exited,
+    });
   } catch (error) {
     process.stderr.write(`stack: ${(error as Error).message}\n`);
     await stopAll(1);
@@ -200,7 +229,8 @@ function printTable(rows: Row[], dataDir: string): void {
     `Gateway JWT secret (HS256): ${path.join(dataDir, 'gateway-jwt-secret')}`,
     `Gateway admin token: ${path.join(dataDir, 'gateway-admin-token')}`,
     `Service API token (writes on the services and orchestrator): ${path.join(dataDir, 'api-token')}`,
-    `Logs: ${path.join(dataDir, 'logs')}/<process>.log    Stop: Ctrl-C`,
+    `Full logs: ${path.join(dataDir, 'logs')}/<process>.log, pretty: npm run logs -- <process|all> [--follow]`,
+    'From here on: warnings, errors, process exits and a status line when it changes.    Stop: Ctrl-C',
     '',
   ];
   process.stdout.write(out.join('\n') + '\n');

@@ -8,6 +8,8 @@ await runApp({
   name: 'coordinator',
   configSchema: coordinatorConfigSchema,
   bodyLimitBytes: BODY_BYTES_MAX,
+  // Every instance of every service renews its lease every few seconds: at debug, not info.
+  quietRoutes: ['/v1/leases/:id/keepalive'],
   module: (config) => CoordinatorModule.register(config, createRaftBinding),
   configure: (app) => {
     serveOpenApi(

@@ -22,6 +22,8 @@ export interface AppDefinition<S extends z.ZodObject> {
   readonly bodyLimitBytes?: number;
   /** Runs after the app is created and before it listens (extra Fastify hooks, Swagger...). */
   readonly configure?: (app: NestFastifyApplication, config: z.infer<S>) => Promise<void> | void;
+  /** Routes (as declared, e.g. `/v1/leases/:id/keepalive`) whose requests are logged at debug, not info. */
+  readonly quietRoutes?: readonly string[];
   /** Install SIGTERM/SIGINT handlers (default true; in-process tests turn it off and call `close()`). */
   readonly handleSignals?: boolean;
 }
@@ -33,6 +35,8 @@ export interface RunningApp {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Health probes and metric scrapes: logged at debug by every app. */
+const CHATTER_ROUTES: ReadonlySet<string> = new Set(['/health', '/health/ready', '/metrics']);
 
 /**
  * Boots one Concord app: validates configuration (a bad variable stops start-up with one line naming it),
@@ -86,6 +90,7 @@ export async function runApp<S extends z.ZodObject>(
     bodyParser: false,
   });
   const metrics = app.get(Metrics);
+  const quietRoutes: ReadonlySet<string> = new Set(definition.quietRoutes ?? []);
   const fastify = app.getHttpAdapter().getInstance();
 
   // An empty body with a JSON content type (as `curl -X POST -H 'content-type: application/json'` sends) is no
@@ -108,8 +113,11 @@ export async function runApp<S extends z.ZodObject>(
     const seconds = reply.elapsedTime / 1000;
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: request.method, route }, seconds);
-    if (route !== '/metrics' && route !== '/health' && route !== '/health/ready') {
-      logger.info(
+    // Probes, scrapes and the app's own chatter (lease keep-alives) come every few seconds from every peer:
+    // at debug, so that a process at rest writes next to nothing at info.
+    const level = CHATTER_ROUTES.has(route) || quietRoutes.has(route) ? 'debug' : 'info';
+    if (logger.isLevelEnabled(level)) {
+      logger[level](
         {
           requestId: request.id,
           method: request.method,

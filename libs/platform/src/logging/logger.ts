@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LoggerService } from '@nestjs/common';
-import { pino, type Logger } from 'pino';
+import { type DestinationStream, pino, type Logger } from 'pino';
 
 /** The request being served, so that every log line written while serving it carries its id. */
 export interface RequestContext {
@@ -14,18 +14,26 @@ export function currentRequestId(): string | undefined {
 }
 
 /** One JSON object per line on stdout: `{"level":"info","time":...,"app":"orders","requestId":...,"msg":...}`. */
-export function createLogger(app: string, instance: string, level: string): Logger {
-  return pino({
-    level,
-    base: { app, instance },
-    messageKey: 'msg',
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    mixin: () => {
-      const requestId = currentRequestId();
-      return requestId === undefined ? {} : { requestId };
+export function createLogger(
+  app: string,
+  instance: string,
+  level: string,
+  destination: DestinationStream = pino.destination(1),
+): Logger {
+  return pino(
+    {
+      level,
+      base: { app, instance },
+      messageKey: 'msg',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      mixin: () => {
+        const requestId = currentRequestId();
+        return requestId === undefined ? {} : { requestId };
+      },
     },
-  });
+    destination,
+  );
 }
 
 /** Routes Nest's own logging (and every `new Logger(context)`) into the JSON logger. */
@@ -34,13 +42,13 @@ export class JsonNestLogger implements LoggerService {
 
   log(message: unknown, context?: string): void {
     if (isFields(message)) {
+      // A structured event may name its own level (`{ level: 'debug', event: 'peer_connected' }`): it is logged
+      // at that level, and the field is dropped so that the line carries one `level` key, pino's.
+      const { level, ...fields } = message;
       const text =
-        typeof message.event === 'string'
-          ? message.event
-          : typeof message.msg === 'string'
-            ? message.msg
-            : '';
-      this.logger.info({ context, ...message }, text);
+        typeof fields.event === 'string' ? fields.event : typeof fields.msg === 'string' ? fields.msg : '';
+      const method = typeof level === 'string' && isLevel(level) ? level : 'info';
+      this.logger[method]({ context, ...fields }, text);
     } else this.logger.info({ context }, stringify(message));
   }
   error(message: unknown, stackOrContext?: string, context?: string): void {
@@ -69,6 +77,12 @@ function isFields(message: unknown): message is Record<string, unknown> {
   return (
     typeof message === 'object' && message !== null && !Array.isArray(message) && !(message instanceof Error)
   );
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+function isLevel(value: string): value is (typeof LEVELS)[number] {
+  return (LEVELS as readonly string[]).includes(value);
 }
 
 function stringify(message: unknown): string {
