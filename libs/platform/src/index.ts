@@ -18,3 +18,4 @@ export * from './openapi/openapi.js';
 export * from './messaging/rpc-errors.filter.js';
 export * from './cache/counted-read-cache.js';
 export * from './time/periodic-task.js';
+export * from './database/migrations.js';

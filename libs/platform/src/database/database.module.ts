@@ -2,6 +2,7 @@ import { type DynamicModule, Injectable, Module, type OnModuleInit } from '@nest
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
 import { ReadinessRegistry } from '../health/readiness.js';
+import { runMigrationsExclusively } from './migrations.js';
 
 export interface DatabaseOptions {
   readonly url: string;
@@ -11,6 +12,19 @@ export interface DatabaseOptions {
   readonly migrations: MixedList<Function | string>;
   /** Pool size per instance. */
   readonly poolSize?: number;
+}
+
+/**
+ * Migrates before any other module starts (Nest runs a module's hooks before those of the modules importing it),
+ * under an advisory lock so that of several instances starting at once exactly one migrates.
+ */
+@Injectable()
+class DatabaseMigrations implements OnModuleInit {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async onModuleInit(): Promise<void> {
+    await runMigrationsExclusively(this.dataSource);
+  }
 }
 
 @Injectable()
@@ -31,7 +45,8 @@ class DatabaseReadiness implements OnModuleInit {
 }
 
 /**
- * The app's own PostgreSQL database through TypeORM. Migrations run at start-up (never `synchronize`);
+ * The app's own PostgreSQL database through TypeORM. Migrations run at start-up under an advisory lock, one
+ * instance at a time (never `synchronize`);
  * `SELECT 1` is part of readiness. Only repositories touch the DataSource.
  */
 @Module({})
@@ -45,7 +60,8 @@ export class DatabaseModule {
           url: options.url,
           entities: options.entities,
           migrations: options.migrations,
-          migrationsRun: true,
+          // Run by DatabaseMigrations under an advisory lock, not by TypeORM at connect (which races).
+          migrationsRun: false,
           synchronize: false,
           extra: { max: options.poolSize ?? 10, connectionTimeoutMillis: 5_000 },
           // Start-up waits for the database (it may start at the same time under compose).
@@ -53,7 +69,7 @@ export class DatabaseModule {
           retryDelay: 1_000,
         }),
       ],
-      providers: [DatabaseReadiness],
+      providers: [DatabaseMigrations, DatabaseReadiness],
     };
   }
 }
