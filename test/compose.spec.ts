@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
+import type { ZodType } from 'zod';
 import { DEFAULT_PORTS, DOMAIN_SERVICES } from '@concord/contracts';
 
 /*
@@ -301,12 +302,14 @@ describe('docker/compose.yaml', () => {
         expect(service.volumes, name).toEqual([`${name}-data:/data`]);
         continue;
       }
-      expect(env, name).toMatchObject({
-        COORDINATOR_URLS: coordinatorUrls,
-        INSTANCE_ID: name,
-        NATS_URL: 'nats://nats:4222',
-      });
-      if (app === 'gateway') continue;
+      expect(env, name).toMatchObject({ COORDINATOR_URLS: coordinatorUrls, INSTANCE_ID: name });
+      if (app === 'gateway') {
+        // The gateway speaks only HTTP: given NATS, it would wait for a server it never uses.
+        expect(env['NATS_URL'], name).toBeUndefined();
+        expect(Object.keys(dependenciesOf(service)), name).not.toContain('nats');
+        continue;
+      }
+      expect(env, name).toMatchObject({ NATS_URL: 'nats://nats:4222' });
       expect(env, name).toMatchObject({ PUBLIC_URL: `http://${name}:${env['PORT']}` });
       if (!DATABASE_APPS.includes(app)) continue;
       const database = new URL(env['DATABASE_URL'] ?? '');
@@ -351,12 +354,34 @@ describe('docker/compose.yaml', () => {
     }
   });
 
-  it('runs PostgreSQL 16+ with prepared transactions, one database per service, and a volume', () => {
+  it('runs PostgreSQL 16+ with prepared transactions, room for every pool, one database per service', async () => {
     const postgres = compose.services['postgres'];
     const major = Number(/^postgres:(\d+)/.exec(postgres?.image ?? '')?.[1]);
     expect(major).toBeGreaterThanOrEqual(16);
     const flag = commandWords(postgres?.command).find((w) => w.startsWith('max_prepared_transactions='));
     expect(Number(flag?.split('=')[1])).toBeGreaterThan(0);
+    // Every pool full at once must fit: DATABASE_POOL_SIZE (or DatabaseModule's default of 10) per instance,
+    // plus the participant kit's control pool of 3 in inventory and payments, under max_connections.
+    const maxConnections = Number(
+      commandWords(postgres?.command)
+        .find((w) => w.startsWith('max_connections='))
+        ?.split('=')[1] ?? 100,
+    );
+    const { appConfigSchemas } = await import('../scripts/docs/config-reference.js');
+    const schemas = new Map(appConfigSchemas());
+    let pools = 0;
+    for (const [, service] of appServices) {
+      const env = environmentOf(service);
+      const app = env['APP'] ?? '';
+      if (env['DATABASE_URL'] === undefined) continue;
+      const poolSetting = schemas.get(app)?.shape['DATABASE_POOL_SIZE'] as ZodType | undefined;
+      const pool = Number(env['DATABASE_POOL_SIZE'] ?? poolSetting?.parse(undefined) ?? 10);
+      pools += pool + (app === 'inventory' || app === 'payments' ? 3 : 0);
+    }
+    expect(pools).toBeGreaterThan(100);
+    expect(maxConnections, `max_connections for ${pools} pooled connections`).toBeGreaterThanOrEqual(
+      pools + 20,
+    );
     expect(postgres?.volumes).toContain('./postgres-init:/docker-entrypoint-initdb.d:ro');
     expect(postgres?.volumes).toContain('postgres-data:/var/lib/postgresql/data');
     const initSql = read('docker/postgres-init/10-create-databases.sql');
@@ -485,5 +510,23 @@ describe('docker/Dockerfile', () => {
     const ignored = read('docker/Dockerfile.dockerignore').split('\n');
     for (const pattern of ['**/node_modules', 'dist', '.data', '.git', '**/.env'])
       expect(ignored).toContain(pattern);
+  });
+});
+
+describe('docker/compose.override.example.yaml', () => {
+  const override = parseDocument(read('docker/compose.override.example.yaml')).toJS() as {
+    services: Record<string, { ports?: string[] }>;
+  };
+  const base = parseDocument(read('docker/compose.yaml')).toJS() as {
+    services: Record<string, { environment?: Record<string, string> }>;
+  };
+
+  it("publishes each app instance's own port, on loopback only", () => {
+    expect(Object.keys(override.services).length).toBeGreaterThan(0);
+    for (const [name, service] of Object.entries(override.services)) {
+      const port = base.services[name]?.environment?.['PORT'];
+      expect(port, `${name} is a service of compose.yaml with a PORT`).toBeDefined();
+      expect(service.ports, name).toEqual([`127.0.0.1:${port}:${port}`]);
+    }
   });
 });

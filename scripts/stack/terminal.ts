@@ -7,6 +7,8 @@
  */
 
 const SHOWN_LEVELS: ReadonlySet<string> = new Set(['warn', 'error', 'fatal']);
+/** Fields that say what a warning is about (which peer, which upstream); the rest stays in the log file. */
+const DETAIL_FIELDS = ['peer', 'service', 'url', 'status', 'detail', 'reason'] as const;
 
 /** The terminal's rendering of one output line of `process`, or undefined to leave it to the log file only. */
 export function terminalLine(process: string, raw: string): string | undefined {
@@ -27,7 +29,10 @@ export function terminalLine(process: string, raw: string): string | undefined {
   const err = record.err as { message?: unknown } | undefined;
   const detail = typeof err?.message === 'string' && err.message !== text ? `: ${err.message}` : '';
   const context = typeof record.context === 'string' ? ` [${record.context}]` : '';
-  return `${label(process)} ${level.toUpperCase()} ${text}${detail}${context}`;
+  const fields = DETAIL_FIELDS.filter((k) => typeof record[k] === 'string' || typeof record[k] === 'number')
+    .map((k) => ` ${k}=${String(record[k])}`)
+    .join('');
+  return `${label(process)} ${level.toUpperCase()} ${text}${detail}${fields}${context}`;
 }
 
 export function label(process: string): string {

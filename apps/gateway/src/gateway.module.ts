@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AdminController, AdminTokenGuard } from './admin/admin.http.controller.js';
 import type { GatewayConfig } from './config.js';
+import { ApiDocsModule } from './docs/api-docs.module.js';
 import { GatewayService } from './gateway.service.js';
 
 /**
@@ -9,9 +10,10 @@ import { GatewayService } from './gateway.service.js';
  */
 @Module({})
 export class GatewayModule {
-  static register(_config: GatewayConfig): DynamicModule {
+  static register(config: GatewayConfig): DynamicModule {
     return {
       module: GatewayModule,
+      imports: [ApiDocsModule.register(config)],
       controllers: [AdminController],
       providers: [GatewayService, AdminTokenGuard],
       exports: [GatewayService],

@@ -1,4 +1,4 @@
-import { natsListener, type AppDefinition } from '@concord/platform';
+import { natsListener, serveOpenApi, type AppDefinition } from '@concord/platform';
 import { orchestratorConfigSchema } from './config.js';
 import { OrchestratorModule } from './orchestrator.module.js';
 
@@ -8,6 +8,11 @@ export const orchestratorApp: AppDefinition<typeof orchestratorConfigSchema> = {
   configSchema: orchestratorConfigSchema,
   module: (config) => OrchestratorModule.register(config),
   configure: async (app, config) => {
+    serveOpenApi(
+      app,
+      'Concord orchestrator',
+      'Sagas and two-phase commit: start a workflow (Idempotency-Key required), read an instance, list them.',
+    );
     app.connectMicroservice(natsListener(config.NATS_URL, 'orchestrator'), { inheritAppConfig: true });
     await app.startAllMicroservices();
   },

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiTokenGuard, ProblemException } from '@concord/platform';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { SagasService, type InstanceView } from './sagas.service.js';
 
@@ -29,12 +30,21 @@ function limitOf(raw: string | undefined): number {
 }
 
 /** Sagas: `POST /v1/sagas/{type}` (body: the input), `GET /v1/sagas/{id}`, `GET /v1/sagas?state=&type=`. */
+@ApiTags('sagas')
 @Controller('v1/sagas')
 export class SagasHttpController {
   constructor(private readonly sagas: SagasService) {}
 
   @Post(':type')
   @UseGuards(ApiTokenGuard)
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Start a saga of a registered type; the body is its input. 202 with Location.' })
+  @ApiParam({ name: 'type', example: 'place-order' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: true,
+    description: 'Same key, same instance: 200 instead of 202.',
+  })
   async start(
     @Param('type') type: string,
     @Body() body: unknown,
@@ -47,11 +57,16 @@ export class SagasHttpController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One saga instance: status, steps, reason.' })
   async get(@Param('id') id: string): Promise<InstanceView> {
     return this.sagas.get(requireId(id));
   }
 
   @Get()
+  @ApiOperation({ summary: 'Saga instances, newest first, filtered by state and type.' })
+  @ApiQuery({ name: 'state', required: false })
+  @ApiQuery({ name: 'type', required: false })
+  @ApiQuery({ name: 'limit', required: false, description: '1-500, default 100' })
   async list(
     @Query('state') state?: string,
     @Query('type') type?: string,
@@ -62,12 +77,22 @@ export class SagasHttpController {
 }
 
 /** Two-phase commit, same shape: `POST /v1/transactions` with body `{type, input}`. */
+@ApiTags('transactions')
 @Controller('v1/transactions')
 export class TransactionsHttpController {
   constructor(private readonly sagas: SagasService) {}
 
   @Post()
   @UseGuards(ApiTokenGuard)
+  @ApiBearerAuth()
+  @ApiOperation({
+    summary: 'Start a two-phase transaction: body {"type": "<workflow>", "input": {...}}. 202.',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: true,
+    description: 'Same key, same instance: 200 instead of 202.',
+  })
   async start(
     @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
@@ -83,11 +108,16 @@ export class TransactionsHttpController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One two-phase transaction: status, participants, decision.' })
   async get(@Param('id') id: string): Promise<InstanceView> {
     return this.sagas.get(requireId(id));
   }
 
   @Get()
+  @ApiOperation({ summary: 'Two-phase transactions, newest first, filtered by state and type.' })
+  @ApiQuery({ name: 'state', required: false })
+  @ApiQuery({ name: 'type', required: false })
+  @ApiQuery({ name: 'limit', required: false, description: '1-500, default 100' })
   async list(
     @Query('state') state?: string,
     @Query('type') type?: string,
