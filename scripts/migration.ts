@@ -85,20 +85,40 @@ try {
     if (name === undefined || !/^[A-Z][A-Za-z0-9]*$/.test(name)) fail('give the migration a PascalCase name');
     if (await dataSource.showMigrations()) fail('run the pending migrations first (npm run migration:run)');
     const sql = await dataSource.driver.createSchemaBuilder().log();
-    if (sql.upQueries.length === 0) {
-      process.stdout.write('the database matches the entities: nothing to generate\n');
+    // The schemas are written by hand in SQL migrations (CHECKs, partial indexes, defaults) that the entities do
+    // not declare; TypeORM would drop them. Such drops are kept out of up(), listed as comments to review.
+    const pairs = sql.upQueries.map((up, i) => ({ up, down: sql.downQueries[i] }));
+    const isDrop = (query: string) =>
+      /^\s*(DROP INDEX|ALTER TABLE \S+ DROP CONSTRAINT|ALTER TABLE \S+ ALTER COLUMN \S+ DROP DEFAULT)/i.test(
+        query,
+      );
+    const kept = pairs.filter((p) => !isDrop(p.up.query));
+    const dropped = pairs.filter((p) => isDrop(p.up.query));
+    if (kept.length === 0) {
+      process.stdout.write(
+        `the database matches the entities: nothing to generate` +
+          (dropped.length > 0
+            ? ` (${dropped.length} hand-written constraints and indexes left alone)\n`
+            : '\n'),
+      );
     } else {
       const timestamp = Date.now();
       const className = `${name}${timestamp}`;
       const kebab = (name as string).replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
       const file = path.join(ROOT, 'apps', service as string, 'src/migrations', `${timestamp}-${kebab}.ts`);
-      const lines = (queries: typeof sql.upQueries) =>
-        queries
-          .map(
-            (q) =>
-              `    await runner.query(${JSON.stringify(q.query)}${q.parameters?.length ? `, ${JSON.stringify(q.parameters)}` : ''});`,
-          )
-          .join('\n');
+      const call = (q: { query: string; parameters?: unknown[] | undefined }) =>
+        `await runner.query(${JSON.stringify(q.query)}${q.parameters?.length ? `, ${JSON.stringify(q.parameters)}` : ''});`;
+      const up = kept.map((p) => `    ${call(p.up)}`).join('\n');
+      const down = [...kept]
+        .reverse()
+        .flatMap((p) => (p.down === undefined ? [] : [`    ${call(p.down)}`]))
+        .join('\n');
+      const review =
+        dropped.length === 0
+          ? ''
+          : `\n    // The entities do not declare these (hand-written in an earlier migration); TypeORM would drop them.\n` +
+            dropped.map((p) => `    // ${call(p.up)}`).join('\n') +
+            '\n';
       writeFileSync(
         file,
         `import type { MigrationInterface, QueryRunner } from 'typeorm';
@@ -108,18 +128,18 @@ export class ${className} implements MigrationInterface {
   readonly name = '${className}';
 
   async up(runner: QueryRunner): Promise<void> {
-${lines(sql.upQueries)}
+${up}${review}
   }
 
   async down(runner: QueryRunner): Promise<void> {
-${lines([...sql.downQueries].reverse())}
+${down}
   }
 }
 `,
       );
       process.stdout.write(
-        `wrote ${path.relative(ROOT, file)} (${sql.upQueries.length} statements); add ${className} to the ` +
-          `service's migrations array\n`,
+        `wrote ${path.relative(ROOT, file)} (${kept.length} statements); add ${className} to the ` +
+          `service's migrations array, then: npx prettier --write ${path.relative(ROOT, file)}\n`,
       );
     }
   }

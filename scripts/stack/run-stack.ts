@@ -84,6 +84,7 @@ export async function runStack(environment: Record<string, string | undefined>):
 
   try {
     // --- Infrastructure --------------------------------------------------------------------------------
+    say('stack: starting PostgreSQL and NATS...');
     let databaseUrl = config.DATABASE_URL;
     if (databaseUrl === undefined) {
       const pg = await startPostgres({
@@ -153,6 +154,7 @@ export async function runStack(environment: Record<string, string | undefined>):
     };
 
     // --- Coordinators ----------------------------------------------------------------------------------
+    say('stack: starting 3 coordinators (Raft)...');
     const ids = ['n1', 'n2', 'n3'];
     const peers = ids.map((id, i) => `${id}=127.0.0.1:${config.COORDINATOR_PEER_PORTS[i]}`).join(',');
     const apiUrls = ids.map((id, i) => `${id}=http://127.0.0.1:${config.COORDINATOR_PORTS[i]}`).join(',');
@@ -172,6 +174,7 @@ export async function runStack(environment: Record<string, string | undefined>):
     );
 
     // --- Domain services and orchestrators -------------------------------------------------------------
+    say('stack: starting the services and the orchestrators...');
     const common = {
       NATS_URL: natsUrl,
       COORDINATOR_URLS: coordinatorUrls,
@@ -191,6 +194,7 @@ export async function runStack(environment: Record<string, string | undefined>):
     );
 
     // --- Gateway ---------------------------------------------------------------------------------------
+    say('stack: starting the gateway...');
     await start('gateway', 'gateway', config.GATEWAY_PORT, {
       ...common,
       JWT_SECRET: jwtSecret,

@@ -8,8 +8,9 @@ await runApp({
   name: 'coordinator',
   configSchema: coordinatorConfigSchema,
   bodyLimitBytes: BODY_BYTES_MAX,
-  // Every instance of every service renews its lease every few seconds: at debug, not info.
-  quietRoutes: ['/v1/leases/:id/keepalive'],
+  // Every instance of every service renews its lease every few seconds, and dashboards (the stack's status
+  // line, the demos) poll the cluster view: at debug, not info.
+  quietRoutes: ['/v1/leases/:id/keepalive', '/v1/cluster'],
   module: (config) => CoordinatorModule.register(config, createRaftBinding),
   configure: (app) => {
     serveOpenApi(

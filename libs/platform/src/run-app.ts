@@ -79,7 +79,10 @@ export async function runApp<S extends z.ZodObject>(
     // Idle keep-alive connections are closed at once on shutdown; busy ones finish their request.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-    connectionTimeout: 60_000,
+    // The socket inactivity timeout stays above keepAliveTimeout, so that an idle keep-alive connection is only
+    // ever closed by keepAliveTimeout, which responses advertise (`Keep-Alive: timeout=72`) and clients such as
+    // undici honour by not reusing a connection within a second of it.
+    connectionTimeout: 75_000,
     requestTimeout: 60_000,
     keepAliveTimeout: 72_000,
   });
