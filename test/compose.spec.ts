@@ -495,6 +495,25 @@ describe('docker/Dockerfile', () => {
     expect(entrypoint).toMatch(/^exec node .*"\$entry"/m);
   });
 
+  it('compiles apps/ and libs/ only: nothing of test/ or scripts/ goes into the image', () => {
+    const sources = stages.flatMap((s) =>
+      args(s, 'COPY')
+        .filter((copy) => !copy.startsWith('--from='))
+        .flatMap((copy) =>
+          copy
+            .split(/\s+/)
+            .filter((w) => !w.startsWith('--'))
+            .slice(0, -1),
+        ),
+    );
+    expect(sources.filter((source) => /^(test|scripts)(\/|$)/.test(source))).toEqual([]);
+    const build = JSON.parse(read('tsconfig.build.json')) as { include: string[] };
+    expect(build.include).toEqual(['apps/**/*.ts', 'libs/**/*.ts']);
+    expect(sources).toContain('tsconfig.build.json');
+    const ignored = read('docker/Dockerfile.dockerignore').split('\n');
+    for (const pattern of ['test', 'scripts']) expect(ignored).toContain(pattern);
+  });
+
   it('copies only files that exist and keeps secrets and local state out of the build context', () => {
     for (const s of stages) {
       for (const copy of args(s, 'COPY')) {
