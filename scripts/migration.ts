@@ -11,40 +11,21 @@
  * A generated migration is a starting point: read it, then add its class to the service's migrations array (the
  * one its module passes to DatabaseModule.forRoot) so that the service runs it at start-up.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runMigrationsExclusively } from '@concord/platform';
 import {
-  orchestratorEntities,
-  orchestratorMigrations,
-  participantEntities,
-  participantMigrations,
-} from '@concord/saga';
-import { DataSource, type DataSourceOptions } from 'typeorm';
-import { inventoryMigrations } from '../apps/inventory/src/migrations/1767300000000-inventory-schema.js';
-import { inventoryEntities } from '../apps/inventory/src/inventory.module.js';
-import { ordersMigrations } from '../apps/orders/src/migrations/1767300000000-orders-schema.js';
-import { OrderEntity } from '../apps/orders/src/order.entity.js';
-import { paymentsMigrations } from '../apps/payments/src/migrations/1767300000000-payments-schema.js';
-import { paymentsEntities } from '../apps/payments/src/payments.module.js';
+  DATABASE_OPTIONS,
+  DatabaseModule,
+  type DatabaseOptions,
+  loadConfig,
+  runMigrationsExclusively,
+} from '@concord/platform';
+import type { DynamicModule, Provider } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { z } from 'zod';
 import { runningStack } from './dev/stack-env.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-
-/** Each service's entities and migrations: the same arrays its module gives DatabaseModule.forRoot. */
-const SCHEMAS = {
-  orders: { entities: [OrderEntity], migrations: ordersMigrations },
-  inventory: {
-    entities: [...inventoryEntities, ...participantEntities],
-    migrations: [...inventoryMigrations, ...participantMigrations],
-  },
-  payments: {
-    entities: [...paymentsEntities, ...participantEntities],
-    migrations: [...paymentsMigrations, ...participantMigrations],
-  },
-  orchestrator: { entities: orchestratorEntities, migrations: orchestratorMigrations },
-} satisfies Record<string, Pick<DataSourceOptions, 'entities' | 'migrations'>>;
-type Service = keyof typeof SCHEMAS;
 
 const fail = (message: string): never => {
   process.stderr.write(`migration: ${message}\n`);
@@ -55,18 +36,75 @@ const [command, service, name] = process.argv.slice(2);
 if (command !== 'generate' && command !== 'run' && command !== 'revert') {
   fail('usage: npm run migration:generate|run|revert -- <service> [Name]');
 }
-if (service === undefined || !(service in SCHEMAS)) {
-  fail(`name a service with a database: ${Object.keys(SCHEMAS).join(', ')} (got ${String(service)})`);
+if (
+  service === undefined ||
+  !/^[a-z][a-z0-9-]*$/.test(service) ||
+  !existsSync(path.join(ROOT, 'apps', service))
+) {
+  fail(`name a service in apps/ (got ${String(service)})`);
 }
-const schema = SCHEMAS[service as Service];
+const app = service as string;
 let url: string;
 try {
-  url = runningStack(ROOT, process.env).databaseUrl(service as string);
+  url = runningStack(ROOT, process.env).databaseUrl(app);
 } catch (error) {
   url = fail((error as Error).message);
 }
 
-const dataSource = new DataSource({ type: 'postgres', url, ...schema, logging: ['error'] });
+/**
+ * The service's entities and migrations, exactly as it migrates at start-up: its module (`<Name>Module.register`,
+ * convention of every app and of the new:service template) built from its own configuration schema, and the
+ * options of the DatabaseModule it imports.
+ */
+async function schemaOf(service: string, databaseUrl: string): Promise<DatabaseOptions> {
+  const camel = service.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+  const pascal = camel.charAt(0).toUpperCase() + camel.slice(1);
+  const moduleFile = path.join(ROOT, 'apps', service, 'src', `${service}.module.ts`);
+  const configFile = path.join(ROOT, 'apps', service, 'src', 'config.ts');
+  if (!existsSync(moduleFile) || !existsSync(configFile))
+    fail(`apps/${service} has no ${service}.module.ts or config.ts`);
+  const { [`${camel}ConfigSchema`]: schema } = (await import(configFile)) as Record<
+    string,
+    z.ZodObject | undefined
+  >;
+  const { [`${pascal}Module`]: moduleClass } = (await import(moduleFile)) as Record<
+    string,
+    { register?: (config: unknown) => DynamicModule } | undefined
+  >;
+  if (schema === undefined || moduleClass?.register === undefined) {
+    fail(`apps/${service} does not export ${camel}ConfigSchema and ${pascal}Module.register`);
+  }
+  if (!('DATABASE_URL' in (schema as z.ZodObject).shape))
+    fail(`apps/${service} has no database (no DATABASE_URL)`);
+  // Only the database matters here; the other required settings get harmless placeholders.
+  const config = loadConfig(schema as z.ZodObject, {
+    DATABASE_URL: databaseUrl,
+    NATS_URL: 'nats://127.0.0.1:4222',
+    API_TOKEN: 'migration-placeholder-token',
+  });
+  const pending: unknown[] = [(moduleClass?.register as (config: unknown) => DynamicModule)(config)];
+  while (pending.length > 0) {
+    const next = pending.pop() as DynamicModule | undefined;
+    if (next === undefined || typeof next !== 'object') continue;
+    if (next.module === DatabaseModule) {
+      const provider = (next.providers ?? []).find(
+        (p: Provider) => typeof p === 'object' && 'provide' in p && p.provide === DATABASE_OPTIONS,
+      ) as { useValue: DatabaseOptions } | undefined;
+      if (provider !== undefined) return provider.useValue;
+    }
+    pending.push(...(next.imports ?? []));
+  }
+  return fail(`apps/${service} has no database (its module imports no DatabaseModule)`);
+}
+
+const schema = await schemaOf(app, url);
+const dataSource = new DataSource({
+  type: 'postgres',
+  url,
+  entities: schema.entities,
+  migrations: schema.migrations,
+  logging: ['error'],
+});
 try {
   await dataSource.initialize();
 } catch (error) {
@@ -105,7 +143,7 @@ try {
       const timestamp = Date.now();
       const className = `${name}${timestamp}`;
       const kebab = (name as string).replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
-      const file = path.join(ROOT, 'apps', service as string, 'src/migrations', `${timestamp}-${kebab}.ts`);
+      const file = path.join(ROOT, 'apps', app, 'src/migrations', `${timestamp}-${kebab}.ts`);
       const call = (q: { query: string; parameters?: unknown[] | undefined }) =>
         `await runner.query(${JSON.stringify(q.query)}${q.parameters?.length ? `, ${JSON.stringify(q.parameters)}` : ''});`;
       const up = kept.map((p) => `    ${call(p.up)}`).join('\n');
@@ -119,11 +157,12 @@ try {
           : `\n    // The entities do not declare these (hand-written in an earlier migration); TypeORM would drop them.\n` +
             dropped.map((p) => `    // ${call(p.up)}`).join('\n') +
             '\n';
+      mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(
         file,
         `import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** Generated by \`npm run migration:generate -- ${service} ${name}\`: review before committing. */
+/** Generated by \`npm run migration:generate -- ${app} ${name}\`: review before committing. */
 export class ${className} implements MigrationInterface {
   readonly name = '${className}';
 

@@ -4,6 +4,9 @@ import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
 import { ReadinessRegistry } from '../health/readiness.js';
 import { runMigrationsExclusively } from './migrations.js';
 
+/** The options a DatabaseModule was built with, for tools (`npm run migration:*`) that need the same schema. */
+export const DATABASE_OPTIONS = Symbol('DATABASE_OPTIONS');
+
 export interface DatabaseOptions {
   readonly url: string;
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -69,7 +72,7 @@ export class DatabaseModule {
           retryDelay: 1_000,
         }),
       ],
-      providers: [DatabaseMigrations, DatabaseReadiness],
+      providers: [DatabaseMigrations, DatabaseReadiness, { provide: DATABASE_OPTIONS, useValue: options }],
     };
   }
 }
