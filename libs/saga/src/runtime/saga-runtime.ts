@@ -35,7 +35,7 @@ export interface RuntimeOptions {
   /** Wait before re-trying a write that failed (database unreachable). */
   readonly writeRetryMs?: number;
   /** Called once an instance reached a finished state, after that state was written (metrics, benchmarks). */
-  readonly onFinished?: (id: string, status: string) => void;
+  readonly onFinished?: (id: string, status: string, reason: string | undefined) => void;
 }
 
 export class UnknownWorkflowError extends Error {
@@ -230,8 +230,8 @@ export class SagaRuntime {
     return events;
   }
 
-  finished(id: string, status: string): void {
-    this.options.onFinished?.(id, status);
+  finished(id: string, status: string, reason: string | undefined): void {
+    this.options.onFinished?.(id, status, reason);
   }
 
   /** A FencedError ends this instance's term: stop driving and tell the leadership port. */
@@ -392,7 +392,7 @@ class InstanceDriver {
           ),
         );
         this.state = next;
-        if (isFinished(next)) this.runtime.finished(this.instance.id, next.status);
+        if (isFinished(next)) this.runtime.finished(this.instance.id, next.status, next.reason);
         return;
       } catch (error) {
         if (!(error instanceof StaleVersionError)) {
