@@ -19,6 +19,8 @@ import { SagaRuntime } from './saga-runtime.js';
  */
 class MemoryLog {
   readonly trace: string[] = [];
+  /** Per write, whether it waited for its WAL flush. */
+  readonly flushes: boolean[] = [];
   readonly instances = new Map<string, InstanceRecord>();
   newestToken = 1;
 
@@ -39,6 +41,7 @@ class MemoryLog {
     },
     _events: unknown,
     token: number,
+    started: ReadonlyArray<{ key: string }> = [],
   ): Promise<CreateOutcome> {
     if (token < this.newestToken) throw new FencedError('old token');
     const record: InstanceRecord = {
@@ -53,6 +56,8 @@ class MemoryLog {
     };
     this.instances.set(instance.id, record);
     this.trace.push(`write ${instance.state.status}`);
+    for (const step of started) this.trace.push(`started ${step.key}`);
+    this.flushes.push(true);
     return { kind: 'created', instance: record };
   }
   async stepStarted(
@@ -69,12 +74,16 @@ class MemoryLog {
     _o: unknown,
     _e: unknown,
     token: number,
+    started: ReadonlyArray<{ key: string }> = [],
+    durable = true,
   ) {
     if (token < this.newestToken) throw new FencedError('old token');
     const current = this.instances.get(id);
     if (current === undefined || current.version !== version) throw new Error('stale');
     this.instances.set(id, { ...current, state, status: state.status, version: version + 1 });
     this.trace.push(`write ${state.status}`);
+    for (const step of started) this.trace.push(`started ${step.key}`);
+    this.flushes.push(durable);
     return version + 1;
   }
   async unfinishedIds(): Promise<string[]> {
@@ -142,6 +151,9 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
       'send orders.settle',
       'write completed',
     ]);
+    // The creation is flushed; every later state was reached on an answer a re-send gets again from the
+    // participants' inboxes, so none waits for its flush.
+    expect(log.flushes).toEqual([true, false, false, false, false, false]);
   });
 
   it('writes the 2PC commit decision before any commit is sent', async () => {
@@ -158,6 +170,11 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     const firstCommit = log.trace.findIndex((t) => t.endsWith('.2pc.commit'));
     expect(decision).toBeGreaterThan(-1);
     expect(firstCommit).toBeGreaterThan(decision);
+    // The decision (the third write: created, first prepared, decided) waits for its flush; nothing else does.
+    const writes = log.trace.filter((t) => t.startsWith('write '));
+    expect(writes[2]).toBe('write committing');
+    expect(log.flushes[2]).toBe(true);
+    expect(log.flushes.filter((durable, i) => durable && i !== 0 && i !== 2)).toEqual([]);
   });
 
   it('re-sends after a transport failure, with the same message id', async () => {

@@ -19,6 +19,7 @@ import {
   type InstanceRecord,
   type LifecycleEvent,
   type SagaLog,
+  type StartedStep,
   type StepOutcome,
 } from './saga-log.js';
 
@@ -49,6 +50,20 @@ export class NotLeaderError extends Error {
 }
 
 const eventSubjectPrefix = 'saga.events';
+
+/** The message id of a command: the same on every re-send, from any orchestrator instance. */
+export function messageIdOf(sagaId: string, key: string): string {
+  return `${sagaId}:${key}`;
+}
+
+function startedSteps(sagaId: string, commands: readonly OutboundCommand[]): StartedStep[] {
+  return commands.map((c) => ({
+    key: c.key,
+    step: c.step,
+    subject: c.subject,
+    messageId: messageIdOf(sagaId, c.key),
+  }));
+}
 
 /**
  * The one component that persists and sends. For each unfinished instance a driver loops: ask the workflow what
@@ -102,14 +117,16 @@ export class SagaRuntime {
     if (!this.leadership.isLeader()) throw new NotLeaderError('this orchestrator instance does not lead');
     const id = randomUUID();
     const state = workflow.start(input, id);
+    const started = startedSteps(id, workflow.outstanding(state));
     const outcome = await this.guard(
       this.log.create(
         { id, type, mode, input, state, idempotencyKey },
         [this.event(id, 1, 0, type, 'started', { mode, status: state.status })],
         this.leadership.fencingToken(),
+        started,
       ),
     );
-    if (outcome.kind === 'created') this.drive(outcome.instance);
+    if (outcome.kind === 'created') this.drive(outcome.instance, started);
     return outcome;
   }
 
@@ -248,11 +265,12 @@ export class SagaRuntime {
     }
   }
 
-  private drive(instance: InstanceRecord): void {
+  private drive(instance: InstanceRecord, started: readonly StartedStep[] = []): void {
     if (this.drivers.has(instance.id) || isFinished(instance.state)) return;
     const driver = new InstanceDriver(
       this,
       instance,
+      started,
       this.stopping.signal,
       this.random,
       this.logger,
@@ -270,10 +288,13 @@ class InstanceDriver {
   private version: number;
   private readonly workflow: AnyWorkflow;
   private queue: Promise<unknown> = Promise.resolve();
+  /** When each command this driver made outstanding was first written as started (no read needed to send). */
+  private readonly startedAtMs = new Map<string, number>();
 
   constructor(
     private readonly runtime: SagaRuntime,
     private readonly instance: InstanceRecord,
+    started: readonly StartedStep[],
     private readonly signal: AbortSignal,
     private readonly random: () => number,
     private readonly logger: { warn(message: string): void },
@@ -282,6 +303,8 @@ class InstanceDriver {
     this.state = instance.state;
     this.version = instance.version;
     this.workflow = runtime.workflowOf(instance);
+    const now = Date.now();
+    for (const step of started) this.startedAtMs.set(step.key, now);
     this.done = this.run().catch((error: unknown) => {
       if (!(error instanceof FencedError) && !this.signal.aborted) {
         this.logger.warn(`saga ${instance.id} driver stopped: ${(error as Error).message}`);
@@ -306,8 +329,11 @@ class InstanceDriver {
   }
 
   private async execute(command: OutboundCommand): Promise<void> {
-    const messageId = `${this.instance.id}:${command.key}`;
-    const { startedAtMs } = await this.runtime.log.stepStarted(this.instance.id, command, messageId);
+    const messageId = messageIdOf(this.instance.id, command.key);
+    // Written with the transition that made the command outstanding; a resumed instance reads (or writes) it.
+    const startedAtMs =
+      this.startedAtMs.get(command.key) ??
+      (await this.runtime.log.stepStarted(this.instance.id, command, messageId)).startedAtMs;
     let attempts = 0;
     while (this.running && this.isOutstanding(command.key)) {
       const elapsedMs = Date.now() - startedAtMs;
@@ -380,6 +406,15 @@ class InstanceDriver {
         outcome,
         this.version + 1,
       );
+      const started = startedSteps(
+        this.instance.id,
+        this.workflow.outstanding(next).filter((c) => !this.startedAtMs.has(c.key)),
+      );
+      // Flushed before anything is sent unless a re-send rebuilds it: an answer (not a give-up or a decision
+      // query, which are this instance's own choices) leading to a state the workflow calls rebuildable.
+      const rebuildable =
+        (outcome?.status === 'succeeded' || outcome?.status === 'refused') &&
+        !(this.workflow.mustPersist?.(this.state, next) ?? false);
       try {
         this.version = await this.runtime.guard(
           this.runtime.log.transition(
@@ -389,8 +424,12 @@ class InstanceDriver {
             outcome,
             events,
             this.runtime.leadership.fencingToken(),
+            started,
+            !rebuildable,
           ),
         );
+        const now = Date.now();
+        for (const step of started) this.startedAtMs.set(step.key, now);
         this.state = next;
         if (isFinished(next)) this.runtime.finished(this.instance.id, next.status, next.reason);
         return;
