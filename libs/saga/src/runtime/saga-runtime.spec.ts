@@ -133,24 +133,25 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [placeOrderSaga()]);
     await runtime.start('place-order', 'saga', input, 'k-1');
     await finished(log, ['completed']);
-    expect(log.trace).toEqual([
+    expect(log.trace.slice(0, 9)).toEqual([
       'write running',
       'started reserve-stock',
       'send inventory.reserve',
       'write running',
       'started hold-funds',
       'send payments.hold',
+      // Past the pivot, the three retriable steps are written as started together and sent at once.
       'write running',
       'started commit-stock',
-      'send inventory.commit',
-      'write running',
       'started capture-funds',
-      'send payments.capture',
-      'write running',
-      'started confirm-order',
-      'send orders.settle',
-      'write completed',
     ]);
+    expect(log.trace[9]).toBe('started confirm-order');
+    expect(log.trace.slice(10, 13).sort()).toEqual([
+      'send inventory.commit',
+      'send orders.settle',
+      'send payments.capture',
+    ]);
+    expect(log.trace.slice(13)).toEqual(['write running', 'write running', 'write completed']);
     // The creation is flushed; every later state was reached on an answer a re-send gets again from the
     // participants' inboxes, so none waits for its flush.
     expect(log.flushes).toEqual([true, false, false, false, false, false]);
