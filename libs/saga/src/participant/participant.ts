@@ -26,6 +26,15 @@ export interface ParticipantOptions {
   readonly controlPoolSize?: number;
 }
 
+/**
+ * A command from an orchestrator whose fencing token is older than one this participant has already seen: a
+ * deposed leader still sending. Thrown (a transport-level failure, never a business refusal), so nothing runs and
+ * the sender, if it is still alive, finds itself fenced at its log.
+ */
+export class StaleFencingTokenError extends Error {
+  override readonly name = 'StaleFencingTokenError';
+}
+
 /** The pg client under a TypeORM query runner (what `QueryRunner.connect()` resolves to for postgres). */
 type PgClient = pg.PoolClient;
 
@@ -54,6 +63,8 @@ export class Participant implements OnApplicationShutdown {
   private readonly workLockTimeoutMs: number;
   private readonly controlPoolSize: number;
   private control: Promise<DataSource> | undefined;
+  /** The newest orchestrator fencing token this process has seen (an in-memory high-water mark). */
+  private newestToken = 0;
   /** Connections that already carry `lock_timeout` (set once per connection, not per transaction). */
   private readonly configured = new WeakSet<object>();
 
@@ -158,6 +169,7 @@ export class Participant implements OnApplicationShutdown {
     fence: { step: string; status: FenceStatus },
     body: (fence: 'inserted' | FenceStatus, runner: QueryRunner, client: PgClient) => Promise<Reply<R>>,
   ): Promise<Reply<R>> {
+    this.admit(env);
     const runner = this.dataSource.createQueryRunner();
     const client = (await runner.connect()) as PgClient;
     let open = true; // from the first statement on, an error rolls back (a no-op if BEGIN never ran)
@@ -172,8 +184,9 @@ export class Participant implements OnApplicationShutdown {
           WHERE EXISTS (SELECT 1 FROM claim)
           ON CONFLICT (transaction_id, step) DO NOTHING RETURNING status)
         SELECT EXISTS (SELECT 1 FROM claim) AS claimed, EXISTS (SELECT 1 FROM fence) AS fenced`;
+      await this.configure(client);
       const results = (await client.query(
-        `${this.connectionSetup(client)}BEGIN; ${claimSql}; SAVEPOINT saga_work`,
+        `BEGIN; ${claimSql}; SAVEPOINT saga_work`,
       )) as unknown as pg.QueryResult[];
       // Tell TypeORM the transaction is ours, so that work using `save()` does not open (and commit) its own.
       (runner as { isTransactionActive: boolean }).isTransactionActive = true;
@@ -224,11 +237,29 @@ export class Participant implements OnApplicationShutdown {
     }
   }
 
-  /** `SET lock_timeout` the first time a connection is used by the kit, sent ahead of its first statement. */
-  private connectionSetup(client: object): string {
-    if (this.configured.has(client)) return '';
+  /**
+   * Refuses a command carrying a fencing token older than the newest seen. The orchestrator's log is the real
+   * guard (a deposed leader's writes are refused there); this keeps a deposed leader's commands, still in
+   * flight, from doing work here first. Per process and in memory: a restarted participant learns again.
+   */
+  private admit(env: CommandEnvelope<unknown>): void {
+    const token = env.fencingToken;
+    if (token === undefined) return;
+    if (token < this.newestToken) {
+      throw new StaleFencingTokenError(`fencing token ${token} is older than ${this.newestToken}`);
+    }
+    this.newestToken = token;
+  }
+
+  /**
+   * `SET lock_timeout` the first time the kit uses a connection, on its own, outside any transaction: a SET sent
+   * in the same string as BEGIN would belong to that transaction and be undone by its rollback. The setting then
+   * holds for the connection's life, for every statement on it (the app's own ones too).
+   */
+  private async configure(client: PgClient): Promise<void> {
+    if (this.configured.has(client)) return;
+    await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(this.workLockTimeoutMs))}`);
     this.configured.add(client);
-    return `SET lock_timeout = ${Math.max(1, Math.floor(this.workLockTimeoutMs))}; `;
   }
 
   /**
@@ -242,6 +273,7 @@ export class Participant implements OnApplicationShutdown {
     work: (em: EntityManager) => Promise<Reply<R>>,
   ): Promise<Reply<Prepared>> {
     const gid = this.ownGid(env.payload.gid);
+    this.admit(env);
     const seen = await this.dataSource.query<
       Array<{ committed: Reply<unknown> | null; kept: Reply<unknown> | null; prepared: boolean }>
     >(
@@ -261,7 +293,8 @@ export class Participant implements OnApplicationShutdown {
     let open = true;
     let prepared = false;
     try {
-      await client.query(`${this.connectionSetup(client)}BEGIN`);
+      await this.configure(client);
+      await client.query('BEGIN');
       (runner as { isTransactionActive: boolean }).isTransactionActive = true;
       const claimed = await client.query<{ claimed: boolean; fenced: boolean }>(
         `WITH claim AS (
