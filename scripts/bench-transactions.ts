@@ -119,7 +119,7 @@ async function runParticipant(service: keyof ToyDatabases): Promise<void> {
   const urls = urlsFromEnv();
   const poolSize = Number(process.env['BENCH_POOL'] ?? '32');
   const toys = await ToyParticipants.open(urls, poolSize);
-  const nc = await connect({ servers: [urls.nats] });
+  const nc = await connect({ servers: [urls.nats], noAsyncTraces: true });
   toys.listen(nc, service);
   process.send?.({ ready: true });
   process.on('disconnect', () => {
@@ -142,7 +142,7 @@ async function runOrchestrator(): Promise<void> {
   await logSource.initialize();
   const log = new SagaLog(logSource);
   const leadership = new SingleInstanceLeadership(log, 'bench');
-  const commandsNc = await connect({ servers: [urls.nats] });
+  const commandsNc = await connect({ servers: [urls.nats], noAsyncTraces: true });
   const waiting = new Map<string, (answer: OrderAnswer) => void>();
   const early = new Map<string, OrderAnswer>();
   const runtime = new SagaRuntime(
@@ -161,7 +161,7 @@ async function runOrchestrator(): Promise<void> {
     },
   );
   await leadership.campaign();
-  const serverNc = await connect({ servers: [urls.nats] });
+  const serverNc = await connect({ servers: [urls.nats], noAsyncTraces: true });
   serverNc.subscribe(ORDER_SUBJECT, {
     callback: (error, message) => {
       if (error !== null) return;
@@ -206,7 +206,7 @@ async function runOrchestrator(): Promise<void> {
 async function runLoad(): Promise<void> {
   const urls = urlsFromEnv();
   const baseline = new pg.Pool({ connectionString: urls.baseline, max: 70 });
-  const nc = await connect({ servers: [urls.nats] });
+  const nc = await connect({ servers: [urls.nats], noAsyncTraces: true });
   const monolith = async (client: number, sku: string, orderId: string): Promise<OrderAnswer> => {
     const connection = await baseline.connect();
     const customerId = `customer-${client}`;

@@ -92,7 +92,8 @@ export class Participant implements OnApplicationShutdown {
         migrations: [],
         migrationsRun: false,
         synchronize: false,
-        extra: { ...extra, max: this.controlPoolSize },
+        // Warm: phase two never waits for a connection to be opened again after a quiet spell.
+        extra: { ...extra, max: this.controlPoolSize, idleTimeoutMillis: 0 },
       });
       await control.initialize();
       return control;
