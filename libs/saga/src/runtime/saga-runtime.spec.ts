@@ -87,13 +87,17 @@ class MemoryLog {
     return version + 1;
   }
   async unfinishedIds(): Promise<string[]> {
-    return [];
+    return [...this.instances.values()]
+      .filter((i) => !['completed', 'compensated', 'committed', 'aborted', 'failed'].includes(i.status))
+      .map((i) => i.id);
   }
 }
 
 function leadership(token = 1): LeadershipPort & { leader: boolean } {
   return {
     leader: true,
+    start: async () => undefined,
+    stop: async () => undefined,
     isLeader() {
       return this.leader;
     },
@@ -212,6 +216,75 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     expect(port.leader).toBe(false);
     await runtime.stopAll();
     expect(log.trace.filter((t) => t.startsWith('send'))).toEqual(['send inventory.reserve']);
+  });
+
+  it('gives a step up at its deadline by the injected clock, not by waiting', async () => {
+    const log = new MemoryLog();
+    let nowMs = 1_000_000;
+    const send = (async (subject: string) => {
+      if (subject === 'inventory.reserve') {
+        nowMs += 20_000; // each attempt "takes" 20 s: past the 15 s step deadline after the first
+        throw new Error('timeout');
+      }
+      return { ok: true, result: null };
+    }) as unknown as CommandSender;
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [placeOrderSaga()], {
+      clock: () => nowMs,
+      random: () => 0,
+    });
+    const startedAt = Date.now();
+    await runtime.start('place-order', 'saga', input, 'k-clock');
+    for (let i = 0; i < 400 && ![...log.instances.values()].some((r) => r.status === 'compensated'); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const done = await finished(log, ['compensated']);
+    expect(Date.now() - startedAt).toBeLessThan(5_000); // far less than the 15 s deadline
+    expect((done.state as { reason?: string }).reason).toBe('reserve-stock: no answer before the deadline');
+  });
+
+  it('resumes a backlog at most resumeConcurrencyMax instances at a time', async () => {
+    const log = new MemoryLog();
+    const saga = placeOrderSaga();
+    for (let i = 0; i < 6; i += 1) {
+      const id = `backlog-${i}`;
+      const state = saga.start({ ...input, orderId: `o-${i}` }, id);
+      log.instances.set(id, {
+        id,
+        type: 'place-order',
+        mode: 'saga',
+        status: state.status,
+        reason: null,
+        input,
+        state,
+        idempotencyKey: id,
+        requestHash: '',
+        fencingToken: 1,
+        version: 1,
+        createdAt: '',
+        updatedAt: '',
+      });
+    }
+    let inFlight = 0;
+    let inFlightMax = 0;
+    const send = (async (subject: string) => {
+      inFlight += 1;
+      inFlightMax = Math.max(inFlightMax, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      inFlight -= 1;
+      return subject === 'inventory.reserve' ? { ok: true, result: priced } : { ok: true, result: null };
+    }) as unknown as CommandSender;
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [saga], {
+      resumeConcurrencyMax: 2,
+    });
+    expect(await runtime.resumeAll()).toBe(6);
+    for (let i = 0; i < 500 && [...log.instances.values()].some((r) => r.status !== 'completed'); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect([...log.instances.values()].every((r) => r.status === 'completed')).toBe(true);
+    // Two instances at a time; each may have its three post-pivot steps in flight together.
+    expect(inFlightMax).toBeLessThanOrEqual(6);
+    expect(inFlightMax).toBeGreaterThan(3);
+    await runtime.stopAll();
   });
 
   it('answers a repeated idempotency key with the same instance, and a changed input as a conflict', async () => {

@@ -35,6 +35,10 @@ export interface RuntimeOptions {
   readonly logger?: { warn(message: string): void; log(message: string): void };
   /** Wait before re-trying a write that failed (database unreachable). */
   readonly writeRetryMs?: number;
+  /** Milliseconds since the epoch (deadlines of steps); injected so tests control time. Default `Date.now`. */
+  readonly clock?: () => number;
+  /** At most this many resumed instances are driven at once after a start or a leadership change. Default 64. */
+  readonly resumeConcurrencyMax?: number;
   /** Called once an instance reached a finished state, after that state was written (metrics, benchmarks). */
   readonly onFinished?: (id: string, status: string, reason: string | undefined) => void;
 }
@@ -75,6 +79,7 @@ export class SagaRuntime {
   private readonly workflows = new Map<string, AnyWorkflow>();
   private readonly drivers = new Map<string, InstanceDriver>();
   private readonly random: () => number;
+  private readonly clock: () => number;
   private readonly logger: { warn(message: string): void; log(message: string): void };
   private stopping = new AbortController();
 
@@ -87,6 +92,7 @@ export class SagaRuntime {
   ) {
     for (const workflow of workflows) this.workflows.set(`${workflow.type}/${workflow.mode}`, workflow);
     this.random = options.random ?? Math.random;
+    this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? { warn: () => undefined, log: () => undefined };
   }
 
@@ -135,15 +141,35 @@ export class SagaRuntime {
     return { kind: same ? 'existing' : 'conflict', instance: existing };
   }
 
-  /** Resumes every unfinished instance (at start and whenever this instance becomes leader). */
+  /**
+   * Resumes every unfinished instance (at start and whenever this instance becomes leader), at most
+   * `resumeConcurrencyMax` at a time, oldest first, so a long backlog does not flood the participants and the
+   * log at once. Resolves once the first ones are under way; the rest follow as drivers finish.
+   */
   async resumeAll(): Promise<number> {
     this.stopping = new AbortController();
+    const signal = this.stopping.signal;
     const ids = await this.log.unfinishedIds(['completed', 'compensated', 'committed', 'aborted', 'failed']);
-    for (const id of ids) {
-      const instance = await this.log.find(id);
-      if (instance !== undefined) this.drive(instance);
+    const queue = [...ids];
+    const lane = async (): Promise<void> => {
+      while (!signal.aborted) {
+        const id = queue.shift();
+        if (id === undefined) return;
+        const instance = await this.log.find(id);
+        const driver = instance === undefined ? undefined : this.drive(instance);
+        if (driver !== undefined) await driver.done;
+      }
+    };
+    const lanes = Math.min(this.options.resumeConcurrencyMax ?? 64, ids.length);
+    for (let i = 0; i < lanes; i += 1) {
+      void lane().catch((error: unknown) => this.logger.warn(`resume: ${(error as Error).message}`));
     }
     return ids.length;
+  }
+
+  /** Now, by the injected clock. */
+  now(): number {
+    return this.clock();
   }
 
   /** Stops every driver (leadership lost or shutting down); in-flight sends are abandoned, not undone. */
@@ -265,8 +291,8 @@ export class SagaRuntime {
     }
   }
 
-  private drive(instance: InstanceRecord, started: readonly StartedStep[] = []): void {
-    if (this.drivers.has(instance.id) || isFinished(instance.state)) return;
+  private drive(instance: InstanceRecord, started: readonly StartedStep[] = []): InstanceDriver | undefined {
+    if (this.drivers.has(instance.id) || isFinished(instance.state)) return undefined;
     const driver = new InstanceDriver(
       this,
       instance,
@@ -278,6 +304,7 @@ export class SagaRuntime {
     );
     this.drivers.set(instance.id, driver);
     void driver.done.finally(() => this.drivers.delete(instance.id));
+    return driver;
   }
 }
 
@@ -303,7 +330,7 @@ class InstanceDriver {
     this.state = instance.state;
     this.version = instance.version;
     this.workflow = runtime.workflowOf(instance);
-    const now = Date.now();
+    const now = runtime.now();
     for (const step of started) this.startedAtMs.set(step.key, now);
     this.done = this.run().catch((error: unknown) => {
       if (!(error instanceof FencedError) && !this.signal.aborted) {
@@ -336,7 +363,7 @@ class InstanceDriver {
       (await this.runtime.log.stepStarted(this.instance.id, command, messageId)).startedAtMs;
     let attempts = 0;
     while (this.running && this.isOutstanding(command.key)) {
-      const elapsedMs = Date.now() - startedAtMs;
+      const elapsedMs = this.runtime.now() - startedAtMs;
       if (retryExhausted(command.retry, attempts, elapsedMs)) {
         await this.apply(command.key, (s) => this.workflow.onGiveUp(s, command.key), {
           key: command.key,
@@ -428,7 +455,7 @@ class InstanceDriver {
             !rebuildable,
           ),
         );
-        const now = Date.now();
+        const now = this.runtime.now();
         for (const step of started) this.startedAtMs.set(step.key, now);
         this.state = next;
         if (isFinished(next)) this.runtime.finished(this.instance.id, next.status, next.reason);
