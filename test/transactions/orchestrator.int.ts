@@ -293,6 +293,50 @@ describe('orchestrator on PostgreSQL and NATS', () => {
     expect(bad.ok).toBe(false);
   });
 
+  it('survives any payload on every subject it subscribes to, and keeps serving', async () => {
+    const subjects = [
+      'orchestrator.leader.start',
+      'orchestrator.leader.decision',
+      'orchestrator.start',
+      'orchestrator.2pc.decision',
+    ];
+    const garbage = [
+      'x',
+      '',
+      '{',
+      'null',
+      '[]',
+      '42',
+      '"text"',
+      '{"pattern":1}',
+      '{"data":{}}',
+      'x'.repeat(100_000),
+    ];
+    for (const subject of subjects) {
+      for (const payload of garbage) {
+        // With no reply subject: dropped, with a warning.
+        nc.publish(subject, payload);
+        // With one: an answer (an error), never silence and never a crash.
+        const answer = await nc.request(subject, payload, { timeout: 5_000 });
+        expect(answer.string().length).toBeGreaterThan(0);
+      }
+    }
+    for (const subject of subjects.slice(0, 2)) {
+      const answer = await nc.request(subject, 'x', { timeout: 5_000 });
+      expect(answer.json()).toEqual({ ok: false, reason: 'malformed message: not JSON' });
+    }
+    // Still serving, on the leader subject too.
+    const input = await order();
+    const direct = await nc.request(
+      'orchestrator.leader.start',
+      JSON.stringify({ idempotencyKey: input.orderId, type: 'place-order', mode: 'saga', input }),
+      { timeout: 5_000 },
+    );
+    const started = direct.json<{ ok: boolean; result: { transactionId: string } }>();
+    expect(started.ok).toBe(true);
+    expect((await settled(started.result.transactionId)).status).toBe('completed');
+  });
+
   it('a decision query before phase one ends decides abort durably, and the transaction aborts everywhere', async () => {
     toys.faults.set('payments.2pc.prepare', { never: true });
     try {

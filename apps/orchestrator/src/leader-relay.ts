@@ -67,14 +67,30 @@ export class LeaderRelay implements OnApplicationBootstrap, OnApplicationShutdow
   private async subscribe(): Promise<void> {
     if (this.subscriptions.length > 0) return;
     const connection = await this.nats.get();
+    // Any payload is survivable: a message that is not JSON gets an error reply (or, with no reply subject, a
+    // warning) and the subscription keeps reading; nothing thrown here reaches the client's reader loop.
     const serve = <P>(subject: string, handle: (payload: P) => Promise<unknown>) =>
       connection.subscribe(subject, {
         callback: (error, message) => {
           if (error !== null) return;
-          handle(message.json<P>()).then(
-            (reply) => message.respond(JSON.stringify(reply)),
-            (failure: unknown) => this.logger.warn(`${subject}: ${(failure as Error).message}`),
-          );
+          const answer = (reply: unknown): void => {
+            if (message.reply === undefined || message.reply === '') {
+              this.logger.warn(`${subject}: a message with no reply subject was dropped`);
+              return;
+            }
+            message.respond(JSON.stringify(reply));
+          };
+          let payload: P;
+          try {
+            payload = message.json<P>();
+          } catch {
+            answer({ ok: false, reason: 'malformed message: not JSON' });
+            return;
+          }
+          handle(payload).then(answer, (failure: unknown) => {
+            this.logger.warn(`${subject}: ${(failure as Error).message}`);
+            answer({ ok: false, reason: 'the orchestrator could not handle this message; send it again' });
+          });
         },
       });
     this.subscriptions = [

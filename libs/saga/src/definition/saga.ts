@@ -122,20 +122,28 @@ export function sagaWorkflow<I, D>(definition: SagaDefinition<I, D>): Workflow<I
     return { ...state, position, status: finished ? 'compensated' : 'compensating' };
   }
 
+  /**
+   * The steps whose action should be in flight: the current one before the pivot; after it, every retriable
+   * step not yet done, all at once (none can be refused into a compensation, so their order does not matter).
+   */
+  function pendingSteps(state: SagaState<D>): readonly SagaStep<D>[] {
+    if (state.status !== 'running') return [];
+    const step = definition.steps[state.position];
+    if (step === undefined) return [];
+    if (step.kind === 'compensatable') return [step];
+    return definition.steps.slice(firstRetriable).filter((s) => !state.done.includes(s.name));
+  }
+
   function outstanding(state: SagaState<D>): readonly OutboundCommand[] {
     if (state.status === 'running') {
-      const step = definition.steps[state.position];
-      if (step === undefined) return [];
-      return [
-        {
-          key: step.name,
-          step: step.action.step,
-          subject: step.action.subject,
-          payload: step.action.build(state.data, undefined),
-          timeoutMs: step.timeoutMs,
-          retry: step.retry,
-        },
-      ];
+      return pendingSteps(state).map((step) => ({
+        key: step.name,
+        step: step.action.step,
+        subject: step.action.subject,
+        payload: step.action.build(state.data, undefined),
+        timeoutMs: step.timeoutMs,
+        retry: step.retry,
+      }));
     }
     if (state.status === 'compensating') {
       const next = currentCompensation(state);
@@ -163,13 +171,13 @@ export function sagaWorkflow<I, D>(definition: SagaDefinition<I, D>): Workflow<I
     outstanding,
 
     onReply(state, key, reply: Reply<unknown>) {
-      const [expected] = outstanding(state);
-      if (expected === undefined || expected.key !== key) return state;
       if (state.status === 'compensating') {
+        const [expected] = outstanding(state);
+        if (expected === undefined || expected.key !== key) return state;
         if (!reply.ok) return { ...state, status: 'failed', reason: `${key} refused: ${reply.reason}` };
         return advanceCompensation(state);
       }
-      const step = definition.steps[state.position];
+      const step = pendingSteps(state).find((s) => s.name === key);
       if (step === undefined) return state;
       if (!reply.ok) {
         // A refusal is recorded by the participant with its business change rolled back: nothing to undo here.
@@ -188,9 +196,9 @@ export function sagaWorkflow<I, D>(definition: SagaDefinition<I, D>): Workflow<I
     },
 
     onGiveUp(state, key) {
-      const [expected] = outstanding(state);
-      if (expected === undefined || expected.key !== key) return state;
-      const step = state.status === 'running' ? definition.steps[state.position] : undefined;
+      const pending = outstanding(state);
+      if (!pending.some((c) => c.key === key)) return state;
+      const step = pendingSteps(state).find((s) => s.name === key);
       if (step?.kind === 'compensatable') {
         // The action may have run without us hearing of it: compensate it too (a participant that never ran
         // it records a marker and refuses it if it arrives late).

@@ -188,5 +188,9 @@ export function twoPhaseWorkflow<I, D>(
         ? decide(state, 'abort', 'decision asked before all prepared')
         : state;
     },
+    // The decision must reach the disk before any commit or abort leaves (presumed abort).
+    mustPersist(before, after) {
+      return after.decision !== before.decision;
+    },
   };
 }

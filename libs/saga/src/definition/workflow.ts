@@ -66,6 +66,14 @@ export interface Workflow<I, St extends WorkflowStateBase> {
   onReply(state: St, key: string, reply: Reply<unknown>): St;
   /** The command `key` got no answer within its retry policy. */
   onGiveUp(state: St, key: string): St;
+  /**
+   * True when `after`, reached from `before` on a participant's answer, holds something no re-sent command could
+   * rebuild (a two-phase decision): the runtime then waits for its WAL flush before sending anything. States
+   * reached on an answer are otherwise committed without waiting for the flush: after a database crash the
+   * runtime re-sends the same message ids and the participants answer from their inboxes, rebuilding them.
+   * Absent: every state reached on an answer is rebuildable.
+   */
+  mustPersist?(before: St, after: St): boolean;
 }
 
 export function isFinished(state: WorkflowStateBase): boolean {

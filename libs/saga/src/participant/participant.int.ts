@@ -9,7 +9,7 @@ import { makeGid } from './gid.js';
 import { recoverInDoubt } from './in-doubt-recovery.js';
 import { participantEntities } from './participant.entities.js';
 import { participantMigrations } from './participant.migration.js';
-import { Participant } from './participant.js';
+import { Participant, StaleFencingTokenError } from './participant.js';
 
 /** A toy business table: one counter per key, changed by the work functions below. */
 @Entity({ name: 'counter' })
@@ -86,6 +86,26 @@ describe('participant kit on a real PostgreSQL', () => {
     expect(first).toEqual({ ok: true, result: { value: 5 } });
     expect(again).toEqual(first);
     expect(await valueOf(key)).toBe(5);
+  });
+
+  it('refuses a command carrying a fencing token older than one it has seen, and runs nothing', async () => {
+    const fresh = new Participant(dataSource, { service: 'inventory' });
+    try {
+      const key = randomUUID();
+      expect(await fresh.action({ ...envelope('reserve', {}), fencingToken: 7 }, add(key, 1))).toMatchObject({
+        ok: true,
+      });
+      await expect(
+        fresh.action({ ...envelope('reserve', {}), fencingToken: 6 }, add(key, 1)),
+      ).rejects.toBeInstanceOf(StaleFencingTokenError);
+      expect(await valueOf(key)).toBe(1);
+      expect(await fresh.action({ ...envelope('reserve', {}), fencingToken: 8 }, add(key, 1))).toMatchObject({
+        ok: true,
+      });
+      expect(await valueOf(key)).toBe(2);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('applies concurrent deliveries of one message once', async () => {

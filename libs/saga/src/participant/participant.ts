@@ -1,4 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import pg from 'pg';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import type { CommandEnvelope, Decide, Prepare, Prepared, Reply } from '@concord/contracts';
 import { gidLiteral, parseGid } from './gid.js';
@@ -21,7 +22,24 @@ export interface ParticipantOptions {
    * Default 3000 ms; the command fails and the orchestrator re-sends it.
    */
   readonly workLockTimeoutMs?: number;
+  /** Connections of the kit's own pool for phase two and prepared replies. Default 8. */
+  readonly controlPoolSize?: number;
 }
+
+/**
+ * A command from an orchestrator whose fencing token is older than one this participant has already seen: a
+ * deposed leader still sending. Thrown (a transport-level failure, never a business refusal), so nothing runs and
+ * the sender, if it is still alive, finds itself fenced at its log.
+ */
+export class StaleFencingTokenError extends Error {
+  override readonly name = 'StaleFencingTokenError';
+}
+
+/** The pg client under a TypeORM query runner (what `QueryRunner.connect()` resolves to for postgres). */
+type PgClient = pg.PoolClient;
+
+/** A SQL string literal (standard_conforming_strings on, which PostgreSQL has had by default since 9.1). */
+const literal = (value: string): string => pg.escapeLiteral(value);
 
 /** The fence row of a 2PC branch: one per gid, so an abort that overtakes its prepare is remembered. */
 const twoPhaseFenceStep = '2pc';
@@ -33,9 +51,6 @@ async function selectRows<T>(runner: QueryRunner, sql: string, parameters: unkno
   return (await runner.query(sql, parameters)) as T[];
 }
 
-/** Connections of the kit's own pool for phase two and prepared replies (never starved by handlers). */
-const controlPoolSize = 3;
-
 const OK_NULL: Reply<null> = { ok: true, result: null };
 
 /**
@@ -46,7 +61,12 @@ const OK_NULL: Reply<null> = { ok: true, result: null };
 export class Participant implements OnApplicationShutdown {
   readonly service: string;
   private readonly workLockTimeoutMs: number;
+  private readonly controlPoolSize: number;
   private control: Promise<DataSource> | undefined;
+  /** The newest orchestrator fencing token this process has seen (an in-memory high-water mark). */
+  private newestToken = 0;
+  /** Connections that already carry `lock_timeout` (set once per connection, not per transaction). */
+  private readonly configured = new WeakSet<object>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -54,6 +74,7 @@ export class Participant implements OnApplicationShutdown {
   ) {
     this.service = options.service;
     this.workLockTimeoutMs = options.workLockTimeoutMs ?? 3_000;
+    this.controlPoolSize = options.controlPoolSize ?? 8;
   }
 
   /**
@@ -71,7 +92,8 @@ export class Participant implements OnApplicationShutdown {
         migrations: [],
         migrationsRun: false,
         synchronize: false,
-        extra: { ...extra, max: controlPoolSize },
+        // Warm: phase two never waits for a connection to be opened again after a quiet spell.
+        extra: { ...extra, max: this.controlPoolSize, idleTimeoutMillis: 0 },
       });
       await control.initialize();
       return control;
@@ -95,24 +117,17 @@ export class Participant implements OnApplicationShutdown {
    * A duplicate messageId gets the first reply again without running work. A refusal (`{ok:false}`) rolls back
    * the business change but the reply is still recorded. Refused with {ok:false, reason:'compensated'} if the
    * compensation for (transactionId, step) already ran (the late action is refused).
+   *
+   * Round trips: one to begin, claim the message id and the fence and open the savepoint; the work's own; one
+   * to record the reply and commit (one WAL flush).
    */
   async action<R>(
     env: CommandEnvelope<unknown>,
     work: (em: EntityManager) => Promise<Reply<R>>,
   ): Promise<Reply<R>> {
-    return this.inTransaction(async (runner) => {
-      const first = await this.claim(runner, env, 'action');
-      if (first !== undefined) return first as Reply<R>;
-      // The fence row is inside the savepoint: a refused action leaves no trace but its reply, so a later
-      // compensation of it correctly finds "never ran".
-      await runner.query('SAVEPOINT saga_work');
-      const fence = await this.insertFence(runner, env.transactionId, env.step, 'tried');
-      let reply: Reply<R>;
-      if (fence === 'inserted') reply = await work(runner.manager);
-      else reply = { ok: false, reason: fence === 'tried' ? 'duplicate action' : 'compensated' };
-      if (!reply.ok) await runner.query('ROLLBACK TO SAVEPOINT saga_work');
-      await this.recordReply(runner, env.messageId, reply);
-      return reply;
+    return this.command(env, 'action', { step: env.step, status: 'tried' }, async (fence, runner) => {
+      if (fence === 'inserted') return work(runner.manager);
+      return { ok: false, reason: fence === 'tried' ? 'duplicate action' : 'compensated' };
     });
   }
 
@@ -125,70 +140,220 @@ export class Participant implements OnApplicationShutdown {
     compensatesStep: string,
     work: (em: EntityManager) => Promise<Reply<null>>,
   ): Promise<Reply<null>> {
-    return this.inTransaction(async (runner) => {
-      const first = await this.claim(runner, env, 'compensation');
-      if (first !== undefined) return first as Reply<null>;
-      await runner.query('SAVEPOINT saga_work');
-      const fence = await this.insertFence(runner, env.transactionId, compensatesStep, 'suspended');
-      let reply: Reply<null> = OK_NULL;
-      if (fence === 'tried') {
-        reply = await work(runner.manager);
-        if (reply.ok) await this.setFence(runner, env.transactionId, compensatesStep, 'compensated');
-      }
-      if (!reply.ok) await runner.query('ROLLBACK TO SAVEPOINT saga_work');
-      await this.recordReply(runner, env.messageId, reply);
-      return reply;
-    });
+    return this.command(
+      env,
+      'compensation',
+      { step: compensatesStep, status: 'suspended' },
+      async (fence, runner, client) => {
+        if (fence !== 'tried') return OK_NULL;
+        const reply = await work(runner.manager);
+        if (reply.ok) {
+          await client.query('UPDATE saga_fence SET status = $3 WHERE transaction_id = $1 AND step = $2', [
+            env.transactionId,
+            compensatesStep,
+            'compensated',
+          ]);
+        }
+        return reply;
+      },
+    );
   }
 
-  /** 2PC phase one: BEGIN; work; inbox row; PREPARE TRANSACTION gid. A repeat while prepared answers the same. */
+  /**
+   * The shape of every saga command: claim the message id and insert the fence row in one statement sent with
+   * BEGIN and SAVEPOINT; a duplicate answers the first reply; else `body` runs; a refusal rolls back to the
+   * savepoint (and removes the fence row this transaction inserted); the reply is written with the COMMIT.
+   */
+  private async command<R>(
+    env: CommandEnvelope<unknown>,
+    kind: InboxKind,
+    fence: { step: string; status: FenceStatus },
+    body: (fence: 'inserted' | FenceStatus, runner: QueryRunner, client: PgClient) => Promise<Reply<R>>,
+  ): Promise<Reply<R>> {
+    this.admit(env);
+    const runner = this.dataSource.createQueryRunner();
+    const client = (await runner.connect()) as PgClient;
+    let open = true; // from the first statement on, an error rolls back (a no-op if BEGIN never ran)
+    try {
+      const claimSql = `WITH claim AS (
+          INSERT INTO saga_inbox (message_id, transaction_id, step, kind)
+          VALUES (${literal(env.messageId)}, ${literal(env.transactionId)}, ${literal(env.step)}, ${literal(kind)})
+          ON CONFLICT (message_id) DO NOTHING RETURNING message_id),
+        fence AS (
+          INSERT INTO saga_fence (transaction_id, step, status)
+          SELECT ${literal(env.transactionId)}, ${literal(fence.step)}, ${literal(fence.status)}
+          WHERE EXISTS (SELECT 1 FROM claim)
+          ON CONFLICT (transaction_id, step) DO NOTHING RETURNING status)
+        SELECT EXISTS (SELECT 1 FROM claim) AS claimed, EXISTS (SELECT 1 FROM fence) AS fenced`;
+      await this.configure(client);
+      const results = (await client.query(
+        `BEGIN; ${claimSql}; SAVEPOINT saga_work`,
+      )) as unknown as pg.QueryResult[];
+      // Tell TypeORM the transaction is ours, so that work using `save()` does not open (and commit) its own.
+      (runner as { isTransactionActive: boolean }).isTransactionActive = true;
+      const claim = results.find((r) => r.command === 'SELECT')?.rows[0] as
+        { claimed: boolean; fenced: boolean } | undefined;
+      if (claim === undefined) throw new Error('claim statement returned nothing');
+      if (!claim.claimed) {
+        // Handled before (or by a concurrent delivery that committed first): its reply, read afresh.
+        const rows = await client.query<{ reply: Reply<R> | null }>(
+          'SELECT reply FROM saga_inbox WHERE message_id = $1',
+          [env.messageId],
+        );
+        const reply = rows.rows[0]?.reply;
+        if (reply === undefined || reply === null) throw new Error(`inbox row ${env.messageId} has no reply`);
+        await client.query('ROLLBACK');
+        open = false;
+        return reply;
+      }
+      let status: 'inserted' | FenceStatus = 'inserted';
+      if (!claim.fenced) {
+        const rows = await client.query<{ status: FenceStatus }>(
+          'SELECT status FROM saga_fence WHERE transaction_id = $1 AND step = $2 FOR UPDATE',
+          [env.transactionId, fence.step],
+        );
+        const existing = rows.rows[0]?.status;
+        if (existing === undefined) throw new Error(`fence row ${env.transactionId}/${fence.step} vanished`);
+        status = existing;
+      }
+      const reply = await body(status, runner, client);
+      const undo = reply.ok
+        ? ''
+        : `ROLLBACK TO SAVEPOINT saga_work; ${
+            status === 'inserted'
+              ? `DELETE FROM saga_fence WHERE transaction_id = ${literal(env.transactionId)} AND step = ${literal(fence.step)}; `
+              : ''
+          }`;
+      await client.query(
+        `${undo}UPDATE saga_inbox SET reply = ${literal(JSON.stringify(reply))}::jsonb WHERE message_id = ${literal(env.messageId)}; COMMIT`,
+      );
+      open = false;
+      return reply;
+    } catch (error) {
+      if (open) await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      (runner as { isTransactionActive: boolean }).isTransactionActive = false;
+      await runner.release();
+    }
+  }
+
+  /**
+   * Refuses a command carrying a fencing token older than the newest seen. The orchestrator's log is the real
+   * guard (a deposed leader's writes are refused there); this keeps a deposed leader's commands, still in
+   * flight, from doing work here first. Per process and in memory: a restarted participant learns again.
+   */
+  private admit(env: CommandEnvelope<unknown>): void {
+    const token = env.fencingToken;
+    if (token === undefined) return;
+    if (token < this.newestToken) {
+      throw new StaleFencingTokenError(`fencing token ${token} is older than ${this.newestToken}`);
+    }
+    this.newestToken = token;
+  }
+
+  /**
+   * `SET lock_timeout` the first time the kit uses a connection, on its own, outside any transaction: a SET sent
+   * in the same string as BEGIN would belong to that transaction and be undone by its rollback. The setting then
+   * holds for the connection's life, for every statement on it (the app's own ones too).
+   */
+  private async configure(client: PgClient): Promise<void> {
+    if (this.configured.has(client)) return;
+    await client.query(`SET lock_timeout = ${Math.max(1, Math.floor(this.workLockTimeoutMs))}`);
+    this.configured.add(client);
+  }
+
+  /**
+   * 2PC phase one: BEGIN; work; inbox row; PREPARE TRANSACTION gid. A repeat while prepared answers the same.
+   * Round trips: one look (already committed? prepared?), one to begin and claim, the work's own, one to keep
+   * the reply outside the transaction (no flush of its own: the PREPARE's flush, later in the same WAL, covers
+   * it), one to record the reply and prepare (one flush).
+   */
   async prepare<R>(
     env: CommandEnvelope<Prepare<unknown>>,
     work: (em: EntityManager) => Promise<Reply<R>>,
   ): Promise<Reply<Prepared>> {
     const gid = this.ownGid(env.payload.gid);
-    const committed = await this.committedReply(env.messageId);
-    if (committed !== undefined) return committed as Reply<Prepared>;
-    if (await this.isPrepared(gid)) {
-      const kept = await this.preparedReply(gid);
+    this.admit(env);
+    const seen = await this.dataSource.query<
+      Array<{ committed: Reply<unknown> | null; kept: Reply<unknown> | null; prepared: boolean }>
+    >(
+      `SELECT (SELECT reply FROM saga_inbox WHERE message_id = $1) AS committed,
+              (SELECT reply FROM saga_prepared_reply WHERE gid = $2) AS kept,
+              EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $2 AND database = current_database()) AS prepared`,
+      [env.messageId, gid],
+    );
+    const look = seen[0];
+    if (look?.committed !== null && look?.committed !== undefined) return look.committed as Reply<Prepared>;
+    if (look?.prepared === true) {
       // The reply row is written before PREPARE, so a prepared gid always has one; the fallback is defensive.
-      return (kept as Reply<Prepared> | undefined) ?? { ok: true, result: { gid, result: null } };
+      return (look.kept as Reply<Prepared> | null) ?? { ok: true, result: { gid, result: null } };
     }
     const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
+    const client = (await runner.connect()) as PgClient;
+    let open = true;
     let prepared = false;
     try {
-      await runner.startTransaction();
-      const first = await this.claim(runner, env, 'prepare');
-      if (first !== undefined) {
-        await runner.commitTransaction();
-        return first as Reply<Prepared>;
+      await this.configure(client);
+      await client.query('BEGIN');
+      (runner as { isTransactionActive: boolean }).isTransactionActive = true;
+      const claimed = await client.query<{ claimed: boolean; fenced: boolean }>(
+        `WITH claim AS (
+           INSERT INTO saga_inbox (message_id, transaction_id, step, kind) VALUES ($1, $2, $3, 'prepare')
+           ON CONFLICT (message_id) DO NOTHING RETURNING message_id),
+         fence AS (
+           INSERT INTO saga_fence (transaction_id, step, status) SELECT $4, $5, 'tried'
+           WHERE EXISTS (SELECT 1 FROM claim)
+           ON CONFLICT (transaction_id, step) DO NOTHING RETURNING status)
+         SELECT EXISTS (SELECT 1 FROM claim) AS claimed, EXISTS (SELECT 1 FROM fence) AS fenced`,
+        [env.messageId, env.transactionId, env.step, gid, twoPhaseFenceStep],
+      );
+      const claim = claimed.rows[0];
+      if (claim === undefined) throw new Error('claim statement returned nothing');
+      if (!claim.claimed) {
+        const rows = await client.query<{ reply: Reply<Prepared> | null }>(
+          'SELECT reply FROM saga_inbox WHERE message_id = $1',
+          [env.messageId],
+        );
+        const reply = rows.rows[0]?.reply;
+        if (reply === undefined || reply === null) throw new Error(`inbox row ${env.messageId} has no reply`);
+        return reply;
       }
-      const fence = await this.insertFence(runner, gid, twoPhaseFenceStep, 'tried');
       let outcome: Reply<R>;
-      if (fence === 'inserted') outcome = await work(runner.manager);
-      else outcome = { ok: false, reason: fence === 'suspended' ? 'aborted' : 'already decided' };
+      if (claim.fenced) outcome = await work(runner.manager);
+      else {
+        const rows = await client.query<{ status: FenceStatus }>(
+          'SELECT status FROM saga_fence WHERE transaction_id = $1 AND step = $2 FOR UPDATE',
+          [gid, twoPhaseFenceStep],
+        );
+        outcome = { ok: false, reason: rows.rows[0]?.status === 'suspended' ? 'aborted' : 'already decided' };
+      }
       if (!outcome.ok) {
         // A refusal prepares nothing: the transaction is rolled back and only the reply is kept (on the same
         // connection: taking a second one while holding this one can deadlock a busy pool).
-        await runner.rollbackTransaction();
+        await client.query('ROLLBACK');
+        open = false;
         await this.recordRefusal(runner, env, 'prepare', outcome);
         return outcome;
       }
       const reply: Reply<Prepared> = { ok: true, result: { gid, result: outcome.result } };
-      await this.recordReply(runner, env.messageId, reply);
       await (
         await this.controlPool()
       ).query(
-        `INSERT INTO saga_prepared_reply (gid, message_id, reply) VALUES ($1, $2, $3)
+        `WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+         INSERT INTO saga_prepared_reply (gid, message_id, reply) SELECT $1, $2, $3 FROM no_flush
          ON CONFLICT (gid) DO UPDATE SET message_id = EXCLUDED.message_id, reply = EXCLUDED.reply`,
         [gid, env.messageId, JSON.stringify(reply)],
       );
-      await runner.query(`PREPARE TRANSACTION ${gidLiteral(gid)}`);
+      await client.query(
+        `UPDATE saga_inbox SET reply = ${literal(JSON.stringify(reply))}::jsonb WHERE message_id = ${literal(env.messageId)}; PREPARE TRANSACTION ${gidLiteral(gid)}`,
+      );
       prepared = true;
+      open = false;
       return reply;
     } finally {
-      if (!prepared && runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      if (open && !prepared) await client.query('ROLLBACK').catch(() => undefined);
+      (runner as { isTransactionActive: boolean }).isTransactionActive = false;
       await runner.release();
     }
   }
@@ -215,20 +380,29 @@ export class Participant implements OnApplicationShutdown {
     return rows.map((row) => row.gid);
   }
 
-  /** Applies a decision to one of this service's gids (used by phase two and by in-doubt recovery). */
+  /**
+   * Applies a decision to one of this service's gids (used by phase two and by in-doubt recovery). A commit is
+   * one round trip with one flush when the gid is prepared (the common case), then the kept reply is dropped
+   * without a flush of its own (a leftover row is never read again: the inbox answers a committed message).
+   */
   async decide(gid: string, decision: 'commit' | 'abort'): Promise<Reply<null>> {
     this.ownGid(gid);
     const control = await this.controlPool();
-    if (await this.isPrepared(gid)) {
-      try {
-        await control.query(`${decision === 'commit' ? 'COMMIT' : 'ROLLBACK'} PREPARED ${gidLiteral(gid)}`);
-      } catch (error) {
-        // Another instance (or recovery) resolved it between our look and our statement: re-read the outcome.
-        if ((error as { code?: string }).code !== '42704') throw error;
-      }
+    let resolvedHere = false;
+    try {
+      await control.query(`${decision === 'commit' ? 'COMMIT' : 'ROLLBACK'} PREPARED ${gidLiteral(gid)}`);
+      resolvedHere = true;
+    } catch (error) {
+      // Not prepared (never was, or another instance or recovery resolved it): the fence tells what happened.
+      if ((error as { code?: string }).code !== '42704') throw error;
     }
-    const status = await this.fenceAfterDecision(control, gid, decision);
-    await control.query('DELETE FROM saga_prepared_reply WHERE gid = $1', [gid]);
+    const status =
+      resolvedHere && decision === 'commit' ? 'tried' : await this.fenceAfterDecision(control, gid, decision);
+    await control.query(
+      `WITH no_flush AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+       DELETE FROM saga_prepared_reply WHERE gid = $1 AND EXISTS (SELECT 1 FROM no_flush)`,
+      [gid],
+    );
     if (decision === 'commit') {
       return status === 'tried'
         ? OK_NULL
@@ -263,30 +437,6 @@ export class Participant implements OnApplicationShutdown {
     return gid;
   }
 
-  private async isPrepared(gid: string): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(
-      'SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()',
-      [gid],
-    );
-    return rows.length > 0;
-  }
-
-  private async preparedReply(gid: string): Promise<Reply<unknown> | undefined> {
-    const rows: Array<{ reply: Reply<unknown> }> = await this.dataSource.query(
-      'SELECT reply FROM saga_prepared_reply WHERE gid = $1',
-      [gid],
-    );
-    return rows[0]?.reply;
-  }
-
-  private async committedReply(messageId: string): Promise<Reply<unknown> | undefined> {
-    const rows: Array<{ reply: Reply<unknown> | null }> = await this.dataSource.query(
-      'SELECT reply FROM saga_inbox WHERE message_id = $1',
-      [messageId],
-    );
-    return rows[0]?.reply ?? undefined;
-  }
-
   private async recordRefusal(
     runner: QueryRunner,
     env: CommandEnvelope<unknown>,
@@ -298,33 +448,6 @@ export class Participant implements OnApplicationShutdown {
        ON CONFLICT (message_id) DO NOTHING`,
       [env.messageId, env.transactionId, env.step, kind, JSON.stringify(reply)],
     );
-  }
-
-  /**
-   * Claims env.messageId in the inbox. Returns the first reply when the message was handled before; the
-   * insert waits for a concurrent claimer of the same id to finish, so two deliveries never both run work.
-   */
-  private async claim(
-    runner: QueryRunner,
-    env: CommandEnvelope<unknown>,
-    kind: InboxKind,
-  ): Promise<Reply<unknown> | undefined> {
-    await runner.query(`SET LOCAL lock_timeout = ${fenceLockTimeoutMs}`);
-    const inserted = await selectRows<unknown>(
-      runner,
-      `INSERT INTO saga_inbox (message_id, transaction_id, step, kind) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
-      [env.messageId, env.transactionId, env.step, kind],
-    );
-    if (inserted.length > 0) return undefined;
-    const rows = await selectRows<{ reply: Reply<unknown> | null }>(
-      runner,
-      'SELECT reply FROM saga_inbox WHERE message_id = $1',
-      [env.messageId],
-    );
-    const reply = rows[0]?.reply;
-    if (reply === undefined || reply === null) throw new Error(`inbox row ${env.messageId} has no reply`);
-    return reply;
   }
 
   /** Inserts the fence row unless one exists; returns 'inserted' or the status already there (row locked). */
@@ -355,26 +478,6 @@ export class Participant implements OnApplicationShutdown {
     // Business work waits for row locks up to its own bound (see ParticipantOptions.workLockTimeoutMs).
     await runner.query(`SET LOCAL lock_timeout = ${this.workLockTimeoutMs}`);
     return outcome;
-  }
-
-  private async setFence(
-    runner: QueryRunner,
-    transactionId: string,
-    step: string,
-    status: FenceStatus,
-  ): Promise<void> {
-    await runner.query('UPDATE saga_fence SET status = $3 WHERE transaction_id = $1 AND step = $2', [
-      transactionId,
-      step,
-      status,
-    ]);
-  }
-
-  private async recordReply(runner: QueryRunner, messageId: string, reply: Reply<unknown>): Promise<void> {
-    await runner.query('UPDATE saga_inbox SET reply = $2 WHERE message_id = $1', [
-      messageId,
-      JSON.stringify(reply),
-    ]);
   }
 
   private async inTransaction<T>(

@@ -36,7 +36,7 @@ export class CoordinatorLeadership implements LeadershipPort {
   ) {}
 
   /** Starts campaigning in the background; leadership changes arrive through `onChange`. */
-  start(): void {
+  async start(): Promise<void> {
     this.loop ??= this.run();
   }
 

@@ -19,6 +19,13 @@ export interface LeadershipChange {
  * `{leader: false}` when its lease is lost. The runtime does not change.
  */
 export interface LeadershipPort {
+  /**
+   * Begins taking part. Alone ({@link SingleInstanceLeadership}): claims a token and leads before it resolves.
+   * Through the coordinator: campaigns in the background and resolves at once; leadership arrives by `onChange`.
+   */
+  start(): Promise<void>;
+  /** Ends taking part: gives up a term it holds (announcing `{leader: false}`) and stops campaigning. */
+  stop(): Promise<void>;
   isLeader(): boolean;
   fencingToken(): number;
   onChange(listener: (change: LeadershipChange) => void): () => void;
@@ -47,6 +54,14 @@ export class SingleInstanceLeadership implements LeadershipPort {
     this.token = await this.log.claimFencingToken(this.holder);
     this.leader = true;
     this.emit();
+  }
+
+  start(): Promise<void> {
+    return this.campaign();
+  }
+
+  async stop(): Promise<void> {
+    this.deposed();
   }
 
   isLeader(): boolean {

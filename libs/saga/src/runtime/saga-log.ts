@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { DataSource, type QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { Reply } from '@concord/contracts';
 import type { WorkflowStateBase } from '../definition/workflow.js';
 
@@ -53,6 +53,24 @@ export interface StepOutcome {
   readonly status: 'succeeded' | 'refused' | 'gave-up';
   readonly reply: Reply<unknown> | null;
   readonly attempts: number;
+}
+
+/** A command made outstanding by a transition: its step row is written in the same statement. */
+export interface StartedStep {
+  readonly key: string;
+  readonly step: string;
+  readonly subject: string;
+  readonly messageId: string;
+}
+
+function stepsJson(steps: readonly StartedStep[]): string {
+  return JSON.stringify(
+    steps.map((s) => ({ key: s.key, step: s.step, subject: s.subject, message_id: s.messageId })),
+  );
+}
+
+function eventsJson(events: readonly LifecycleEvent[]): string {
+  return JSON.stringify(events.map((e) => ({ event_id: e.eventId, subject: e.subject, payload: e.payload })));
 }
 
 export type CreateOutcome =
@@ -127,10 +145,11 @@ const instanceColumns =
   'id, type, mode, status, reason, input, state, idempotency_key, request_hash, fencing_token, version, created_at, updated_at';
 
 /**
- * The orchestrator's repository: the only code that touches its tables. Every write of an instance runs in one
- * transaction that (1) checks the leadership row under a share lock, refusing a token older than the newest
- * claimed, (2) updates the instance only if its version and token allow, (3) writes the step row and (4) the
- * lifecycle events to the outbox. Nothing is sent before that transaction commits.
+ * The orchestrator's repository: the only code that touches its tables. Every write of an instance is one
+ * statement (one implicit transaction) that (1) reads the leadership row and refuses a token older than the
+ * newest claimed, (2) updates the instance only if its version and token allow, (3) writes the finished step's
+ * outcome and the rows of the steps it starts and (4) the lifecycle events to the outbox. Nothing is sent before
+ * that statement commits. A claim of the leadership row fences writes in flight with a table lock (see `fenced`).
  */
 @Injectable()
 export class SagaLog {
@@ -138,25 +157,54 @@ export class SagaLog {
 
   /** Claims the next fencing token (single-instance leadership, and the coordinator-backed one's floor). */
   async claimFencingToken(holder: string, atLeast = 0): Promise<number> {
-    const rows = await this.dataSource.query<[Array<{ fencing_token: string }>, number]>(
+    const rows = await this.fenced<Array<{ fencing_token: string }>>(
       `UPDATE saga_leadership SET fencing_token = GREATEST(fencing_token + 1, $2), holder = $1, updated_at = now()
        WHERE id = 1 RETURNING fencing_token`,
       [holder, atLeast],
     );
-    const token = rows[0][0]?.fencing_token;
+    const token = rows[0]?.fencing_token;
     if (token === undefined) throw new Error('saga_leadership row missing: migrations not run?');
     return Number(token);
   }
 
   /** Records a token handed out elsewhere (the coordinator's lock), so older holders are refused from now on. */
   async adoptFencingToken(holder: string, token: number): Promise<void> {
-    await this.dataSource.query(
+    await this.fenced(
       `UPDATE saga_leadership SET fencing_token = $2, holder = $1, updated_at = now()
        WHERE id = 1 AND fencing_token < $2`,
       [holder, token],
     );
   }
 
+  /**
+   * A change of the leadership row that no write of an older leader can straddle. Every instance write is one
+   * statement that reads the leadership row and holds saga_instance's ROW EXCLUSIVE lock; SHARE mode waits for
+   * the writes in flight and holds back new ones until this commits. A held-back write takes its snapshot after
+   * it got the lock (PostgreSQL snapshots a READ COMMITTED statement after parse-time locking), so it sees the
+   * new token and is refused. The cost lands on the rare claim, not on every write (no row lock, no MultiXact).
+   */
+  private async fenced<T>(sql: string, parameters: unknown[]): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      await runner.query('LOCK TABLE saga_instance IN SHARE MODE');
+      const result = (await runner.query(sql, parameters, true)) as unknown as { records: T };
+      await runner.commitTransaction();
+      return result.records;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /**
+   * Creates an instance, its lifecycle events and the step rows of its first commands in one statement (one
+   * round trip, one flush), if `fencingToken` is not older than the newest claimed. A known idempotency key
+   * creates nothing and answers the existing instance.
+   */
   async create(
     instance: {
       id: string;
@@ -168,40 +216,57 @@ export class SagaLog {
     },
     events: readonly LifecycleEvent[],
     fencingToken: number,
+    started: readonly StartedStep[] = [],
   ): Promise<CreateOutcome> {
     const hash = requestHash(instance.type, instance.mode, instance.input);
-    const created = await this.write(fencingToken, async (runner) => {
-      const inserted = (await runner.query(
-        `INSERT INTO saga_instance (id, type, mode, status, reason, input, state, idempotency_key, request_hash,
+    const rows = await this.dataSource.query<Array<InstanceRow & { newest: string }>>(
+      `WITH lead AS (SELECT fencing_token FROM saga_leadership WHERE id = 1),
+       ins AS (
+         INSERT INTO saga_instance (id, type, mode, status, reason, input, state, idempotency_key, request_hash,
                                     fencing_token, version, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, now())
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${instanceColumns}`,
-        [
-          instance.id,
-          instance.type,
-          instance.mode,
-          instance.state.status,
-          instance.state.reason ?? null,
-          JSON.stringify(instance.input),
-          JSON.stringify(instance.state),
-          instance.idempotencyKey,
-          hash,
-          fencingToken,
-        ],
-      )) as InstanceRow[];
-      const row = inserted[0];
-      if (row === undefined) return undefined;
-      await this.insertEvents(runner, events);
-      return toInstance(row);
-    });
-    if (created !== undefined) return { kind: 'created', instance: created };
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, now()
+         WHERE $10 >= (SELECT fencing_token FROM lead)
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${instanceColumns}),
+       steps AS (
+         INSERT INTO saga_step (saga_id, key, step, subject, message_id, status, attempts, started_at)
+         SELECT ins.id, s.key, s.step, s.subject, s.message_id, 'started', 0, now()
+         FROM ins, jsonb_to_recordset($11::jsonb) AS s(key text, step text, subject text, message_id text)
+         ON CONFLICT (saga_id, key) DO NOTHING),
+       events AS (
+         INSERT INTO saga_outbox (event_id, subject, payload)
+         SELECT e.event_id, e.subject, e.payload
+         FROM ins, jsonb_to_recordset($12::jsonb) AS e(event_id text, subject text, payload jsonb)
+         ON CONFLICT (event_id) DO NOTHING)
+       SELECT ins.*, (SELECT fencing_token FROM lead) AS newest FROM (SELECT 1) AS one LEFT JOIN ins ON true`,
+      [
+        instance.id,
+        instance.type,
+        instance.mode,
+        instance.state.status,
+        instance.state.reason ?? null,
+        JSON.stringify(instance.input),
+        JSON.stringify(instance.state),
+        instance.idempotencyKey,
+        hash,
+        fencingToken,
+        stepsJson(started),
+        eventsJson(events),
+      ],
+    );
+    const row = rows[0];
+    if (row !== undefined && row.id !== null) return { kind: 'created', instance: toInstance(row) };
+    const newest = Number(row?.newest ?? 0);
+    if (newest > fencingToken) throw new FencedError(`fencing token ${fencingToken} is older than ${newest}`);
     const existing =
       instance.idempotencyKey === null ? undefined : await this.findByKey(instance.idempotencyKey);
     if (existing === undefined) throw new Error(`instance ${instance.id} neither created nor found`);
     return { kind: existing.requestHash === hash ? 'existing' : 'conflict', instance: existing };
   }
 
-  /** Marks a command as sent (first time only) and returns when it was first sent and how often so far. */
+  /**
+   * Marks a command as sent (first time only) and returns when it was first sent and how often so far. The live
+   * path writes step rows with the transition that makes them outstanding; this is for resumed instances.
+   */
   async stepStarted(
     sagaId: string,
     command: { key: string; step: string; subject: string },
@@ -219,7 +284,12 @@ export class SagaLog {
     return { startedAtMs: row.started_at.getTime(), attempts: row.attempts };
   }
 
-  /** Writes a transition: new state, the step's outcome and events, if the version and the token allow. */
+  /**
+   * Writes a transition in one statement (one round trip, one commit): the new state if the version and the
+   * token allow, the finished step's outcome, the step rows of the commands it makes outstanding, and its
+   * lifecycle events. `durable: false` commits without waiting for the WAL flush: only for a state that a
+   * re-sent command rebuilds after a database crash (a participant answers a re-sent message id from its inbox).
+   */
   async transition(
     sagaId: string,
     expectedVersion: number,
@@ -227,32 +297,58 @@ export class SagaLog {
     outcome: StepOutcome | undefined,
     events: readonly LifecycleEvent[],
     fencingToken: number,
+    started: readonly StartedStep[] = [],
+    durable = true,
   ): Promise<number> {
-    return this.write(fencingToken, async (runner) => {
-      const updated = (await runner.query(
-        `UPDATE saga_instance
+    const rows = await this.dataSource.query<Array<{ version: number | null; newest: string }>>(
+      `WITH lead AS (SELECT fencing_token FROM saga_leadership WHERE id = 1),
+       upd AS (
+         UPDATE saga_instance
          SET state = $3, status = $4, reason = $5, version = version + 1, fencing_token = $6, updated_at = now()
-         WHERE id = $1 AND version = $2 AND fencing_token <= $6
-         RETURNING version`,
-        [sagaId, expectedVersion, JSON.stringify(state), state.status, state.reason ?? null, fencingToken],
-        true,
-      )) as { records: Array<{ version: number }> };
-      const version = updated.records[0]?.version;
-      if (version === undefined) {
-        throw new StaleVersionError(
-          `instance ${sagaId} moved past version ${expectedVersion} or has a newer token`,
-        );
-      }
-      if (outcome !== undefined) {
-        await runner.query(
-          `UPDATE saga_step SET status = $3, reply = $4, attempts = attempts + $5, finished_at = now()
-           WHERE saga_id = $1 AND key = $2`,
-          [sagaId, outcome.key, outcome.status, JSON.stringify(outcome.reply), outcome.attempts],
-        );
-      }
-      await this.insertEvents(runner, events);
-      return version;
-    });
+         WHERE id = $1 AND version = $2 AND fencing_token <= $6 AND $6 >= (SELECT fencing_token FROM lead)
+         RETURNING version),
+       outcome AS (
+         UPDATE saga_step SET status = $8, reply = $9, attempts = attempts + $10, finished_at = now()
+         WHERE saga_id = $1 AND key = $7 AND EXISTS (SELECT 1 FROM upd)),
+       steps AS (
+         INSERT INTO saga_step (saga_id, key, step, subject, message_id, status, attempts, started_at)
+         SELECT $1, s.key, s.step, s.subject, s.message_id, 'started', 0, now()
+         FROM upd, jsonb_to_recordset($11::jsonb) AS s(key text, step text, subject text, message_id text)
+         ON CONFLICT (saga_id, key) DO NOTHING),
+       events AS (
+         INSERT INTO saga_outbox (event_id, subject, payload)
+         SELECT e.event_id, e.subject, e.payload
+         FROM upd, jsonb_to_recordset($12::jsonb) AS e(event_id text, subject text, payload jsonb)
+         ON CONFLICT (event_id) DO NOTHING),
+       flush AS (SELECT set_config('synchronous_commit', $13, true) AS setting)
+       SELECT (SELECT version FROM upd) AS version, (SELECT fencing_token FROM lead) AS newest,
+              (SELECT setting FROM flush) AS flush`,
+      [
+        sagaId,
+        expectedVersion,
+        JSON.stringify(state),
+        state.status,
+        state.reason ?? null,
+        fencingToken,
+        outcome?.key ?? null,
+        outcome?.status ?? null,
+        outcome === undefined ? null : JSON.stringify(outcome.reply),
+        outcome?.attempts ?? 0,
+        stepsJson(started),
+        eventsJson(events),
+        durable ? 'on' : 'off',
+      ],
+    );
+    const version = rows[0]?.version;
+    if (version === undefined || version === null) {
+      const newest = Number(rows[0]?.newest ?? 0);
+      if (newest > fencingToken)
+        throw new FencedError(`fencing token ${fencingToken} is older than ${newest}`);
+      throw new StaleVersionError(
+        `instance ${sagaId} moved past version ${expectedVersion} or has a newer token`,
+      );
+    }
+    return version;
   }
 
   async find(id: string): Promise<InstanceRecord | undefined> {
@@ -339,40 +435,5 @@ export class SagaLog {
     await this.dataSource.query('UPDATE saga_outbox SET published_at = now() WHERE id = ANY($1::bigint[])', [
       ids,
     ]);
-  }
-
-  private async insertEvents(runner: QueryRunner, events: readonly LifecycleEvent[]): Promise<void> {
-    for (const event of events) {
-      await runner.query(
-        'INSERT INTO saga_outbox (event_id, subject, payload) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING',
-        [event.eventId, event.subject, JSON.stringify(event.payload)],
-      );
-    }
-  }
-
-  /** One transaction guarded by the leadership row: a token older than the newest claimed is refused. */
-  private async write<T>(fencingToken: number, body: (runner: QueryRunner) => Promise<T>): Promise<T> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction();
-      // FOR SHARE: a new leader's claim (an UPDATE of this row) waits for writes in flight, and then wins.
-      const rows = (await runner.query(
-        'SELECT fencing_token FROM saga_leadership WHERE id = 1 FOR SHARE',
-      )) as Array<{
-        fencing_token: string;
-      }>;
-      const newest = Number(rows[0]?.fencing_token ?? 0);
-      if (newest > fencingToken)
-        throw new FencedError(`fencing token ${fencingToken} is older than ${newest}`);
-      const result = await body(runner);
-      await runner.commitTransaction();
-      return result;
-    } catch (error) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-      throw error;
-    } finally {
-      await runner.release();
-    }
   }
 }

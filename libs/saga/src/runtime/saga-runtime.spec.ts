@@ -19,6 +19,8 @@ import { SagaRuntime } from './saga-runtime.js';
  */
 class MemoryLog {
   readonly trace: string[] = [];
+  /** Per write, whether it waited for its WAL flush. */
+  readonly flushes: boolean[] = [];
   readonly instances = new Map<string, InstanceRecord>();
   newestToken = 1;
 
@@ -39,6 +41,7 @@ class MemoryLog {
     },
     _events: unknown,
     token: number,
+    started: ReadonlyArray<{ key: string }> = [],
   ): Promise<CreateOutcome> {
     if (token < this.newestToken) throw new FencedError('old token');
     const record: InstanceRecord = {
@@ -53,6 +56,8 @@ class MemoryLog {
     };
     this.instances.set(instance.id, record);
     this.trace.push(`write ${instance.state.status}`);
+    for (const step of started) this.trace.push(`started ${step.key}`);
+    this.flushes.push(true);
     return { kind: 'created', instance: record };
   }
   async stepStarted(
@@ -69,22 +74,30 @@ class MemoryLog {
     _o: unknown,
     _e: unknown,
     token: number,
+    started: ReadonlyArray<{ key: string }> = [],
+    durable = true,
   ) {
     if (token < this.newestToken) throw new FencedError('old token');
     const current = this.instances.get(id);
     if (current === undefined || current.version !== version) throw new Error('stale');
     this.instances.set(id, { ...current, state, status: state.status, version: version + 1 });
     this.trace.push(`write ${state.status}`);
+    for (const step of started) this.trace.push(`started ${step.key}`);
+    this.flushes.push(durable);
     return version + 1;
   }
   async unfinishedIds(): Promise<string[]> {
-    return [];
+    return [...this.instances.values()]
+      .filter((i) => !['completed', 'compensated', 'committed', 'aborted', 'failed'].includes(i.status))
+      .map((i) => i.id);
   }
 }
 
 function leadership(token = 1): LeadershipPort & { leader: boolean } {
   return {
     leader: true,
+    start: async () => undefined,
+    stop: async () => undefined,
     isLeader() {
       return this.leader;
     },
@@ -124,24 +137,28 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [placeOrderSaga()]);
     await runtime.start('place-order', 'saga', input, 'k-1');
     await finished(log, ['completed']);
-    expect(log.trace).toEqual([
+    expect(log.trace.slice(0, 9)).toEqual([
       'write running',
       'started reserve-stock',
       'send inventory.reserve',
       'write running',
       'started hold-funds',
       'send payments.hold',
+      // Past the pivot, the three retriable steps are written as started together and sent at once.
       'write running',
       'started commit-stock',
-      'send inventory.commit',
-      'write running',
       'started capture-funds',
-      'send payments.capture',
-      'write running',
-      'started confirm-order',
-      'send orders.settle',
-      'write completed',
     ]);
+    expect(log.trace[9]).toBe('started confirm-order');
+    expect(log.trace.slice(10, 13).sort()).toEqual([
+      'send inventory.commit',
+      'send orders.settle',
+      'send payments.capture',
+    ]);
+    expect(log.trace.slice(13)).toEqual(['write running', 'write running', 'write completed']);
+    // The creation is flushed; every later state was reached on an answer a re-send gets again from the
+    // participants' inboxes, so none waits for its flush.
+    expect(log.flushes).toEqual([true, false, false, false, false, false]);
   });
 
   it('writes the 2PC commit decision before any commit is sent', async () => {
@@ -158,6 +175,11 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     const firstCommit = log.trace.findIndex((t) => t.endsWith('.2pc.commit'));
     expect(decision).toBeGreaterThan(-1);
     expect(firstCommit).toBeGreaterThan(decision);
+    // The decision (the third write: created, first prepared, decided) waits for its flush; nothing else does.
+    const writes = log.trace.filter((t) => t.startsWith('write '));
+    expect(writes[2]).toBe('write committing');
+    expect(log.flushes[2]).toBe(true);
+    expect(log.flushes.filter((durable, i) => durable && i !== 0 && i !== 2)).toEqual([]);
   });
 
   it('re-sends after a transport failure, with the same message id', async () => {
@@ -194,6 +216,75 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     expect(port.leader).toBe(false);
     await runtime.stopAll();
     expect(log.trace.filter((t) => t.startsWith('send'))).toEqual(['send inventory.reserve']);
+  });
+
+  it('gives a step up at its deadline by the injected clock, not by waiting', async () => {
+    const log = new MemoryLog();
+    let nowMs = 1_000_000;
+    const send = (async (subject: string) => {
+      if (subject === 'inventory.reserve') {
+        nowMs += 20_000; // each attempt "takes" 20 s: past the 15 s step deadline after the first
+        throw new Error('timeout');
+      }
+      return { ok: true, result: null };
+    }) as unknown as CommandSender;
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [placeOrderSaga()], {
+      clock: () => nowMs,
+      random: () => 0,
+    });
+    const startedAt = Date.now();
+    await runtime.start('place-order', 'saga', input, 'k-clock');
+    for (let i = 0; i < 400 && ![...log.instances.values()].some((r) => r.status === 'compensated'); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const done = await finished(log, ['compensated']);
+    expect(Date.now() - startedAt).toBeLessThan(5_000); // far less than the 15 s deadline
+    expect((done.state as { reason?: string }).reason).toBe('reserve-stock: no answer before the deadline');
+  });
+
+  it('resumes a backlog at most resumeConcurrencyMax instances at a time', async () => {
+    const log = new MemoryLog();
+    const saga = placeOrderSaga();
+    for (let i = 0; i < 6; i += 1) {
+      const id = `backlog-${i}`;
+      const state = saga.start({ ...input, orderId: `o-${i}` }, id);
+      log.instances.set(id, {
+        id,
+        type: 'place-order',
+        mode: 'saga',
+        status: state.status,
+        reason: null,
+        input,
+        state,
+        idempotencyKey: id,
+        requestHash: '',
+        fencingToken: 1,
+        version: 1,
+        createdAt: '',
+        updatedAt: '',
+      });
+    }
+    let inFlight = 0;
+    let inFlightMax = 0;
+    const send = (async (subject: string) => {
+      inFlight += 1;
+      inFlightMax = Math.max(inFlightMax, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      inFlight -= 1;
+      return subject === 'inventory.reserve' ? { ok: true, result: priced } : { ok: true, result: null };
+    }) as unknown as CommandSender;
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [saga], {
+      resumeConcurrencyMax: 2,
+    });
+    expect(await runtime.resumeAll()).toBe(6);
+    for (let i = 0; i < 500 && [...log.instances.values()].some((r) => r.status !== 'completed'); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect([...log.instances.values()].every((r) => r.status === 'completed')).toBe(true);
+    // Two instances at a time; each may have its three post-pivot steps in flight together.
+    expect(inFlightMax).toBeLessThanOrEqual(6);
+    expect(inFlightMax).toBeGreaterThan(3);
+    await runtime.stopAll();
   });
 
   it('answers a repeated idempotency key with the same instance, and a changed input as a conflict', async () => {

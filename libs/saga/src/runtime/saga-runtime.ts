@@ -19,6 +19,7 @@ import {
   type InstanceRecord,
   type LifecycleEvent,
   type SagaLog,
+  type StartedStep,
   type StepOutcome,
 } from './saga-log.js';
 
@@ -34,8 +35,12 @@ export interface RuntimeOptions {
   readonly logger?: { warn(message: string): void; log(message: string): void };
   /** Wait before re-trying a write that failed (database unreachable). */
   readonly writeRetryMs?: number;
+  /** Milliseconds since the epoch (deadlines of steps); injected so tests control time. Default `Date.now`. */
+  readonly clock?: () => number;
+  /** At most this many resumed instances are driven at once after a start or a leadership change. Default 64. */
+  readonly resumeConcurrencyMax?: number;
   /** Called once an instance reached a finished state, after that state was written (metrics, benchmarks). */
-  readonly onFinished?: (id: string, status: string) => void;
+  readonly onFinished?: (id: string, status: string, reason: string | undefined) => void;
 }
 
 export class UnknownWorkflowError extends Error {
@@ -50,6 +55,20 @@ export class NotLeaderError extends Error {
 
 const eventSubjectPrefix = 'saga.events';
 
+/** The message id of a command: the same on every re-send, from any orchestrator instance. */
+export function messageIdOf(sagaId: string, key: string): string {
+  return `${sagaId}:${key}`;
+}
+
+function startedSteps(sagaId: string, commands: readonly OutboundCommand[]): StartedStep[] {
+  return commands.map((c) => ({
+    key: c.key,
+    step: c.step,
+    subject: c.subject,
+    messageId: messageIdOf(sagaId, c.key),
+  }));
+}
+
 /**
  * The one component that persists and sends. For each unfinished instance a driver loops: ask the workflow what
  * is outstanding; record each command as started; send it (same message id on every re-send) until an answer
@@ -60,6 +79,7 @@ export class SagaRuntime {
   private readonly workflows = new Map<string, AnyWorkflow>();
   private readonly drivers = new Map<string, InstanceDriver>();
   private readonly random: () => number;
+  private readonly clock: () => number;
   private readonly logger: { warn(message: string): void; log(message: string): void };
   private stopping = new AbortController();
 
@@ -72,6 +92,7 @@ export class SagaRuntime {
   ) {
     for (const workflow of workflows) this.workflows.set(`${workflow.type}/${workflow.mode}`, workflow);
     this.random = options.random ?? Math.random;
+    this.clock = options.clock ?? Date.now;
     this.logger = options.logger ?? { warn: () => undefined, log: () => undefined };
   }
 
@@ -102,14 +123,16 @@ export class SagaRuntime {
     if (!this.leadership.isLeader()) throw new NotLeaderError('this orchestrator instance does not lead');
     const id = randomUUID();
     const state = workflow.start(input, id);
+    const started = startedSteps(id, workflow.outstanding(state));
     const outcome = await this.guard(
       this.log.create(
         { id, type, mode, input, state, idempotencyKey },
         [this.event(id, 1, 0, type, 'started', { mode, status: state.status })],
         this.leadership.fencingToken(),
+        started,
       ),
     );
-    if (outcome.kind === 'created') this.drive(outcome.instance);
+    if (outcome.kind === 'created') this.drive(outcome.instance, started);
     return outcome;
   }
 
@@ -118,15 +141,35 @@ export class SagaRuntime {
     return { kind: same ? 'existing' : 'conflict', instance: existing };
   }
 
-  /** Resumes every unfinished instance (at start and whenever this instance becomes leader). */
+  /**
+   * Resumes every unfinished instance (at start and whenever this instance becomes leader), at most
+   * `resumeConcurrencyMax` at a time, oldest first, so a long backlog does not flood the participants and the
+   * log at once. Resolves once the first ones are under way; the rest follow as drivers finish.
+   */
   async resumeAll(): Promise<number> {
     this.stopping = new AbortController();
+    const signal = this.stopping.signal;
     const ids = await this.log.unfinishedIds(['completed', 'compensated', 'committed', 'aborted', 'failed']);
-    for (const id of ids) {
-      const instance = await this.log.find(id);
-      if (instance !== undefined) this.drive(instance);
+    const queue = [...ids];
+    const lane = async (): Promise<void> => {
+      while (!signal.aborted) {
+        const id = queue.shift();
+        if (id === undefined) return;
+        const instance = await this.log.find(id);
+        const driver = instance === undefined ? undefined : this.drive(instance);
+        if (driver !== undefined) await driver.done;
+      }
+    };
+    const lanes = Math.min(this.options.resumeConcurrencyMax ?? 64, ids.length);
+    for (let i = 0; i < lanes; i += 1) {
+      void lane().catch((error: unknown) => this.logger.warn(`resume: ${(error as Error).message}`));
     }
     return ids.length;
+  }
+
+  /** Now, by the injected clock. */
+  now(): number {
+    return this.clock();
   }
 
   /** Stops every driver (leadership lost or shutting down); in-flight sends are abandoned, not undone. */
@@ -230,8 +273,8 @@ export class SagaRuntime {
     return events;
   }
 
-  finished(id: string, status: string): void {
-    this.options.onFinished?.(id, status);
+  finished(id: string, status: string, reason: string | undefined): void {
+    this.options.onFinished?.(id, status, reason);
   }
 
   /** A FencedError ends this instance's term: stop driving and tell the leadership port. */
@@ -248,11 +291,12 @@ export class SagaRuntime {
     }
   }
 
-  private drive(instance: InstanceRecord): void {
-    if (this.drivers.has(instance.id) || isFinished(instance.state)) return;
+  private drive(instance: InstanceRecord, started: readonly StartedStep[] = []): InstanceDriver | undefined {
+    if (this.drivers.has(instance.id) || isFinished(instance.state)) return undefined;
     const driver = new InstanceDriver(
       this,
       instance,
+      started,
       this.stopping.signal,
       this.random,
       this.logger,
@@ -260,6 +304,7 @@ export class SagaRuntime {
     );
     this.drivers.set(instance.id, driver);
     void driver.done.finally(() => this.drivers.delete(instance.id));
+    return driver;
   }
 }
 
@@ -270,10 +315,13 @@ class InstanceDriver {
   private version: number;
   private readonly workflow: AnyWorkflow;
   private queue: Promise<unknown> = Promise.resolve();
+  /** When each command this driver made outstanding was first written as started (no read needed to send). */
+  private readonly startedAtMs = new Map<string, number>();
 
   constructor(
     private readonly runtime: SagaRuntime,
     private readonly instance: InstanceRecord,
+    started: readonly StartedStep[],
     private readonly signal: AbortSignal,
     private readonly random: () => number,
     private readonly logger: { warn(message: string): void },
@@ -282,6 +330,8 @@ class InstanceDriver {
     this.state = instance.state;
     this.version = instance.version;
     this.workflow = runtime.workflowOf(instance);
+    const now = runtime.now();
+    for (const step of started) this.startedAtMs.set(step.key, now);
     this.done = this.run().catch((error: unknown) => {
       if (!(error instanceof FencedError) && !this.signal.aborted) {
         this.logger.warn(`saga ${instance.id} driver stopped: ${(error as Error).message}`);
@@ -306,11 +356,14 @@ class InstanceDriver {
   }
 
   private async execute(command: OutboundCommand): Promise<void> {
-    const messageId = `${this.instance.id}:${command.key}`;
-    const { startedAtMs } = await this.runtime.log.stepStarted(this.instance.id, command, messageId);
+    const messageId = messageIdOf(this.instance.id, command.key);
+    // Written with the transition that made the command outstanding; a resumed instance reads (or writes) it.
+    const startedAtMs =
+      this.startedAtMs.get(command.key) ??
+      (await this.runtime.log.stepStarted(this.instance.id, command, messageId)).startedAtMs;
     let attempts = 0;
     while (this.running && this.isOutstanding(command.key)) {
-      const elapsedMs = Date.now() - startedAtMs;
+      const elapsedMs = this.runtime.now() - startedAtMs;
       if (retryExhausted(command.retry, attempts, elapsedMs)) {
         await this.apply(command.key, (s) => this.workflow.onGiveUp(s, command.key), {
           key: command.key,
@@ -380,6 +433,15 @@ class InstanceDriver {
         outcome,
         this.version + 1,
       );
+      const started = startedSteps(
+        this.instance.id,
+        this.workflow.outstanding(next).filter((c) => !this.startedAtMs.has(c.key)),
+      );
+      // Flushed before anything is sent unless a re-send rebuilds it: an answer (not a give-up or a decision
+      // query, which are this instance's own choices) leading to a state the workflow calls rebuildable.
+      const rebuildable =
+        (outcome?.status === 'succeeded' || outcome?.status === 'refused') &&
+        !(this.workflow.mustPersist?.(this.state, next) ?? false);
       try {
         this.version = await this.runtime.guard(
           this.runtime.log.transition(
@@ -389,10 +451,14 @@ class InstanceDriver {
             outcome,
             events,
             this.runtime.leadership.fencingToken(),
+            started,
+            !rebuildable,
           ),
         );
+        const now = this.runtime.now();
+        for (const step of started) this.startedAtMs.set(step.key, now);
         this.state = next;
-        if (isFinished(next)) this.runtime.finished(this.instance.id, next.status);
+        if (isFinished(next)) this.runtime.finished(this.instance.id, next.status, next.reason);
         return;
       } catch (error) {
         if (!(error instanceof StaleVersionError)) {
