@@ -13,6 +13,20 @@ const HOPS_HEADER = 'x-concord-forwarded';
 export const OUTCOME_HEADER = 'x-concord-outcome';
 
 /**
+ * The leader's URL for a request: the leader's origin with only the request's path and query. A request line in
+ * absolute form (`PUT http://elsewhere/v1/kv/x`) or with a `//host` path must never choose where the request
+ * (with the client's bearer token) goes.
+ */
+export function leaderUrl(requestUrl: string, base: string): URL {
+  const given = new URL(requestUrl, 'http://request.invalid');
+  const target = new URL(base);
+  target.pathname = given.pathname;
+  target.search = given.search;
+  target.hash = '';
+  return target;
+}
+
+/**
  * Maps coordinator outcomes to HTTP. A {@link NotLeaderError} is not an error for the client: the request is
  * forwarded to the leader and its answer relayed ("any node takes any request"). With no leader known the
  * answer is 503 with Retry-After, never a guess.
@@ -72,7 +86,7 @@ export class CoordinatorErrorsFilter implements ExceptionFilter {
     base: string,
     hops: number,
   ): Promise<void> {
-    const url = new URL(request.url, base);
+    const url = leaderUrl(request.url, base);
     const headers: Record<string, string> = {
       [HOPS_HEADER]: String(hops),
       'x-request-id': request.id,
