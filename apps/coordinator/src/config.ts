@@ -82,6 +82,16 @@ export const coordinatorConfigSchema = z.object({
     300_000,
     1_000,
   ),
+  HISTORY_EVENTS_MAX: env.int(
+    'History for watches and past reads keeps at most this many events (older ones are compacted).',
+    100_000,
+    100,
+  ),
+  HISTORY_BYTES_MAX: env.int(
+    'History keeps at most about this many bytes of keys and values (older events are compacted).',
+    64 * 1024 * 1024,
+    64 * 1024,
+  ),
   PROPOSE_TIMEOUT_MS: env.int(
     'A write not committed within this answers 503 (its outcome is then unknown).',
     5_000,

@@ -78,6 +78,8 @@ export class CoordinatorModule {
             new Coordinator(state.machine, consensus, {
               leaseCheckIntervalMs: config.LEASE_CHECK_INTERVAL_MS,
               compactionIntervalMs: config.COMPACTION_INTERVAL_MS,
+              historyEventsMax: config.HISTORY_EVENTS_MAX,
+              historyBytesMax: config.HISTORY_BYTES_MAX,
             }),
         },
         ClientAuthGuard,
