@@ -6,7 +6,7 @@ import {
   Logger,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { type Dispatcher, Pool } from 'undici';
+import { Pool } from 'undici';
 import { CoordinatorError, type Consensus, NotLeaderError, UnavailableError } from '@concord/coordination';
 import { problem } from '@concord/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -130,7 +130,7 @@ export class CoordinatorErrorsFilter implements ExceptionFilter, OnApplicationSh
       // One keep-alive pool per leader, no per-request AbortSignal or timer: lock and campaign requests may wait
       // long at the leader (their own waitMs bounds them); the pool's timeouts bound the rest.
       const answer = await this.pool(url.origin).request({
-        method: request.method as Dispatcher.HttpMethod,
+        method: request.method,
         path: url.pathname + url.search,
         headers,
         body: hasBody ? JSON.stringify(request.body) : null,
