@@ -19,6 +19,7 @@
  *   --repeats N    repeats per cell (3)               --clients L  client counts, e.g. 1,64,256
  *   --ops L        put,get                            --no-snapshots  skip the snapshots variant
  *   --quick        2 s cells, 1 s warm-up, 1 repeat   --json       last line is the machine-readable result
+ *   --cpu-prof DIR each Concord process writes a V8 CPU profile (node --cpu-prof) into DIR when it stops
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -52,6 +53,8 @@ const CLIENTS = (option('clients') ?? '1,64,256').split(',').map(Number);
 const OPS = (option('ops') ?? 'put,get').split(',') as Op[];
 const SNAPSHOT_VARIANT = !flag('no-snapshots');
 const JSON_OUT = flag('json');
+/** Write a CPU profile (node --cpu-prof) of each Concord process into this directory when it stops. */
+const PROFILE_DIR = option('cpu-prof');
 const KEY_SPACE = 10_000;
 const VALUE = 'v'.repeat(256);
 const TOKEN = randomBytes(16).toString('hex');
@@ -287,7 +290,10 @@ async function startConcordOnce(group: ProcessGroup, variant: Variant): Promise<
       group.start({
         name: `coordinator-${s.id}`,
         command: process.execPath,
-        args: [path.join(ROOT, 'dist/apps/coordinator/src/main.js')],
+        args: [
+          ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+          path.join(ROOT, 'dist/apps/coordinator/src/main.js'),
+        ],
         env: {
           PORT: String(s.port),
           HOST: '127.0.0.1',
