@@ -486,7 +486,7 @@ async function main(): Promise<void> {
     try {
       systems.push(await startConcord(variant));
       if (etcdBinary !== undefined) systems.push(await startEtcd(etcdBinary, variant));
-      for (const system of systems) await preload(system);
+      if (OPS.includes('get') && variant === 'default') for (const system of systems) await preload(system);
       const specs =
         variant === 'default'
           ? cellSpecs()

@@ -29,6 +29,9 @@ export const OUTCOME_HEADER = 'x-concord-outcome';
  * (with the client's bearer token) goes.
  */
 export function leaderUrl(requestUrl: string, base: string): URL {
+  // The common case, an origin-form path (`/v1/...`; not `//host` nor `/\host`, which URL reads as a host): one parse.
+  if (requestUrl[0] === '/' && requestUrl[1] !== '/' && requestUrl[1] !== '\\')
+    return new URL(requestUrl, base);
   const given = new URL(requestUrl, 'http://request.invalid');
   const target = new URL(base);
   target.pathname = given.pathname;

@@ -307,5 +307,7 @@ describe('forwarding to the leader', () => {
     );
     expect(leaderUrl('//evil.example/v1/kv/x', 'http://10.0.0.2:7001').host).toBe('10.0.0.2:7001');
     expect(leaderUrl('/a//evil.example/x', 'http://10.0.0.2:7001').host).toBe('10.0.0.2:7001');
+    expect(leaderUrl('/\\evil.example/x', 'http://10.0.0.2:7001').host).toBe('10.0.0.2:7001');
+    expect(leaderUrl('/v1/kv/a?b=1', 'http://10.0.0.2:7001').href).toBe('http://10.0.0.2:7001/v1/kv/a?b=1');
   });
 });

@@ -50,6 +50,7 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
   const logger = new Logger('Raft');
   let driver: RaftDriver<CommandResult | null> | undefined;
   let leading = false;
+  let knownLeader: string | null = null;
   const listeners: ((leading: boolean) => void)[] = [];
   /** Ids being added right now (two concurrent adds of one id: the second is refused). */
   const adding = new Set<string>();
@@ -61,6 +62,8 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
 
   const consensus: Consensus = {
     async propose(command: Command): Promise<CommandResult> {
+      // A follower knows at once: skip encoding and the driver's error (forwarded writes are the common case).
+      if (!leading && driver !== undefined) throw new NotLeaderError(knownLeader);
       try {
         const { result } = await running().propose(encodeCommand(command));
         if (result === null) throw new Error(`command ${command.type} was not applied`);
@@ -173,6 +176,7 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
         },
       });
       driver.onLeaderChange((leader, term) => {
+        knownLeader = leader;
         const now = leader === config.NODE_ID;
         logger.log(`leader is ${leader ?? 'unknown'} in term ${term}`);
         if (now !== leading) {
