@@ -201,6 +201,12 @@ describe('docker/compose.yaml', () => {
       'API_TOKEN',
       'CLIENT_TOKEN',
       'CLUSTER_SECRET',
+      'COORDINATOR_ADMIN_TOKEN',
+      'COORDINATOR_READ_TOKEN',
+      'COORDINATOR_TOKEN_INVENTORY',
+      'COORDINATOR_TOKEN_ORCHESTRATOR',
+      'COORDINATOR_TOKEN_ORDERS',
+      'COORDINATOR_TOKEN_PAYMENTS',
       'JWT_SECRET',
       'POSTGRES_PASSWORD',
     ]);
@@ -214,7 +220,11 @@ describe('docker/compose.yaml', () => {
     const raw = loadYaml(composeText) as ComposeFile;
     for (const [name, service] of Object.entries(raw.services)) {
       for (const [key, value] of Object.entries(environmentOf(service))) {
-        if (/SECRET|TOKEN|PASSWORD/.test(key)) expect(value, `${name} ${key}`).toMatch(/^\$\{[A-Z_]+:\?/);
+        // A secret is a whole variable, or (SERVICE_TOKENS) a list of name=variable pairs.
+        if (/SECRET|TOKEN|PASSWORD/.test(key))
+          expect(value, `${name} ${key}`).toMatch(
+            /^(\$\{[A-Z_]+:\?[^}]*\}|([a-z-]+=\$\{[A-Z_]+:\?[^}]*\},?)+)$/,
+          );
         if (key === 'DATABASE_URL')
           expect(value, `${name} ${key}`).toMatch(/^postgres:\/\/\w+:\$\{[A-Z_]+:\?/);
       }

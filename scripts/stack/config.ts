@@ -30,6 +30,10 @@ export const stackConfigSchema = z.object({
     'Raft peer ports of the 3 coordinator nodes.',
     DEFAULT_PORTS.coordinatorPeer,
   ),
+  COORDINATOR_HOST: env.string(
+    'Address the coordinators bind their API and Raft peer listeners to (0.0.0.0 to reach them from elsewhere).',
+    '127.0.0.1',
+  ),
   POSTGRES_PORT: env.port('Port of the private PostgreSQL.', DEFAULT_PORTS.postgres),
   NATS_PORT: env.port('Port of the private NATS server.', DEFAULT_PORTS.nats),
   DATABASE_URL: env.optionalString(

@@ -123,7 +123,13 @@ export async function runStack(environment: Record<string, string | undefined>):
       rows.push({ name: 'nats', url: natsUrl, pid: '-', note: 'external (NATS_URL)' });
     }
 
+    // Coordinator tokens, one per role (apps/coordinator/src/api/access.ts): each app gets only the one it needs.
     const clientToken = await secret(dataDir, 'coordinator-token');
+    const coordinatorAdminToken = await secret(dataDir, 'coordinator-admin-token');
+    const coordinatorReadToken = await secret(dataDir, 'coordinator-read-token');
+    const serviceTokens = new Map<string, string>();
+    for (const service of DOMAIN_SERVICES)
+      serviceTokens.set(service.app, await secret(dataDir, `coordinator-token-${service.app}`));
     const clusterSecret = await secret(dataDir, 'cluster-secret');
     const jwtSecret = await secret(dataDir, 'gateway-jwt-secret');
     const apiToken = await secret(dataDir, 'api-token');
@@ -169,6 +175,11 @@ export async function runStack(environment: Record<string, string | undefined>):
           DATA_DIR: path.join(dataDir, 'coordinator', id),
           CLUSTER_SECRET: clusterSecret,
           CLIENT_TOKEN: clientToken,
+          ADMIN_TOKEN: coordinatorAdminToken,
+          READ_TOKEN: coordinatorReadToken,
+          SERVICE_TOKENS: [...serviceTokens].map(([service, token]) => `${service}=${token}`).join(','),
+          // API and Raft peer listeners on loopback unless configured otherwise.
+          HOST: config.COORDINATOR_HOST,
         }),
       ),
     );
@@ -178,7 +189,6 @@ export async function runStack(environment: Record<string, string | undefined>):
     const common = {
       NATS_URL: natsUrl,
       COORDINATOR_URLS: coordinatorUrls,
-      COORDINATOR_TOKEN: clientToken,
       API_TOKEN: apiToken,
     };
     await Promise.all(
@@ -186,6 +196,7 @@ export async function runStack(environment: Record<string, string | undefined>):
         servicePorts(config, service.app).map((port, i) =>
           start(`${service.app}-${i + 1}`, service.app, port, {
             ...common,
+            COORDINATOR_TOKEN: serviceTokens.get(service.app) ?? '',
             DATABASE_URL: withDatabase(databaseUrl, service.app),
             PUBLIC_URL: `http://127.0.0.1:${port}`,
           }),
@@ -197,6 +208,7 @@ export async function runStack(environment: Record<string, string | undefined>):
     say('stack: starting the gateway...');
     await start('gateway', 'gateway', config.GATEWAY_PORT, {
       ...common,
+      COORDINATOR_TOKEN: coordinatorReadToken,
       JWT_SECRET: jwtSecret,
       ADMIN_TOKEN: adminToken,
     });
@@ -229,7 +241,7 @@ function printTable(rows: Row[], dataDir: string): void {
     line(['PROCESS', 'URL', 'PID', 'NOTE']),
     ...rows.map((r) => line([r.name, r.url, String(r.pid), r.note])),
     '',
-    `Coordinator client token: ${path.join(dataDir, 'coordinator-token')}`,
+    `Coordinator client token: ${path.join(dataDir, 'coordinator-token')} (admin: coordinator-admin-token)`,
     `Gateway JWT secret (HS256): ${path.join(dataDir, 'gateway-jwt-secret')}`,
     `Gateway admin token: ${path.join(dataDir, 'gateway-admin-token')}`,
     `Service API token (writes on the services and orchestrator): ${path.join(dataDir, 'api-token')}`,

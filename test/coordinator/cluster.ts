@@ -5,6 +5,14 @@ import { freePort, type ProcessGroup, type ProcessHandle, waitFor } from '@conco
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLIENT_TOKEN = 'coordinator-client-token-for-tests';
+/** Cluster changes and config/ writes (roles: apps/coordinator/src/api/access.ts). */
+export const ADMIN_TOKEN = 'coordinator-admin-token-for-tests';
+/** Read-only (what the gateway holds). */
+export const READ_TOKEN = 'coordinator-read-token-for-tests';
+/** Per-service tokens: each registers only its own instances. */
+export const SERVICE_TOKENS: Readonly<Record<string, string>> = Object.fromEntries(
+  ['orders', 'inventory', 'payments', 'orchestrator'].map((s) => [s, `coordinator-${s}-token-for-tests`]),
+);
 const CLUSTER_SECRET = 'coordinator-cluster-secret-for-tests';
 /** Raft timing of the test clusters: ticks of 50 ms, election timeout 10–20 ticks (0.5–1 s). */
 export const TICK_MS = 50;
@@ -78,6 +86,11 @@ async function startCoordinatorClusterOnce(group: ProcessGroup, size: number): P
         DATA_DIR: s.dataDir,
         CLUSTER_SECRET,
         CLIENT_TOKEN,
+        ADMIN_TOKEN,
+        READ_TOKEN,
+        SERVICE_TOKENS: Object.entries(SERVICE_TOKENS)
+          .map(([service, token]) => `${service}=${token}`)
+          .join(','),
         RAFT_TICK_MS: String(TICK_MS),
         RAFT_ELECTION_TICKS: String(ELECTION_TICKS),
         PROPOSE_TIMEOUT_MS: '2000',

@@ -68,6 +68,9 @@ describe('coordinator cluster under failure', () => {
     });
     const recoveryMs = firstAckAfterKill - killedAt;
     expect(recoveryMs).toBeLessThan(3 * ELECTION_TIMEOUT_MAX_MS);
+    // An answer already in flight at the kill can arrive first; ask for the new leader once the old one is gone
+    // (cluster.leader() skips exited processes, and survivors may name the old leader until they time out).
+    await leader.proc.waitForExit(10_000);
     const newLeader = await cluster.leader();
     expect(newLeader.id).not.toBe(leader.id);
     await waitFor(() => acknowledged.size >= 60, { timeoutMs: 30_000 });

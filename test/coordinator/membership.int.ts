@@ -6,7 +6,7 @@
 import { CoordinationClient } from '@concord/coordination-client';
 import { ProcessGroup, waitFor } from '@concord/infra';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLIENT_TOKEN, startCoordinatorCluster } from './cluster.js';
+import { ADMIN_TOKEN, CLIENT_TOKEN, startCoordinatorCluster } from './cluster.js';
 
 const group = new ProcessGroup();
 beforeEach(({ onTestFailed }) => group.printLogsOnFailure(onTestFailed));
@@ -14,10 +14,11 @@ afterAll(() => group.stopAll());
 
 interface ClusterView {
   leader: string | null;
-  members: { id: string; role: string; matchIndex: number | null }[];
+  members: { id: string; role: string; matchIndex: number | null; apiUrl?: string | null }[];
 }
 
 const auth = { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' };
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 
 async function view(url: string): Promise<ClusterView> {
   return (await (await fetch(`${url}/v1/cluster`, { headers: auth })).json()) as ClusterView;
@@ -35,12 +36,30 @@ describe('coordinator membership', () => {
     for (let i = 0; i < 50; i++) await client.put(`m/${i}`, String(i), { prevRevision: 0 });
 
     const n4 = await cluster.join('n4');
-    const added = await fetch(`${cluster.urls[0]}/v1/cluster/members`, {
+    const member = JSON.stringify({ id: 'n4', peerAddress: `127.0.0.1:${n4.peerPort}`, apiUrl: n4.url });
+    // The general client token may not change the cluster.
+    const refused = await fetch(`${cluster.urls[0]}/v1/cluster/members`, {
       method: 'POST',
       headers: auth,
-      body: JSON.stringify({ id: 'n4', peerAddress: `127.0.0.1:${n4.peerPort}`, apiUrl: n4.url }),
+      body: member,
+    });
+    expect(refused.status).toBe(403);
+    const added = await fetch(`${cluster.urls[0]}/v1/cluster/members`, {
+      method: 'POST',
+      headers: admin,
+      body: member,
     });
     expect(added.status).toBe(202);
+    // Re-adding an existing id (here: n1, with another address) would redirect its traffic: refused.
+    const hijack = await fetch(`${cluster.urls[0]}/v1/cluster/members`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ id: 'n1', peerAddress: '127.0.0.1:9', apiUrl: 'http://127.0.0.1:9' }),
+    });
+    expect(hijack.status).toBe(409);
+    expect((await view(cluster.urls[0]!)).members.find((m) => m.id === 'n1')?.apiUrl).not.toBe(
+      'http://127.0.0.1:9',
+    );
     await waitFor(
       async () => {
         const kv = await fetch(`${n4.url}/v1/kv/m/49?consistency=serializable`, { headers: auth }).catch(
@@ -55,7 +74,7 @@ describe('coordinator membership', () => {
 
     const promoted = await fetch(`${cluster.urls[1]}/v1/cluster/members/n4/promote`, {
       method: 'POST',
-      headers: auth,
+      headers: admin,
     });
     expect(promoted.status).toBe(200);
     await waitFor(async () => (await view(n4.url)).members.find((m) => m.id === 'n4')?.role !== 'learner', {
@@ -67,7 +86,7 @@ describe('coordinator membership', () => {
     const other = cluster.nodes.find((n) => n.id !== leader.id && n.proc.exit === undefined)!;
     const removed = await fetch(`${other.url}/v1/cluster/members/${leader.id}`, {
       method: 'DELETE',
-      headers: auth,
+      headers: admin,
     });
     expect(removed.status).toBe(200);
     await waitFor(

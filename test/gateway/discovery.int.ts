@@ -17,6 +17,10 @@ import { startUpstream } from './fixtures/upstream.js';
 import { ADMIN_TOKEN, bearer, send, startGateway } from './support.js';
 
 const CLIENT_TOKEN = 'client-token-0123456789';
+/** The test plays the operator (registry and config/ writes): the coordinator's admin token. */
+const COORDINATOR_ADMIN_TOKEN = 'coordinator-admin-token-0123456789';
+/** The gateway holds only the read-only token. */
+const COORDINATOR_READ_TOKEN = 'coordinator-read-token-0123456789';
 const KEYS = Array.from({ length: 400 }, (_, i) => `key-${i}`);
 let coordinator: RunningApp | undefined;
 let gateway: RunningApp;
@@ -57,6 +61,8 @@ async function startCoordinator(): Promise<RunningApp> {
       DATA_DIR: '/tmp/unused-by-local-consensus',
       CLUSTER_SECRET: 'cluster-secret-0123456789',
       CLIENT_TOKEN,
+      ADMIN_TOKEN: COORDINATOR_ADMIN_TOKEN,
+      READ_TOKEN: COORDINATOR_READ_TOKEN,
     },
   );
 }
@@ -89,11 +95,11 @@ async function owners(): Promise<Map<string, string>> {
 
 beforeAll(async () => {
   coordinator = await startCoordinator();
-  client = new CoordinationClient({ urls: [coordinator.url], token: CLIENT_TOKEN, attempts: 2 });
+  client = new CoordinationClient({ urls: [coordinator.url], token: COORDINATOR_ADMIN_TOKEN, attempts: 2 });
   for (const id of ['orders-1', 'orders-2', 'orders-3']) await register(id);
   gateway = await startGateway({
     COORDINATOR_URLS: coordinator.url,
-    COORDINATOR_TOKEN: CLIENT_TOKEN,
+    COORDINATOR_TOKEN: COORDINATOR_READ_TOKEN,
     MEMBERSHIP_MERGE_MS: '100',
     HEALTH_PATH: '/health',
   });

@@ -10,8 +10,9 @@ import { CoordinationClient } from '@concord/coordination-client';
 import { freePort, ProcessGroup, waitFor } from '@concord/infra';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CLIENT_TOKEN,
+  ADMIN_TOKEN as COORDINATOR_ADMIN_TOKEN,
   type CoordinatorCluster,
+  READ_TOKEN as COORDINATOR_READ_TOKEN,
   ROOT,
   startCoordinatorCluster,
 } from '../coordinator/cluster.js';
@@ -50,7 +51,8 @@ async function owners(): Promise<Map<string, string>> {
 
 beforeAll(async () => {
   cluster = await startCoordinatorCluster(group);
-  client = new CoordinationClient({ urls: cluster.urls, token: CLIENT_TOKEN });
+  // The test plays the operator (registers instances of any service); the gateway reads with the read-only token.
+  client = new CoordinationClient({ urls: cluster.urls, token: COORDINATOR_ADMIN_TOKEN });
   for (const id of ['orders-1', 'orders-2', 'orders-3']) await register(id);
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -66,7 +68,7 @@ beforeAll(async () => {
       JWT_SECRET,
       ADMIN_TOKEN,
       COORDINATOR_URLS: cluster.urls.join(','),
-      COORDINATOR_TOKEN: CLIENT_TOKEN,
+      COORDINATOR_TOKEN: COORDINATOR_READ_TOKEN,
       ROUTES: JSON.stringify([{ prefix: '/api/orders', service: 'orders', public: true }]),
       HEALTH_PATH: '/health',
       MEMBERSHIP_MERGE_MS: '100',

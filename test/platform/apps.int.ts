@@ -49,6 +49,7 @@ async function envFor(app: string, port: number): Promise<Record<string, string>
         DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'concord-coordinator-')),
         CLUSTER_SECRET: SECRET,
         CLIENT_TOKEN: SECRET,
+        ADMIN_TOKEN: `admin-${SECRET}`,
       };
     }
     case 'gateway':

@@ -7,7 +7,7 @@
 import { CoordinationClient } from '@concord/coordination-client';
 import { ProcessGroup, waitFor } from '@concord/infra';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLIENT_TOKEN, startCoordinatorCluster } from '../coordinator/cluster.js';
+import { CLIENT_TOKEN, SERVICE_TOKENS, startCoordinatorCluster } from '../coordinator/cluster.js';
 import { DomainApi } from '../domain/domain-api.js';
 import { type DomainStack, startDomainStack } from '../domain/domain-stack.js';
 import { checkInvariants, readSnapshot } from '../domain/invariants.js';
@@ -27,12 +27,20 @@ afterAll(async () => {
 describe('orchestrator high availability', () => {
   it('fails over to the other instance through the coordinator election, and every order settles', async () => {
     const cluster = await startCoordinatorCluster(coordinators, 3);
-    const coordination = { COORDINATOR_URLS: cluster.urls.join(','), COORDINATOR_TOKEN: CLIENT_TOKEN };
+    // Each app holds only its own coordinator token (registers only itself; the orchestrator's election).
+    const coordination = (service: string) => ({
+      COORDINATOR_URLS: cluster.urls.join(','),
+      COORDINATOR_TOKEN: SERVICE_TOKENS[service] ?? '',
+    });
     stack = await startDomainStack({
       orchestrator: false,
-      env: { orders: coordination, inventory: coordination, payments: coordination },
+      env: {
+        orders: coordination('orders'),
+        inventory: coordination('inventory'),
+        payments: coordination('payments'),
+      },
     });
-    const orchestratorEnv = { ...coordination, LEADER_LEASE_TTL_SECONDS: '2' };
+    const orchestratorEnv = { ...coordination('orchestrator'), LEADER_LEASE_TTL_SECONDS: '2' };
     const first = await stack.start('orchestrator', { ...orchestratorEnv, INSTANCE_ID: 'orchestrator-a' });
     const second = await stack.start('orchestrator', { ...orchestratorEnv, INSTANCE_ID: 'orchestrator-b' });
     const client = new CoordinationClient({ urls: cluster.urls, token: CLIENT_TOKEN });

@@ -11,7 +11,8 @@ const idMap = (description: string) =>
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean)) {
-        const [id, address] = part.split('=');
+        const at = part.indexOf('=');
+        const [id, address] = at < 0 ? [part, ''] : [part.slice(0, at), part.slice(at + 1)];
         if (!id || !address) ctx.addIssue({ code: 'custom', message: `"${part}" is not id=address` });
         else map.set(id, address);
       }
@@ -32,7 +33,32 @@ export const coordinatorConfigSchema = z.object({
   CLUSTER_SECRET: env.secret(
     'Shared secret that peers authenticate each other with (at least 16 characters).',
   ),
-  CLIENT_TOKEN: env.secret('Bearer token clients must present on the HTTP API (at least 16 characters).'),
+  CLIENT_TOKEN: env.secret(
+    'General client token: KV, leases, locks, elections and watches outside config/ and services/, reads everywhere, no cluster changes.',
+  ),
+  ADMIN_TOKEN: env.secret(
+    'Admin token: everything, including /v1/cluster/* changes and writes under config/ and services/.',
+  ),
+  READ_TOKEN: env
+    .secret('Read-only token (the gateway): reads and watches everywhere, no writes. Unset: no such token.')
+    .optional(),
+  SERVICE_TOKENS: idMap(
+    'Per-service tokens, service=token,...: each may register only services/{service}/*, keep leases and read config/.',
+  )
+    .refine((tokens) => [...tokens.values()].every((t) => t.length >= 16), {
+      message: 'every service token must be at least 16 characters',
+    })
+    .default(new Map()),
+  WATCHES_PER_TOKEN_MAX: env.int(
+    'Open watches one token may hold at once on this node (429 beyond).',
+    1_024,
+    1,
+  ),
+  WATCH_BUFFERED_BYTES_MAX: env.int(
+    'A watcher that lets more than this many bytes pile up unread is cut off with a `cancelled` event.',
+    8 * 1024 * 1024,
+    64 * 1024,
+  ),
   RAFT_TICK_MS: env.int(
     'Length of one Raft tick; election timeouts and heartbeats are counted in ticks.',
     100,
@@ -55,6 +81,16 @@ export const coordinatorConfigSchema = z.object({
     'History for watches is kept at least this long before compaction.',
     300_000,
     1_000,
+  ),
+  HISTORY_EVENTS_MAX: env.int(
+    'History for watches and past reads keeps at most this many events (older ones are compacted).',
+    100_000,
+    100,
+  ),
+  HISTORY_BYTES_MAX: env.int(
+    'History keeps at most about this many bytes of keys and values (older events are compacted).',
+    64 * 1024 * 1024,
+    64 * 1024,
   ),
   PROPOSE_TIMEOUT_MS: env.int(
     'A write not committed within this answers 503 (its outcome is then unknown).',

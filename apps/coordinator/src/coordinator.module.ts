@@ -16,7 +16,8 @@ import { LeasesHttpController } from './api/leases.http.controller.js';
 import { RegistryHttpController } from './api/registry.http.controller.js';
 import { KvStateMachineHolder } from './api/state.js';
 import { WatchStreams } from './api/watch-streams.js';
-import { CONSENSUS, COORDINATOR_CONFIG } from './api/tokens.js';
+import { TokenDirectory } from './api/access.js';
+import { CONSENSUS, COORDINATOR_CONFIG, TOKEN_DIRECTORY } from './api/tokens.js';
 import type { CoordinatorConfig } from './config.js';
 
 /** What runs consensus for this node: Raft in production (see raft/), a local stand-in in API tests. */
@@ -61,6 +62,7 @@ export class CoordinatorModule {
       controllers: [KvHttpController, LeasesHttpController, RegistryHttpController],
       providers: [
         { provide: COORDINATOR_CONFIG, useValue: config },
+        { provide: TOKEN_DIRECTORY, useValue: new TokenDirectory(config) },
         KvStateMachineHolder,
         {
           provide: BINDING,
@@ -76,6 +78,8 @@ export class CoordinatorModule {
             new Coordinator(state.machine, consensus, {
               leaseCheckIntervalMs: config.LEASE_CHECK_INTERVAL_MS,
               compactionIntervalMs: config.COMPACTION_INTERVAL_MS,
+              historyEventsMax: config.HISTORY_EVENTS_MAX,
+              historyBytesMax: config.HISTORY_BYTES_MAX,
             }),
         },
         ClientAuthGuard,

@@ -160,3 +160,19 @@ describe('Coordinator: watches', () => {
     );
   });
 });
+
+describe('Coordinator: bounded history', () => {
+  it('compacts through consensus once the history passes its event or byte bound', async () => {
+    const state = new KvStateMachine();
+    const coordinator = new Coordinator(state, new LocalConsensus(state), {
+      leaseCheckIntervalMs: 1_000,
+      compactionIntervalMs: 60_000,
+      historyEventsMax: 5,
+      historyBytesMax: 1e9,
+    });
+    for (let i = 0; i < 12; i++) await coordinator.put(`k${i}`, 'v');
+    await coordinator.runMaintenance();
+    expect(state.historySize().events).toBeLessThanOrEqual(5);
+    expect(state.compactedRevision()).toBe(7);
+  });
+});

@@ -20,6 +20,10 @@ export interface CoordinatorOptions {
   readonly leaseCheckIntervalMs: number;
   /** How often the leader advances the compaction revision to where it was one interval earlier. */
   readonly compactionIntervalMs: number;
+  /** The history for watches keeps at most this many events (the leader compacts beyond). */
+  readonly historyEventsMax?: number;
+  /** ...and at most about this many bytes of keys and values. */
+  readonly historyBytesMax?: number;
 }
 
 export interface ServiceInstance {
@@ -48,6 +52,7 @@ export class Coordinator {
   private readonly lessor = new Lessor();
   private readonly timers: NodeJS.Timeout[] = [];
   private compactionMark = 0;
+  private boundingHistory = false;
 
   constructor(
     readonly state: KvStateMachine,
@@ -66,6 +71,7 @@ export class Coordinator {
   start(): void {
     this.timers.push(setInterval(() => void this.expireLeases(), this.options.leaseCheckIntervalMs));
     this.timers.push(setInterval(() => void this.compact(), this.options.compactionIntervalMs));
+    this.timers.push(setInterval(() => void this.boundHistory(), this.options.leaseCheckIntervalMs));
     for (const t of this.timers) t.unref();
   }
 
@@ -338,6 +344,22 @@ export class Coordinator {
     }
   }
 
+  /** Bounds the history by count and bytes: compacts (through the log) as far as needed to fit. */
+  private async boundHistory(): Promise<void> {
+    if (!this.consensus.isLeader() || this.boundingHistory) return;
+    const target = this.state.compactionTarget(
+      this.options.historyEventsMax ?? Number.MAX_SAFE_INTEGER,
+      this.options.historyBytesMax ?? Number.MAX_SAFE_INTEGER,
+    );
+    if (target <= this.state.compactedRevision()) return;
+    this.boundingHistory = true;
+    try {
+      await this.consensus.propose({ type: 'compact', revision: target }).catch(() => undefined);
+    } finally {
+      this.boundingHistory = false;
+    }
+  }
+
   private async compact(): Promise<void> {
     if (!this.consensus.isLeader()) return;
     const mark = this.compactionMark;
@@ -350,6 +372,7 @@ export class Coordinator {
   /** Test hook: run the periodic work now. */
   async runMaintenance(): Promise<void> {
     await this.expireLeases();
+    await this.boundHistory();
   }
 }
 

@@ -166,4 +166,49 @@ describe('KvStateMachine: watches and snapshots', () => {
     ).toBeNull();
     expect(sm.snapshot()).toEqual(before);
   });
+
+  it('restores a snapshot written as one JSON document (before the line format)', () => {
+    const { sm, run } = machine();
+    run({ type: 'put', key: 'a', value: '1' });
+    const legacy = {
+      revision: 1,
+      compactRevision: 0,
+      nextLease: 1,
+      keys: [sm.get('a')],
+      leases: [],
+      history: [],
+      members: [['n1', 'http://127.0.0.1:7001']],
+    };
+    const copy = new KvStateMachine();
+    copy.restore(new TextEncoder().encode(JSON.stringify(legacy)));
+    expect(copy.get('a')?.value).toBe('1');
+    expect(copy.memberApiUrls().get('n1')).toBe('http://127.0.0.1:7001');
+  });
+
+  it('snapshots a state larger than any single string could hold, record by record', () => {
+    const { sm, run } = machine();
+    // 40 values of 1 MiB each with their history: ~80 MiB of JSON, written as lines, never as one string.
+    const big = 'x'.repeat(1024 * 1024);
+    for (let i = 0; i < 40; i++) run({ type: 'put', key: `big/${i % 20}`, value: big });
+    const snapshot = sm.snapshot();
+    expect(snapshot.byteLength).toBeGreaterThan(40 * 1024 * 1024);
+    const copy = new KvStateMachine();
+    copy.restore(snapshot);
+    expect(copy.get('big/7')?.value.length).toBe(big.length);
+    expect(copy.historySize()).toEqual(sm.historySize());
+  });
+
+  it('bounds the history: the compaction target keeps at most N events and B bytes', () => {
+    const { sm, run } = machine();
+    for (let i = 0; i < 10; i++) run({ type: 'put', key: `k${i}`, value: 'v'.repeat(1000) });
+    expect(sm.historySize().events).toBe(10);
+    expect(sm.compactionTarget(100, 1e9)).toBe(0);
+    expect(sm.compactionTarget(4, 1e9)).toBe(6);
+    const bytes = sm.historySize().bytes;
+    const target = sm.compactionTarget(100, bytes / 2);
+    run({ type: 'compact', revision: target });
+    expect(sm.historySize().bytes).toBeLessThanOrEqual(bytes / 2);
+    expect(sm.historySize().events).toBe(10 - target);
+    expect(sm.eventsSince(target, () => true)).toMatchObject({ ok: false });
+  });
 });

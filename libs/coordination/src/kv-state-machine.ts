@@ -30,6 +30,12 @@ interface SnapshotState {
   readonly members: [string, string][];
 }
 
+const SNAPSHOT_FORMAT = 'concord-kv/lines-1';
+/** Fixed per-event overhead counted on top of key and value lengths (object, revision, numbers). */
+const EVENT_OVERHEAD_BYTES = 96;
+const eventBytes = (e: HistoryEvent): number =>
+  EVENT_OVERHEAD_BYTES + 2 * e.kv.key.length + e.kv.value.length + (e.prev?.value.length ?? 0);
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -51,6 +57,8 @@ export class KvStateMachine implements StateMachine<CommandResult | null> {
   private readonly keys = new Map<string, KeyValue>();
   private readonly leases = new Map<string, Lease>();
   private history: HistoryEvent[] = [];
+  /** Approximate bytes the history holds (keys and values, old and new, plus a fixed overhead per event). */
+  private historyBytes = 0;
   private readonly members = new Map<string, string>();
   private readonly listeners = new Set<(events: readonly WatchEvent[]) => void>();
   private readonly leaseListeners = new Set<(change: { id: string; ttlSeconds: number | null }) => void>();
@@ -168,27 +176,88 @@ export class KvStateMachine implements StateMachine<CommandResult | null> {
     return [...this.leases.values()].map((l) => ({ id: l.id, ttlSeconds: l.ttlSeconds }));
   }
 
+  /** Size of the history kept for watches and past reads: the leader compacts when it passes its bounds. */
+  historySize(): { readonly events: number; readonly bytes: number } {
+    return { events: this.history.length, bytes: this.historyBytes };
+  }
+
+  /**
+   * The smallest revision to compact to so that the history holds at most `events` events and `bytes` bytes
+   * (0: already within bounds). Events of one revision go together.
+   */
+  compactionTarget(events: number, bytes: number): number {
+    let i = 0;
+    let n = this.history.length;
+    let b = this.historyBytes;
+    let target = 0;
+    while (i < this.history.length && (n > events || b > bytes)) {
+      const revision = this.history[i]!.revision;
+      while (i < this.history.length && this.history[i]!.revision === revision) {
+        b -= eventBytes(this.history[i]!);
+        n--;
+        i++;
+      }
+      target = revision;
+    }
+    return target;
+  }
+
   memberApiUrls(): ReadonlyMap<string, string> {
     return this.members;
   }
 
   // --- snapshot ---------------------------------------------------------------------------------------------
 
+  /**
+   * One JSON line per record (a header, then each key, lease, history event and member), encoded line by line
+   * into a list of buffers: no single string holds the whole state, so a large state (many 1 MiB values) never
+   * meets V8's string length limit. Restored line by line the same way.
+   */
   snapshot(): Uint8Array {
-    const state: SnapshotState = {
+    const chunks: Buffer[] = [];
+    const line = (record: unknown) => chunks.push(Buffer.from(`${JSON.stringify(record)}\n`));
+    line({
+      format: SNAPSHOT_FORMAT,
       revision: this.revision,
       compactRevision: this.compactRevision,
       nextLease: this.nextLease,
-      keys: [...this.keys.values()],
-      leases: [...this.leases.values()].map((l) => ({ id: l.id, ttlSeconds: l.ttlSeconds })),
-      history: this.history,
-      members: [...this.members],
-    };
-    return encoder.encode(JSON.stringify(state));
+    });
+    for (const kv of this.keys.values()) line(['k', kv]);
+    for (const l of this.leases.values()) line(['l', { id: l.id, ttlSeconds: l.ttlSeconds }]);
+    for (const event of this.history) line(['h', event]);
+    for (const member of this.members) line(['m', member]);
+    return Buffer.concat(chunks);
   }
 
   restore(data: Uint8Array): void {
-    const state = JSON.parse(decoder.decode(data)) as SnapshotState;
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let start = 0;
+    let end = bytes.indexOf(10, start);
+    const next = (): unknown => {
+      if (end < 0) return undefined;
+      const record = JSON.parse(bytes.toString('utf8', start, end)) as unknown;
+      start = end + 1;
+      end = bytes.indexOf(10, start);
+      return record;
+    };
+    if (bytes[0] !== 0x7b /* { */ || !bytes.subarray(0, 32).toString().includes('"format"')) {
+      // A snapshot from before the line format: one JSON document.
+      this.restoreState(JSON.parse(decoder.decode(data)) as SnapshotState);
+      return;
+    }
+    const header = next() as { revision: number; compactRevision: number; nextLease: number };
+    const state: SnapshotState = { ...header, keys: [], leases: [], history: [], members: [] };
+    for (let record = next(); record !== undefined; record = next()) {
+      const [tag, value] = record as [string, never];
+      if (tag === 'k') state.keys.push(value);
+      else if (tag === 'l') state.leases.push(value);
+      else if (tag === 'h') state.history.push(value);
+      else if (tag === 'm') state.members.push(value);
+    }
+    this.restoreState(state);
+  }
+
+  private restoreState(state: SnapshotState): void {
     this.revision = state.revision;
     this.compactRevision = state.compactRevision;
     this.nextLease = state.nextLease;
@@ -201,6 +270,7 @@ export class KvStateMachine implements StateMachine<CommandResult | null> {
       if (kv.lease !== undefined) this.leases.get(kv.lease)?.keys.add(kv.key);
     }
     this.history = state.history;
+    this.historyBytes = state.history.reduce((sum, e) => sum + eventBytes(e), 0);
     this.members.clear();
     for (const [id, url] of state.members) this.members.set(id, url);
     for (const l of state.leases) this.emitLease({ id: l.id, ttlSeconds: l.ttlSeconds });
@@ -331,7 +401,12 @@ export class KvStateMachine implements StateMachine<CommandResult | null> {
     if (revision > this.revision) return { ok: false, error: 'futureRevision', revision: this.revision };
     if (revision <= this.compactRevision) return { ok: true, revision: this.revision };
     this.compactRevision = revision;
-    this.history = this.history.filter((e) => e.revision > revision);
+    let drop = 0;
+    while (drop < this.history.length && this.history[drop]!.revision <= revision) {
+      this.historyBytes -= eventBytes(this.history[drop]!);
+      drop++;
+    }
+    this.history = this.history.slice(drop);
     return { ok: true, revision: this.revision };
   }
 
@@ -369,7 +444,10 @@ export class KvStateMachine implements StateMachine<CommandResult | null> {
     this.revision = revision;
     const events = this.pending;
     this.pending = [];
-    this.history.push(...events);
+    for (const event of events) {
+      this.history.push(event);
+      this.historyBytes += eventBytes(event);
+    }
     const visible = events.map(({ type, kv, revision: r }) => ({ type, kv, revision: r }));
     for (const listener of this.listeners) listener(visible);
   }

@@ -66,7 +66,9 @@ beforeAll(async () => {
       API_URLS: `n1=http://127.0.0.1:${port}`,
       DATA_DIR: '/tmp/unused-by-local-consensus',
       CLUSTER_SECRET: 'cluster-secret-0123456789',
-      CLIENT_TOKEN: TOKEN,
+      // These tests exercise the API, not the roles (roles.spec.ts): they hold the admin token.
+      ADMIN_TOKEN: TOKEN,
+      CLIENT_TOKEN: 'general-client-token-0123456789',
     },
   );
   base = app.url;

@@ -1,4 +1,12 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Logger } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  Inject,
+  Logger,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { Pool } from 'undici';
 import { CoordinatorError, type Consensus, NotLeaderError, UnavailableError } from '@concord/coordination';
 import { problem } from '@concord/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -9,8 +17,28 @@ import { KvStateMachineHolder } from './state.js';
 /** Requests forwarded more than this many times are refused: leadership is moving, the client should retry. */
 const FORWARD_HOPS_MAX = 2;
 const HOPS_HEADER = 'x-concord-forwarded';
+/** Lock and campaign requests may wait at the leader up to their waitMs (at most 300 s). */
+const FORWARD_TIMEOUT_MS = 330_000;
+const FORWARD_CONNECTIONS_MAX = 256;
 /** On a 503: `notApplied` (safe to retry anything) or `unknown` (the write may still commit). */
 export const OUTCOME_HEADER = 'x-concord-outcome';
+
+/**
+ * The leader's URL for a request: the leader's origin with only the request's path and query. A request line in
+ * absolute form (`PUT http://elsewhere/v1/kv/x`) or with a `//host` path must never choose where the request
+ * (with the client's bearer token) goes.
+ */
+export function leaderUrl(requestUrl: string, base: string): URL {
+  // The common case, an origin-form path (`/v1/...`; not `//host` nor `/\host`, which URL reads as a host): one parse.
+  if (requestUrl[0] === '/' && requestUrl[1] !== '/' && requestUrl[1] !== '\\')
+    return new URL(requestUrl, base);
+  const given = new URL(requestUrl, 'http://request.invalid');
+  const target = new URL(base);
+  target.pathname = given.pathname;
+  target.search = given.search;
+  target.hash = '';
+  return target;
+}
 
 /**
  * Maps coordinator outcomes to HTTP. A {@link NotLeaderError} is not an error for the client: the request is
@@ -18,8 +46,9 @@ export const OUTCOME_HEADER = 'x-concord-outcome';
  * answer is 503 with Retry-After, never a guess.
  */
 @Catch(CoordinatorError, NotLeaderError, UnavailableError)
-export class CoordinatorErrorsFilter implements ExceptionFilter {
+export class CoordinatorErrorsFilter implements ExceptionFilter, OnApplicationShutdown {
   private readonly logger = new Logger('Forwarding');
+  private readonly pools = new Map<string, Pool>();
 
   constructor(
     @Inject(COORDINATOR_CONFIG) private readonly config: CoordinatorConfig,
@@ -62,6 +91,25 @@ export class CoordinatorErrorsFilter implements ExceptionFilter {
       });
   }
 
+  private pool(origin: string): Pool {
+    let pool = this.pools.get(origin);
+    if (pool === undefined) {
+      pool = new Pool(origin, {
+        connections: FORWARD_CONNECTIONS_MAX,
+        headersTimeout: FORWARD_TIMEOUT_MS,
+        bodyTimeout: FORWARD_TIMEOUT_MS,
+        connectTimeout: 5_000,
+      });
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close().catch(() => undefined)));
+    this.pools.clear();
+  }
+
   private apiUrl(id: string): string | undefined {
     return this.state.machine.memberApiUrls().get(id) ?? this.config.API_URLS.get(id);
   }
@@ -72,7 +120,7 @@ export class CoordinatorErrorsFilter implements ExceptionFilter {
     base: string,
     hops: number,
   ): Promise<void> {
-    const url = new URL(request.url, base);
+    const url = leaderUrl(request.url, base);
     const headers: Record<string, string> = {
       [HOPS_HEADER]: String(hops),
       'x-request-id': request.id,
@@ -82,27 +130,34 @@ export class CoordinatorErrorsFilter implements ExceptionFilter {
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && request.body !== undefined;
     if (hasBody) headers['content-type'] = 'application/json';
     try {
-      const answer = await fetch(url, {
+      // One keep-alive pool per leader, no per-request AbortSignal or timer: lock and campaign requests may wait
+      // long at the leader (their own waitMs bounds them); the pool's timeouts bound the rest.
+      const answer = await this.pool(url.origin).request({
         method: request.method,
+        path: url.pathname + url.search,
         headers,
-        body: hasBody ? JSON.stringify(request.body) : undefined,
-        // Lock and campaign requests may wait long at the leader; their own waitMs bounds them.
-        signal: AbortSignal.timeout(330_000),
+        body: hasBody ? JSON.stringify(request.body) : null,
       });
-      const body = await answer.text();
-      for (const header of ['retry-after', OUTCOME_HEADER]) {
-        const value = answer.headers.get(header);
-        if (value !== null) void reply.header(header, value);
+      const body = await answer.body.text();
+      const header = (name: string): string | undefined => {
+        const v = answer.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      for (const name of ['retry-after', OUTCOME_HEADER]) {
+        const value = header(name);
+        if (value !== undefined) void reply.header(name, value);
       }
       void reply
-        .status(answer.status)
-        .type(answer.headers.get('content-type') ?? 'application/json')
-        .header('x-concord-served-by', answer.headers.get('x-concord-served-by') ?? 'leader')
+        .status(answer.statusCode)
+        .type(header('content-type') ?? 'application/json')
+        .header('x-concord-served-by', header('x-concord-served-by') ?? 'leader')
         .send(body);
     } catch (error) {
       this.logger.warn(`forwarding to the leader at ${base} failed: ${(error as Error).message}`);
       // Refused connections never reached the leader; anything else may have been applied there.
-      const code = (error as { cause?: { code?: string } }).cause?.code;
+      const code =
+        (error as { code?: string; cause?: { code?: string } }).code ??
+        (error as { cause?: { code?: string } }).cause?.code;
       const outcome =
         code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'notApplied' : 'unknown';
       void reply

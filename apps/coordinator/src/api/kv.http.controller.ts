@@ -110,12 +110,22 @@ export class KvHttpController {
       lastEventId !== undefined && /^\d+$/.test(lastEventId) ? Number(lastEventId) + 1 : undefined;
     const from = query.fromRevision ?? resumeFrom;
     const filter = query.key !== undefined ? { key: query.key } : { prefix: query.prefix ?? '' };
+    const token = request.principal?.name ?? 'unknown';
+    if (!this.streams.tryReserve(token)) {
+      throw new ProblemException(429, `this token already holds the maximum number of watches on this node`);
+    }
     let stream: ((event: WatchEvent) => void) | undefined = undefined;
     const buffered: WatchEvent[] = [];
-    // Subscribes (and replays) before the response starts, so a compacted revision can still answer 410.
-    const unsubscribe = this.coordinator.watch(filter, from, (event) =>
-      stream ? stream(event) : buffered.push(event),
-    );
+    let unsubscribe: () => void;
+    try {
+      // Subscribes (and replays) before the response starts, so a compacted revision can still answer 410.
+      unsubscribe = this.coordinator.watch(filter, from, (event) =>
+        stream ? stream(event) : buffered.push(event),
+      );
+    } catch (error) {
+      this.streams.release(token);
+      throw error;
+    }
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -125,12 +135,23 @@ export class KvHttpController {
       'x-request-id': request.id,
       'x-accel-buffering': 'no',
     });
-    raw.write(`: watching from revision ${from ?? this.coordinator.state.currentRevision() + 1}\n\n`);
-    stream = (event) =>
-      raw.write(`id: ${event.revision}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    let last = (from ?? this.coordinator.state.currentRevision() + 1) - 1;
+    raw.write(`: watching from revision ${last + 1}\n\n`);
+    stream = (event) => {
+      const sent = this.streams.write(
+        raw,
+        `id: ${event.revision}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`,
+        () => last + 1,
+      );
+      if (sent) last = event.revision;
+      else unsubscribe();
+    };
     for (const event of buffered) stream(event);
-    const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), HEARTBEAT_MS);
-    this.streams.add(raw, () => {
+    const heartbeat = setInterval(
+      () => this.streams.write(raw, ': heartbeat\n\n', () => last + 1),
+      HEARTBEAT_MS,
+    );
+    this.streams.add(raw, token, () => {
       clearInterval(heartbeat);
       unsubscribe();
     });

@@ -3,6 +3,7 @@ import {
   type Command,
   type CommandResult,
   type Consensus,
+  CoordinatorError,
   encodeCommand,
   NotLeaderError,
   UnavailableError,
@@ -49,7 +50,10 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
   const logger = new Logger('Raft');
   let driver: RaftDriver<CommandResult | null> | undefined;
   let leading = false;
+  let knownLeader: string | null = null;
   const listeners: ((leading: boolean) => void)[] = [];
+  /** Ids being added right now (two concurrent adds of one id: the second is refused). */
+  const adding = new Set<string>();
 
   const running = (): RaftDriver<CommandResult | null> => {
     if (driver === undefined) throw new UnavailableError('raft is not running');
@@ -58,6 +62,8 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
 
   const consensus: Consensus = {
     async propose(command: Command): Promise<CommandResult> {
+      // A follower knows at once: skip encoding and the driver's error (forwarded writes are the common case).
+      if (!leading && driver !== undefined) throw new NotLeaderError(knownLeader);
       try {
         const { result } = await running().propose(encodeCommand(command));
         if (result === null) throw new Error(`command ${command.type} was not applied`);
@@ -104,11 +110,21 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
     },
     async addLearner(id, peerAddress, apiUrl) {
       if (!leading) throw new NotLeaderError(consensus.leaderId());
-      // The API URL first, through the log, so every node can forward to the new member once it leads.
-      await consensus.propose({ type: 'memberMeta', id, apiUrl });
-      await running()
-        .addLearner(id, peerAddress)
-        .catch((e: unknown) => Promise.reject(translate(e)));
+      const { conf } = running().status();
+      if (conf.voters.includes(id) || conf.learners.includes(id) || adding.has(id)) {
+        // Re-adding would overwrite its peer address and forwarding URL: remove it first to replace it.
+        throw new CoordinatorError(409, `member ${id} already exists; remove it first to replace it`);
+      }
+      adding.add(id);
+      try {
+        // The API URL first, through the log, so every node can forward to the new member once it leads.
+        await consensus.propose({ type: 'memberMeta', id, apiUrl });
+        await running()
+          .addLearner(id, peerAddress)
+          .catch((e: unknown) => Promise.reject(translate(e)));
+      } finally {
+        adding.delete(id);
+      }
     },
     async promote(id) {
       if (!leading) throw new NotLeaderError(consensus.leaderId());
@@ -160,6 +176,7 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
         },
       });
       driver.onLeaderChange((leader, term) => {
+        knownLeader = leader;
         const now = leader === config.NODE_ID;
         logger.log(`leader is ${leader ?? 'unknown'} in term ${term}`);
         if (now !== leading) {

@@ -91,6 +91,46 @@ describe('RaftDriver', () => {
     await until(() => nodes.every((n) => n.sm.get('k') === 'v2'));
   });
 
+  it("a leader's appends leave before its own fsync; it applies only once its write is durable", async () => {
+    const { nodes, leader } = await cluster(['a', 'b', 'c']);
+    const warm = await leader.driver.propose(put('warm', 'up'));
+    const followers = nodes.filter((n) => n !== leader);
+    // Hold the leader's next disk write until released.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const save = leader.log.save.bind(leader.log);
+    let holding = false;
+    leader.log.save = async (...args: Parameters<typeof save>) => {
+      if (args[1].length > 0 && !holding) {
+        holding = true;
+        await gate;
+      }
+      return save(...args);
+    };
+    let answered = false;
+    const proposal = leader.driver.propose(put('early', 'yes')).then((r) => {
+      answered = true;
+      return r;
+    });
+    // The followers receive and persist the entry while the leader's own write is still held.
+    setTimeout(() => release(), 5_000).unref(); // never leave the driver stuck if an assertion fails
+    await until(() => holding);
+    const persistedOnFollowers = async () =>
+      (
+        await Promise.all(followers.map(async (f) => (await f.log.load()).some((e) => e.index > warm.index)))
+      ).every(Boolean);
+    const deadline = Date.now() + 3000;
+    while (!(await persistedOnFollowers())) {
+      if (Date.now() > deadline) throw new Error('followers did not persist before the leader');
+      await new Promise((r) => setTimeout(r, TICK_MS));
+    }
+    expect(answered).toBe(false);
+    expect(leader.sm.get('early')).toBeNull();
+    release();
+    expect((await proposal).result).toEqual({ ok: true, value: null });
+    await until(() => nodes.every((n) => n.sm.get('early') === 'yes'));
+  });
+
   it('proposals arriving together share one disk write (group commit)', async () => {
     const { leader } = await cluster(['a', 'b', 'c']);
     await leader.driver.propose(put('warm', 'up'));

@@ -3,7 +3,7 @@ import { decodeConfEntry } from '../core/conf.js';
 import { Xoshiro128, type Random } from '../core/prng.js';
 import { RaftNode, type RaftConfig, type RaftError, type RaftStatus, type Ready } from '../core/raft-node.js';
 import type { DurableLog, SnapshotStorage, StateMachine, Transport } from '../ports.js';
-import type { ConfChange, Entry, NodeId } from '../types.js';
+import type { ConfChange, Entry, Message, NodeId } from '../types.js';
 import { recoverState, snapshotWitness } from './recover.js';
 
 export interface RaftDriverOptions<Result> {
@@ -26,6 +26,9 @@ export interface RaftDriverOptions<Result> {
   /** Storage failures stop the node (continuing could break durability promises). */
   readonly onFatal?: (error: unknown) => void;
 }
+
+/** Messages a leader may send before its own fsync: they acknowledge nothing on this node's disk. */
+const sendsBeforePersist = (m: Message): boolean => m.type === 'append' || m.type === 'heartbeat';
 
 export class RaftRequestError extends Error {
   constructor(readonly error: RaftError | { readonly kind: 'timeout' | 'stopped' | 'lost' | 'readFailed' }) {
@@ -50,6 +53,9 @@ interface Waiter<T> {
  * Runs a {@link RaftNode} against real time, a transport, a durable log, a snapshot store and a state
  * machine. Each Ready is handled in the order persist (one `DurableLog.save`: group commit), send,
  * apply, advance; proposals that arrive while a Ready is being persisted go into the next one together.
+ * Two exceptions that save an fsync on the commit path, both safe by construction: a leader's appends and
+ * heartbeats leave before its own fsync, and committed entries already durable here are applied while the
+ * fsync of the new ones runs.
  */
 export class RaftDriver<Result = unknown> {
   private core: RaftNode | null = null;
@@ -67,6 +73,8 @@ export class RaftDriver<Result = unknown> {
   private readonly reads = new Map<string, Waiter<number> & { index?: number }>();
   private readonly leaderListeners: ((leader: NodeId | null, term: number) => void)[] = [];
   private readonly requestTimeoutMs: number;
+  /** Last log index this driver wrote to disk (entries at or below it, if committed, need no fsync to apply). */
+  private durableIndex = 0;
   /** Term and vote of the last synced hard state (see MustSync in `handle`). */
   private syncedTermVote: { term: number; vote: NodeId | null } = { term: -1, vote: null };
 
@@ -90,6 +98,7 @@ export class RaftDriver<Result = unknown> {
       entries = [...boot.entries];
     }
     const state = recoverState(snapshot, hardState, entries);
+    this.durableIndex = Math.max(entries.at(-1)?.index ?? 0, snapshot?.meta.index ?? 0);
     if (snapshot) {
       stateMachine.restore(snapshot.data);
       this.appliedIndex = snapshot.meta.index;
@@ -266,27 +275,55 @@ export class RaftDriver<Result = unknown> {
       await log.save(null, [snapshotWitness(rd.snapshot)]);
       await log.compact(rd.snapshot.meta.index - 1);
     }
+    let pending: readonly Message[] = rd.messages;
+    let applied = 0;
     if (rd.hardState || rd.entries.length > 0) {
       // MustSync (etcd): new entries, or a new term or vote, must be durable before anything depends on them;
       // a hard state that only moved the commit index rides along with the next synced write.
       const hs = rd.hardState;
-      const mustSync =
-        rd.entries.length > 0 ||
-        (hs !== undefined && (hs.term !== this.syncedTermVote.term || hs.vote !== this.syncedTermVote.vote));
-      await log.save(hs ?? null, rd.entries, { sync: mustSync });
+      const termVoteChanged =
+        hs !== undefined && (hs.term !== this.syncedTermVote.term || hs.vote !== this.syncedTermVote.vote);
+      const mustSync = rd.entries.length > 0 || termVoteChanged;
+      // A leader's appends and heartbeats go out before its own fsync (Raft thesis §10.2.1, etcd): they promise
+      // nothing about this node's disk, and the leader counts itself toward a quorum only once the entries
+      // are durable (its own match index moves in advance()). Votes and acknowledgements still wait for the
+      // fsync, and nothing leaves early while a new term or vote is not yet durable.
+      if (!termVoteChanged && !rd.snapshot) {
+        const early = pending.filter(sendsBeforePersist);
+        if (early.length > 0) {
+          for (const m of early) transport.send(m);
+          pending = pending.filter((m) => !sendsBeforePersist(m));
+        }
+      }
+      const saved = log.save(hs ?? null, rd.entries, { sync: mustSync });
+      // While the fsync runs, apply committed entries that were already durable here before this Ready (below
+      // the first entry it writes, which may overwrite a suffix): they wait for nothing but the state machine.
+      const firstWritten = rd.entries[0]?.index ?? Number.POSITIVE_INFINITY;
+      const durableBefore = Math.min(firstWritten - 1, this.durableIndex);
+      if (!rd.snapshot) {
+        while (applied < rd.committedEntries.length && rd.committedEntries[applied]!.index <= durableBefore) {
+          this.apply(rd.committedEntries[applied]!);
+          applied++;
+        }
+        if (applied > 0) this.releaseReads();
+      }
+      await saved;
       if (hs !== undefined && mustSync) this.syncedTermVote = { term: hs.term, vote: hs.vote };
+      const last = rd.entries.at(-1);
+      if (last !== undefined) this.durableIndex = last.index;
     }
     // 2. Send: only now may anyone learn of a vote or an acknowledged entry.
-    for (const m of rd.messages) transport.send(m);
+    for (const m of pending) transport.send(m);
     // 3. Apply.
     if (rd.snapshot) {
       stateMachine.restore(rd.snapshot.data);
       this.appliedIndex = rd.snapshot.meta.index;
+      this.durableIndex = Math.max(this.durableIndex, rd.snapshot.meta.index);
       for (const [index, w] of this.proposals) {
         if (index <= this.appliedIndex) this.settle(index, w, new RaftRequestError({ kind: 'lost' }));
       }
     }
-    for (const e of rd.committedEntries) this.apply(e);
+    for (let i = applied; i < rd.committedEntries.length; i++) this.apply(rd.committedEntries[i]!);
     for (const rs of rd.readStates) {
       const w = this.reads.get(rs.context);
       if (!w) continue;
