@@ -1,18 +1,58 @@
 /**
- * `npm run token -- [subject] [ttlSeconds]`: prints an HS256 JWT the local stack's gateway accepts, signed with the
- * secret `npm run stack` generated in .data/gateway-jwt-secret (default subject "dev", valid one hour).
+ * `npm run token -- [subject] [--admin] [--ttl 1h] [--scope "a b"]`: prints an HS256 JWT the local stack's
+ * gateway accepts, signed with jose and the secret `npm run stack` generated in .data/gateway-jwt-secret.
+ * Default subject "dev", lifetime one hour. `exp` is always set: there is no token that never expires, and a
+ * lifetime above the gateway's JWT_MAX_LIFETIME_S (default 24 h) would be refused by it, so it is refused here.
+ * `--admin` adds the `admin` scope (products, receipts, deposits and listings across customers).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { signJwt } from '../apps/gateway/src/edge/jwt.js';
+import { parseArgs } from 'node:util';
+import { SignJWT } from 'jose';
 
-const [subject = 'dev', ttl = '3600'] = process.argv.slice(2);
-const file = path.resolve(import.meta.dirname, '../.data/gateway-jwt-secret');
-const secret = await readFile(file, 'utf8').catch(() => {
-  process.stderr.write(`token: ${file} not found; start the stack once (npm run stack) to generate it\n`);
+const MAX_LIFETIME_S = Number(process.env.JWT_MAX_LIFETIME_S ?? 86_400);
+
+function fail(message: string): never {
+  process.stderr.write(`token: ${message}\n`);
   process.exit(2);
+}
+
+/** "90", "90s", "15m", "1h", "2d" → seconds; anything else (e.g. "never") is refused. */
+export function parseTtl(raw: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(raw.trim());
+  if (!match) fail(`--ttl "${raw}": use seconds or a number with s, m, h or d (tokens always expire)`);
+  const unit = { '': 1, s: 1, m: 60, h: 3_600, d: 86_400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  const seconds = Number(match[1]) * unit;
+  if (seconds < 1) fail('--ttl must be at least 1 second');
+  if (seconds > MAX_LIFETIME_S)
+    fail(`--ttl ${raw} exceeds the gateway's maximum lifetime (${MAX_LIFETIME_S} s)`);
+  return seconds;
+}
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    admin: { type: 'boolean', default: false },
+    ttl: { type: 'string', default: '1h' },
+    scope: { type: 'string' },
+  },
 });
-const now = Math.floor(Date.now() / 1000);
-process.stdout.write(
-  `${signJwt({ sub: subject, iat: now, exp: now + Number(ttl) }, { hs256Secret: secret.trim() })}\n`,
+if (positionals.length > 2) fail('usage: npm run token -- [subject] [--admin] [--ttl 1h] [--scope "a b"]');
+const [subject = 'dev', legacyTtl] = positionals;
+if (subject === '' || subject.length > 256) fail('the subject must be 1 to 256 characters');
+const ttlS = parseTtl(legacyTtl ?? values.ttl);
+const scopes = new Set((values.scope ?? '').split(' ').filter(Boolean));
+if (values.admin) scopes.add('admin');
+
+const file = path.resolve(import.meta.dirname, '../.data/gateway-jwt-secret');
+const secret = await readFile(file, 'utf8').catch(() =>
+  fail(`${file} not found; start the stack once (npm run stack) to generate it`),
 );
+const now = Math.floor(Date.now() / 1000);
+const token = await new SignJWT(scopes.size > 0 ? { scope: [...scopes].join(' ') } : {})
+  .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+  .setSubject(subject)
+  .setIssuedAt(now)
+  .setExpirationTime(now + ttlS)
+  .sign(new TextEncoder().encode(secret.trim()));
+process.stdout.write(`${token}\n`);

@@ -79,9 +79,15 @@ export const gatewayConfigSchema = z
     ),
     JWT_CLOCK_SKEW_MS: env.int('Tolerance on "exp" and "nbf".', 30_000, 0, 600_000),
     SUBJECT_HEADER: env.string('Header that carries the verified token subject upstream.', 'x-auth-subject'),
-    INTERNAL_TOKEN_PRIVATE_KEY: env.optionalString(
-      'PKCS#8 PEM Ed25519 private key that signs the internal tokens sent upstream (required when a route is authenticated).',
-    ),
+    INTERNAL_TOKEN_PRIVATE_KEY: z
+      .string()
+      .optional()
+      // A PEM kept on one line (docker/.env) writes its newlines as \n.
+      .transform((pem) => pem?.replace(/\\n/g, '\n'))
+      .describe(
+        'PKCS#8 PEM Ed25519 private key that signs the internal tokens sent upstream (required when a route is ' +
+          'authenticated; newlines may be written as \\n).',
+      ),
     INTERNAL_TOKEN_KID: env.optionalString(
       '"kid" header of the internal tokens (to rotate keys on the services).',
     ),
