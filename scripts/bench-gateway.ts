@@ -19,6 +19,8 @@
  * With --json the last line is the machine-readable summary (see the issue's contract).
  * Defaults are the issue's (10 s cells, 3 repeats): run them on an idle machine. For a quick look:
  *   npm run bench:gateway -- --duration 2 --repeats 1 --warmup 1
+ * To see where the gateway's time goes: --proxies concord --profile /tmp/prof (a .cpuprofile per run;
+ * scripts/bench-gateway/profile-summary.ts prints the top functions by self time).
  */
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -48,6 +50,8 @@ const { values: args } = parseArgs({
     proxies: { type: 'string', default: PROXIES.join(',') },
     threads: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
+    /** Write a V8 CPU profile of the gateway (node --cpu-prof) into this directory. */
+    profile: { type: 'string' },
   },
 });
 const durationS = positive('duration', args.duration);
@@ -285,7 +289,10 @@ async function main(): Promise<void> {
       const gateway = await startProcess({
         name: 'concord',
         command: process.execPath,
-        args: [gatewayMain],
+        args: [
+          ...(args.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)]),
+          gatewayMain,
+        ],
         cwd: ROOT,
         env: {
           PORT: String(port),

@@ -186,7 +186,7 @@ export class Exchange {
     const failed = status >= 500;
     slot.breaker.record(failed, this.deps.clock.nowMs());
     this.deps.recordHealth(service, id, failed);
-    if (failed && RETRYABLE_STATUSES.has(status) && this.mayRetry(true)) {
+    if (failed && RETRYABLE_STATUSES.has(status) && this.mayRetry(false)) {
       const failure = new TryFailure(`upstream ${id} answered ${status}`, 'upstream', false, true);
       this.lastFailure = failure;
       this.deps.onRetry(this.request.routeLabel, String(status));
