@@ -226,9 +226,14 @@ export class ServicePools<P = unknown> {
   }
 
   /** For tests and the admin view: choose by service name. */
-  chooseFor(service: string, keyHash: number, tried?: readonly string[]): PoolChoice<P> | undefined {
+  chooseFor(
+    service: string,
+    keyHash: number,
+    tried?: readonly string[],
+    claim = true,
+  ): PoolChoice<P> | undefined {
     const pool = this.pools.get(service);
-    return pool && this.choose(pool, keyHash, tried);
+    return pool && this.choose(pool, keyHash, tried, claim);
   }
 
   private refresh(pool: ServicePool<P>, nowMs: number): void {
