@@ -1,8 +1,8 @@
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-import { generateKeyPairSync } from 'node:crypto';
   freePort,
   ProcessGroup,
   startNats,
