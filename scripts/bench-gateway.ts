@@ -1,60 +1,114 @@
 /**
- * The gateway's hot path against a direct call and against nginx, in the same run:
+ * The gateway against nginx and the plain http-proxy recipe, doing the same work in the same run:
  *
- *   npm run bench:gateway          (builds first; nginx is used when /usr/sbin/nginx or `nginx` exists)
+ *   npm run bench:gateway [-- --duration 10 --repeats 3 --warmup 3 --connections 16,64,256
+ *                            --proxies concord,nginx,http-proxy --json]
  *
- * Ten trivial upstream processes (test/gateway/fixtures/upstream.ts, GET /fast). Targets: the built gateway
- * (consistent hashing with bounded loads, breakers, retries; public route keyed by X-Hash-Key); one upstream
- * called directly; nginx with `hash $http_x_hash_key consistent` and upstream `keepalive`, one worker (the
- * gateway is one Node process). At 16, 64 and 256 connections, with uniform and Zipf (s = 1.1) keys, each run
- * measures requests per second, p50/p99 latency, CPU seconds of the proxy per 1,000 requests (from /proc), and
- * per-instance load max/mean (from each answer's X-Instance header). The load generator runs in this process,
- * on the same machine: every target pays for it equally.
+ * Upstreams: one nginx process (1 worker) with 10 listeners, each `return 200 <id>` (trivial and cheap).
+ * Load: `wrk` (2 threads) with scripts/bench-gateway/random-key.lua: every request carries a random
+ * `X-Hash-Key` out of 10,000 keys and the same bearer JWT.
+ * Proxies:
+ * - concord: the built gateway with every feature on as a user runs it: JWT (HS256) required on the route,
+ *   rate limiting on (limits far above the offered load), per-instance breakers, retries and retry budget,
+ *   active health checks, metrics, the default log level, an internal EdDSA token minted per identity.
+ * - nginx: 1 worker, `hash $http_x_hash_key consistent`, keepalive large enough that it never churns.
+ * - http-proxy: node:http + the http-proxy package + the hashring package (the recipe found in tutorials).
+ * Cells (proxy x connections) run interleaved: every repeat visits every connection count and, within it,
+ * every proxy (rotating which goes first); medians over repeats. CPU per request is the proxy's processes'
+ * user+system time from /proc (all workers and children) divided by the requests wrk completed.
+ * With --json the last line is the machine-readable summary (see the issue's contract).
+ * Defaults are the issue's (10 s cells, 3 repeats): run them on an idle machine. For a quick look:
+ *   npm run bench:gateway -- --duration 2 --repeats 1 --warmup 1
+ * To see where the gateway's time goes: --proxies concord --profile /tmp/prof (a .cpuprofile per run;
+ * scripts/bench-gateway/profile-summary.ts prints the top functions by self time).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seededRandom, ZipfSampler } from '@concord/hashring';
+import { parseArgs } from 'node:util';
 import { freePort, type ProcessHandle, startProcess, stopAll } from '@concord/infra';
-import { Pool } from 'undici';
+import { SignJWT } from 'jose';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const FIXTURE = path.join(ROOT, 'test/gateway/fixtures/upstream.ts');
+const LUA_SCRIPT = path.join(ROOT, 'scripts/bench-gateway/random-key.lua');
+const HTTP_PROXY_RECIPE = path.join(ROOT, 'scripts/bench-gateway/http-proxy-recipe.ts');
 const UPSTREAMS = 10;
-const CONNECTIONS = [16, 64, 256];
-const RUN_MS = 2_500;
-const WARMUP_MS = 500;
-const WARMUP_ALL_MS = 3_000;
-const KEY_COUNT = 10_000;
 const CLOCK_TICKS_PER_SECOND = 100;
+const JWT_SECRET = 'bench-gateway-jwt-secret-0123456789abcdef';
+const PROXIES = ['concord', 'nginx', 'http-proxy'] as const;
+type ProxyName = (typeof PROXIES)[number];
 
-type KeyMode = 'uniform' | 'zipf';
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    repeats: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '16,64,256' },
+    proxies: { type: 'string', default: PROXIES.join(',') },
+    threads: { type: 'string', default: '2' },
+    json: { type: 'boolean', default: false },
+    /** Write a V8 CPU profile of the gateway (node --cpu-prof) into this directory. */
+    profile: { type: 'string' },
+  },
+});
+const durationS = positive('duration', args.duration);
+const repeats = positive('repeats', args.repeats);
+const warmupS = positive('warmup', args.warmup);
+const threads = positive('threads', args.threads);
+const connectionCounts = args.connections.split(',').map((c) => positive('connections', c));
+const proxies = args.proxies.split(',').map((name) => {
+  if (!(PROXIES as readonly string[]).includes(name)) fail(`--proxies: unknown proxy "${name}"`);
+  return name as ProxyName;
+});
+
+function positive(name: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) fail(`--${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`bench:gateway: ${message}\n`);
+  process.exit(2);
+}
 
 interface Target {
-  readonly name: string;
+  readonly proxy: ProxyName;
   readonly url: string;
-  readonly path: string;
-  /** Processes whose CPU time is the proxy's (none for the direct call). */
+  /** Processes whose CPU time counts as the proxy's (children included at measurement time). */
   readonly pids: () => number[];
 }
 
-interface Result {
-  readonly target: string;
+interface Cell {
+  readonly proxy: ProxyName;
   readonly connections: number;
-  readonly keys: KeyMode;
-  readonly rps: number;
-  readonly p50Ms: number;
+  readonly reqPerSec: number;
   readonly p99Ms: number;
-  readonly errors: number;
-  readonly cpuSecondsPer1k: number | undefined;
-  readonly maxOverMean: number | undefined;
+  readonly cpuUsPerReq: number;
+  readonly non2xx: number;
+  readonly socketErrors: number;
+}
+
+interface WrkSummary {
+  requests: number;
+  durationUs: number;
+  p50Us: number;
+  p99Us: number;
+  non2xx: number;
+  connect: number;
+  read: number;
+  write: number;
+  timeout: number;
 }
 
 function cpuTicks(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime (fields 14 and 15 of proc(5)); children's are counted by walking the tree.
     return Number(fields[11]) + Number(fields[12]);
   } catch {
     return 0;
@@ -64,112 +118,120 @@ function cpuTicks(pid: number): number {
 function descendants(pid: number): number[] {
   const result = [pid];
   try {
-    for (const task of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)) {
-      if (task !== '') result.push(...descendants(Number(task)));
+    for (const tid of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)) {
+      if (tid !== '') result.push(...descendants(Number(tid)));
     }
   } catch {
-    // The process is gone or has no children file: only itself.
+    // Gone, or no children file: only itself.
   }
   return result;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
-
-async function run(
-  target: Target,
-  connections: number,
-  mode: KeyMode,
-  seed: number,
-  runMs = RUN_MS,
-): Promise<Result> {
-  const pool = new Pool(target.url, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
-  const random = seededRandom(seed);
-  const zipf = new ZipfSampler(KEY_COUNT, 1.1, random);
-  const keyOf = (): string => `key-${mode === 'zipf' ? zipf.next() : Math.floor(random() * KEY_COUNT)}`;
-  const latencies: number[] = [];
-  const perInstance = new Map<string, number>();
-  let errors = 0;
-  let measuring = false;
-  let running = true;
-  const worker = async (): Promise<void> => {
-    while (running) {
-      const startedMs = performance.now();
-      try {
-        const answer = await pool.request({
-          path: target.path,
-          method: 'GET',
-          headers: { 'x-hash-key': keyOf() },
-        });
-        await answer.body.dump();
-        if (!measuring) continue;
-        if (answer.statusCode !== 200) {
-          errors++;
-          continue;
+function wrk(url: string, connections: number, seconds: number): Promise<WrkSummary> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'wrk',
+      [
+        `-t${Math.min(threads, connections)}`,
+        `-c${connections}`,
+        `-d${seconds}s`,
+        '--timeout',
+        '5s',
+        '-s',
+        LUA_SCRIPT,
+        `${url}/api/orders/fast`,
+      ],
+      { env: { ...process.env, BENCH_TOKEN: benchToken }, maxBuffer: 1 << 20 },
+      (error, stdout, stderr) => {
+        if (error) {
+          reject(new Error(`wrk failed: ${error.message}\n${stderr}`));
+          return;
         }
-        latencies.push(performance.now() - startedMs);
-        const instance = answer.headers['x-instance'];
-        if (typeof instance === 'string') perInstance.set(instance, (perInstance.get(instance) ?? 0) + 1);
-      } catch {
-        if (measuring) errors++;
-      }
-    }
-  };
-  const workers = Array.from({ length: connections }, () => worker());
-  await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
+        const line = stdout.split('\n').find((l) => l.startsWith('WRK_JSON '));
+        if (!line) {
+          reject(new Error(`wrk printed no summary:\n${stdout}\n${stderr}`));
+          return;
+        }
+        resolve(JSON.parse(line.slice('WRK_JSON '.length)) as WrkSummary);
+      },
+    );
+  });
+}
+
+async function measure(target: Target, connections: number): Promise<Cell> {
+  // A short unmeasured run first: connections opened, pools and JIT warm at this concurrency.
+  await wrk(target.url, connections, Math.min(warmupS, 2));
   const pids = target.pids().flatMap(descendants);
-  const ticksBefore = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-  measuring = true;
-  const startedMs = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, runMs));
-  measuring = false;
-  const elapsedMs = performance.now() - startedMs;
-  const ticksAfter = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
-  running = false;
-  await Promise.all(workers);
-  await pool.close();
-  const sorted = Float64Array.from(latencies).sort();
-  const counts = [...perInstance.values()];
-  const mean = counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length);
+  const before = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const summary = await wrk(target.url, connections, durationS);
+  const after = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const cpuUs = ((after - before) / CLOCK_TICKS_PER_SECOND) * 1e6;
   return {
-    target: target.name,
+    proxy: target.proxy,
     connections,
-    keys: mode,
-    rps: (latencies.length / elapsedMs) * 1000,
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
-    errors,
-    cpuSecondsPer1k:
-      pids.length === 0
-        ? undefined
-        : ((ticksAfter - ticksBefore) / CLOCK_TICKS_PER_SECOND / latencies.length) * 1000,
-    maxOverMean: counts.length > 1 ? Math.max(...counts) / mean : undefined,
+    reqPerSec: summary.requests / (summary.durationUs / 1e6),
+    p99Ms: summary.p99Us / 1000,
+    cpuUsPerReq: summary.requests > 0 ? cpuUs / summary.requests : Number.NaN,
+    // Requests not answered 2xx: statuses >= 400 and those lost on the socket.
+    non2xx: summary.non2xx + summary.connect + summary.read + summary.write + summary.timeout,
+    socketErrors: summary.connect + summary.read + summary.write + summary.timeout,
   };
 }
 
-function nginxConfig(prefix: string, port: number, upstreamPorts: readonly number[]): string {
-  return `
-worker_processes 1;
-daemon off;
-pid ${prefix}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const NGINX_TEMP = (prefix: string): string => `
   client_body_temp_path ${prefix}/body;
   proxy_temp_path ${prefix}/proxy;
   fastcgi_temp_path ${prefix}/fastcgi;
   uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
+  scgi_temp_path ${prefix}/scgi;`;
+
+function upstreamsConfig(prefix: string, ports: readonly number[]): string {
+  const servers = ports.map(
+    (port, i) => `
+  server {
+    listen 127.0.0.1:${port};
+    keepalive_requests 1000000;
+    location / { add_header X-Instance upstream-${i + 1}; return 200 "upstream-${i + 1}"; }
+  }`,
+  );
+  return `worker_processes 1;
+daemon off;
+pid ${prefix}/upstreams.pid;
+error_log stderr warn;
+events { worker_connections 8192; }
+http {
+  access_log off;${NGINX_TEMP(prefix)}
+${servers.join('\n')}
+}
+`;
+}
+
+function nginxProxyConfig(prefix: string, port: number, upstreamPorts: readonly number[]): string {
+  // keepalive is the idle connections one worker caches across all servers of the block: above the largest
+  // concurrency, so that nginx never closes and reopens upstream connections (a fair comparison with pools).
+  return `worker_processes 1;
+daemon off;
+pid ${prefix}/proxy.pid;
+error_log stderr warn;
+events { worker_connections 8192; }
+http {
+  access_log off;${NGINX_TEMP(prefix)}
   upstream backends {
     hash $http_x_hash_key consistent;
 ${upstreamPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
-    keepalive 64;
+    keepalive 1024;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
   }
   server {
     listen 127.0.0.1:${port};
+    keepalive_requests 1000000;
     location /api/orders/ {
       proxy_pass http://backends/;
       proxy_http_version 1.1;
@@ -180,126 +242,203 @@ ${upstreamPorts.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
 `;
 }
 
-function findNginx(): string | undefined {
-  for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx']) {
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
+function findBinary(candidates: readonly string[]): string | undefined {
+  return candidates.find((candidate) => existsSync(candidate));
 }
 
-const fmt = (value: number | undefined, digits = 1): string =>
-  value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits);
+let benchToken = '';
 
 async function main(): Promise<void> {
+  const nginxBinary = findBinary(['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx']);
+  if (!nginxBinary) fail('nginx not found (Debian: apt-get install nginx-light)');
+  if (!findBinary(['/usr/bin/wrk', '/usr/local/bin/wrk']))
+    fail('wrk not found (Debian: apt-get install wrk)');
   const gatewayMain = path.join(ROOT, 'dist/apps/gateway/src/main.js');
-  if (!existsSync(gatewayMain))
-    throw new Error('dist/apps/gateway/src/main.js is missing: run npm run build first');
+  if (proxies.includes('concord') && !existsSync(gatewayMain))
+    fail(`${gatewayMain} is missing: npm run build`);
+
+  const now = Math.floor(Date.now() / 1000);
+  benchToken = await new SignJWT({ scope: 'orders' })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject('bench')
+    .setIssuedAt(now)
+    .setExpirationTime(now + 3600)
+    .sign(new TextEncoder().encode(JWT_SECRET));
+
+  const prefix = mkdtempSync(path.join(tmpdir(), 'bench-gateway-'));
+  for (const dir of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(path.join(prefix, dir));
   const processes: ProcessHandle[] = [];
-  const upstreamPorts: number[] = [];
-  for (let i = 0; i < UPSTREAMS; i++) upstreamPorts.push(await freePort());
-  processes.push(
-    ...(await Promise.all(
-      upstreamPorts.map((port, i) =>
-        startProcess({
-          name: `upstream-${i + 1}`,
-          command: process.execPath,
-          args: ['--import', 'tsx', FIXTURE, `upstream-${i + 1}`, String(port)],
-          cwd: ROOT,
-          ready: { url: `http://127.0.0.1:${port}/health`, timeoutMs: 30_000 },
-        }),
-      ),
-    )),
-  );
-  const gatewayPort = await freePort();
-  const gateway = await startProcess({
-    name: 'gateway',
-    command: process.execPath,
-    args: [gatewayMain],
-    cwd: ROOT,
-    env: {
-      PORT: String(gatewayPort),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      ADMIN_TOKEN: 'bench-admin-token-0123456789',
-      STATIC_UPSTREAMS: `orders=${upstreamPorts.map((p, i) => `upstream-${i + 1}@http://127.0.0.1:${p}`).join(',')}`,
-      ROUTES: JSON.stringify([{ prefix: '/api/orders', service: 'orders', public: true }]),
-      HEALTH_PATH: '/health',
-    },
-    ready: { url: `http://127.0.0.1:${gatewayPort}/health/ready`, timeoutMs: 30_000 },
-  });
-  processes.push(gateway);
-
-  const targets: Target[] = [
-    { name: 'direct', url: `http://127.0.0.1:${upstreamPorts[0]}`, path: '/fast', pids: () => [] },
-    {
-      name: 'gateway',
-      url: `http://127.0.0.1:${gatewayPort}`,
-      path: '/api/orders/fast',
-      pids: () => [gateway.pid],
-    },
-  ];
-  const nginxBinary = findNginx();
-  let nginxPrefix: string | undefined;
-  if (nginxBinary) {
-    nginxPrefix = mkdtempSync(path.join(tmpdir(), 'bench-nginx-'));
-    const nginxPort = await freePort();
-    writeFileSync(path.join(nginxPrefix, 'nginx.conf'), nginxConfig(nginxPrefix, nginxPort, upstreamPorts));
-    const nginx = await startProcess({
-      name: 'nginx',
-      command: nginxBinary,
-      args: ['-p', nginxPrefix, '-c', path.join(nginxPrefix, 'nginx.conf'), '-e', 'stderr'],
-      stopSignal: 'SIGQUIT',
-      ready: { url: `http://127.0.0.1:${nginxPort}/api/orders/health`, timeoutMs: 10_000 },
-    });
-    processes.push(nginx);
-    targets.push({
-      name: 'nginx',
-      url: `http://127.0.0.1:${nginxPort}`,
-      path: '/api/orders/fast',
-      pids: () => [nginx.pid],
-    });
-  } else {
-    process.stdout.write('nginx not found: comparing with the direct call only\n');
-  }
-
-  const results: Result[] = [];
+  const targets: Target[] = [];
   try {
-    // Warm every target once (JIT, connection pools, breakers created on first use) before any measurement.
-    for (const target of targets) await run(target, 64, 'uniform', 1_000, WARMUP_ALL_MS);
-    let seed = 1;
-    for (const mode of ['uniform', 'zipf'] as const) {
-      for (const connections of CONNECTIONS) {
-        for (const target of targets) {
-          const result = await run(target, connections, mode, seed++);
-          results.push(result);
-          process.stderr.write(`${target.name} c=${connections} ${mode}: ${result.rps.toFixed(0)} req/s\n`);
+    const upstreamPorts: number[] = [];
+    for (let i = 0; i < UPSTREAMS; i++) upstreamPorts.push(await freePort());
+    writeFileSync(path.join(prefix, 'upstreams.conf'), upstreamsConfig(prefix, upstreamPorts));
+    processes.push(
+      await startProcess({
+        name: 'upstreams',
+        command: nginxBinary,
+        args: ['-p', prefix, '-c', path.join(prefix, 'upstreams.conf'), '-e', 'stderr'],
+        stopSignal: 'SIGQUIT',
+        ready: { url: `http://127.0.0.1:${upstreamPorts[0]}/health`, timeoutMs: 10_000 },
+      }),
+    );
+
+    if (proxies.includes('concord')) {
+      const port = await freePort();
+      const { privateKey } = generateKeyPairSync('ed25519');
+      const gateway = await startProcess({
+        name: 'concord',
+        command: process.execPath,
+        args: [
+          ...(args.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)]),
+          gatewayMain,
+        ],
+        cwd: ROOT,
+        env: {
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          // The default log level: whatever LOG_LEVEL says in this shell does not leak in.
+          LOG_LEVEL: undefined,
+          NODE_ENV: 'production',
+          ADMIN_TOKEN: 'bench-admin-token-0123456789',
+          JWT_SECRET,
+          INTERNAL_TOKEN_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+          STATIC_UPSTREAMS: `orders=${upstreamPorts.map((p, i) => `upstream-${i + 1}@http://127.0.0.1:${p}`).join(',')}`,
+          ROUTES: JSON.stringify([{ prefix: '/api/orders', service: 'orders', scopes: ['orders'] }]),
+          // Per client (the token's subject): far above what wrk offers, so every request pays the check.
+          RATE_LIMIT_PER_SECOND: '10000000',
+          RATE_LIMIT_BURST: '10000000',
+          HEALTH_PATH: '/health',
+        },
+        ready: { url: `http://127.0.0.1:${port}/health/ready`, timeoutMs: 30_000 },
+      });
+      processes.push(gateway);
+      targets.push({ proxy: 'concord', url: `http://127.0.0.1:${port}`, pids: () => [gateway.pid] });
+    }
+    if (proxies.includes('nginx')) {
+      const port = await freePort();
+      writeFileSync(path.join(prefix, 'proxy.conf'), nginxProxyConfig(prefix, port, upstreamPorts));
+      const nginx = await startProcess({
+        name: 'nginx',
+        command: nginxBinary,
+        args: ['-p', prefix, '-c', path.join(prefix, 'proxy.conf'), '-e', 'stderr'],
+        stopSignal: 'SIGQUIT',
+        ready: { url: `http://127.0.0.1:${port}/api/orders/health`, timeoutMs: 10_000 },
+      });
+      processes.push(nginx);
+      // The master and its one worker.
+      targets.push({ proxy: 'nginx', url: `http://127.0.0.1:${port}`, pids: () => [nginx.pid] });
+    }
+    if (proxies.includes('http-proxy')) {
+      const port = await freePort();
+      const recipe = await startProcess({
+        name: 'http-proxy',
+        command: process.execPath,
+        args: ['--import', 'tsx', HTTP_PROXY_RECIPE, String(port), ...upstreamPorts.map(String)],
+        cwd: ROOT,
+        env: { NODE_ENV: 'production' },
+        ready: { url: `http://127.0.0.1:${port}/api/orders/health`, timeoutMs: 30_000 },
+      });
+      processes.push(recipe);
+      targets.push({ proxy: 'http-proxy', url: `http://127.0.0.1:${port}`, pids: () => [recipe.pid] });
+    }
+
+    for (const target of targets) {
+      await wrk(target.url, 64, warmupS);
+      progress(`warmed ${target.proxy}`);
+    }
+    const cells: Cell[] = [];
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      for (const [c, connections] of connectionCounts.entries()) {
+        // Rotate who goes first, so that no proxy always runs right after the same neighbour.
+        const shift = (repeat + c) % targets.length;
+        for (const target of [...targets.slice(shift), ...targets.slice(0, shift)]) {
+          const cell = await measure(target, connections);
+          cells.push(cell);
+          progress(
+            `repeat ${repeat + 1}/${repeats} c=${connections} ${cell.proxy}: ${cell.reqPerSec.toFixed(0)} req/s, ` +
+              `p99 ${cell.p99Ms.toFixed(2)} ms, ${cell.cpuUsPerReq.toFixed(1)} µs CPU/req, non-2xx ${cell.non2xx}`,
+          );
         }
       }
     }
+    report(cells);
   } finally {
     for (const p of processes.reverse()) await p.stop(5_000).catch(() => undefined);
-    if (nginxPrefix) rmSync(nginxPrefix, { recursive: true, force: true });
     await stopAll();
+    rmSync(prefix, { recursive: true, force: true });
   }
+}
+
+function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function report(cells: readonly Cell[]): void {
+  const rows = connectionCounts.flatMap((connections) =>
+    proxies.map((proxy) => {
+      const mine = cells.filter((c) => c.proxy === proxy && c.connections === connections);
+      return {
+        proxy,
+        connections,
+        reqPerSec: Math.round(median(mine.map((c) => c.reqPerSec))),
+        p99Ms: round(median(mine.map((c) => c.p99Ms)), 2),
+        cpuUsPerReq: round(median(mine.map((c) => c.cpuUsPerReq)), 1),
+        non2xx: mine.reduce((sum, c) => sum + c.non2xx, 0),
+        socketErrors: mine.reduce((sum, c) => sum + c.socketErrors, 0),
+      };
+    }),
+  );
+  const find = (proxy: ProxyName, connections: number) =>
+    rows.find((r) => r.proxy === proxy && r.connections === connections);
+  const ratio = (a: number | undefined, b: number | undefined): number =>
+    a === undefined || b === undefined || b === 0 ? 0 : round(a / b, 2);
+  const ratios: Record<string, number> = {};
+  for (const connections of [16, 64, 256]) {
+    ratios[`cpuVsNginx@${connections}`] = ratio(
+      find('nginx', connections)?.cpuUsPerReq,
+      find('concord', connections)?.cpuUsPerReq,
+    );
+  }
+  ratios['throughputVsHttpProxy@64'] = ratio(
+    find('concord', 64)?.reqPerSec,
+    find('http-proxy', 64)?.reqPerSec,
+  );
 
   const lines = [
-    '| keys | conns | target | req/s | p50 ms | p99 ms | errors | CPU s / 1k req | load max/mean | rps vs direct | rps vs nginx | p99 vs nginx | CPU vs nginx |',
-    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `Medians of ${repeats} repeat(s), ${durationS} s cells, wrk -t${threads}, 10 upstreams, 10,000 keys.`,
+    '',
+    '| proxy | conns | req/s | p99 ms | CPU µs/req | non-2xx | socket errors | CPU vs nginx | p99 vs nginx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const r of results) {
-    const direct = results.find(
-      (d) => d.target === 'direct' && d.connections === r.connections && d.keys === r.keys,
-    );
-    const nginx = results.find(
-      (d) => d.target === 'nginx' && d.connections === r.connections && d.keys === r.keys,
-    );
-    const ratio = (a: number | undefined, b: number | undefined) =>
-      a === undefined || b === undefined || b === 0 ? '–' : `${(a / b).toFixed(2)}×`;
+  for (const r of rows) {
+    const nginx = find('nginx', r.connections);
     lines.push(
-      `| ${r.keys} | ${r.connections} | ${r.target} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.errors} | ${fmt(r.cpuSecondsPer1k, 3)} | ${fmt(r.maxOverMean, 2)} | ${ratio(r.rps, direct?.rps)} | ${ratio(r.rps, nginx?.rps)} | ${ratio(r.p99Ms, nginx?.p99Ms)} | ${ratio(r.cpuSecondsPer1k, nginx?.cpuSecondsPer1k)} |`,
+      `| ${r.proxy} | ${r.connections} | ${r.reqPerSec} | ${r.p99Ms.toFixed(2)} | ${r.cpuUsPerReq.toFixed(1)} | ${r.non2xx} | ${r.socketErrors} | ` +
+        `${nginx ? (r.cpuUsPerReq / nginx.cpuUsPerReq).toFixed(2) : '–'}× | ${nginx ? (r.p99Ms / nginx.p99Ms).toFixed(2) : '–'}× |`,
     );
   }
-  process.stdout.write(`\n${lines.join('\n')}\n`);
+  lines.push('', `Ratios: ${JSON.stringify(ratios)}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (args.json) {
+    const json = {
+      rows: rows.map(({ proxy, connections, reqPerSec, p99Ms, cpuUsPerReq, non2xx }) => ({
+        proxy,
+        connections,
+        reqPerSec,
+        p99Ms,
+        cpuUsPerReq,
+        non2xx,
+      })),
+      ratios,
+    };
+    process.stdout.write(`${JSON.stringify(json)}\n`);
+  }
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
 }
 
 await main();

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
@@ -116,9 +117,18 @@ const composeText = read('docker/compose.yaml');
 const envExample = parseEnvFile(read('docker/.env.example'));
 const required = requiredVariables(composeText);
 /** A value for every required variable, as a user's docker/.env would give. */
-const filledEnv: Env = Object.fromEntries(
-  [...required].map((v) => [v, `test-${v.toLowerCase()}-0123456789`]),
-);
+const internalKeys = generateKeyPairSync('ed25519');
+/** A PEM on one line with its newlines written as \n, as docker/.env holds it. */
+const oneLine = (pem: string): string => pem.trim().replace(/\n/g, '\\n');
+const filledEnv: Env = {
+  ...Object.fromEntries([...required].map((v) => [v, `test-${v.toLowerCase()}-0123456789`])),
+  INTERNAL_TOKEN_PRIVATE_KEY: oneLine(
+    internalKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  ),
+  INTERNAL_TOKEN_PUBLIC_KEY: oneLine(
+    internalKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  ),
+};
 
 function loadCompose(env: Env): ComposeFile {
   const missing = new Set<string>();
@@ -207,6 +217,8 @@ describe('docker/compose.yaml', () => {
       'COORDINATOR_TOKEN_ORCHESTRATOR',
       'COORDINATOR_TOKEN_ORDERS',
       'COORDINATOR_TOKEN_PAYMENTS',
+      'INTERNAL_TOKEN_PRIVATE_KEY',
+      'INTERNAL_TOKEN_PUBLIC_KEY',
       'JWT_SECRET',
       'POSTGRES_PASSWORD',
     ]);
@@ -221,7 +233,7 @@ describe('docker/compose.yaml', () => {
     for (const [name, service] of Object.entries(raw.services)) {
       for (const [key, value] of Object.entries(environmentOf(service))) {
         // A secret is a whole variable, or (SERVICE_TOKENS) a list of name=variable pairs.
-        if (/SECRET|TOKEN|PASSWORD/.test(key))
+        if (/SECRET|TOKEN|PASSWORD|KEY$/.test(key))
           expect(value, `${name} ${key}`).toMatch(
             /^(\$\{[A-Z_]+:\?[^}]*\}|([a-z-]+=\$\{[A-Z_]+:\?[^}]*\},?)+)$/,
           );

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -28,6 +28,24 @@ async function secret(dataDir: string, file: string): Promise<string> {
   const value = randomBytes(32).toString('base64url');
   await writeFile(full, `${value}\n`, { mode: 0o600 });
   return value;
+}
+
+/**
+ * The gateway's internal-token key pair (Ed25519), generated once: the private key (PKCS#8 PEM, mode 0600)
+ * signs the identity the gateway forwards; every service verifies with the public key (SPKI PEM).
+ */
+export async function internalTokenKeys(dataDir: string): Promise<{ privateKey: string; publicKey: string }> {
+  const privateFile = path.join(dataDir, 'internal-token-ed25519.pem');
+  const publicFile = path.join(dataDir, 'internal-token-ed25519.pub.pem');
+  if (existsSync(privateFile) && existsSync(publicFile)) {
+    return { privateKey: await readFile(privateFile, 'utf8'), publicKey: await readFile(publicFile, 'utf8') };
+  }
+  const pair = generateKeyPairSync('ed25519');
+  const privateKey = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const publicKey = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  await writeFile(privateFile, privateKey, { mode: 0o600 });
+  await writeFile(publicFile, publicKey, { mode: 0o644 });
+  return { privateKey, publicKey };
 }
 
 function withDatabase(url: string, database: string): string {
@@ -134,6 +152,7 @@ export async function runStack(environment: Record<string, string | undefined>):
     const jwtSecret = await secret(dataDir, 'gateway-jwt-secret');
     const apiToken = await secret(dataDir, 'api-token');
     const adminToken = await secret(dataDir, 'gateway-admin-token');
+    const internalKeys = await internalTokenKeys(dataDir);
 
     const watched: { name: string; url: string }[] = [];
     const start = async (name: string, app: string, port: number, env: Record<string, string>) => {
@@ -190,6 +209,7 @@ export async function runStack(environment: Record<string, string | undefined>):
       NATS_URL: natsUrl,
       COORDINATOR_URLS: coordinatorUrls,
       API_TOKEN: apiToken,
+      INTERNAL_TOKEN_PUBLIC_KEY: internalKeys.publicKey,
     };
     await Promise.all(
       DOMAIN_SERVICES.flatMap((service) =>
@@ -210,6 +230,7 @@ export async function runStack(environment: Record<string, string | undefined>):
       ...common,
       COORDINATOR_TOKEN: coordinatorReadToken,
       JWT_SECRET: jwtSecret,
+      INTERNAL_TOKEN_PRIVATE_KEY: internalKeys.privateKey,
       ADMIN_TOKEN: adminToken,
     });
 
@@ -242,7 +263,8 @@ function printTable(rows: Row[], dataDir: string): void {
     ...rows.map((r) => line([r.name, r.url, String(r.pid), r.note])),
     '',
     `Coordinator client token: ${path.join(dataDir, 'coordinator-token')} (admin: coordinator-admin-token)`,
-    `Gateway JWT secret (HS256): ${path.join(dataDir, 'gateway-jwt-secret')}`,
+    `Gateway JWT secret (HS256): ${path.join(dataDir, 'gateway-jwt-secret')} (npm run token -- alice [--admin])`,
+    `Internal token keys (Ed25519): ${path.join(dataDir, 'internal-token-ed25519.pem')} (+ .pub.pem)`,
     `Gateway admin token: ${path.join(dataDir, 'gateway-admin-token')}`,
     `Service API token (writes on the services and orchestrator): ${path.join(dataDir, 'api-token')}`,
     `Full logs: ${path.join(dataDir, 'logs')}/<process>.log, pretty: npm run logs -- <process|all> [--follow]`,

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,8 @@ export interface DomainStack {
   readonly urls: Readonly<Record<DomainApp, string>>;
   readonly databaseUrls: Readonly<Record<DomainApp, string>>;
   readonly apiToken: string;
+  /** The gateway's internal-token key pair: services get the public key (INTERNAL_TOKEN_PUBLIC_KEY). */
+  readonly internalKeys: { readonly privateKeyPem: string; readonly publicKeyPem: string };
   readonly processes: ProcessGroup;
   readonly orchestrator: ProcessHandle | undefined;
   /** Starts (another instance of) an app; answers its process. */
@@ -63,6 +66,11 @@ export async function startDomainStack(options: DomainStackOptions = {}): Promis
   const postgres = await startPostgres({ databases: [...DOMAIN_APPS, 'orchestrator'] });
   const nats = await startNats();
   const apiToken = 'domain-test-api-token-0123456789';
+  const pair = generateKeyPairSync('ed25519');
+  const internalKeys = {
+    privateKeyPem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
   const databaseUrls = Object.fromEntries(DOMAIN_APPS.map((app) => [app, postgres.url(app)])) as Record<
     DomainApp,
     string
@@ -87,6 +95,7 @@ export async function startDomainStack(options: DomainStackOptions = {}): Promis
         DATABASE_URL: postgres.url(app),
         NATS_URL: nats.url,
         API_TOKEN: apiToken,
+        INTERNAL_TOKEN_PUBLIC_KEY: internalKeys.publicKeyPem,
         ...options.env?.[app],
         ...env,
       },
@@ -112,6 +121,7 @@ export async function startDomainStack(options: DomainStackOptions = {}): Promis
     urls,
     databaseUrls,
     apiToken,
+    internalKeys,
     processes,
     orchestrator,
     start,

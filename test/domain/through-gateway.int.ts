@@ -42,12 +42,12 @@ beforeAll(async () => {
       STATIC_UPSTREAMS: upstreams,
       JWT_SECRET: secret,
       ADMIN_TOKEN: secret,
-      API_TOKEN: stack.apiToken,
+      INTERNAL_TOKEN_PRIVATE_KEY: stack.internalKeys.privateKeyPem,
     },
     ready: { url: `http://127.0.0.1:${port}/health/ready`, timeoutMs: 60_000 },
   });
   const now = Math.floor(Date.now() / 1000);
-  jwt = signJwt({ sub: 'e2e', iat: now, exp: now + 3600 }, { hs256Secret: secret });
+  jwt = signJwt({ sub: 'e2e', iat: now, exp: now + 3600, scope: 'admin' }, { hs256Secret: secret });
   gatewayUrl = `http://127.0.0.1:${port}`;
   api = new DomainApi((service) => `${gatewayUrl}/api/${service}`, jwt);
   await api.createProduct('gw-apple', 100, 10);

@@ -87,7 +87,7 @@ async function owners(): Promise<Map<string, string>> {
   const result = new Map<string, string>();
   for (const key of KEYS) {
     const answer = await send(gateway.url, 'GET', '/api/orders/fast', { ...bearer(), 'x-hash-key': key });
-    expect(answer.status).toBe(200);
+    expect(answer.status, answer.body.toString()).toBe(200);
     result.set(key, String(answer.headers['x-upstream-instance']));
   }
   return result;

@@ -10,7 +10,8 @@ import { Readable } from 'node:stream';
 import type { RunningApp } from '@concord/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EchoBody, startUpstream } from './fixtures/upstream.js';
-import { ADMIN_TOKEN, bearer, send, startGateway } from './support.js';
+import { jwtVerify } from 'jose';
+import { ADMIN_TOKEN, bearer, INTERNAL_KEYS, send, startGateway } from './support.js';
 
 let gateway: RunningApp;
 let base: string;
@@ -96,11 +97,21 @@ describe('gateway proxy: methods, paths, headers', () => {
     expect(echo.headers['x-request-id']).toBe('req-abc-123');
     expect(answer.headers['x-request-id']).toBe('req-abc-123');
     expect(echo.headers['x-auth-subject']).toBe('carol');
-    expect(echo.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    // The gateway is the edge: a client's X-Forwarded-For is replaced, never trusted.
+    expect(echo.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(echo.headers['x-forwarded-proto']).toBe('http');
     expect(echo.headers['x-forwarded-host']).toBe('shop.example');
     expect(echo.headers['x-custom']).toBe('kept');
     expect(echo.headers['x-hop']).toBeUndefined();
+    // The client's token is replaced by the gateway's internal token for this identity and service.
+    const internal = String(echo.headers.authorization).replace(/^Bearer /, '');
+    const { payload } = await jwtVerify(internal, INTERNAL_KEYS.publicKey, {
+      issuer: 'concord-gateway',
+      audience: 'orders',
+      algorithms: ['EdDSA'],
+    });
+    expect(payload).toMatchObject({ sub: 'carol', scope: 'customer' });
+    expect(payload.exp! - payload.iat!).toBe(60);
     // Response: the upstream's own headers pass, its hop-by-hop ones do not.
     expect(answer.headers['set-cookie']).toEqual(['a=1', 'b=2']);
     expect(answer.headers['x-upstream-private']).toBe('kept');
@@ -110,7 +121,7 @@ describe('gateway proxy: methods, paths, headers', () => {
   it('creates a request id when the client sends none and passes that one on', async () => {
     const answer = await send(base, 'GET', '/api/orders/h', bearer());
     const id = answer.headers['x-request-id'];
-    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(id).toMatch(/^[0-9a-f]{16}-[0-9a-z]+$/);
     expect(answer.json<EchoBody>().headers['x-request-id']).toBe(id);
   });
 });
@@ -177,6 +188,35 @@ describe('gateway proxy: upstream errors', () => {
     );
     expect(answer.status).toBe(503);
     expect(await retriesCount()).toBe(before);
+  });
+
+  it('answers 502 to an upstream status outside 100-599, and keeps serving', async () => {
+    const answer = await send(base, 'GET', '/api/errors/status/700', { ...bearer(), 'x-hash-key': 'e' });
+    expect(answer.status).toBe(502);
+    expect(answer.json()).toMatchObject({ status: 502, service: 'errors' });
+    expect(
+      (await send(base, 'GET', '/api/errors/status/404', { ...bearer(), 'x-hash-key': 'e' })).status,
+    ).toBe(404);
+  });
+
+  it('strips Expect: 100-continue, and a request refused locally never counts against an instance', async () => {
+    for (let i = 0; i < 10; i++) {
+      const answer = await send(
+        base,
+        'GET',
+        '/api/orders/h',
+        { ...bearer(), 'x-hash-key': 'expect', expect: '100-continue' },
+        undefined,
+      );
+      expect(answer.status).toBe(200);
+      expect(answer.json<EchoBody>().headers.expect).toBeUndefined();
+    }
+    const rings = await send(base, 'GET', '/admin/rings', { authorization: `Bearer ${ADMIN_TOKEN}` });
+    const orders = rings
+      .json<{ services: { service: string; instances: { breaker: string; ejected: boolean }[] }[] }>()
+      .services.find((s) => s.service === 'orders')!;
+    for (const instance of orders.instances)
+      expect(instance).toMatchObject({ breaker: 'closed', ejected: false });
   });
 
   it('answers 504 with a problem body when the instances are too slow', async () => {

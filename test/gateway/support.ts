@@ -1,4 +1,5 @@
 /** Helpers shared by the gateway suites: tokens, a plain HTTP client that streams, and in-process gateways. */
+import { generateKeyPairSync } from 'node:crypto';
 import { request as httpRequest, Agent } from 'node:http';
 import type { Readable } from 'node:stream';
 import { type RunningApp, runApp } from '@concord/platform';
@@ -7,6 +8,11 @@ import { gatewayDefinition } from '../../apps/gateway/src/gateway.app.js';
 
 export const JWT_SECRET = 'gateway-test-secret-0123456789abcdef';
 export const ADMIN_TOKEN = 'admin-token-0123456789';
+/** The gateway's internal-token key pair (Ed25519): upstreams can verify what the gateway forwards. */
+export const INTERNAL_KEYS = generateKeyPairSync('ed25519');
+export const INTERNAL_TOKEN_PRIVATE_KEY = INTERNAL_KEYS.privateKey
+  .export({ type: 'pkcs8', format: 'pem' })
+  .toString();
 
 export function token(subject: string, claims: Record<string, unknown> = {}): string {
   return signJwt(
@@ -69,6 +75,7 @@ export async function startGateway(env: Record<string, string>): Promise<Running
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
     JWT_SECRET,
+    INTERNAL_TOKEN_PRIVATE_KEY,
     ADMIN_TOKEN,
     SHUTDOWN_GRACE_MS: '10000',
     ...env,

@@ -1,9 +1,14 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { ConfigError, loadConfig } from '@concord/platform';
 import { describe, expect, it } from 'vitest';
 import { gatewayConfigSchema } from './config.js';
 
+const INTERNAL_KEY = generateKeyPairSync('ed25519')
+  .privateKey.export({ type: 'pkcs8', format: 'pem' })
+  .toString();
 const base = {
   ADMIN_TOKEN: 'admin-token-0123456789',
+  INTERNAL_TOKEN_PRIVATE_KEY: INTERNAL_KEY,
   JWT_SECRET: 'x'.repeat(32),
   STATIC_UPSTREAMS: 'orders=o1@http://127.0.0.1:8101',
 };
@@ -46,6 +51,17 @@ describe('gateway configuration', () => {
     expect(problems({ ...base, COORDINATOR_URLS: 'http://127.0.0.1:7001' })).toEqual([
       expect.stringMatching(/^COORDINATOR_TOKEN: /),
     ]);
+    const { INTERNAL_TOKEN_PRIVATE_KEY: _key, ...noKey } = base;
+    expect(problems(noKey)).toEqual([expect.stringMatching(/^INTERNAL_TOKEN_PRIVATE_KEY: is required/)]);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    expect(problems({ ...base, INTERNAL_TOKEN_PRIVATE_KEY: rsa })).toEqual([
+      expect.stringMatching(/^INTERNAL_TOKEN_PRIVATE_KEY: must be an Ed25519/),
+    ]);
+    expect(problems({ ...base, ROUTES: '[{"prefix":"/sagas","service":"orchestrator"}]' })[0]).toMatch(
+      /^ROUTES: .*internal and never routed/,
+    );
     const { STATIC_UPSTREAMS: _static, ...nothing } = base;
     expect(problems(nothing)).toEqual([expect.stringMatching(/^STATIC_UPSTREAMS: /)]);
   });

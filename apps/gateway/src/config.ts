@@ -1,5 +1,7 @@
 import { baseConfigShape, env } from '@concord/platform';
 import { z } from 'zod';
+import { ClientTokenVerifier } from './edge/client-tokens.js';
+import { parseInternalPrivateKey } from './edge/internal-tokens.js';
 import { parseRoutesJson } from './routing/routes.js';
 import { parseStaticUpstreams } from './upstreams/static-upstreams.js';
 
@@ -54,16 +56,48 @@ export const gatewayConfigSchema = z
           'breaker?}]; ' +
           'default: "/api/{service}" for every known service, authenticated, hash key from X-Hash-Key.',
       ),
-    JWT_SECRET: env.optionalString('HS256 secret that verifies bearer tokens (at least 32 characters).'),
-    JWT_PUBLIC_KEY: env.optionalString('PEM public key (RSA) that verifies RS256 bearer tokens.'),
-    JWT_ISSUER: env.optionalString('When set, tokens must carry this "iss".'),
-    JWT_AUDIENCE: env.optionalString('When set, tokens must carry this "aud".'),
+    JWT_SECRET: env.optionalString(
+      'HS256 secret that verifies client bearer tokens (at least 32 characters; for development).',
+    ),
+    JWT_PUBLIC_KEY: env.optionalString(
+      'SPKI PEM public key that verifies client tokens: RSA (RS256), EC P-256 (ES256) or Ed25519 (EdDSA).',
+    ),
+    JWT_JWKS_URL: env.optionalString(
+      'URL of a JWKS whose keys verify client tokens (RS256, ES256, EdDSA; chosen by kid, refetched on an unknown kid).',
+    ),
+    JWT_JWKS_COOLDOWN_MS: env.int(
+      'Least time between two JWKS refetches caused by an unknown kid.',
+      30_000,
+      0,
+    ),
+    JWT_ISSUER: env.optionalString('When set, client tokens must carry this "iss".'),
+    JWT_AUDIENCE: env.optionalString('When set, client tokens must carry this "aud".'),
+    JWT_MAX_LIFETIME_S: env.int(
+      'Longest lifetime a client token may have (exp - iat, or exp - now without iat); "exp" is required.',
+      86_400,
+      1,
+    ),
     JWT_CLOCK_SKEW_MS: env.int('Tolerance on "exp" and "nbf".', 30_000, 0, 600_000),
     SUBJECT_HEADER: env.string('Header that carries the verified token subject upstream.', 'x-auth-subject'),
-    ADMIN_TOKEN: env.secret('Bearer token of the admin endpoints (GET /admin/rings).'),
-    API_TOKEN: env.optionalString(
-      'When set, upstream requests carry "Authorization: Bearer <API_TOKEN>" instead of the client\'s token.',
+    INTERNAL_TOKEN_PRIVATE_KEY: z
+      .string()
+      .optional()
+      // A PEM kept on one line (docker/.env) writes its newlines as \n.
+      .transform((pem) => pem?.replace(/\\n/g, '\n'))
+      .describe(
+        'PKCS#8 PEM Ed25519 private key that signs the internal tokens sent upstream (required when a route is ' +
+          'authenticated; newlines may be written as \\n).',
+      ),
+    INTERNAL_TOKEN_KID: env.optionalString(
+      '"kid" header of the internal tokens (to rotate keys on the services).',
     ),
+    INTERNAL_TOKEN_TTL_S: env.int(
+      'Lifetime of an internal token (reused for three quarters of it).',
+      60,
+      5,
+      3_600,
+    ),
+    ADMIN_TOKEN: env.secret('Bearer token of the admin endpoints (GET /admin/rings).'),
     HASH_ALGORITHM: z
       .enum(['ring', 'maglev', 'rendezvous'], { message: 'must be ring, maglev or rendezvous' })
       .default('ring')
@@ -151,16 +185,48 @@ export const gatewayConfigSchema = z
     if (config.JWT_SECRET !== undefined && config.JWT_SECRET.length < 32) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be at least 32 characters' });
     }
-    if (config.JWT_PUBLIC_KEY !== undefined && !config.JWT_PUBLIC_KEY.includes('BEGIN')) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'must be a PEM public key' });
+    if (config.JWT_PUBLIC_KEY !== undefined) {
+      try {
+        new ClientTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, maxLifetimeS: 1, clockSkewS: 0 });
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: (error as Error).message });
+      }
+    }
+    if (config.JWT_JWKS_URL !== undefined && !/^https?:\/\//.test(config.JWT_JWKS_URL)) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_JWKS_URL'], message: 'must be an http(s) URL' });
     }
     const everyRoutePublic = config.ROUTES !== undefined && config.ROUTES.every((r) => r.public);
-    if (config.JWT_SECRET === undefined && config.JWT_PUBLIC_KEY === undefined && !everyRoutePublic) {
+    if (
+      config.JWT_SECRET === undefined &&
+      config.JWT_PUBLIC_KEY === undefined &&
+      config.JWT_JWKS_URL === undefined &&
+      !everyRoutePublic
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['JWT_SECRET'],
-        message: 'JWT_SECRET or JWT_PUBLIC_KEY is required while some route is authenticated',
+        message: 'JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL is required while some route is authenticated',
       });
+    }
+    if (config.INTERNAL_TOKEN_PRIVATE_KEY === undefined && !everyRoutePublic) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['INTERNAL_TOKEN_PRIVATE_KEY'],
+        message: 'is required while some route is authenticated (the gateway signs the identity it forwards)',
+      });
+    }
+    if (config.INTERNAL_TOKEN_PRIVATE_KEY !== undefined) {
+      try {
+        parseInternalPrivateKey(config.INTERNAL_TOKEN_PRIVATE_KEY);
+      } catch (error) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['INTERNAL_TOKEN_PRIVATE_KEY'],
+          message: (error as Error).message.includes('Ed25519')
+            ? (error as Error).message
+            : 'must be an Ed25519 private key (PKCS#8 PEM)',
+        });
+      }
     }
     if (config.PER_TRY_TIMEOUT_MS > config.ROUTE_TIMEOUT_MS) {
       ctx.addIssue({

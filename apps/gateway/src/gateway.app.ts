@@ -1,8 +1,8 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppDefinition } from '@concord/platform';
 import { type GatewayConfig, gatewayConfigSchema } from './config.js';
 import { GatewayModule } from './gateway.module.js';
 import { GatewayService } from './gateway.service.js';
-import { registerProxyRoutes } from './proxy/proxy.handler.js';
 
 /** The gateway as runApp boots it; tests boot the same definition in-process. */
 export function gatewayDefinition(
@@ -25,7 +25,18 @@ export function gatewayDefinition(
         1_000,
         config.CLIENT_HEADERS_TIMEOUT_MS,
       );
-      registerProxyRoutes(fastify, app.get(GatewayService));
+      // The proxy answers first; whatever it does not serve goes on to Fastify (and Nest).
+      const proxy = app.get(GatewayService).proxy;
+      const server = fastify.server;
+      const fallThrough = server.listeners('request') as ((
+        req: IncomingMessage,
+        res: ServerResponse,
+      ) => void)[];
+      server.removeAllListeners('request');
+      server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        if (proxy.handle(req, res)) return;
+        for (const listener of fallThrough) listener.call(server, req, res);
+      });
     },
   };
 }

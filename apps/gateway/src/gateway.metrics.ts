@@ -1,41 +1,53 @@
 import type { Metrics } from '@concord/platform';
 import type { BreakerState } from '@concord/resilience';
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import { Counter, type Gauge, type Histogram } from 'prom-client';
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
+const MAX_REQUEST_SERIES = 10_000;
 
-/** The gateway's own series, registered on the platform's registry (scraped at GET /metrics). */
+type Observer = { observe(value: number): void };
+
+/**
+ * The gateway's own series, registered on the platform's registry (scraped at GET /metrics). The request path
+ * pays no label hashing: request counts are plain numbers in a Map keyed by (route, status, instance), copied
+ * into the counter when Prometheus scrapes; the latency histogram's per-route child is looked up once.
+ */
 export class GatewayMetrics {
   readonly requests: Counter<'route' | 'status' | 'instance'>;
   readonly latency: Histogram<'route'>;
-  readonly upstreamLatency: Histogram<'service' | 'instance'>;
   readonly breakerState: Gauge<'service' | 'instance'>;
   readonly members: Gauge<'service'>;
   readonly retries: Counter<'route' | 'reason'>;
   readonly retryBudgetExhausted: Counter<'route'>;
-  readonly retryBudgetAvailable: Gauge<'service'>;
   readonly overflows: Counter<'service'>;
   readonly panics: Counter<'service'>;
   readonly rejected: Counter<'reason'>;
   readonly membershipUpdates: Counter<'service' | 'source'>;
+  readonly refusedInstances: Counter<'reason'>;
+  private readonly requestCounts = new Map<
+    string,
+    { route: string; status: string; instance: string; n: number }
+  >();
+  private readonly latencyByRoute = new Map<string, Observer>();
 
   constructor(metrics: Metrics) {
-    this.requests = metrics.counter(
-      'gateway_requests_total',
-      'Proxied requests by route prefix, status and upstream instance ("-" when none answered).',
-      ['route', 'status', 'instance'],
-    );
+    const counts = this.requestCounts;
+    this.requests = new Counter({
+      name: 'gateway_requests_total',
+      help: 'Proxied requests by route prefix, status and upstream instance ("-" when none answered).',
+      labelNames: ['route', 'status', 'instance'],
+      registers: [metrics.registry],
+      collect() {
+        this.reset();
+        for (const c of counts.values())
+          this.inc({ route: c.route, status: c.status, instance: c.instance }, c.n);
+      },
+    });
     const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     this.latency = metrics.histogram(
       'gateway_request_duration_seconds',
-      'Time from request to response headers, retries included, by route prefix.',
+      'Time from request to the end of the answer, retries included, by route prefix.',
       ['route'],
-      buckets,
-    );
-    this.upstreamLatency = metrics.histogram(
-      'gateway_upstream_duration_seconds',
-      'Time of one upstream try until its response headers, by instance.',
-      ['service', 'instance'],
       buckets,
     );
     this.breakerState = metrics.gauge(
@@ -54,11 +66,6 @@ export class GatewayMetrics {
       'Failures that were retryable but found the retry budget spent.',
       ['route'],
     );
-    this.retryBudgetAvailable = metrics.gauge(
-      'gateway_retry_budget_available',
-      'Retries the service budget still allowed when a retry was last considered.',
-      ['service'],
-    );
     this.overflows = metrics.counter(
       'gateway_bounded_load_overflows_total',
       'Instances passed over because they were at their bounded-load limit.',
@@ -71,7 +78,7 @@ export class GatewayMetrics {
     );
     this.rejected = metrics.counter(
       'gateway_rejected_total',
-      'Requests refused at the edge, by reason (auth, rate, body, headers, route).',
+      'Requests refused at the edge, by reason (auth, forbidden, rate, body, headers).',
       ['reason'],
     );
     this.membershipUpdates = metrics.counter(
@@ -79,6 +86,41 @@ export class GatewayMetrics {
       'Membership changes applied to a balancer (after merging), by source.',
       ['service', 'source'],
     );
+    this.refusedInstances = metrics.counter(
+      'gateway_registry_entries_refused_total',
+      'Registry entries ignored as invalid (bad URL, weight outside (0, 1000], not JSON), by reason.',
+      ['reason'],
+    );
+  }
+
+  countRequest(route: string, status: number, instance: string): void {
+    let key = `${route}\u0000${status}\u0000${instance}`;
+    let entry = this.requestCounts.get(key);
+    if (entry === undefined && this.requestCounts.size >= MAX_REQUEST_SERIES) {
+      // Bounded: routes and instances come and go; past the cap new combinations share one series.
+      key = 'overflow';
+      entry = this.requestCounts.get(key);
+      route = 'overflow';
+      instance = '-';
+    }
+    if (entry !== undefined) {
+      entry.n++;
+      return;
+    }
+    this.requestCounts.set(key, { route, status: String(status), instance, n: 1 });
+  }
+
+  observeLatency(route: string, seconds: number): void {
+    let child = this.latencyByRoute.get(route);
+    if (child === undefined) {
+      child = this.latency.labels({ route });
+      if (this.latencyByRoute.size < 1_000) this.latencyByRoute.set(route, child);
+    }
+    child.observe(seconds);
+  }
+
+  retry(route: string, reason: string): void {
+    this.retries.inc({ route, reason });
   }
 
   breaker(service: string, instance: string, state: BreakerState): void {

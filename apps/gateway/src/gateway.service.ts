@@ -2,41 +2,41 @@ import { CoordinationClient } from '@concord/coordination-client';
 import { APP_CONFIG, APP_LOGGER, Metrics, ReadinessRegistry } from '@concord/platform';
 import {
   ActiveHealthChecker,
-  BreakerRegistry,
+  type CallBreakerSettings,
+  type Clock,
+  DEFAULT_BREAKER_SETTINGS,
   HealthTracker,
-  RetryBudget,
   systemClock,
 } from '@concord/resilience';
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Logger } from 'pino';
+import { Agent, Pool } from 'undici';
 import type { GatewayConfig } from './config.js';
-import { JwtVerifier } from './edge/jwt.js';
+import { ClientTokenVerifier } from './edge/client-tokens.js';
+import { InternalTokenMinter } from './edge/internal-tokens.js';
 import { TokenBucketLimiter } from './edge/rate-limiter.js';
 import { GatewayMetrics } from './gateway.metrics.js';
+import { ProxyHandler } from './proxy/proxy.handler.js';
 import { breakerSettingsByService, RouteTable } from './routing/routes.js';
 import { CoordinatorDiscovery } from './upstreams/discovery.js';
 import { MembershipBatcher } from './upstreams/membership.js';
-import { breakerKey, type ServiceView, ServicePools } from './upstreams/service-pools.js';
+import { type ServiceView, ServicePools } from './upstreams/service-pools.js';
 import type { UpstreamInstance } from './upstreams/static-upstreams.js';
-import { UpstreamClients } from './upstreams/upstream-clients.js';
 
 /**
- * Everything the proxy path reads, wired once from configuration: route table, balancers, health, breakers,
- * retry budgets, upstream pools, token verifier and rate limiter; plus the background work that keeps them
- * current (registry watch, active health checks). The request path itself lives in proxy/proxy.handler.ts.
+ * Wires the gateway once from configuration and owns its background work (registry watch, active health
+ * checks, the ejection tick). The request path ({@link ProxyHandler}) receives its collaborators explicitly:
+ * route table, pools (balancer, breakers, budgets, connection pools), token verifier and minter, limiter,
+ * metrics, clock. Nothing here is a bag of public fields for others to reach into.
  */
 @Injectable()
 export class GatewayService implements OnModuleInit, OnApplicationShutdown {
-  readonly health: HealthTracker;
-  readonly breakers: BreakerRegistry;
-  readonly pools: ServicePools;
-  readonly clients: UpstreamClients;
-  readonly jwt: JwtVerifier;
-  readonly limiter: TokenBucketLimiter | undefined;
-  readonly metrics: GatewayMetrics;
-  /** SUBJECT_HEADER in lower case, as Node presents request headers. */
-  readonly subjectHeader: string;
-  private readonly budgets = new Map<string, RetryBudget>();
+  readonly proxy: ProxyHandler;
+  private readonly clock: Clock = systemClock;
+  private readonly health: HealthTracker;
+  private readonly pools: ServicePools<Pool>;
+  private readonly probeAgent: Agent;
+  private readonly metrics: GatewayMetrics;
   private readonly membership: MembershipBatcher;
   private readonly checker: ActiveHealthChecker | undefined;
   private readonly discovery: CoordinatorDiscovery | undefined;
@@ -45,74 +45,132 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
   private healthTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    @Inject(APP_CONFIG) readonly config: GatewayConfig,
+    @Inject(APP_CONFIG) private readonly config: GatewayConfig,
     @Inject(APP_LOGGER) private readonly logger: Logger,
     metrics: Metrics,
     private readonly readiness: ReadinessRegistry,
   ) {
     this.metrics = new GatewayMetrics(metrics);
-    this.subjectHeader = config.SUBJECT_HEADER.toLowerCase();
-    this.health = new HealthTracker({
-      rise: config.HEALTH_RISE,
-      fall: config.HEALTH_FALL,
-      consecutiveFailuresToEject: config.EJECT_CONSECUTIVE_FAILURES,
-      baseEjectionMs: config.EJECT_BASE_MS,
-      panicThresholdPercent: config.PANIC_THRESHOLD_PERCENT,
-    });
-    const healthDriven = config.HEALTH_INTERVAL_MS > 0;
-    this.breakers = new BreakerRegistry({
-      defaults: {
-        volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
-        errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
-        resetTimeoutMs: config.BREAKER_RESET_MS,
-        // With active checks, a passing probe (not a user request) closes an open breaker.
-        healthDriven,
-        healthFallbackResetMs: Math.max(config.BREAKER_RESET_MS * 4, 20_000),
+    this.health = new HealthTracker(
+      {
+        rise: config.HEALTH_RISE,
+        fall: config.HEALTH_FALL,
+        consecutiveFailuresToEject: config.EJECT_CONSECUTIVE_FAILURES,
+        baseEjectionMs: config.EJECT_BASE_MS,
+        panicThresholdPercent: config.PANIC_THRESHOLD_PERCENT,
       },
-      routes: breakerSettingsByService(config.ROUTES ?? []),
+      this.clock,
+    );
+    const healthDriven = config.HEALTH_INTERVAL_MS > 0;
+    const perService = breakerSettingsByService(config.ROUTES ?? []);
+    const breakerSettings = (service: string): CallBreakerSettings => ({
+      ...DEFAULT_BREAKER_SETTINGS,
+      volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
+      errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
+      resetTimeoutMs: config.BREAKER_RESET_MS,
+      // With active checks, a passing probe (not a user request) closes an open breaker.
+      healthDriven,
+      healthFallbackResetMs: Math.max(config.BREAKER_RESET_MS * 4, 20_000),
+      ...perService[service],
     });
-    this.breakers.onStateChange((change) => {
-      const slash = change.key.indexOf('/');
-      const service = change.key.slice(0, slash);
-      const instance = change.key.slice(slash + 1);
-      this.metrics.breaker(service, instance, change.to);
-      this.logger.warn(
-        { service, instance, from: change.from, to: change.to, reason: change.reason },
-        'breaker',
-      );
+    const connectTimeoutMs = Math.min(config.PER_TRY_TIMEOUT_MS, 2_000);
+    this.pools = new ServicePools<Pool>({
+      algorithm: config.HASH_ALGORITHM,
+      loadFactor: config.BOUNDED_LOAD_FACTOR,
+      health: this.health,
+      clock: this.clock,
+      breakerSettings,
+      budget: {
+        retryRatio: config.RETRY_BUDGET_RATIO,
+        minRetriesPerSecond: config.RETRY_BUDGET_MIN_PER_SECOND,
+      },
+      openClient: (instance) =>
+        new Pool(instance.url, {
+          connections: config.UPSTREAM_CONNECTIONS,
+          pipelining: 1,
+          keepAliveTimeout: config.UPSTREAM_KEEPALIVE_MS,
+          connect: { timeout: connectTimeoutMs },
+        }),
+      // Requests in flight finish first.
+      closeClient: (pool) => void pool.close().catch(() => undefined),
+      onBreakerChange: (service, instance, change) => {
+        this.metrics.breaker(service, instance, change.to);
+        this.logger.warn(
+          { service, instance, from: change.from, to: change.to, reason: change.reason },
+          'breaker',
+        );
+      },
+    });
+    // Health probes use their own small agent: a probe never queues behind a pool stuck on a stalled instance.
+    this.probeAgent = new Agent({
+      connections: 2,
+      keepAliveTimeout: config.UPSTREAM_KEEPALIVE_MS,
+      connect: { timeout: connectTimeoutMs },
     });
     this.health.onChange((change) => {
+      this.pools.invalidate(change.service);
       this.logger.warn(
         { service: change.service, instance: change.id, kind: change.kind },
         'instance health',
       );
     });
-    this.pools = new ServicePools({
-      algorithm: config.HASH_ALGORITHM,
-      loadFactor: config.BOUNDED_LOAD_FACTOR,
-      health: this.health,
-      breakers: this.breakers,
-    });
-    this.clients = new UpstreamClients({
-      connectionsPerInstance: config.UPSTREAM_CONNECTIONS,
-      keepAliveMs: config.UPSTREAM_KEEPALIVE_MS,
-      connectTimeoutMs: Math.min(config.PER_TRY_TIMEOUT_MS, 2_000),
-    });
-    this.jwt = new JwtVerifier({
-      hs256Secret: config.JWT_SECRET,
-      rs256PublicKeyPem: config.JWT_PUBLIC_KEY,
-      issuer: config.JWT_ISSUER,
-      audience: config.JWT_AUDIENCE,
-      clockSkewMs: config.JWT_CLOCK_SKEW_MS,
-    });
-    this.limiter =
-      config.RATE_LIMIT_PER_SECOND > 0
-        ? new TokenBucketLimiter(config.RATE_LIMIT_PER_SECOND, config.RATE_LIMIT_BURST)
+    const verifier =
+      config.JWT_SECRET !== undefined ||
+      config.JWT_PUBLIC_KEY !== undefined ||
+      config.JWT_JWKS_URL !== undefined
+        ? new ClientTokenVerifier({
+            hs256Secret: config.JWT_SECRET,
+            publicKeyPem: config.JWT_PUBLIC_KEY,
+            jwksUrl: config.JWT_JWKS_URL,
+            jwksCooldownMs: config.JWT_JWKS_COOLDOWN_MS,
+            issuer: config.JWT_ISSUER,
+            audience: config.JWT_AUDIENCE,
+            maxLifetimeS: config.JWT_MAX_LIFETIME_S,
+            clockSkewS: Math.ceil(config.JWT_CLOCK_SKEW_MS / 1000),
+          })
         : undefined;
+    const minter =
+      config.INTERNAL_TOKEN_PRIVATE_KEY === undefined
+        ? undefined
+        : new InternalTokenMinter({
+            privateKeyPem: config.INTERNAL_TOKEN_PRIVATE_KEY,
+            kid: config.INTERNAL_TOKEN_KID,
+            ttlS: config.INTERNAL_TOKEN_TTL_S,
+          });
     this.configuredRoutes = new RouteTable(config.ROUTES);
     this.routeTable = this.configuredRoutes;
-    this.membership = new MembershipBatcher(systemClock, config.MEMBERSHIP_MERGE_MS, (service, instances) =>
-      this.applyMembership(service, instances),
+    this.proxy = new ProxyHandler({
+      settings: {
+        subjectHeader: config.SUBJECT_HEADER.toLowerCase(),
+        headerLimitBytes: config.HEADER_LIMIT_BYTES,
+        bodyLimitBytes: config.BODY_LIMIT_BYTES,
+        routeTimeoutMs: config.ROUTE_TIMEOUT_MS,
+        perTryTimeoutMs: config.PER_TRY_TIMEOUT_MS,
+        maxAttempts: config.MAX_ATTEMPTS,
+        clientRequestTimeoutMs: config.CLIENT_REQUEST_TIMEOUT_MS,
+      },
+      routes: () => this.routeTable,
+      pools: this.pools,
+      verifier,
+      minter,
+      limiter:
+        config.RATE_LIMIT_PER_SECOND > 0
+          ? new TokenBucketLimiter(config.RATE_LIMIT_PER_SECOND, config.RATE_LIMIT_BURST)
+          : undefined,
+      recordHealth: (service, id, failed) => this.health.recordResponse(service, id, failed),
+      metrics: this.metrics,
+      clock: this.clock,
+      epochMs: Date.now,
+      logger,
+    });
+    this.membership = new MembershipBatcher(
+      this.clock,
+      config.MEMBERSHIP_MERGE_MS,
+      (service, instances) => this.applyMembership(service, instances),
+      (key, reason) => {
+        this.metrics.refusedInstances.inc({ reason });
+        this.logger.warn({ key, reason }, 'registry entry refused');
+      },
     );
     if (healthDriven) {
       this.checker = new ActiveHealthChecker({
@@ -121,7 +179,7 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
         timeoutMs: config.HEALTH_TIMEOUT_MS,
         probe: (service, id, signal) => this.probe(service, id, signal),
         onResult: (result) =>
-          this.breakers.reportHealth(breakerKey(result.service, result.id), result.passed),
+          this.pools.slot(result.service, result.id)?.breaker.reportHealth(result.passed, this.clock.nowMs()),
       });
     }
     if (config.COORDINATOR_URLS.length > 0) {
@@ -151,17 +209,8 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
     return this.routeTable;
   }
 
-  /** The retry budget of a service (shared by all its routes). */
-  budget(service: string): RetryBudget {
-    let budget = this.budgets.get(service);
-    if (!budget) {
-      budget = new RetryBudget({
-        retryRatio: this.config.RETRY_BUDGET_RATIO,
-        minRetriesPerSecond: this.config.RETRY_BUDGET_MIN_PER_SECOND,
-      });
-      this.budgets.set(service, budget);
-    }
-    return budget;
+  get settings(): { readonly algorithm: string; readonly boundedLoadFactor: number } {
+    return { algorithm: this.config.HASH_ALGORITHM, boundedLoadFactor: this.config.BOUNDED_LOAD_FACTOR };
   }
 
   async onModuleInit(): Promise<void> {
@@ -181,7 +230,7 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
       await discovery.start(5_000);
     }
     this.checker?.start();
-    // Ejections end lazily on reads; the tick also reports them in the log promptly.
+    // Ejections end lazily on reads; the tick reports them (and refreshes routing snapshots) promptly.
     this.healthTimer = setInterval(() => this.health.tick(), 1_000);
     this.healthTimer.unref();
   }
@@ -191,8 +240,8 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
     this.membership.stop();
     if (this.healthTimer) clearInterval(this.healthTimer);
     await this.checker?.stop();
-    this.breakers.shutdown();
-    await this.clients.close();
+    this.pools.close();
+    await this.probeAgent.destroy().catch(() => undefined);
   }
 
   views(): ServiceView[] {
@@ -201,10 +250,7 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
 
   private applyMembership(service: string, instances: readonly UpstreamInstance[]): void {
     const { added, removed } = this.pools.setInstances(service, instances);
-    for (const id of removed) {
-      this.clients.remove(breakerKey(service, id));
-      this.metrics.breakerState.remove({ service, instance: id });
-    }
+    for (const id of removed) this.metrics.breakerState.remove({ service, instance: id });
     if (instances.length > 0) this.checker?.watch(service);
     else this.checker?.unwatch(service);
     this.metrics.members.set({ service }, instances.length);
@@ -215,10 +261,10 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async probe(service: string, id: string, signal: AbortSignal): Promise<boolean> {
-    const instance = this.pools.instances(service).find((i) => i.id === id);
-    if (!instance) return false;
-    const response = await this.clients.probeAgent.request({
-      origin: instance.url,
+    const slot = this.pools.slot(service, id);
+    if (!slot) return false;
+    const response = await this.probeAgent.request({
+      origin: slot.instance.url,
       path: this.config.HEALTH_PATH,
       method: 'GET',
       signal,

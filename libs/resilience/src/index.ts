@@ -5,3 +5,4 @@ export * from './retry.js';
 export * from './breaker-registry.js';
 export * from './health-tracker.js';
 export * from './active-health-checker.js';
+export * from './call-breaker.js';

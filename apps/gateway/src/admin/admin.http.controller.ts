@@ -29,8 +29,8 @@ export class AdminController {
   rings(): RingsView {
     const table = this.gateway.routes;
     return {
-      algorithm: this.gateway.config.HASH_ALGORITHM,
-      boundedLoadFactor: this.gateway.config.BOUNDED_LOAD_FACTOR,
+      algorithm: this.gateway.settings.algorithm,
+      boundedLoadFactor: this.gateway.settings.boundedLoadFactor,
       routes: table.explicit
         ? table.list().map((r) => ({ prefix: r.prefix, service: r.service, public: r.public }))
         : 'default',

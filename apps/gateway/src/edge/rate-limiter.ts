@@ -9,6 +9,8 @@ export interface RateDecision {
   readonly retryAfterSeconds: number;
 }
 
+const ALLOWED: RateDecision = Object.freeze({ allowed: true, retryAfterSeconds: 0 });
+
 interface Bucket {
   tokens: number;
   updatedMs: number;
@@ -42,7 +44,7 @@ export class TokenBucketLimiter {
     }
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
-      return { allowed: true, retryAfterSeconds: 0 };
+      return ALLOWED;
     }
     return {
       allowed: false,

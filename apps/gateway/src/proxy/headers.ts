@@ -1,5 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
-
 /** RFC 9110 section 7.6.1: meaningful for one connection only, never forwarded. */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -13,12 +11,21 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Headers a client must not be able to forge: the gateway sets them itself. */
+/**
+ * Request headers a client must not be able to set: the gateway sets them itself (X-Forwarded-* are replaced,
+ * never trusted: the gateway is the edge), or they concern only the client's connection to the gateway
+ * (Expect: Node already answered 100-continue; undici refuses to send it, so forwarding it failed every try).
+ * Authorization is replaced by the internal token (or dropped on public routes).
+ */
 const GATEWAY_OWNED = new Set([
   'host',
+  'authorization',
+  'expect',
   'x-request-id',
+  'x-forwarded-for',
   'x-forwarded-host',
   'x-forwarded-proto',
+  'forwarded',
   'x-upstream-instance',
 ]);
 
@@ -32,8 +39,8 @@ export interface ForwardContext {
   readonly subject: string | undefined;
   /** Header carrying the subject upstream (lower case). */
   readonly subjectHeader: string;
-  /** When set, replaces the client's Authorization upstream. */
-  readonly upstreamAuthorization: string | undefined;
+  /** "Bearer <internal token>" for authenticated routes. */
+  readonly authorization: string | undefined;
 }
 
 /** Names listed in a Connection header (also hop-by-hop, RFC 9110 section 7.6.1). */
@@ -47,46 +54,50 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return tokens;
 }
 
-/** The headers sent upstream: the client's, minus hop-by-hop and gateway-owned ones, plus X-Forwarded-*. */
-export function upstreamRequestHeaders(
-  incoming: IncomingHttpHeaders,
-  context: ForwardContext,
-): Record<string, string | string[]> {
-  const listed = connectionTokens(incoming.connection);
-  const out: Record<string, string | string[]> = {};
-  for (const name in incoming) {
-    const value = incoming[name];
-    if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || GATEWAY_OWNED.has(name) || listed?.has(name)) continue;
-    if (name === context.subjectHeader) continue;
-    out[name] = value;
+/**
+ * The headers sent upstream as a flat [name, value, ...] list (what undici takes without copying): the
+ * client's raw headers minus hop-by-hop and gateway-owned ones, plus X-Forwarded-*, the request id, the
+ * subject and the internal token.
+ */
+export function upstreamRequestHeaders(rawHeaders: readonly string[], context: ForwardContext): string[] {
+  let listed: Set<string> | undefined;
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    if (name === 'connection') {
+      listed = connectionTokens(rawHeaders[i + 1]);
+      continue;
+    }
+    if (HOP_BY_HOP.has(name) || GATEWAY_OWNED.has(name) || name === context.subjectHeader) continue;
+    out.push(name, rawHeaders[i + 1]!);
   }
-  const priorFor = incoming['x-forwarded-for'];
-  const prior = Array.isArray(priorFor) ? priorFor.join(', ') : priorFor;
-  out['x-forwarded-for'] = prior ? `${prior}, ${context.clientAddress}` : context.clientAddress;
-  out['x-forwarded-proto'] = context.protocol;
-  if (context.host !== undefined) out['x-forwarded-host'] = context.host;
-  out['x-request-id'] = context.requestId;
-  if (context.subject !== undefined) out[context.subjectHeader] = context.subject;
-  if (context.upstreamAuthorization !== undefined) out.authorization = context.upstreamAuthorization;
+  if (listed !== undefined) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (listed.has(out[i]!)) out.splice(i, 2);
+  }
+  out.push('x-forwarded-for', context.clientAddress, 'x-forwarded-proto', context.protocol);
+  if (context.host !== undefined) out.push('x-forwarded-host', context.host);
+  out.push('x-request-id', context.requestId);
+  if (context.subject !== undefined) out.push(context.subjectHeader, context.subject);
+  if (context.authorization !== undefined) out.push('authorization', context.authorization);
   return out;
 }
 
-/** The upstream's response headers as sent to the client: hop-by-hop ones removed. */
+/** The upstream's response headers as sent to the client (flat list): hop-by-hop ones removed. */
 export function clientResponseHeaders(
   upstream: Record<string, string | string[] | undefined>,
   instanceId: string,
-): Record<string, string | string[]> {
+  requestId: string,
+): (string | string[])[] {
   const listed = connectionTokens(upstream.connection);
-  const out: Record<string, string | string[]> = {};
+  // Repeated headers (Set-Cookie) stay one name with an array value: Node sets, not appends, each pair.
+  const out: (string | string[])[] = [];
   for (const name in upstream) {
     const value = upstream[name];
     if (value === undefined) continue;
-    // The gateway's own request id header is already on the reply.
     if (HOP_BY_HOP.has(name) || listed?.has(name) || name === 'x-request-id') continue;
-    out[name] = value;
+    out.push(name, value);
   }
-  out['x-upstream-instance'] = instanceId;
+  out.push('x-upstream-instance', instanceId, 'x-request-id', requestId);
   return out;
 }
 

@@ -1,267 +1,338 @@
-import type { Readable } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hashKey } from '@concord/hashring';
-import { problem, toProblem } from '@concord/platform';
-import { codeOf } from '@concord/resilience';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { GatewayService } from '../gateway.service.js';
-import { extractHashKey, type RouteMatch } from '../routing/routes.js';
-import { clientResponseHeaders, headerBytes, upstreamRequestHeaders } from './headers.js';
+import { problem } from '@concord/platform';
+import type { Clock } from '@concord/resilience';
+import type { Logger } from 'pino';
+import type { Pool } from 'undici';
+import type { ClientTokenVerifier, TokenResult, VerifiedToken } from '../edge/client-tokens.js';
+import type { InternalTokenMinter } from '../edge/internal-tokens.js';
+import type { TokenBucketLimiter } from '../edge/rate-limiter.js';
+import type { GatewayMetrics } from '../gateway.metrics.js';
+import { extractHashKey, type RouteMatch, type RouteTable } from '../routing/routes.js';
+import type { ServicePools } from '../upstreams/service-pools.js';
+import { Exchange, type ExchangeDependencies, type ExchangeOutcome } from './exchange.js';
+import { headerBytes, upstreamRequestHeaders } from './headers.js';
 import { type LimitedBody, limitBody } from './request-body.js';
-import { isTimeout, NoInstanceError, UpstreamResponseError } from './upstream-errors.js';
-import { type Answer, UpstreamExchange } from './upstream-exchange.js';
+import { RequestIds } from './request-ids.js';
 
-const PROXY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
-/** Responses up to this size with a Content-Length are sent in one write instead of streamed. */
-const SMALL_BODY_BYTES = 64 * 1024;
+const PROXY_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+/** Paths the gateway serves itself (through Nest): never proxied, whatever the route table says. */
+const OWN_PATHS = ['/health', '/metrics', '/admin', '/docs'];
 
-/**
- * Registers the proxy routes in their own Fastify scope: there every content type is handed on as the raw
- * stream (no parsing, no buffering), while the app's own routes (admin, health, metrics) keep the platform's
- * JSON parser. A plain Fastify handler, not a Nest controller: the proxy path skips Nest's per-request
- * pipeline (guards, interceptors, pipes), which it would not use anyway.
- */
-export function registerProxyRoutes(fastify: FastifyInstance, gateway: GatewayService): void {
-  const proxy = new ProxyHandler(gateway);
-  void fastify.register((scope, _options, done) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (_request, payload, next) => next(null, payload));
-    scope.setErrorHandler((error, request, reply) => {
-      const body = toProblem(error);
-      body.requestId = request.id;
-      void reply.code(body.status).type('application/problem+json').send(body);
-    });
-    scope.route({
-      method: PROXY_METHODS,
-      url: '/*',
-      exposeHeadRoute: false,
-      handler: (request, reply) => {
-        void proxy.handle(request, reply);
-      },
-    });
-    done();
-  });
+export interface ProxySettings {
+  readonly subjectHeader: string;
+  readonly headerLimitBytes: number;
+  readonly bodyLimitBytes: number;
+  readonly routeTimeoutMs: number;
+  readonly perTryTimeoutMs: number;
+  readonly maxAttempts: number;
+  readonly clientRequestTimeoutMs: number;
+}
+
+/** Everything the request path reads, passed explicitly. */
+export interface ProxyDependencies {
+  readonly settings: ProxySettings;
+  readonly routes: () => RouteTable;
+  readonly pools: ServicePools<Pool>;
+  readonly verifier: ClientTokenVerifier | undefined;
+  readonly minter: InternalTokenMinter | undefined;
+  readonly limiter: TokenBucketLimiter | undefined;
+  readonly recordHealth: (service: string, id: string, failed: boolean) => void;
+  readonly metrics: GatewayMetrics;
+  /** Monotonic time (deadlines, breakers, rate limits). */
+  readonly clock: Clock;
+  /** Wall-clock time in epoch milliseconds (token exp, nbf, iat). */
+  readonly epochMs: () => number;
+  readonly logger: Logger;
 }
 
 /** What the edge decided about a request it let through. */
 interface Admitted {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
   readonly match: RouteMatch;
-  /** Verified token subject (authenticated routes only). */
-  readonly subject: string | undefined;
+  readonly requestId: string;
+  readonly startedMs: number;
+  token: VerifiedToken | undefined;
 }
 
-/** The request path: edge checks, then {@link UpstreamExchange}, then the answer or a problem body. */
+/**
+ * The request path, as a plain node:http handler in front of Fastify: requests a route matches are served
+ * here; everything else (health, metrics, admin, docs, 404s) falls through to Nest. The proxy uses none of
+ * Nest's or Fastify's per-request machinery (hooks, request context, per-request log line), so it does not
+ * pay for it. Per request: header-size check, route match, token (cached verification), rate limit, internal
+ * token (cached per identity), then an {@link Exchange} upstream. The request id travels explicitly.
+ */
 export class ProxyHandler {
-  constructor(private readonly gateway: GatewayService) {}
+  private readonly ids = new RequestIds();
+  private readonly exchangeDeps: ExchangeDependencies;
 
-  async handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const startedMs = performance.now();
-    const admitted = this.admit(request, reply);
-    if (!admitted) return;
-    const body = this.openBody(request, reply);
-    if (body === 'refused') return;
-    const { gateway } = this;
-    const { config } = gateway;
-    const { match, subject } = admitted;
-    const route = match.route;
-    const service = route.service;
-    const routeLabel = gateway.pools.size(service) > 0 ? route.prefix : 'unknown';
-    const clientGone = new AbortController();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) clientGone.abort(new Error('client closed the connection'));
-    });
-    const deadlineMs = route.timeoutMs ?? config.ROUTE_TIMEOUT_MS;
-    const exchange = new UpstreamExchange(gateway, {
-      service,
-      routeLabel,
-      keyHash: hashKey(
-        extractHashKey(route.hashKey, {
-          header: (name) => {
-            const value = request.headers[name];
-            return Array.isArray(value) ? value[0] : value;
-          },
-          query: match.query,
-          upstreamPath: match.upstreamPath,
-          clientAddress: request.ip,
-        }),
-      ),
-      method: request.method,
-      path: match.upstreamPath + match.query,
-      headers: upstreamRequestHeaders(request.headers, {
-        requestId: request.id,
-        clientAddress: request.ip,
-        protocol: request.protocol,
-        host: request.headers.host,
-        subject,
-        subjectHeader: gateway.subjectHeader,
-        upstreamAuthorization: config.API_TOKEN === undefined ? undefined : `Bearer ${config.API_TOKEN}`,
-      }),
-      body,
-      deadlineMs,
-      perTryTimeoutMs: Math.min(route.perTryTimeoutMs ?? config.PER_TRY_TIMEOUT_MS, deadlineMs),
-      maxAttempts: route.maxAttempts ?? config.MAX_ATTEMPTS,
-      uploadAllowanceMs: body === undefined ? 0 : config.CLIENT_REQUEST_TIMEOUT_MS,
-      clientGone: clientGone.signal,
-    });
-    let answer: Answer | undefined;
-    let failure: unknown;
-    try {
-      answer = await exchange.run();
-    } catch (error) {
-      failure = error;
-    }
-    gateway.metrics.latency.observe({ route: routeLabel }, (performance.now() - startedMs) / 1000);
-    if (answer !== undefined) {
-      this.forward(reply, answer, routeLabel);
-    } else if (failure instanceof UpstreamResponseError) {
-      this.forward(reply, { response: failure.response, instance: failure.instance }, routeLabel);
-    } else if (body?.tooLarge === true) {
-      this.refuseBody(request, reply);
-    } else if (clientGone.signal.aborted) {
-      const instance = exchange.lastInstance?.id ?? '-';
-      gateway.metrics.requests.inc({ route: routeLabel, status: '499', instance });
-    } else {
-      this.answerFailure(request, reply, failure, exchange, routeLabel, service);
-    }
+  constructor(private readonly deps: ProxyDependencies) {
+    const { metrics } = deps;
+    this.exchangeDeps = {
+      pools: deps.pools,
+      clock: deps.clock,
+      recordHealth: deps.recordHealth,
+      onRetry: (route, reason) => metrics.retry(route, reason),
+      onBudgetExhausted: (route) => metrics.retryBudgetExhausted.inc({ route }),
+      onChoice: (service, passedOver, panic) => {
+        if (passedOver > 0) metrics.overflows.inc({ service }, passedOver);
+        if (panic) metrics.panics.inc({ service });
+      },
+      onDone: (context, outcome) => this.done(context as Admitted, outcome),
+    };
   }
 
-  /** Header size, route, token, rate limit: a refusal is answered here and undefined returned. */
-  private admit(request: FastifyRequest, reply: FastifyReply): Admitted | undefined {
-    const { gateway } = this;
-    const limitBytes = gateway.config.HEADER_LIMIT_BYTES;
-    if (headerBytes(request.raw.rawHeaders) > limitBytes) {
-      this.refuse(request, reply, 431, `request headers exceed ${limitBytes} bytes`, 'headers');
-      return undefined;
+  /**
+   * Serves `req` if a route matches it (true), or leaves it to the next handler (false). Wire it as the
+   * server's first 'request' listener.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = req.url ?? '/';
+    for (const own of OWN_PATHS) {
+      if (url.startsWith(own) && (url.length === own.length || '/?'.includes(url[own.length]!))) return false;
     }
-    const match = gateway.routes.match(request.url);
-    if (!match) {
-      this.refuse(request, reply, 404, `no route for ${request.url.split('?')[0] ?? ''}`, 'route');
-      return undefined;
+    const match = this.deps.routes().match(url);
+    if (match === undefined || !PROXY_METHODS.has(req.method ?? '')) return false;
+    const requestId = this.ids.from(req.headers['x-request-id']);
+    const admitted: Admitted = {
+      req,
+      res,
+      match,
+      requestId,
+      startedMs: performance.now(),
+      token: undefined,
+    };
+    res.setHeader('x-request-id', requestId);
+    const limitBytes = this.deps.settings.headerLimitBytes;
+    if (headerBytes(req.rawHeaders) > limitBytes) {
+      this.refuse(admitted, 431, `request headers exceed ${limitBytes} bytes`, 'headers');
+      return true;
     }
-    let subject: string | undefined;
-    if (!match.route.public) {
-      const header = request.headers.authorization;
-      if (typeof header !== 'string' || !header.startsWith('Bearer ')) {
-        this.refuse(request, reply, 401, 'missing bearer token (Authorization: Bearer <jwt>)', 'auth', {
-          'www-authenticate': 'Bearer',
-        });
-        return undefined;
-      }
-      const verified = gateway.jwt.verify(header.slice('Bearer '.length).trim(), Date.now());
-      if (!verified.ok) {
-        this.refuse(request, reply, 401, `invalid bearer token: ${verified.reason}`, 'auth', {
-          'www-authenticate': 'Bearer error="invalid_token"',
-        });
-        return undefined;
-      }
-      const missing = match.route.scopes.filter((scope) => !verified.token.scopes.has(scope));
-      if (missing.length > 0) {
-        this.refuse(request, reply, 403, `token lacks scope ${missing.join(' ')}`, 'forbidden');
-        return undefined;
-      }
-      subject = verified.token.subject;
+    if (match.route.public) {
+      this.afterAuth(admitted);
+      return true;
     }
-    if (gateway.limiter) {
-      const decision = gateway.limiter.take(subject ?? request.ip, Date.now());
+    const header = req.headers.authorization;
+    if (typeof header !== 'string' || !header.startsWith('Bearer ') || this.deps.verifier === undefined) {
+      this.refuse(admitted, 401, 'missing bearer token (Authorization: Bearer <jwt>)', 'auth', {
+        'www-authenticate': 'Bearer',
+      });
+      return true;
+    }
+    const raw = header.slice('Bearer '.length).trim();
+    const cached = this.deps.verifier.cached(raw, this.deps.epochMs());
+    if (cached !== undefined) {
+      admitted.token = cached;
+      this.afterAuth(admitted);
+    } else {
+      this.deps.verifier.verify(raw, this.deps.epochMs()).then(
+        (result) => this.afterVerify(admitted, result),
+        (error: unknown) => this.afterVerify(admitted, { ok: false, reason: (error as Error).message }),
+      );
+    }
+    return true;
+  }
+
+  private afterVerify(admitted: Admitted, result: TokenResult): void {
+    if (!result.ok) {
+      this.refuse(admitted, 401, `invalid bearer token: ${result.reason}`, 'auth', {
+        'www-authenticate': 'Bearer error="invalid_token"',
+      });
+      return;
+    }
+    admitted.token = result.token;
+    this.afterAuth(admitted);
+  }
+
+  /** Scopes, rate limit, internal token. */
+  private afterAuth(admitted: Admitted): void {
+    const { token, match, req } = admitted;
+    if (token !== undefined) {
+      for (const scope of match.route.scopes) {
+        if (!token.scopes.has(scope)) {
+          this.refuse(admitted, 403, `token lacks scope ${scope}`, 'forbidden');
+          return;
+        }
+      }
+    }
+    const { limiter, minter, clock, epochMs } = this.deps;
+    if (limiter !== undefined) {
+      const decision = limiter.take(token?.subject ?? req.socket.remoteAddress ?? '-', clock.nowMs());
       if (!decision.allowed) {
-        this.refuse(request, reply, 429, 'rate limit exceeded', 'rate', {
+        this.refuse(admitted, 429, 'rate limit exceeded', 'rate', {
           'retry-after': String(decision.retryAfterSeconds),
         });
-        return undefined;
+        return;
       }
     }
-    return { match, subject };
-  }
-
-  /** The request body as a size-limited stream, none, or 'refused' (declared too large: 413 sent). */
-  private openBody(request: FastifyRequest, reply: FastifyReply): LimitedBody | undefined | 'refused' {
-    const payload = request.body as Readable | null | undefined;
-    if (payload === undefined || payload === null || typeof payload.pipe !== 'function') return undefined;
-    const limitBytes = this.gateway.config.BODY_LIMIT_BYTES;
-    if (Number(request.headers['content-length']) > limitBytes) {
-      this.refuseBody(request, reply);
-      return 'refused';
+    if (token === undefined) {
+      this.forward(admitted, undefined);
+      return;
     }
-    return limitBody(payload, limitBytes);
-  }
-
-  private answerFailure(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    failure: unknown,
-    exchange: UpstreamExchange,
-    routeLabel: string,
-    service: string,
-  ): void {
-    const instance = exchange.lastInstance?.id ?? '-';
-    let status: number;
-    let detail: string;
-    if (failure instanceof NoInstanceError) {
-      status = 503;
-      detail = failure.message;
-    } else if (isTimeout(failure)) {
-      status = 504;
-      detail = `service "${service}" did not answer in time (${exchange.tried.size} instance(s) tried)`;
-    } else {
-      status = 502;
-      detail = `service "${service}" failed: ${codeOf(failure) ?? (failure as Error | undefined)?.message ?? 'error'}`;
+    if (minter === undefined) {
+      this.refuse(admitted, 500, 'the gateway has no key to sign internal tokens', 'config');
+      return;
     }
-    this.answerProblem(request, reply, status, detail, { service }, routeLabel, instance);
+    const service = match.route.service;
+    const authorization = minter.cached(token.subject, service, token.internalScope, epochMs());
+    if (authorization !== undefined) {
+      this.forward(admitted, authorization);
+      return;
+    }
+    minter.authorization(token.subject, service, token.internalScope, epochMs()).then(
+      (value) => this.forward(admitted, value),
+      (error: unknown) => {
+        this.deps.logger.error({ err: (error as Error).message }, 'cannot sign an internal token');
+        this.refuse(admitted, 500, 'cannot sign an internal token', 'config');
+      },
+    );
   }
 
-  private forward(reply: FastifyReply, answer: Answer, routeLabel: string): void {
-    const { response, instance } = answer;
-    this.gateway.metrics.requests.inc({
-      route: routeLabel,
-      status: String(response.statusCode),
-      instance: instance.id,
-    });
-    void reply.code(response.statusCode).headers(clientResponseHeaders(response.headers, instance.id));
-    const length = Number(response.headers['content-length']);
-    if (length <= SMALL_BODY_BYTES) {
-      // A small body of known length is read whole and sent with the headers in one write: on loopback the
-      // syscalls, not the bytes, are the cost (measured: see docs/gateway.md). Larger or unknown ones stream.
-      response.body.arrayBuffer().then(
-        (bytes) => void reply.send(Buffer.from(bytes)),
-        () => reply.raw.destroy(),
+  private forward(admitted: Admitted, authorization: string | undefined): void {
+    const { req, res, match, requestId } = admitted;
+    const { settings } = this.deps;
+    const route = match.route;
+    const pool = this.deps.pools.pool(route.service);
+    const routeLabel = pool === undefined ? 'unknown' : route.prefix;
+    if (pool === undefined) {
+      this.answerProblem(
+        admitted,
+        503,
+        `no instance of service "${route.service}" is available`,
+        routeLabel,
+        '-',
+        {
+          service: route.service,
+        },
       );
       return;
     }
-    void reply.send(response.body);
+    const body = this.openBody(admitted);
+    if (body === 'refused') return;
+    const clientAddress = req.socket.remoteAddress ?? '';
+    const deadlineMs = route.timeoutMs ?? settings.routeTimeoutMs;
+    const key = extractHashKey(route.hashKey, {
+      header: (name) => {
+        const value = req.headers[name];
+        return Array.isArray(value) ? value[0] : value;
+      },
+      query: match.query,
+      upstreamPath: match.upstreamPath,
+      clientAddress,
+    });
+    const exchange = new Exchange(
+      this.exchangeDeps,
+      {
+        context: admitted,
+        pool,
+        routeLabel,
+        keyHash: hashKey(key),
+        method: req.method!,
+        path: match.upstreamPath + match.query,
+        headers: upstreamRequestHeaders(req.rawHeaders, {
+          requestId,
+          clientAddress,
+          protocol: 'encrypted' in req.socket ? 'https' : 'http',
+          host: req.headers.host,
+          subject: admitted.token?.subject,
+          subjectHeader: settings.subjectHeader,
+          authorization,
+        }),
+        body,
+        requestId,
+        deadlineMs,
+        perTryTimeoutMs: Math.min(route.perTryTimeoutMs ?? settings.perTryTimeoutMs, deadlineMs),
+        maxAttempts: route.maxAttempts ?? settings.maxAttempts,
+        uploadAllowanceMs: body === undefined ? 0 : settings.clientRequestTimeoutMs,
+      },
+      res,
+    );
+    exchange.start();
   }
 
-  private refuseBody(request: FastifyRequest, reply: FastifyReply): void {
-    const limitBytes = this.gateway.config.BODY_LIMIT_BYTES;
+  private done(admitted: Admitted, outcome: ExchangeOutcome): void {
+    const { metrics } = this.deps;
+    const routeLabel = admitted.match.route.prefix;
+    metrics.observeLatency(routeLabel, (performance.now() - admitted.startedMs) / 1000);
+    if (outcome.failure === undefined || outcome.failure === 'client-gone') {
+      metrics.countRequest(routeLabel, outcome.status, outcome.instance);
+      return;
+    }
+    if (outcome.failure === 'body-too-large') {
+      this.refuseBody(admitted);
+      return;
+    }
+    this.deps.logger.warn(
+      { requestId: admitted.requestId, status: outcome.status, detail: outcome.detail },
+      'proxy failure',
+    );
+    this.answerProblem(
+      admitted,
+      outcome.status,
+      outcome.detail ?? 'upstream failure',
+      routeLabel,
+      outcome.instance,
+      {
+        service: admitted.match.route.service,
+      },
+    );
+  }
+
+  /** The request body as a size-limited stream, none, or 'refused' (declared too large: 413 sent). */
+  private openBody(admitted: Admitted): LimitedBody | undefined | 'refused' {
+    const { req } = admitted;
+    const length = req.headers['content-length'];
+    if (length === undefined && req.headers['transfer-encoding'] === undefined) return undefined;
+    if (length === '0') return undefined;
+    const limitBytes = this.deps.settings.bodyLimitBytes;
+    if (Number(length) > limitBytes) {
+      this.refuseBody(admitted);
+      return 'refused';
+    }
+    return limitBody(req, limitBytes);
+  }
+
+  private refuseBody(admitted: Admitted): void {
+    const limitBytes = this.deps.settings.bodyLimitBytes;
     // The rest of the upload is not read: close the connection rather than drain it.
-    this.refuse(request, reply, 413, `request body exceeds ${limitBytes} bytes`, 'body', {
-      connection: 'close',
-    });
+    this.refuse(admitted, 413, `request body exceeds ${limitBytes} bytes`, 'body', { connection: 'close' });
   }
 
   private refuse(
-    request: FastifyRequest,
-    reply: FastifyReply,
+    admitted: Admitted,
     status: number,
     detail: string,
     reason: string,
     headers: Record<string, string> = {},
   ): void {
-    this.gateway.metrics.rejected.inc({ reason });
-    this.answerProblem(request, reply, status, detail, {}, 'edge', '-', headers);
+    this.deps.metrics.rejected.inc({ reason });
+    this.answerProblem(admitted, status, detail, 'edge', '-', {}, headers);
   }
 
   private answerProblem(
-    request: FastifyRequest,
-    reply: FastifyReply,
+    admitted: Admitted,
     status: number,
     detail: string,
-    extensions: Record<string, unknown>,
     routeLabel: string,
     instance: string,
+    extensions: Record<string, unknown>,
     headers: Record<string, string> = {},
   ): void {
-    this.gateway.metrics.requests.inc({ route: routeLabel, status: String(status), instance });
+    this.deps.metrics.countRequest(routeLabel, status, instance);
+    const { res } = admitted;
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
     const body = problem(status, detail, extensions);
-    body.requestId = request.id;
-    void reply.code(status).headers(headers).type('application/problem+json').send(body);
+    body.requestId = admitted.requestId;
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      ...headers,
+      'content-type': 'application/problem+json',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
   }
 }

@@ -38,6 +38,11 @@ export interface RouteBreakerSettings {
 
 export const DEFAULT_HASH_KEY: HashKeySource = { header: 'x-hash-key' };
 const SERVICE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/**
+ * Internal services that are never reachable through the public gateway: the orchestrator (saga inputs,
+ * 2PC decisions) and the coordinator (registry, configuration, cluster membership).
+ */
+export const UNROUTABLE_SERVICES: ReadonlySet<string> = new Set(['orchestrator', 'coordinator']);
 
 const hashKeySchema = z.union([
   z.object({ header: z.string().min(1) }).strict(),
@@ -49,7 +54,13 @@ const hashKeySchema = z.union([
 const routeSchema = z
   .object({
     prefix: z.string().regex(/^\/[^?#]*$/, 'prefix must start with "/"'),
-    service: z.string().regex(SERVICE_NAME, 'service must be lower-case letters, digits and dashes'),
+    service: z
+      .string()
+      .regex(SERVICE_NAME, 'service must be lower-case letters, digits and dashes')
+      .refine(
+        (name) => !UNROUTABLE_SERVICES.has(name),
+        'service is internal and never routed by the gateway',
+      ),
     hashKey: hashKeySchema.optional(),
     timeoutMs: z.number().int().positive().optional(),
     perTryTimeoutMs: z.number().int().positive().optional(),
@@ -155,7 +166,7 @@ export class RouteTable {
     if (!path.startsWith('/api/')) return undefined;
     const end = path.indexOf('/', 5);
     const service = end < 0 ? path.slice(5) : path.slice(5, end);
-    if (!SERVICE_NAME.test(service)) return undefined;
+    if (!SERVICE_NAME.test(service) || UNROUTABLE_SERVICES.has(service)) return undefined;
     let route = this.defaults.get(service);
     if (route === undefined) {
       route = defaultRoute(service);

@@ -84,12 +84,45 @@ describe('registry parsing', () => {
     expect(parseServiceKey('services/orders/a/b')).toBeUndefined();
     expect(parseServiceKey('config/x/y')).toBeUndefined();
     expect(parseInstanceValue('o1', '{"url":"http://h:1/","weight":2,"zone":"z1"}')).toEqual({
-      id: 'o1',
-      url: 'http://h:1',
-      weight: 2,
-      zone: 'z1',
+      ok: true,
+      instance: { id: 'o1', url: 'http://h:1', weight: 2, zone: 'z1' },
     });
-    expect(parseInstanceValue('o1', '{"url":"http://h:1","weight":-1}')?.weight).toBe(1);
+  });
+
+  it.each([
+    ['{"url":"http://h:1","weight":1e300}', 'weight'],
+    ['{"url":"http://h:1","weight":0}', 'weight'],
+    ['{"url":"http://h:1","weight":-1}', 'weight'],
+    ['{"url":"http://h:1","weight":1001}', 'weight'],
+    ['{"url":"http://h:1","weight":"2"}', 'weight'],
+    ['{"url":"file:///etc/passwd"}', 'url'],
+    ['{"url":"javascript:alert(1)"}', 'url'],
+    ['{"url":"ftp://h:1"}', 'url'],
+    ['{"url":"not a url"}', 'url'],
+    ['[1]', 'json'],
+    ['nope', 'json'],
+  ])('refuses %s (%s) instead of passing it to the balancer', (value, reason) => {
+    expect(parseInstanceValue('o1', value)).toEqual({ ok: false, reason });
+  });
+
+  it('a refused entry is reported, never crashes, and takes an instance with that key out', () => {
+    const refused: string[] = [];
+    const flushed: string[][] = [];
+    const batcher = new MembershipBatcher(
+      new ManualClock(),
+      0,
+      (_service, instances) => flushed.push(instances.map((i) => `${i.id}*${i.weight}`)),
+      (key, reason) => refused.push(`${key}:${reason}`),
+    );
+    batcher.reset([
+      { key: 'services/orders/o1', value: '{"url":"http://h:1"}' },
+      { key: 'services/orders/o2', value: '{"url":"http://h:2","weight":1e300}' },
+    ]);
+    expect(refused).toEqual(['services/orders/o2:weight']);
+    expect(flushed.at(-1)).toEqual(['o1*1']);
+    batcher.apply({ type: 'put', key: 'services/orders/o1', value: '{"url":"gopher://h:1"}' });
+    expect(refused.at(-1)).toBe('services/orders/o1:url');
+    expect(flushed.at(-1)).toEqual([]);
   });
 
   it('parses STATIC_UPSTREAMS and says what is wrong', () => {
@@ -102,7 +135,8 @@ describe('registry parsing', () => {
     });
     expect(() => parseStaticUpstreams('orders')).toThrowError(/service=id@url/);
     expect(() => parseStaticUpstreams('orders=o1')).toThrowError(/id@url/);
-    expect(() => parseStaticUpstreams('orders=o1@nope')).toThrowError(/not a URL/);
+    expect(() => parseStaticUpstreams('orders=o1@nope')).toThrowError(/not an http\(s\) URL/);
     expect(() => parseStaticUpstreams('orders=o1@http://a:1,o1@http://a:2')).toThrowError(/twice/);
+    expect(() => parseStaticUpstreams('orders=o1@http://a:1*1e300')).toThrowError(/\(0, 1000\]/);
   });
 });

@@ -17,19 +17,45 @@ export function parseServiceKey(key: string): { service: string; id: string } | 
   return { service: rest.slice(0, slash), id: rest.slice(slash + 1) };
 }
 
-/** Parses a registry value `{url, zone?, weight?, meta?}`; undefined when it is not one. */
-export function parseInstanceValue(id: string, value: string): UpstreamInstance | undefined {
+export const MAX_INSTANCE_WEIGHT = 1000;
+
+/** A registry value that cannot be used, and why (for the warning and the metric's reason label). */
+export type InstanceValueResult =
+  | { readonly ok: true; readonly instance: UpstreamInstance }
+  | { readonly ok: false; readonly reason: 'json' | 'url' | 'weight' | 'zone' };
+
+/**
+ * Parses a registry value `{url, zone?, weight?, meta?}`: url an absolute http(s) URL, weight a number in
+ * (0, 1000] (default 1). Anything else is refused, never passed on to the balancer (a weight of 1e300 would
+ * make the ring builder allocate without bound).
+ */
+export function parseInstanceValue(id: string, value: string): InstanceValueResult {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
-    return undefined;
+    return { ok: false, reason: 'json' };
   }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { ok: false, reason: 'json' };
   const { url, zone, weight } = parsed as { url?: unknown; zone?: unknown; weight?: unknown };
-  if (typeof url !== 'string' || !URL.canParse(url)) return undefined;
-  const w = typeof weight === 'number' && Number.isFinite(weight) && weight > 0 ? weight : 1;
-  return { id, url: url.replace(/\/+$/, ''), weight: w, zone: typeof zone === 'string' ? zone : undefined };
+  if (typeof url !== 'string' || !isHttpUrl(url)) return { ok: false, reason: 'url' };
+  if (weight !== undefined && !isWeight(weight)) return { ok: false, reason: 'weight' };
+  if (zone !== undefined && typeof zone !== 'string') return { ok: false, reason: 'zone' };
+  return {
+    ok: true,
+    instance: { id, url: url.replace(/\/+$/, ''), weight: weight ?? 1, zone },
+  };
+}
+
+export function isHttpUrl(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const parsed = new URL(url);
+  return (parsed.protocol === 'http:' || parsed.protocol === 'https:') && parsed.hostname !== '';
+}
+
+export function isWeight(weight: unknown): weight is number {
+  return typeof weight === 'number' && Number.isFinite(weight) && weight > 0 && weight <= MAX_INSTANCE_WEIGHT;
 }
 
 /**
@@ -46,6 +72,7 @@ export class MembershipBatcher {
     private readonly clock: Clock,
     private readonly windowMs: number,
     private readonly onFlush: (service: string, instances: readonly UpstreamInstance[]) => void,
+    private readonly onRefused: (key: string, reason: string) => void = () => undefined,
   ) {}
 
   /** Replaces one service's instances (static list, or a fresh listing). */
@@ -62,8 +89,13 @@ export class MembershipBatcher {
     const next = new Map<string, Map<string, UpstreamInstance>>();
     for (const item of items) {
       const name = parseServiceKey(item.key);
-      const instance = name && parseInstanceValue(name.id, item.value);
-      if (!name || !instance) continue;
+      if (!name) continue;
+      const parsed = parseInstanceValue(name.id, item.value);
+      if (!parsed.ok) {
+        this.onRefused(item.key, parsed.reason);
+        continue;
+      }
+      const instance = parsed.instance;
       let map = next.get(name.service);
       if (!map) next.set(name.service, (map = new Map<string, UpstreamInstance>()));
       map.set(name.id, instance);
@@ -88,9 +120,14 @@ export class MembershipBatcher {
     if (change.type === 'delete') {
       if (!map.delete(name.id)) return;
     } else {
-      const instance = parseInstanceValue(name.id, change.value);
-      if (!instance) return;
-      map.set(name.id, instance);
+      const parsed = parseInstanceValue(name.id, change.value);
+      if (!parsed.ok) {
+        // The registry now says this instance is something unusable: it leaves the pool.
+        this.onRefused(change.key, parsed.reason);
+        if (!map.delete(name.id)) return;
+      } else {
+        map.set(name.id, parsed.instance);
+      }
     }
     this.markDirty(name.service);
   }

@@ -1,7 +1,7 @@
 import { hashKey } from '@concord/hashring';
-import { BreakerRegistry, HealthTracker } from '@concord/resilience';
-import { afterEach, describe, expect, it } from 'vitest';
-import { breakerKey, ServicePools } from './service-pools.js';
+import { DEFAULT_BREAKER_SETTINGS, FakeClock, HealthTracker } from '@concord/resilience';
+import { describe, expect, it } from 'vitest';
+import { ServicePools } from './service-pools.js';
 import type { UpstreamInstance } from './static-upstreams.js';
 
 const instances = (n: number): UpstreamInstance[] =>
@@ -12,18 +12,30 @@ const instances = (n: number): UpstreamInstance[] =>
     zone: undefined,
   }));
 const keys = Array.from({ length: 2_000 }, (_, i) => `key-${i}`);
-const none = new Set<string>();
-
-let breakers: BreakerRegistry;
-afterEach(() => breakers.shutdown());
+const none = undefined;
 
 function setup(algorithm: 'ring' | 'maglev' | 'rendezvous' = 'ring') {
-  breakers = new BreakerRegistry({ bucketRotation: 'manual' });
-  const health = new HealthTracker({ consecutiveFailuresToEject: 2 });
-  const pools = new ServicePools({ algorithm, loadFactor: 1.25, health, breakers });
+  const clock = new FakeClock(1_000_000);
+  const health = new HealthTracker({ consecutiveFailuresToEject: 2 }, clock);
+  const closed: string[] = [];
+  const pools = new ServicePools<string>({
+    algorithm,
+    loadFactor: 1.25,
+    health,
+    clock,
+    breakerSettings: () => ({ ...DEFAULT_BREAKER_SETTINGS, volumeThreshold: 2, healthDriven: false }),
+    budget: { retryRatio: 0.2, minRetriesPerSecond: 3 },
+    openClient: (instance) => `client:${instance.url}`,
+    closeClient: (client) => closed.push(client),
+  });
+  health.onChange((change) => pools.invalidate(change.service));
   pools.setInstances('orders', instances(3));
-  const owners = () => new Map(keys.map((k) => [k, pools.choose('orders', hashKey(k), none)?.instance.id]));
-  return { pools, health, owners };
+  const choose = (keyHash: number, tried?: readonly string[]) => {
+    const choice = pools.chooseFor('orders', keyHash, tried);
+    return choice && { instance: choice.slot.instance, passedOver: choice.passedOver, slot: choice.slot };
+  };
+  const owners = () => new Map(keys.map((k) => [k, choose(hashKey(k))?.instance.id]));
+  return { pools, health, owners, choose, clock, closed };
 }
 
 describe('ServicePools', () => {
@@ -67,37 +79,64 @@ describe('ServicePools', () => {
     }
   });
 
-  it('passes over an instance whose breaker is open, and over instances already tried', async () => {
-    const { pools } = setup();
+  it('passes over an instance whose breaker is open, and over instances already tried', () => {
+    const { choose, clock } = setup();
     const key = hashKey('k');
-    const first = pools.choose('orders', key, none)!.instance.id;
-    await breakers.fire(breakerKey('orders', first), async () => undefined, 'orders');
-    breakers.reportHealth(breakerKey('orders', first), false);
-    const second = pools.choose('orders', key, none)!.instance.id;
-    expect(second).not.toBe(first);
-    const third = pools.choose('orders', key, new Set([second]))!.instance.id;
-    expect(new Set([first, second, third]).size).toBe(3);
-    expect(pools.choose('orders', key, new Set(['o0', 'o1', 'o2']))).toBeUndefined();
+    const first = choose(key, none)!;
+    first.slot.breaker.record(true, clock.nowMs());
+    first.slot.breaker.record(true, clock.nowMs());
+    expect(first.slot.breaker.state).toBe('open');
+    const second = choose(key, none)!.instance.id;
+    expect(second).not.toBe(first.instance.id);
+    const third = choose(key, [second])!.instance.id;
+    expect(new Set([first.instance.id, second, third]).size).toBe(3);
+    expect(choose(key, ['o0', 'o1', 'o2'])).toBeUndefined();
+  });
+
+  it('gives a half-open instance exactly one trial request', async () => {
+    const { choose, clock } = setup();
+    const key = hashKey('k');
+    const first = choose(key, none)!;
+    first.slot.breaker.record(true, clock.nowMs());
+    first.slot.breaker.record(true, clock.nowMs());
+    await clock.advance(10_000);
+    expect(choose(key, none)!.instance.id).toBe(first.instance.id);
+    expect(first.slot.breaker.state).toBe('halfOpen');
+    expect(choose(key, none)!.instance.id).not.toBe(first.instance.id);
+    first.slot.breaker.record(false, clock.nowMs());
+    expect(first.slot.breaker.state).toBe('closed');
+    expect(choose(key, none)!.instance.id).toBe(first.instance.id);
+  });
+
+  it('keeps a retry budget only for services that have instances, and closes clients that leave', () => {
+    const { pools, closed } = setup();
+    expect(pools.pool('orders')?.budget).toBeDefined();
+    expect(pools.pool('nope')).toBeUndefined();
+    pools.setInstances('orders', instances(2));
+    expect(closed).toEqual(['client:http://127.0.0.1:9002']);
+    pools.setInstances('orders', []);
+    expect(pools.pool('orders')).toBeUndefined();
   });
 
   it('moves a key off its instance when that one is at its bounded-load limit', () => {
-    const { pools } = setup();
+    const { pools, choose } = setup();
     const key = hashKey('hot');
-    const preferred = pools.choose('orders', key, none)!.instance.id;
+    const preferred = choose(key, none)!.instance.id;
+    const loads = pools.pool('orders')!.loads;
     // 3 in flight on the preferred one: bound = ceil(1.25 x 4 / 3) = 2, so it is passed over.
-    for (let i = 0; i < 3; i++) pools.acquire('orders', preferred);
-    const choice = pools.choose('orders', key, none)!;
+    for (let i = 0; i < 3; i++) loads.acquire(preferred);
+    const choice = choose(key, none)!;
     expect(choice.instance.id).not.toBe(preferred);
     expect(choice.passedOver).toBe(1);
-    for (let i = 0; i < 3; i++) pools.release('orders', preferred);
-    expect(pools.choose('orders', key, none)!.instance.id).toBe(preferred);
+    for (let i = 0; i < 3; i++) loads.release(preferred);
+    expect(choose(key, none)!.instance.id).toBe(preferred);
   });
 
   it('has nothing for an unknown or empty service', () => {
-    const { pools } = setup();
-    expect(pools.choose('nope', 1, none)).toBeUndefined();
+    const { pools, choose } = setup();
+    expect(pools.chooseFor('nope', 1)).toBeUndefined();
     pools.setInstances('orders', []);
-    expect(pools.choose('orders', 1, none)).toBeUndefined();
+    expect(choose(1)).toBeUndefined();
   });
 
   it('shows key shares that add up to one', () => {

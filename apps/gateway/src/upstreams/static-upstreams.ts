@@ -1,3 +1,5 @@
+import { isHttpUrl, isWeight } from './membership.js';
+
 /** One instance of a service, as the registry (or STATIC_UPSTREAMS) describes it. */
 export interface UpstreamInstance {
   readonly id: string;
@@ -37,10 +39,9 @@ export function parseStaticUpstreams(raw: string): Record<string, UpstreamInstan
       if (star > 0) {
         weight = Number(url.slice(star + 1));
         url = url.slice(0, star);
-        if (!(weight > 0) || !Number.isFinite(weight))
-          throw new Error(`"${item}": weight must be a number > 0`);
+        if (!isWeight(weight)) throw new Error(`"${item}": weight must be a number in (0, 1000]`);
       }
-      if (!URL.canParse(url)) throw new Error(`"${item}": "${url}" is not a URL`);
+      if (!isHttpUrl(url)) throw new Error(`"${item}": "${url}" is not an http(s) URL`);
       instances.push({ id: item.slice(0, at), url: url.replace(/\/+$/, ''), weight, zone: undefined });
     }
     if (instances.length === 0) throw new Error(`service "${service}" has no instances`);
