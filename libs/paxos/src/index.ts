@@ -43,3 +43,13 @@ export {
   type PaxosSimulationResult,
   type SharedScenario,
 } from './sim/simulation.js';
+export { runDuel, type DuelResult } from './sim/dueling.js';
+export {
+  formatComparison,
+  protocols,
+  runComparison,
+  summarize,
+  type ComparisonRow,
+  type ComparisonRun,
+  type Protocol,
+} from './sim/compare.js';

@@ -144,7 +144,11 @@ export class PaxosCluster implements FaultTarget {
     n.up = true;
     n.inReady = false;
     n.processQueued = false;
-    n.core = new PaxosNode({ ...this.config, id }, this.random.fork(), n.store.recover());
+    const durable = n.store.recover();
+    // A write that was still syncing when the node crashed may have survived: its acceptances count.
+    if (this.checkInvariants)
+      for (const [slot, a] of durable.accepted) this.checkers.onDurableAccept(id, slot, a.ballot, a.value);
+    n.core = new PaxosNode({ ...this.config, id }, this.random.fork(), durable);
     n.sm = new KvStateMachine();
     n.appliedTags = new Set();
     n.lastApplied = 0;
