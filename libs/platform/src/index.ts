@@ -18,3 +18,6 @@ export * from './openapi/openapi.js';
 export * from './messaging/rpc-errors.filter.js';
 export * from './cache/counted-read-cache.js';
 export * from './time/periodic-task.js';
+export * from './singleton/singleton-job.js';
+export * from './singleton/singleton-fence.js';
+export * from './singleton/memory-job-elector.js';
