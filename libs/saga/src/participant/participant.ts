@@ -21,6 +21,10 @@ export interface ParticipantOptions {
    * Default 3000 ms; the command fails and the orchestrator re-sends it.
    */
   readonly workLockTimeoutMs?: number;
+  /** This instance's id, as the holder of the in-doubt recovery job. Default: service@host:pid. */
+  readonly instanceId?: string;
+  /** Lease TTL of the in-doubt recovery job's lock. Default 10 s. */
+  readonly singletonLeaseTtlSeconds?: number;
 }
 
 /** The fence row of a 2PC branch: one per gid, so an abort that overtakes its prepare is remembered. */
