@@ -151,7 +151,7 @@ describe('singleton jobs under a coordinator lock', () => {
       `SELECT count(*)::int AS n FROM reservations WHERE expired_fence_token = $1 AND updated_at > to_timestamp($2::float8 / 1000)`,
       [first.token, frozenAt],
     );
-    expect(stale.rows[0].n).toBe(0);
+    expect((stale.rows[0] as { n: number }).n).toBe(0);
     const byToken = await db.query<{ token: string; n: number }>(
       `SELECT expired_fence_token AS token, count(*)::int AS n FROM reservations GROUP BY 1 ORDER BY 1`,
     );
