@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_PORTS } from '@concord/contracts';
 import pg from 'pg';
 import { type DemoContext, field, http, pollUntil } from '../context.js';
 import { pidListeningOn } from '../processes.js';
@@ -74,7 +73,7 @@ export async function singletonJob(ctx: DemoContext): Promise<void> {
   const password = readFileSync(path.join(stack.dataDir, 'postgres', 'password'), 'utf8').trim();
   const db = new pg.Client({
     host: '127.0.0.1',
-    port: DEFAULT_PORTS.postgres,
+    port: stack.postgresPort,
     user: 'concord',
     password,
     database: 'inventory',
