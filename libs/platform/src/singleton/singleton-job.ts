@@ -98,6 +98,8 @@ export class SingletonJob {
       );
       this.terms = counter(m, 'singleton_job_terms_total', 'Terms this instance started holding the job.');
       this.held.set({ job: options.name }, 0);
+      this.fenced.inc({ job: options.name }, 0); // shown as 0 before the first refusal
+      this.terms.inc({ job: options.name }, 0);
     }
   }
 
