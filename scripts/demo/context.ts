@@ -12,6 +12,7 @@ export interface StackAccess {
   readonly gatewayUrl: string;
   readonly coordinatorUrls: readonly string[];
   readonly coordinatorToken: string;
+  readonly postgresPort: number;
   readonly apiToken: string;
   readonly adminToken: string;
   readonly jwtSecret: string;
@@ -49,8 +50,12 @@ export function loadStackAccess(
   return {
     root,
     dataDir,
-    gatewayUrl: `http://127.0.0.1:${DEFAULT_PORTS.gateway}`,
-    coordinatorUrls: DEFAULT_PORTS.coordinatorApi.map((p) => `http://127.0.0.1:${p}`),
+    // The stack's own port settings (e.g. from .stack-ports.env) when given, else its defaults.
+    gatewayUrl: `http://127.0.0.1:${process.env['GATEWAY_PORT'] ?? DEFAULT_PORTS.gateway}`,
+    coordinatorUrls: (process.env['COORDINATOR_PORTS']?.split(',') ?? DEFAULT_PORTS.coordinatorApi).map(
+      (p) => `http://127.0.0.1:${String(p).trim()}`,
+    ),
+    postgresPort: Number(process.env['POSTGRES_PORT'] ?? DEFAULT_PORTS.postgres),
     coordinatorToken: secret('coordinator-token'),
     apiToken: secret('api-token'),
     adminToken: secret('gateway-admin-token'),

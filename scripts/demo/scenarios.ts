@@ -4,6 +4,7 @@ import { leaderFailover } from './scenarios/leader-failover.js';
 import { lockFencing } from './scenarios/lock-fencing.js';
 import { orchestratorCrash } from './scenarios/orchestrator-crash.js';
 import { sagaCompensation } from './scenarios/saga-compensation.js';
+import { singletonJob } from './scenarios/singleton-job.js';
 import { twoPhaseRecovery } from './scenarios/2pc-recovery.js';
 
 export interface Scenario {
@@ -50,6 +51,13 @@ export const SCENARIOS: readonly Scenario[] = [
     summary: 'SIGKILL a participant during 2PC orders; all settle, pg_prepared_xacts ends empty',
     kills: true,
     run: twoPhaseRecovery,
+  },
+  {
+    name: 'singleton-job',
+    summary:
+      'SIGSTOP the reservation-expiry holder past its lease; another takes over, its stale writes are refused',
+    kills: false,
+    run: singletonJob,
   },
 ];
 

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CommandEnvelope, PLACE_ORDER_STEPS } from '@concord/contracts';
 import { startPostgres, type PostgresHandle } from '@concord/infra';
-import { ManualClock, Metrics } from '@concord/platform';
+import { type JobFence, ManualClock, Metrics, StaleFencingTokenError } from '@concord/platform';
 import { makeGid, Participant, participantEntities, participantMigrations } from '@concord/saga';
 import type { InventoryConfig } from './config.js';
 import { InventoryCommands } from './inventory.commands.js';
@@ -205,6 +205,35 @@ describe('inventory on PostgreSQL', () => {
     ).rejects.toThrow(/products_counters_balance/);
   });
 
+  const fence = (token: number, holder = 'inventory-a'): JobFence => ({
+    job: 'inventory-reservation-expiry',
+    holder,
+    token,
+  });
+
+  it('refuses, in PostgreSQL, the expiry writes of a holder whose fencing token is older than one seen', async () => {
+    await product('p-fence', 4);
+    const orderId = randomUUID();
+    await commands.reserve(
+      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items: [{ sku: 'p-fence', qty: 3 }] }),
+    );
+    clock.advance(config.RESERVATION_TTL_MS);
+    await inventory.claimFence(fence(7, 'inventory-b')); // the next holder's term starts
+    await expect(inventory.expireDue(100, fence(5))).rejects.toBeInstanceOf(StaleFencingTokenError);
+    // Raw SQL with the stale token is refused too, and nothing of the stale pass landed.
+    await expect(
+      dataSource.query(`SELECT singleton_fence('inventory-reservation-expiry', 6, 'inventory-a')`),
+    ).rejects.toThrow(/stale fencing token/);
+    expect(await counters('p-fence')).toEqual({ stock: 1, reserved: 3, sold: 0, received: 4 });
+    expect(await inventory.expireDue(100, fence(7, 'inventory-b'))).toContain('p-fence');
+    const [row] = await dataSource.query<{ status: string; expired_fence_token: string }[]>(
+      `SELECT status, expired_fence_token FROM reservations WHERE order_id = $1`,
+      [orderId],
+    );
+    expect(row).toEqual({ status: 'EXPIRED', expired_fence_token: '7' });
+    expect(await counters('p-fence')).toEqual({ stock: 4, reserved: 0, sold: 0, received: 4 });
+  });
+
   it('expires reservations past their expiry back to stock; a later commit sells from stock if it can', async () => {
     await product('p-exp', 3);
     const orderId = randomUUID();
@@ -212,9 +241,9 @@ describe('inventory on PostgreSQL', () => {
     await commands.reserve(
       envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items: [{ sku: 'p-exp', qty: 2 }] }, txn),
     );
-    expect(await inventory.expireDue(100)).toEqual([]);
+    expect(await inventory.expireDue(100, fence(10))).toEqual([]);
     clock.advance(config.RESERVATION_TTL_MS);
-    expect(await inventory.expireDue(100)).toContain('p-exp');
+    expect(await inventory.expireDue(100, fence(10))).toContain('p-exp');
     expect(await counters('p-exp')).toEqual({ stock: 3, reserved: 0, sold: 0, received: 3 });
     expect(await commands.commit(envelope(PLACE_ORDER_STEPS.commitStock, { orderId }, txn))).toEqual({
       ok: true,

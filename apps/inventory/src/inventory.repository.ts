@@ -182,16 +182,22 @@ export class InventoryRepository {
    * Expires up to `limit` open reservations whose expiry is at or before `nowMs`, skipping rows another
    * instance's sweeper (or a commit) holds. Answers how many lines expired.
    */
-  async expireDue(em: EntityManager, nowMs: number, limit: number): Promise<OrderLine[]> {
+  async expireDue(
+    em: EntityManager,
+    nowMs: number,
+    limit: number,
+    fencingToken: number,
+  ): Promise<OrderLine[]> {
     const expired = await rows<OrderLine>(
       em,
       `WITH due AS (SELECT id FROM reservations
                     WHERE status = 'RESERVED' AND expires_at <= to_timestamp($1::double precision / 1000)
                     ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED),
-            u AS (UPDATE reservations r SET status = 'EXPIRED', updated_at = now() FROM due WHERE r.id = due.id
+            u AS (UPDATE reservations r SET status = 'EXPIRED', expired_fence_token = $3, updated_at = now()
+                  FROM due WHERE r.id = due.id
                   RETURNING r.sku, r.qty)
        SELECT sku, sum(qty)::integer AS qty FROM u GROUP BY sku ORDER BY sku`,
-      [nowMs, limit],
+      [nowMs, limit, fencingToken],
     );
     await this.moveReserved(em, expired, 'stock');
     return expired;

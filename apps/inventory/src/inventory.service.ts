@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OrderLine, Reply, StockReserved } from '@concord/contracts';
-import { APP_CONFIG, Clock, ProblemException } from '@concord/platform';
+import { APP_CONFIG, Clock, type JobFence, passFence, ProblemException } from '@concord/platform';
 import type { EntityManager } from 'typeorm';
 import type { InventoryConfig } from './config.js';
 import { InventoryRepository } from './inventory.repository.js';
@@ -130,13 +130,23 @@ export class InventoryService {
   // --- Expiry --------------------------------------------------------------------------------------------------
 
   /** Releases up to `limit` expired reservations; answers the skus touched (already committed). */
-  async expireDue(limit: number): Promise<string[]> {
-    const expired = await this.repository.transaction((em) =>
-      this.repository.expireDue(em, this.clock.nowMs(), limit),
-    );
+  /**
+   * Releases reservations past their expiry, under the expiry job's fencing token: the fence is passed first in the
+   * same transaction (a stale token aborts it), and each released line records the token.
+   */
+  async expireDue(limit: number, fence: JobFence): Promise<string[]> {
+    const expired = await this.repository.transaction(async (em) => {
+      await passFence(em, fence);
+      return this.repository.expireDue(em, this.clock.nowMs(), limit, fence.token);
+    });
     const skus = expired.map((line) => line.sku);
     this.cache.invalidate(skus);
     return skus;
+  }
+
+  /** Claims the expiry job's token at the start of its term (stale holders are refused from now on). */
+  async claimFence(fence: JobFence): Promise<void> {
+    await this.repository.transaction((em) => passFence(em, fence));
   }
 
   /** Called by the NATS side once a transaction that changed these skus has committed. */

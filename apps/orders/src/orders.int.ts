@@ -27,6 +27,7 @@ class FakeOrchestrator extends OrchestratorPort {
 
 /** Medium tests: the orders service and repository on a real PostgreSQL, with the orchestrator faked. */
 describe('orders on PostgreSQL', () => {
+  const sweeperFence = { job: 'orders-resend-sweeper', holder: 'orders-test', token: 1 };
   let server: PostgresHandle;
   let dataSource: DataSource;
   let orders: OrdersService;
@@ -83,13 +84,13 @@ describe('orders on PostgreSQL', () => {
     expect(placed).toMatchObject({ status: 'PENDING', transactionId: null });
     orchestrator.mode = 'up';
     const before = orchestrator.starts.length;
-    expect(await orders.resendStale(100)).toBe(0); // not old enough yet
+    expect(await orders.resendStale(100, sweeperFence)).toBe(0); // not old enough yet
     clock.advance(config.ORDER_RESEND_AFTER_MS);
-    expect(await orders.resendStale(100)).toBeGreaterThanOrEqual(1);
+    expect(await orders.resendStale(100, sweeperFence)).toBeGreaterThanOrEqual(1);
     expect(orchestrator.starts.slice(before).map((s) => s.orderId)).toContain(placed.orderId);
     expect((await orders.get(placed.orderId)).transactionId).toBe(`txn-${placed.orderId}`);
     // Just re-sent: not again until ORDER_RESEND_AFTER_MS has passed once more.
-    expect(await orders.resendStale(100)).toBe(0);
+    expect(await orders.resendStale(100, sweeperFence)).toBe(0);
   });
 
   it('re-sends each stale order once even when several instances sweep at the same moment', async () => {
@@ -112,7 +113,11 @@ describe('orders on PostgreSQL', () => {
       clock,
       config,
     );
-    await Promise.all([orders.resendStale(4), other.resendStale(4), orders.resendStale(4)]);
+    await Promise.all([
+      orders.resendStale(4, sweeperFence),
+      other.resendStale(4, sweeperFence),
+      orders.resendStale(4, sweeperFence),
+    ]);
     const resent = orchestrator.starts
       .slice(before)
       .map((s) => s.orderId)

@@ -1,7 +1,7 @@
 import { SharedConfig } from '@concord/coordination-client';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { OrderLine, Reply, SettleOrder } from '@concord/contracts';
-import { APP_CONFIG, Clock, ProblemException } from '@concord/platform';
+import { APP_CONFIG, Clock, type JobFence, passFence, ProblemException } from '@concord/platform';
 import type { OrdersConfig } from './config.js';
 import type { OrderMode } from './order.entity.js';
 import { OrderIds } from './order-ids.js';
@@ -121,11 +121,18 @@ export class OrdersService {
    * Re-sends `orchestrator.start` for PENDING orders whose last start is older than ORDER_RESEND_AFTER_MS.
    * Answers how many were re-sent.
    */
-  async resendStale(limit: number): Promise<number> {
+  /** Claims the re-send sweeper's token at the start of its term (stale holders are refused from now on). */
+  async claimFence(fence: JobFence): Promise<void> {
+    await this.repository.transaction((em) => passFence(em, fence));
+  }
+
+  async resendStale(limit: number, fence: JobFence): Promise<number> {
     const nowMs = this.clock.nowMs();
-    const stale = await this.repository.transaction((em) =>
-      this.repository.claimStale(em, nowMs - this.config.ORDER_RESEND_AFTER_MS, nowMs, limit),
-    );
+    const stale = await this.repository.transaction(async (em) => {
+      // The sweeper's claim on the rows carries its fencing token: a stale holder's claim is refused here.
+      await passFence(em, fence);
+      return this.repository.claimStale(em, nowMs - this.config.ORDER_RESEND_AFTER_MS, nowMs, limit);
+    });
     for (const order of stale) await this.start(order);
     return stale.length;
   }

@@ -6,3 +6,4 @@ export * from './sse.js';
 export * from './shared-config.js';
 export * from './coordination.module.js';
 export * from './service-coordination.js';
+export * from './coordinator-job-elector.js';

@@ -19,3 +19,6 @@ export * from './messaging/rpc-errors.filter.js';
 export * from './cache/counted-read-cache.js';
 export * from './time/periodic-task.js';
 export * from './database/migrations.js';
+export * from './singleton/singleton-job.js';
+export * from './singleton/singleton-fence.js';
+export * from './singleton/memory-job-elector.js';

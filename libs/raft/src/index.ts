@@ -27,6 +27,14 @@ export { KvStateMachine, encodeKvCommand, type KvCommand, type KvResult } from '
 export { Cluster, simRaftConfig, type ClusterOptions, type DiskFaults } from './sim/cluster.js';
 export { Checkers, InvariantViolation } from './sim/checkers.js';
 export { LinkTable, reliableNetwork, unreliableNetwork, type NetworkFaults } from './sim/network.js';
+export { EventQueue } from './sim/event-queue.js';
+export {
+  deliveryDelays,
+  injectFault,
+  pickNetworkFaults,
+  type FaultTarget,
+  type ProtocolFaults,
+} from './sim/fault-schedule.js';
 export { LabHarness } from './sim/lab-harness.js';
 export {
   DEFAULT_LIVENESS_MS,

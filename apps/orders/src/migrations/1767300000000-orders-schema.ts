@@ -1,3 +1,4 @@
+import { SingletonFences1767500000000 } from '@concord/platform';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** Orders, with the columns the re-send sweeper and cursor pagination need. */
@@ -35,4 +36,4 @@ export class OrdersSchema1767300000000 implements MigrationInterface {
   }
 }
 
-export const ordersMigrations = [OrdersSchema1767300000000];
+export const ordersMigrations = [OrdersSchema1767300000000, SingletonFences1767500000000];

@@ -123,6 +123,12 @@ export const serviceConfigShape = {
   PUBLIC_URL: env.optionalString(
     'URL other processes use to reach this instance (default: http://127.0.0.1:<PORT>).',
   ),
+  SINGLETON_LEASE_TTL_SECONDS: env.int(
+    "Lease TTL of this instance's hold on a singleton job (reservation expiry, re-send sweeper, in-doubt recovery, outbox relay): a dead or frozen holder is replaced within it.",
+    10,
+    1,
+    300,
+  ),
 };
 
 /** This instance's id (INSTANCE_ID, or "<app>-<port>") and the URL others reach it at (PUBLIC_URL, or loopback). */

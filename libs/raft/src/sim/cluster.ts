@@ -15,6 +15,7 @@ import type { StateMachine } from '../ports.js';
 import type { ConfState, Entry, Message, NodeId } from '../types.js';
 import { Checkers, type NodeView } from './checkers.js';
 import { EventQueue } from './event-queue.js';
+import { deliveryDelays, type FaultTarget } from './fault-schedule.js';
 import { LinkTable, reliableNetwork, type NetworkFaults } from './network.js';
 
 export interface DiskFaults {
@@ -106,7 +107,7 @@ class SimNode implements NodeView {
  * Each node runs the same Ready cycle as the real driver: persist (a write, then a sync that takes
  * virtual time and can be lost to a crash), then send, then apply, then advance.
  */
-export class Cluster {
+export class Cluster implements FaultTarget {
   readonly ids: readonly NodeId[];
   readonly random: Xoshiro128;
   readonly links = new LinkTable();
@@ -384,16 +385,7 @@ export class Cluster {
     this.messagesSent++;
     if (!m.type.endsWith('Resp')) this.requestsSent++;
     this.bytesSent += messageBytes(m);
-    const f = this.network;
-    const r = this.netRandom;
-    if (f.dropProbability > 0 && r.next() < f.dropProbability) return;
-    const copies = f.duplicateProbability > 0 && r.next() < f.duplicateProbability ? 2 : 1;
-    for (let c = 0; c < copies; c++) {
-      let delay = f.minDelayMs + r.int(f.maxDelayMs - f.minDelayMs + 1);
-      if (f.longDelayProbability > 0 && r.next() < f.longDelayProbability)
-        delay += r.int(f.longDelayMaxMs + 1);
-      this.at(delay, () => this.deliver(m));
-    }
+    for (const delay of deliveryDelays(this.network, this.netRandom)) this.at(delay, () => this.deliver(m));
   }
 
   private deliver(m: Message): void {
@@ -468,6 +460,10 @@ export class Cluster {
 
   status(id: NodeId): ReturnType<RaftNode['status']> | null {
     return this.node(id).core?.status() ?? null;
+  }
+
+  someLeader(): NodeId | undefined {
+    return this.leaders()[0]?.id;
   }
 
   /** Up nodes that believe they lead, with their terms. */

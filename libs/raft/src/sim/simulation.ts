@@ -5,6 +5,7 @@ import type { ConfChange, NodeId } from '../types.js';
 import { InvariantViolation } from './checkers.js';
 import { Cluster } from './cluster.js';
 import { KvClients } from './kv-clients.js';
+import { injectFault, pickNetworkFaults, type ProtocolFaults } from './fault-schedule.js';
 import { reliableNetwork, type NetworkFaults } from './network.js';
 
 export const DEFAULT_SAFETY_MS = 3000;
@@ -68,14 +69,7 @@ function pickScenario(r: Xoshiro128): Scenario {
   const size = 3 + r.int(5);
   return {
     ids: Array.from({ length: size }, (_, i) => `n${i + 1}`),
-    network: {
-      dropProbability: r.chance(0.3) ? 0 : r.next() * 0.2,
-      duplicateProbability: r.next() * 0.05,
-      minDelayMs: r.int(2),
-      maxDelayMs: 2 + r.int(25),
-      longDelayProbability: r.next() * 0.05,
-      longDelayMaxMs: 50 + r.int(300),
-    },
+    network: pickNetworkFaults(r),
     snapshotEvery: r.chance(0.5) ? 0 : 5 + r.int(40),
     chunkBytes: 64 + r.int(1024),
     preVote: r.chance(0.8),
@@ -111,6 +105,7 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
     ...(options.unsafeSendBeforeSync ? { unsafe: { sendBeforeSync: true } } : {}),
   });
   const faults = root.fork();
+  const protocolFaults = raftFaults(cluster, sc.ids);
   const clients = new KvClients(cluster, root.fork(), sc.clients, ['x', 'y', 'z'], 600);
   trace?.(
     `seed ${seed}: ${sc.ids.length} nodes, drop ${sc.network.dropProbability.toFixed(3)}, ` +
@@ -126,7 +121,7 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
     while (cluster.now < end) {
       cluster.runFor(1 + faults.int(sc.faultEveryMs));
       faultCount++;
-      const what = injectFault(cluster, faults, sc.ids);
+      const what = injectFault(cluster, faults, sc.ids, protocolFaults);
       trace?.(`${cluster.now} ms: ${what}`);
     }
     // Liveness phase: heal everything, then demand a leader and progress everywhere.
@@ -197,72 +192,17 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
   };
 }
 
-function injectFault(c: Cluster, r: Xoshiro128, ids: readonly NodeId[]): string {
-  const pick = (): NodeId => ids[r.int(ids.length)]!;
-  const shuffled = [...ids];
-  for (let i = shuffled.length - 1; i > 0; i--) {
-    const j = r.int(i + 1);
-    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-  }
-  const minority = Math.floor((ids.length - 1) / 2);
-  const roll = r.int(11);
-  switch (roll) {
-    case 0: {
-      const k = 1 + r.int(minority);
-      c.links.heal();
-      c.links.partition([shuffled.slice(0, k), shuffled.slice(k)]);
-      return `partition minority ${shuffled.slice(0, k).join(',')} | ${shuffled.slice(k).join(',')}`;
-    }
-    case 1: {
-      // A majority cut away from the rest, leaving the old leader maybe on the small side.
-      const k = minority + 1;
-      c.links.heal();
-      c.links.partition([shuffled.slice(0, k), shuffled.slice(k)]);
-      return `partition majority ${shuffled.slice(0, k).join(',')} | ${shuffled.slice(k).join(',')}`;
-    }
-    case 2: {
-      // Bridge: two halves that cannot talk, and one node that talks to both.
-      const bridge = shuffled[0]!;
-      const rest = shuffled.slice(1);
-      const half = Math.floor(rest.length / 2);
-      c.links.heal();
-      c.links.partition([rest.slice(0, half), rest.slice(half)]);
-      return `bridge ${bridge} between ${rest.slice(0, half).join(',')} and ${rest.slice(half).join(',')}`;
-    }
-    case 3: {
-      const a = pick();
-      const b = pick();
-      if (a !== b) c.links.cutOneWay(a, b);
-      return `one-way ${a} -> ${b} cut`;
-    }
-    case 4:
-    case 5: {
-      // Half the crashes wait (briefly) for a node to be between write and sync, where a crash loses the most.
-      const targeted = r.chance(0.5) && c.runUntil(() => ids.some((id) => c.isPersisting(id)), 50);
-      const persisting = ids.filter((id) => c.isPersisting(id));
-      const victim = targeted
-        ? persisting[r.int(persisting.length)]!
-        : r.chance(0.5)
-          ? (c.leaders()[0]?.id ?? pick())
-          : pick();
-      c.crash(victim);
-      return `crash ${victim}`;
-    }
-    case 6: {
-      const down = ids.filter((id) => !c.isUp(id));
-      const id = down[r.int(down.length)];
-      if (id === undefined) return 'restart: nothing down';
-      c.restart(id);
-      return `restart ${id}`;
-    }
-    case 7: {
+/** Raft's own faults in the shared schedule: leadership transfer and single-server membership changes. */
+function raftFaults(c: Cluster, ids: readonly NodeId[]): ProtocolFaults {
+  return {
+    leadershipChange(r) {
       const leader = c.leaders()[0];
-      const to = pick();
+      const to = ids[r.int(ids.length)]!;
       if (!leader) return 'transfer: no leader';
       c.withCore(leader.id, (core) => core.transferLeadership(to));
       return `transfer ${leader.id} -> ${to}`;
-    }
-    case 8: {
+    },
+    membershipChange(r) {
       const leader = c.leaders()[0];
       if (!leader) return 'membership: no leader';
       const conf = c.status(leader.id)!.conf;
@@ -278,10 +218,6 @@ function injectFault(c: Cluster, r: Xoshiro128, ids: readonly NodeId[]): string 
               : { type: 'addLearner', node: outside[0] ?? leader.id };
       const result = c.withCore(leader.id, (core) => core.proposeConfChange(change));
       return `membership ${change.type} ${change.node} via ${leader.id}: ${result?.ok ? 'proposed' : (result?.error.kind ?? 'down')}`;
-    }
-    default:
-      c.links.heal();
-      for (const id of ids) if (!c.isUp(id) && r.chance(0.5)) c.restart(id);
-      return 'heal';
-  }
+    },
+  };
 }

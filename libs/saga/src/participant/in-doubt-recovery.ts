@@ -1,11 +1,14 @@
+import { hostname } from 'node:os';
 import {
   Inject,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
+  Optional,
 } from '@nestjs/common';
-import { NatsConnectionHolder, PeriodicTask } from '@concord/platform';
+import { COORDINATION_CLIENT, type CoordinationClient, jobElector } from '@concord/coordination-client';
+import { Metrics, NatsConnectionHolder, SingletonJob } from '@concord/platform';
 import type { DecisionQuery, Reply, Decision } from '@concord/contracts';
 import { natsCommandSender } from '../transport/nest-nats.js';
 import { parseGid } from './gid.js';
@@ -55,26 +58,42 @@ const recoveryIntervalMsDefault = 5_000;
 const inDoubtAgeMsDefault = 10_000;
 const decisionTimeoutMsDefault = 2_000;
 
-/** Runs {@link recoverInDoubt} at start and every `recoveryIntervalMs`, asking `orchestrator.2pc.decision`. */
+/**
+ * Runs {@link recoverInDoubt} at start and every `recoveryIntervalMs`, asking `orchestrator.2pc.decision`, as a
+ * singleton job of the service (`{service}-in-doubt-recovery`): one instance at a time, elected through the
+ * coordinator's lock. Its writes are COMMIT/ROLLBACK PREPARED, which PostgreSQL cannot run inside a transaction
+ * with a fence check; they need none: a gid is decided once (a second COMMIT PREPARED finds no such transaction),
+ * and the decision comes from the orchestrator, never from the holder, so a stale holder repeats a decision at worst.
+ */
 @Injectable()
 export class InDoubtRecovery implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('InDoubtRecovery');
-  private readonly task: PeriodicTask;
+  private readonly job: SingletonJob;
 
   constructor(
     private readonly participant: Participant,
     private readonly nats: NatsConnectionHolder,
     @Inject(PARTICIPANT_OPTIONS) private readonly options: ParticipantOptions,
+    @Optional() @Inject(COORDINATION_CLIENT) coordinator: CoordinationClient | null = null,
+    @Optional() metrics?: Metrics,
   ) {
-    this.task = new PeriodicTask(options.recoveryIntervalMs ?? recoveryIntervalMsDefault, () => this.pass());
+    this.job = new SingletonJob({
+      name: `${options.service}-in-doubt-recovery`,
+      holder: options.instanceId ?? `${options.service}@${hostname()}:${process.pid}`,
+      intervalMs: options.recoveryIntervalMs ?? recoveryIntervalMsDefault,
+      elector: jobElector(coordinator ?? null, options.singletonLeaseTtlSeconds ?? 10),
+      pass: () => this.pass(),
+      ...(metrics ? { metrics } : {}),
+      log: (m) => this.logger.log(m),
+    });
   }
 
   onApplicationBootstrap(): void {
-    this.task.start({ immediately: true });
+    this.job.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.task.stop();
+    await this.job.stop();
   }
 
   /** One pass now (a pass still running is not overlapped). */

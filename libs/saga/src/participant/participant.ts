@@ -24,6 +24,10 @@ export interface ParticipantOptions {
   readonly workLockTimeoutMs?: number;
   /** Connections of the kit's own pool for phase two and prepared replies. Default 8. */
   readonly controlPoolSize?: number;
+  /** This instance's id, as the holder of the in-doubt recovery job. Default: service@host:pid. */
+  readonly instanceId?: string;
+  /** Lease TTL of the in-doubt recovery job's lock. Default 10 s. */
+  readonly singletonLeaseTtlSeconds?: number;
 }
 
 /**
