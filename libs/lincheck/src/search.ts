@@ -76,6 +76,9 @@ interface Frame<State> {
 
 type StateKey = string | number | null;
 
+/** Configurations per memo generation: two generations of 500,000 stay well inside a 1 GiB heap. */
+const memoGenerationEntries = 500_000;
+
 /** How far `dead` looks ahead in the list of calls and returns. */
 const lookaheadEntries = 128;
 
@@ -560,10 +563,20 @@ interface MemoEntry {
   unknownSets: Uint32Array[];
 }
 
-/** Configurations explored, by (known operations placed, state), each with its unknown-outcome sets. */
+/**
+ * Configurations explored, by (known operations placed, state), each with its unknown-outcome sets.
+ *
+ * Bounded: the memo only saves work (forgetting a configuration means exploring it again, never a
+ * wrong verdict), so it keeps two generations of at most `generationEntries` each and drops the older
+ * when the younger fills up. Recent configurations, the ones a depth-first search comes back to, stay.
+ */
 class Memo {
-  private readonly buckets = new Map<number, MemoEntry[]>();
+  private young = new Map<number, MemoEntry[]>();
+  private old = new Map<number, MemoEntry[]>();
+  private youngEntries = 0;
   size = 0;
+
+  constructor(private readonly generationEntries = memoGenerationEntries) {}
 
   /**
    * Records the configuration; false when it, or one that subsumes it (same known set and state,
@@ -585,17 +598,25 @@ class Memo {
     let end = Math.max(start, (lastSlot >>> 5) + 1);
     if (lastSlot < 0) end = start;
     while (end > start && known[end - 1] === 0) end--;
-    let bucket = this.buckets.get(hash);
-    if (bucket === undefined) {
-      bucket = [];
-      this.buckets.set(hash, bucket);
-    }
-    const entry = bucket.find(
-      (e) => e.stateId === stateId && e.start === start && sameWords(e.known, known, start, end),
-    );
+    const matches = (e: MemoEntry): boolean =>
+      e.stateId === stateId && e.start === start && sameWords(e.known, known, start, end);
+    let bucket = this.young.get(hash);
+    let entry = bucket?.find(matches);
     if (entry === undefined) {
-      bucket.push({ start, known: known.slice(start, end), stateId, unknownSets: [unknown] });
+      const older = this.old.get(hash)?.find(matches);
+      if (older !== undefined) {
+        // Still in use: bring it into the young generation.
+        entry = older;
+        bucket = this.bucket(hash);
+        bucket.push(older);
+        this.youngEntries++;
+      }
+    }
+    if (entry === undefined) {
+      this.bucket(hash).push({ start, known: known.slice(start, end), stateId, unknownSets: [unknown] });
+      this.youngEntries++;
       this.size++;
+      this.age();
       return true;
     }
     if (entry.unknownSets.some((seen) => isSubset(seen, unknown))) return false;
@@ -604,6 +625,22 @@ class Memo {
     entry.unknownSets.push(unknown);
     this.size++;
     return true;
+  }
+
+  private bucket(hash: number): MemoEntry[] {
+    let bucket = this.young.get(hash);
+    if (bucket === undefined) {
+      bucket = [];
+      this.young.set(hash, bucket);
+    }
+    return bucket;
+  }
+
+  private age(): void {
+    if (this.youngEntries < this.generationEntries) return;
+    this.old = this.young;
+    this.young = new Map();
+    this.youngEntries = 0;
   }
 }
 
