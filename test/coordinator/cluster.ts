@@ -96,6 +96,8 @@ async function startCoordinatorClusterOnce(group: ProcessGroup, size: number): P
         PROPOSE_TIMEOUT_MS: '2000',
         LEASE_CHECK_INTERVAL_MS: '100',
         JOIN: String(join),
+        // The transport's fault switch (PUT /admin/faults/partition), for the partition nemesis.
+        FAULT_INJECTION: 'true',
       },
       // A joining node is not ready until it is a member and knows the leader.
       ...(join ? {} : { ready: { url: `http://127.0.0.1:${s.port}/health/ready`, timeoutMs: 60_000 } }),

@@ -97,6 +97,10 @@ export const coordinatorConfigSchema = z.object({
     5_000,
     100,
   ),
+  FAULT_INJECTION: env.bool(
+    'Tests and demos only: mount PUT /admin/faults/partition (loopback, bearer token) that cuts this node off from given Raft peers.',
+    false,
+  ),
   JOIN: env.bool('Start with an empty data directory as a learner joining an existing cluster.', false),
 });
 

@@ -11,6 +11,7 @@ import {
 import { CLUSTER_ADMIN, type ClusterAdmin } from './api/cluster-admin.js';
 import { ClientAuthGuard } from './api/client-auth.guard.js';
 import { CoordinatorErrorsFilter } from './api/coordinator-errors.filter.js';
+import { FaultsHttpController, PEER_FAULTS, type PeerFaults } from './api/faults.http.controller.js';
 import { KvHttpController } from './api/kv.http.controller.js';
 import { LeasesHttpController } from './api/leases.http.controller.js';
 import { RegistryHttpController } from './api/registry.http.controller.js';
@@ -24,6 +25,8 @@ import type { CoordinatorConfig } from './config.js';
 export interface ConsensusBinding {
   readonly consensus: Consensus;
   readonly cluster: ClusterAdmin;
+  /** The transport's fault switch; only with FAULT_INJECTION=true. */
+  readonly faults?: PeerFaults;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Ready when the node knows a leader and has applied what it committed. */
@@ -59,7 +62,12 @@ export class CoordinatorModule {
   static register(config: CoordinatorConfig, consensusFactory: ConsensusFactory): DynamicModule {
     return {
       module: CoordinatorModule,
-      controllers: [KvHttpController, LeasesHttpController, RegistryHttpController],
+      controllers: [
+        KvHttpController,
+        LeasesHttpController,
+        RegistryHttpController,
+        ...(config.FAULT_INJECTION ? [FaultsHttpController] : []),
+      ],
       providers: [
         { provide: COORDINATOR_CONFIG, useValue: config },
         { provide: TOKEN_DIRECTORY, useValue: new TokenDirectory(config) },
@@ -71,6 +79,7 @@ export class CoordinatorModule {
         },
         { provide: CONSENSUS, inject: [BINDING], useFactory: (b: ConsensusBinding) => b.consensus },
         { provide: CLUSTER_ADMIN, inject: [BINDING], useFactory: (b: ConsensusBinding) => b.cluster },
+        { provide: PEER_FAULTS, inject: [BINDING], useFactory: (b: ConsensusBinding) => b.faults ?? null },
         {
           provide: Coordinator,
           inject: [KvStateMachineHolder, CONSENSUS],

@@ -1,4 +1,5 @@
 import { validateOperation, type History, type HistoryOperation, type KvOperation } from './history.js';
+import { settleObservedWrites } from './infer.js';
 import { registerModelFor } from './model.js';
 import { searchLinearization, type Verdict } from './search.js';
 
@@ -60,19 +61,29 @@ function checkOperations(history: readonly HistoryOperation[], options: CheckOpt
   let steps = 0;
   let failure: CheckFailure | undefined;
   for (const [key, ops] of partitions) {
-    const model = registerModelFor(ops, options.initialValue ?? null);
-    const found = searchLinearization(model, ops, { deadline, now });
+    const initialValue = options.initialValue ?? null;
+    const settled = settleObservedWrites(ops, initialValue);
+    const model = registerModelFor(settled, initialValue);
+    const found = searchLinearization(model, settled, { deadline, now });
     steps += found.steps;
     if (found.verdict === 'linearizable') continue;
     // A proven violation outranks a time-out on some other key.
     if (failure === undefined || failure.verdict === 'unknown') {
-      const placed = new Set(found.order);
+      // Report the operations as recorded, not as settled.
+      const original = new Map(settled.map((op, i) => [op, ops[i] as HistoryOperation]));
+      const longestPrefix = found.order.map((op) => original.get(op) ?? op);
+      const placed = new Set(longestPrefix);
       failure = {
         key,
         verdict: found.verdict,
-        operations: ops.filter((op) => model.matters(op)).length,
-        longestPrefix: found.order,
-        stuck: ops.filter((op) => model.matters(op) && op.return !== null && !placed.has(op)),
+        operations: settled.filter((op) => model.matters(op)).length,
+        longestPrefix,
+        stuck: ops.filter(
+          (op, i) =>
+            model.matters(settled[i] as HistoryOperation) &&
+            (settled[i] as HistoryOperation).return !== null &&
+            !placed.has(op),
+        ),
       };
     }
     if (found.verdict === 'not-linearizable') break;

@@ -42,6 +42,22 @@ export interface Model<State, Op> {
    * have been called either may stand for the other; the search tries only one of them at a time.
    */
   symmetryKey?(op: Op): string;
+  /**
+   * Optional, with `reachableByExtension`: true when `op` can only grow the state (an append), so that
+   * states reached by such operations alone are all extensions of the state before.
+   */
+  extendsOnly?(op: Op): boolean;
+  /**
+   * Optional: for a read-only operation of known outcome, false when no state grown from `state` by
+   * `extendsOnly` operations lets it fit. The search then gives up on a configuration where such a
+   * read is pending and nothing else may go before its return.
+   */
+  reachableByExtension?(state: State, op: Op): boolean;
+  /**
+   * Optional, with `reachableByExtension`: the state after `op` takes effect when it does not depend on
+   * the state before (a put, a delete, a compare-and-set that swaps); `undefined` when it does.
+   */
+  stateAfter?(op: Op): State | undefined;
 }
 
 /**
@@ -68,7 +84,7 @@ export function registerModelFor(
   operations: readonly HistoryOperation[],
   initialValue: string | null = null,
 ): Model<string | null, HistoryOperation> {
-  if (operations.some((op) => op.op === 'append')) return registerModel(initialValue);
+  if (operations.some((op) => op.op === 'append')) return appendModel(initialValue);
   const observed = new Set<string>();
   for (const op of operations) {
     if (op.op === 'get' && typeof op.result === 'string') observed.add(op.result);
@@ -78,6 +94,26 @@ export function registerModelFor(
   while (observed.has(unobserved)) unobserved += '\u0000';
   const canonical = unobserved;
   return valueModel(initialValue, (value) => (value === null || observed.has(value) ? value : canonical));
+}
+
+/** {@link registerModel} with the hooks that let the search prune orders of appends early. */
+function appendModel(initialValue: string | null): Model<string | null, HistoryOperation> {
+  return {
+    ...registerModel(initialValue),
+    extendsOnly(op) {
+      return op.op === 'append';
+    },
+    reachableByExtension(state, op) {
+      // Appends grow the text; an absent key grows into anything.
+      if (op.op !== 'get' || state === null) return true;
+      const result = op.result ?? null;
+      return result !== null && result.startsWith(state);
+    },
+    stateAfter(op) {
+      if (op.op === 'put' || (op.op === 'cas' && op.ok)) return op.value ?? null;
+      return op.op === 'delete' ? null : undefined;
+    },
+  };
 }
 
 function valueModel(

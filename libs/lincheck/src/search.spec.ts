@@ -5,6 +5,7 @@ import {
   searchLinearization,
   type HistoryOperation,
 } from '@concord/lincheck';
+import { settleObservedWrites } from './infer.js';
 
 // The search against a brute-force reference on thousands of small random histories: every order of
 // every subset, no memo, no list. Agreement on both verdicts is the evidence that the pruning (memo,
@@ -49,7 +50,7 @@ function bruteForce(history: readonly HistoryOperation[]): boolean {
 }
 
 /** A random history: usually recorded from a real atomic register, sometimes with one outcome corrupted. */
-function randomHistory(random: () => number, unknownShare: number): HistoryOperation[] {
+function randomHistory(random: () => number, unknownShare: number, appends = false): HistoryOperation[] {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const value = (): string => pick(values);
   const count = 1 + Math.floor(random() * 8);
@@ -57,9 +58,11 @@ function randomHistory(random: () => number, unknownShare: number): HistoryOpera
     const call = Math.floor(random() * 12);
     const ret = call + Math.floor(random() * 6);
     const point = call + random() * (ret - call);
-    const kind = pick(['get', 'get', 'put', 'put', 'cas', 'cas', 'delete'] as const);
-    const op: HistoryOperation = { client, op: kind, key: 'k', call, return: ret, ok: true };
-    if (kind === 'put') op.value = value();
+    const kind = appends
+      ? pick(['get', 'get', 'append', 'append', 'append', 'put', 'cas', 'delete'] as const)
+      : pick(['get', 'get', 'put', 'put', 'cas', 'cas', 'delete'] as const);
+    const op = { client, op: kind, key: 'k', call, return: ret, ok: true } as HistoryOperation;
+    if (kind === 'put' || kind === 'append') op.value = value();
     if (kind === 'cas') {
       op.value = value();
       op.expect = random() < 0.2 ? null : value();
@@ -71,6 +74,7 @@ function randomHistory(random: () => number, unknownShare: number): HistoryOpera
     if (unknown && !takesEffect) continue;
     if (op.op === 'get') op.result = state;
     else if (op.op === 'put') state = op.value ?? null;
+    else if (op.op === 'append') state = (state ?? '') + (op.value ?? '');
     else if (op.op === 'delete') state = null;
     else {
       op.ok = state === (op.expect ?? null);
@@ -108,21 +112,25 @@ function expectWitness(history: readonly HistoryOperation[], order: readonly His
 
 describe('searchLinearization against brute force', () => {
   it.each([
-    { unknownShare: 0.2, seed: 20260311 },
-    { unknownShare: 0.5, seed: 77 },
+    { unknownShare: 0.2, seed: 20260311, appends: false },
+    { unknownShare: 0.5, seed: 77, appends: false },
+    { unknownShare: 0.2, seed: 4242, appends: true },
   ])(
-    'agrees on 3,000 random histories with $unknownShare unknown outcomes; witnesses are linearizations',
-    ({ unknownShare, seed }) => {
+    'agrees on 3,000 random histories with $unknownShare unknown outcomes (appends: $appends), also after settling observed writes; witnesses are linearizations',
+    ({ unknownShare, seed, appends }) => {
       const random = prng(seed);
       const tally = { linearizable: 0, 'not-linearizable': 0, unknown: 0 };
       for (let i = 0; i < 3000; i++) {
-        const history = randomHistory(random, unknownShare);
+        const history = randomHistory(random, unknownShare, appends);
+        const expected = bruteForce(history) ? 'linearizable' : 'not-linearizable';
         const found = searchLinearization(registerModelFor(history), history);
         tally[found.verdict]++;
-        expect(found.verdict, JSON.stringify(history)).toBe(
-          bruteForce(history) ? 'linearizable' : 'not-linearizable',
-        );
+        expect(found.verdict, JSON.stringify(history)).toBe(expected);
         if (found.verdict === 'linearizable') expectWitness(history, found.order);
+        const settled = settleObservedWrites(history, null);
+        const foundSettled = searchLinearization(registerModelFor(settled), settled);
+        expect(foundSettled.verdict, `settled: ${JSON.stringify(history)}`).toBe(expected);
+        if (foundSettled.verdict === 'linearizable') expectWitness(settled, foundSettled.order);
       }
       // Both verdicts are well represented, so agreement is not agreement on trivia.
       expect(tally.linearizable).toBeGreaterThan(750);

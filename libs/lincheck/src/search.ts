@@ -34,7 +34,7 @@ interface Entry {
   readonly id: number;
   readonly isCall: boolean;
   /** Index among operations of known outcome, or among those of unknown outcome. */
-  readonly slot: number;
+  slot: number;
   readonly time: number;
   match: Entry | null;
   prev: Entry | null;
@@ -66,13 +66,21 @@ interface Frame<State> {
   horizon: number;
   /** Calls of known outcome that may go next: their call precedes every remaining return. */
   candidates: Entry[];
-  /** The candidate being explored below this frame (for reporting the path). */
-  chosen: Entry | null;
+  /** The operations placed to reach this frame, for reporting. */
+  path: PathNode | null;
+  /** The highest slot of a known operation placed here: the last called by `horizon`. */
+  lastSlot: number;
   itemIndex: number;
   candidateIndex: number;
 }
 
 type StateKey = string | number | null;
+
+/** Configurations per memo generation: two generations of 500,000 stay well inside a 1 GiB heap. */
+const memoGenerationEntries = 500_000;
+
+/** How far `dead` looks ahead in the list of calls and returns. */
+const lookaheadEntries = 128;
 
 /** How many model steps pass between two reads of the clock; reading it costs more than a step. */
 const clockCheckSteps = 1024;
@@ -110,13 +118,18 @@ export function searchLinearization<State, Op extends TimedOperation>(
   options: SearchOptions = {},
 ): SearchResult<Op> {
   const ops = operations.filter((op) => model.matters(op));
-  const { head, knownCount, unknownCalls } = buildEntryList(ops);
+  const { head, knownCalls, unknownCalls } = buildEntryList(ops);
+  const knownCount = knownCalls.length;
   const unknownCount = unknownCalls.length;
   const now = options.now ?? (() => performance.now());
   const { deadline } = options;
 
   const zobrist = randomWords(knownCount, 0x2545f491);
   const knownBits = new Uint32Array(wordsFor(knownCount));
+  // Known operations are numbered (slots) in call order, and every one called before the first that
+  // is not placed yet is placed: the memo keeps only the bits from there on (see Memo).
+  const knownCallTimes = Float64Array.from(knownCalls, (e) => e.time);
+  let firstUnplaced = 0;
   let knownHash = 0;
   let remainingKnown = knownCount;
   const memo = new Memo();
@@ -126,33 +139,38 @@ export function searchLinearization<State, Op extends TimedOperation>(
   const readOnly = Uint8Array.from(ops, (op) =>
     op.return !== null && model.readOnly?.(op) === true ? 1 : 0,
   );
-  // Per operation of unknown outcome: whether it overwrites blindly, and its symmetry class.
+  // Models whose state only grows under some operations (appends) can rule out a configuration whose
+  // state no pending read can be grown into: see `dead`.
+  const extending = Uint8Array.from(ops, (op) => (model.extendsOnly?.(op) === true ? 1 : 0));
+  let firstUnknownReset = Infinity;
+
+  // Operations of unknown outcome by symmetry class (`Model.symmetryKey`), each class in call order:
+  // members of a class are interchangeable once called, so the first unused one stands for the class.
+  // Classes that may step from any state, and those that can only step from one (`Model.precondition`)
+  // by that state's key.
   const blind = new Uint8Array(unknownCount);
-  const symmetryClass = new Uint32Array(unknownCount);
-  const symmetryTried = new Uint32Array(unknownCount);
-  let symmetryStamp = 0;
-  // Calls of unknown outcome in call order: those that may step from any state, and those that can
-  // only step from one state (`Model.precondition`) by that state's key.
-  const unknownFree: Entry[] = [];
-  const unknownByState = new Map<StateKey, Entry[]>();
+  const freeClasses: Entry[][] = [];
+  const classesByState = new Map<StateKey, Entry[][]>();
   {
-    const classes = new Map<string, number>();
+    const classes = new Map<string, Entry[]>();
     for (const e of unknownCalls) {
       const op = ops[e.id] as Op;
       blind[e.slot] = model.overwrites?.(op) === true ? 1 : 0;
+      if (extending[e.id] === 0) firstUnknownReset = Math.min(firstUnknownReset, e.time);
       const key = model.symmetryKey?.(op) ?? `#${e.id}`;
-      let symmetry = classes.get(key);
-      if (symmetry === undefined) {
-        symmetry = classes.size;
-        classes.set(key, symmetry);
+      const members = classes.get(key);
+      if (members !== undefined) {
+        members.push(e);
+        continue;
       }
-      symmetryClass[e.slot] = symmetry;
+      const created = [e];
+      classes.set(key, created);
       const needs = model.precondition?.(op);
-      if (needs === undefined) unknownFree.push(e);
+      if (needs === undefined) freeClasses.push(created);
       else {
-        const group = unknownByState.get(needs);
-        if (group === undefined) unknownByState.set(needs, [e]);
-        else group.push(e);
+        const group = classesByState.get(needs);
+        if (group === undefined) classesByState.set(needs, [created]);
+        else group.push(created);
       }
     }
   }
@@ -162,8 +180,83 @@ export function searchLinearization<State, Op extends TimedOperation>(
     return model.step(state, op);
   };
 
-  /** The frame for the current configuration, or null when every known outcome is placed (success). */
-  const expand = (first: Item<State>, lifted: Entry | null): Frame<State> | null => {
+  /** The highest slot a placed known operation can have: the last called by `horizon`. */
+  const lastSlotBy = (horizon: number): number => {
+    let lo = 0;
+    let hi = knownCount;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((knownCallTimes[mid] ?? 0) <= horizon) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 1;
+  };
+
+  const place = (slot: number): void => {
+    setBit(knownBits, slot);
+    knownHash ^= zobrist[slot] ?? 0;
+    if (slot === firstUnplaced) {
+      while (firstUnplaced < knownCount && hasBit(knownBits, firstUnplaced)) firstUnplaced++;
+    }
+  };
+  const unplace = (slot: number): void => {
+    clearBit(knownBits, slot);
+    knownHash ^= zobrist[slot] ?? 0;
+    if (slot < firstUnplaced) firstUnplaced = slot;
+  };
+
+  /**
+   * True when some read of known outcome not yet placed can never fit. From the current state, before
+   * the read's return, the state can only grow (appends) or be set afresh by an operation called by
+   * then (a put, a successful compare-and-set, a delete) and grow from there. When the read's value
+   * is a growth of none of these, the configuration is dead. Without this, placing a long-running
+   * append too early, or concurrent appends in the wrong order, is found out only once the read is
+   * placed, after every order of the appends in between has been tried. Looks at the next
+   * `lookaheadEntries` calls and returns only.
+   */
+  const dead = (state: State): boolean => {
+    if (model.reachableByExtension === undefined) return false;
+    const resets: Entry[] = [];
+    let horizon = Infinity;
+    let seen = 0;
+    for (let f = head.next; f !== null; f = f.next) {
+      if (++seen > lookaheadEntries) {
+        horizon = f.time;
+        break;
+      }
+      if (f.isCall && extending[f.id] === 0 && readOnly[f.id] === 0) resets.push(f);
+    }
+    seen = 0;
+    for (let f = head.next; f !== null && ++seen <= lookaheadEntries; f = f.next) {
+      if (!f.isCall || readOnly[f.id] === 0) continue;
+      const until = (f.match as Entry).time;
+      // Unknown outcomes that may set the state afresh are not looked into: anything may follow them.
+      if (until >= horizon || until >= firstUnknownReset) continue;
+      const read = ops[f.id] as Op;
+      if (model.reachableByExtension(state, read)) continue;
+      let reachable = false;
+      for (const r of resets) {
+        if (r.time > until) break;
+        const after = model.stateAfter?.(ops[r.id] as Op);
+        if (after === undefined || model.reachableByExtension(after, read)) {
+          reachable = true;
+          break;
+        }
+      }
+      if (!reachable) return true;
+    }
+    return false;
+  };
+
+  /**
+   * The frame for the current configuration; null when every known outcome is placed (success);
+   * `undefined` when it is dead (see `dead`).
+   */
+  const expand = (
+    first: Item<State>,
+    lifted: Entry | null,
+    path: PathNode | null,
+  ): Frame<State> | null | undefined => {
     if (remainingKnown === 0) return null;
     const candidates: Entry[] = [];
     const updates: Entry[] = [];
@@ -171,15 +264,20 @@ export function searchLinearization<State, Op extends TimedOperation>(
     for (; e !== null && e.isCall; e = e.next) (readOnly[e.id] === 1 ? candidates : updates).push(e);
     // Known operations remain, so their returns do: e is the first of them.
     const horizon = e === null ? Infinity : e.time;
-    // Read-only operations first: see the main loop.
+    // Read-only operations first (see the main loop), then updates by return: the one that must go
+    // soonest is the likeliest next in a linearization (trying the earliest called first places a
+    // long-running operation too early over and over).
+    updates.sort((a, b) => (a.match as Entry).time - (b.match as Entry).time || a.slot - b.slot);
     candidates.push(...updates);
+    if (dead(first.state)) return undefined;
     return {
       lifted,
+      path,
       items: [first],
       grown: 0,
       horizon,
+      lastSlot: lastSlotBy(horizon),
       candidates,
-      chosen: null,
       itemIndex: 0,
       candidateIndex: 0,
     };
@@ -194,44 +292,47 @@ export function searchLinearization<State, Op extends TimedOperation>(
   const grow = (frame: Frame<State>): void => {
     const parent = frame.grown++;
     const item = frame.items[parent] as Item<State>;
-    const stamp = ++symmetryStamp;
-    const tryGroup = (group: readonly Entry[]): void => {
-      for (const e of group) {
-        if (e.time > frame.horizon) return;
-        if (hasBit(item.unknown, e.slot)) continue;
+    const tryClasses = (classes: readonly Entry[][]): void => {
+      for (const members of classes) {
+        // The first unused member stands for its class.
+        let e: Entry | undefined;
+        for (const m of members) {
+          if (m.time > frame.horizon) break;
+          if (!hasBit(item.unknown, m.slot)) {
+            e = m;
+            break;
+          }
+        }
+        if (e === undefined) continue;
         if (parent > 0 && blind[e.slot] === 1) continue;
-        // The first unused operation of a symmetry class stands for the rest of it.
-        const symmetry = symmetryClass[e.slot] ?? 0;
-        if (symmetryTried[symmetry] === stamp) continue;
-        symmetryTried[symmetry] = stamp;
         const next = step(item.state, ops[e.id] as Op);
         if (next === undefined) continue;
         const stateId = states.idOf(next);
         const unknown = withBit(item.unknown, e.slot);
-        if (!memo.add(knownBits, (knownHash ^ states.mix(stateId)) >>> 0, stateId, unknown)) continue;
+        const hash = (knownHash ^ states.mix(stateId)) >>> 0;
+        if (!memo.add(knownBits, firstUnplaced, frame.lastSlot, hash, stateId, unknown)) continue;
         frame.items.push({ state: next, stateId, unknown, parent, opId: e.id });
       }
     };
-    tryGroup(unknownFree);
-    if (unknownByState.size > 0) tryGroup(unknownByState.get(model.stateKey(item.state)) ?? []);
+    tryClasses(freeClasses);
+    if (classesByState.size > 0) tryClasses(classesByState.get(model.stateKey(item.state)) ?? []);
   };
 
-  /** The operations placed on the way to the current configuration, in order. */
-  const path = (stack: readonly Frame<State>[]): Op[] => {
-    const order: Op[] = [];
-    for (const frame of stack) {
-      const chosen = frame.chosen;
-      if (chosen === null) break;
-      const batch: number[] = [];
-      for (let i = frame.itemIndex; i > 0;) {
-        const item = frame.items[i] as Item<State>;
-        batch.push(item.opId);
-        i = item.parent;
-      }
-      for (const id of batch.reverse()) order.push(ops[id] as Op);
-      order.push(ops[chosen.id] as Op);
+  /** The operations of a frame's item taken to reach it: the unknown outcomes of its batch. */
+  const batchOf = (frame: Frame<State>): number[] => {
+    const batch: number[] = [];
+    for (let i = frame.itemIndex; i > 0;) {
+      const item = frame.items[i] as Item<State>;
+      batch.push(item.opId);
+      i = item.parent;
     }
-    return order;
+    return batch.reverse();
+  };
+
+  const orderOf = (node: PathNode | null): Op[] => {
+    const chunks: number[][] = [];
+    for (let n = node; n !== null; n = n.prev) chunks.push(n.ops);
+    return chunks.reverse().flatMap((chunk) => chunk.map((id) => ops[id] as Op));
   };
 
   const init: Item<State> = {
@@ -241,8 +342,8 @@ export function searchLinearization<State, Op extends TimedOperation>(
     parent: -1,
     opId: -1,
   };
-  memo.add(knownBits, states.mix(init.stateId), init.stateId, init.unknown);
-  const root = expand(init, null);
+  memo.add(knownBits, 0, -1, states.mix(init.stateId), init.stateId, init.unknown);
+  const root = expand(init, null, null);
   const result = (verdict: Verdict, order: Op[]): SearchResult<Op> => ({
     verdict,
     order,
@@ -250,18 +351,20 @@ export function searchLinearization<State, Op extends TimedOperation>(
     memoEntries: memo.size,
   });
   if (root === null) return result('linearizable', []);
+  if (root === undefined) return result('not-linearizable', []);
   const stack: Frame<State>[] = [root];
-  let longest: Op[] = [];
+  // The deepest configuration reached (by operations of known outcome), for reporting.
+  let longest: PathNode | null = null;
   let longestKnown = 0;
   let nextClockCheck = clockCheckSteps;
 
   for (;;) {
     if (deadline !== undefined && steps >= nextClockCheck) {
       nextClockCheck = steps + clockCheckSteps;
-      if (now() > deadline) return result('unknown', longest);
+      if (now() > deadline) return result('unknown', orderOf(longest));
     }
     const frame = stack[stack.length - 1];
-    if (frame === undefined) return result('not-linearizable', longest);
+    if (frame === undefined) return result('not-linearizable', orderOf(longest));
     const item = frame.items[frame.itemIndex];
     if (item === undefined) {
       if (frame.grown < frame.items.length) {
@@ -273,8 +376,7 @@ export function searchLinearization<State, Op extends TimedOperation>(
       const lifted = frame.lifted;
       if (lifted !== null) {
         unlift(lifted);
-        clearBit(knownBits, lifted.slot);
-        knownHash ^= zobrist[lifted.slot] ?? 0;
+        unplace(lifted.slot);
         remainingKnown++;
       }
       continue;
@@ -292,79 +394,95 @@ export function searchLinearization<State, Op extends TimedOperation>(
     // is placed already). So when one fits, the others need not be tried from this item.
     if (readOnly[candidate.id] === 1) frame.candidateIndex = frame.candidates.length;
     const stateId = states.idOf(next);
-    setBit(knownBits, candidate.slot);
-    knownHash ^= zobrist[candidate.slot] ?? 0;
-    if (!memo.add(knownBits, (knownHash ^ states.mix(stateId)) >>> 0, stateId, item.unknown)) {
-      clearBit(knownBits, candidate.slot);
-      knownHash ^= zobrist[candidate.slot] ?? 0;
+    place(candidate.slot);
+    const hash = (knownHash ^ states.mix(stateId)) >>> 0;
+    if (!memo.add(knownBits, firstUnplaced, frame.lastSlot, hash, stateId, item.unknown)) {
+      unplace(candidate.slot);
       continue;
     }
-    frame.chosen = candidate;
     lift(candidate);
     remainingKnown--;
-    const child = expand({ state: next, stateId, unknown: item.unknown, parent: -1, opId: -1 }, candidate);
-    if (child === null) return result('linearizable', path(stack));
+    const path: PathNode = { prev: frame.path, ops: [...batchOf(frame), candidate.id] };
+    const child = expand(
+      { state: next, stateId, unknown: item.unknown, parent: -1, opId: -1 },
+      candidate,
+      path,
+    );
+    if (child === null) return result('linearizable', orderOf(path));
+    if (child === undefined) {
+      unlift(candidate);
+      unplace(candidate.slot);
+      remainingKnown++;
+      continue;
+    }
     stack.push(child);
     // The stack holds one frame per operation of known outcome placed, plus the root.
     if (stack.length - 1 > longestKnown) {
       longestKnown = stack.length - 1;
-      longest = path(stack);
+      longest = path;
     }
   }
 }
 
+/** The operations placed on the way to a frame, as a list shared by the frames below it. */
+interface PathNode {
+  readonly prev: PathNode | null;
+  /** The unknown outcomes of the batch, then the operation of known outcome. */
+  readonly ops: number[];
+}
+
 /**
  * The time-ordered list of the known operations' calls and returns, behind a sentinel head (calls sort
- * before returns at equal times: touching intervals overlap), and the calls of unknown outcome, which
- * are never lifted, in call order.
+ * before returns at equal times: touching intervals overlap); the known calls by slot, which is their
+ * order of call; and the calls of unknown outcome, which are never lifted, in call order.
  */
 function buildEntryList(ops: readonly TimedOperation[]): {
   head: Entry;
-  knownCount: number;
+  knownCalls: Entry[];
   unknownCalls: Entry[];
 } {
-  const entries: Entry[] = [];
-  const unknownCalls: Entry[] = [];
-  let knownCount = 0;
-  ops.forEach((op, id) => {
-    const entry = (isCall: boolean, slot: number, time: number): Entry => ({
-      id,
-      isCall,
-      slot,
-      time,
-      match: null,
-      prev: null,
-      next: null,
-    });
-    if (op.return === null) {
-      unknownCalls.push(entry(true, unknownCalls.length, op.call));
-      return;
-    }
-    const slot = knownCount++;
-    const call = entry(true, slot, op.call);
-    call.match = entry(false, slot, op.return);
-    entries.push(call, call.match);
-  });
-  const byTime = (a: Entry, b: Entry): number =>
-    a.time - b.time || Number(!a.isCall) - Number(!b.isCall) || a.id - b.id;
-  entries.sort(byTime);
-  unknownCalls.sort(byTime);
-  const head: Entry = {
-    id: -1,
-    isCall: false,
+  const entry = (id: number, isCall: boolean, time: number): Entry => ({
+    id,
+    isCall,
     slot: -1,
-    time: -Infinity,
+    time,
     match: null,
     prev: null,
     next: null,
-  };
+  });
+  const byTime = (a: Entry, b: Entry): number =>
+    a.time - b.time || Number(!a.isCall) - Number(!b.isCall) || a.id - b.id;
+  const entries: Entry[] = [];
+  const knownCalls: Entry[] = [];
+  const unknownCalls: Entry[] = [];
+  ops.forEach((op, id) => {
+    const call = entry(id, true, op.call);
+    if (op.return === null) {
+      unknownCalls.push(call);
+      return;
+    }
+    call.match = entry(id, false, op.return);
+    knownCalls.push(call);
+    entries.push(call, call.match);
+  });
+  entries.sort(byTime);
+  knownCalls.sort(byTime);
+  unknownCalls.sort(byTime);
+  knownCalls.forEach((e, slot) => {
+    e.slot = slot;
+    (e.match as Entry).slot = slot;
+  });
+  unknownCalls.forEach((e, slot) => {
+    e.slot = slot;
+  });
+  const head = entry(-1, false, -Infinity);
   let last = head;
   for (const e of entries) {
     last.next = e;
     e.prev = last;
     last = e;
   }
-  return { head, knownCount, unknownCalls };
+  return { head, knownCalls, unknownCalls };
 }
 
 function unlink(e: Entry): void {
@@ -437,31 +555,68 @@ class StateInterner<State> {
 }
 
 interface MemoEntry {
+  /** The known operations placed, from word `start` of the bitset on (see Memo.add). */
+  start: number;
   known: Uint32Array;
   stateId: number;
   /** The unknown-outcome sets this configuration was explored with; none contains another. */
   unknownSets: Uint32Array[];
 }
 
-/** Configurations explored, by (known operations placed, state), each with its unknown-outcome sets. */
+/**
+ * Configurations explored, by (known operations placed, state), each with its unknown-outcome sets.
+ *
+ * Bounded: the memo only saves work (forgetting a configuration means exploring it again, never a
+ * wrong verdict), so it keeps two generations of at most `generationEntries` each and drops the older
+ * when the younger fills up. Recent configurations, the ones a depth-first search comes back to, stay.
+ */
 class Memo {
-  private readonly buckets = new Map<number, MemoEntry[]>();
+  private young = new Map<number, MemoEntry[]>();
+  private old = new Map<number, MemoEntry[]>();
+  private youngEntries = 0;
   size = 0;
+
+  constructor(private readonly generationEntries = memoGenerationEntries) {}
 
   /**
    * Records the configuration; false when it, or one that subsumes it (same known set and state,
    * a subset of its unknown outcomes), was explored before.
+   *
+   * The set of known operations placed is stored compactly: every slot below `firstUnplaced` is
+   * placed and none above `lastSlot` is, so only the words between say anything. In a long history
+   * that is a few words instead of one bit per operation of the whole history.
    */
-  add(known: Uint32Array, hash: number, stateId: number, unknown: Uint32Array): boolean {
-    let bucket = this.buckets.get(hash);
-    if (bucket === undefined) {
-      bucket = [];
-      this.buckets.set(hash, bucket);
-    }
-    const entry = bucket.find((e) => e.stateId === stateId && sameBits(e.known, known));
+  add(
+    known: Uint32Array,
+    firstUnplaced: number,
+    lastSlot: number,
+    hash: number,
+    stateId: number,
+    unknown: Uint32Array,
+  ): boolean {
+    const start = firstUnplaced >>> 5;
+    let end = Math.max(start, (lastSlot >>> 5) + 1);
+    if (lastSlot < 0) end = start;
+    while (end > start && known[end - 1] === 0) end--;
+    const matches = (e: MemoEntry): boolean =>
+      e.stateId === stateId && e.start === start && sameWords(e.known, known, start, end);
+    let bucket = this.young.get(hash);
+    let entry = bucket?.find(matches);
     if (entry === undefined) {
-      bucket.push({ known: known.slice(), stateId, unknownSets: [unknown] });
+      const older = this.old.get(hash)?.find(matches);
+      if (older !== undefined) {
+        // Still in use: bring it into the young generation.
+        entry = older;
+        bucket = this.bucket(hash);
+        bucket.push(older);
+        this.youngEntries++;
+      }
+    }
+    if (entry === undefined) {
+      this.bucket(hash).push({ start, known: known.slice(start, end), stateId, unknownSets: [unknown] });
+      this.youngEntries++;
       this.size++;
+      this.age();
       return true;
     }
     if (entry.unknownSets.some((seen) => isSubset(seen, unknown))) return false;
@@ -471,10 +626,28 @@ class Memo {
     this.size++;
     return true;
   }
+
+  private bucket(hash: number): MemoEntry[] {
+    let bucket = this.young.get(hash);
+    if (bucket === undefined) {
+      bucket = [];
+      this.young.set(hash, bucket);
+    }
+    return bucket;
+  }
+
+  private age(): void {
+    if (this.youngEntries < this.generationEntries) return;
+    this.old = this.young;
+    this.young = new Map();
+    this.youngEntries = 0;
+  }
 }
 
-function sameBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether `stored` equals words [start, end) of `bits`. */
+function sameWords(stored: Uint32Array, bits: Uint32Array, start: number, end: number): boolean {
+  if (stored.length !== end - start) return false;
+  for (let i = 0; i < stored.length; i++) if (stored[i] !== bits[start + i]) return false;
   return true;
 }
 

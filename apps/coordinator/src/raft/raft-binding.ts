@@ -49,6 +49,7 @@ function translate(error: unknown): Error {
 export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachineHolder): ConsensusBinding {
   const logger = new Logger('Raft');
   let driver: RaftDriver<CommandResult | null> | undefined;
+  let peerTransport: TcpTransport | undefined;
   let leading = false;
   let knownLeader: string | null = null;
   const listeners: ((leading: boolean) => void)[] = [];
@@ -143,6 +144,14 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
   return {
     consensus,
     cluster,
+    ...(config.FAULT_INJECTION
+      ? {
+          faults: {
+            setBlockedPeers: (ids: readonly string[]) => peerTransport?.setBlockedPeers(ids),
+            blockedPeers: () => peerTransport?.blockedPeers() ?? [],
+          },
+        }
+      : {}),
     async start() {
       const host = config.HOST;
       const [log, transport] = await Promise.all([
@@ -154,6 +163,7 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
           log: (event) => logger.log(event),
         }),
       ]);
+      peerTransport = transport;
       driver = new RaftDriver<CommandResult | null>({
         raft: {
           ...defaultRaftConfig,

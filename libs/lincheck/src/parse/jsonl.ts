@@ -7,7 +7,8 @@ const kinds = new Set(['get', 'put', 'cas', 'delete', 'append']);
  * Parses one JSON operation per line, the {@link KvOperation} shape:
  * `{"client": 3, "op": "cas", "key": "k", "value": "v", "expect": "old"|null, "call": 1234.5,
  *   "return": 1240.1|null, "ok": true, "result": "v"|null}`. Keys start absent. Blank lines are
- * skipped. `append` is accepted too, as in Jepsen's kv histories.
+ * skipped. `append` is accepted too, as in Jepsen's kv histories. For an unknown outcome
+ * (`"return": null`), `ok` may be `null` or left out.
  */
 export function parseJsonl(text: string): History {
   const operations: HistoryOperation[] = [];
@@ -46,14 +47,18 @@ function toOperation(line: number, parsed: unknown): HistoryOperation {
   if (typeof o.key !== 'string') fail('"key" must be a string');
   if (typeof o.call !== 'number') fail('"call" must be a number');
   if (o.return !== null && typeof o.return !== 'number') fail('"return" must be a number or null');
-  if (typeof o.ok !== 'boolean') fail('"ok" must be true or false');
+  // An operation of unknown outcome has no outcome to report: `"ok": null`, or no `ok` at all, is
+  // accepted for it (as other recorders write it) and read as false.
+  const unknownOutcome = o.return === null;
+  if (typeof o.ok !== 'boolean' && !(unknownOutcome && (o.ok === null || o.ok === undefined)))
+    fail(unknownOutcome ? '"ok" must be true, false, null or absent' : '"ok" must be true or false');
   const op = {
     client: o.client as number,
     op: o.op as HistoryOperation['op'],
     key: o.key as string,
     call: o.call as number,
     return: o.return as number | null,
-    ok: o.ok as boolean,
+    ok: o.ok === true,
   } as HistoryOperation;
   for (const field of ['value', 'expect', 'result'] as const) {
     const value = o[field];

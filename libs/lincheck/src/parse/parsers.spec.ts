@@ -101,6 +101,28 @@ describe('parseJsonl', () => {
     ]);
   });
 
+  it('accepts "ok": null or no ok for an unknown outcome, and only for one', () => {
+    const history = parseJsonl(
+      [
+        '{"client": 1, "op": "put", "key": "k", "value": "a", "call": 1, "return": null, "ok": null}',
+        '{"client": 2, "op": "cas", "key": "k", "value": "b", "expect": "a", "call": 2, "return": null}',
+        '{"client": 3, "op": "get", "key": "k", "call": 3, "return": 4, "ok": true, "result": "b"}',
+      ].join('\n'),
+    );
+    expect(history.operations.map((op) => [op.return, op.ok])).toEqual([
+      [null, false],
+      [null, false],
+      [4, true],
+    ]);
+    expect(checkHistory(history).linearizable).toBe(true);
+    const completed = '{"client": 1, "op": "put", "key": "k", "value": "a", "call": 1, "return": 2';
+    expect(lineOf(() => parseJsonl(`${completed}, "ok": null}`))).toBe(1);
+    expect(lineOf(() => parseJsonl(`${completed}}`))).toBe(1);
+    expect(lineOf(() => parseJsonl(`${completed.replace('"return": 2', '"return": null')}, "ok": 1}`))).toBe(
+      1,
+    );
+  });
+
   it('names the line of bad JSON, a missing field or an impossible interval', () => {
     const good = '{"client": 1, "op": "put", "key": "k", "value": "v", "call": 1, "return": 2, "ok": true}';
     expect(lineOf(() => parseJsonl(`${good}\n{"client": 1,`))).toBe(2);

@@ -261,6 +261,28 @@ describe('TcpTransport', () => {
     expect(a.transport.stats().droppedUnknownPeer).toBe(1);
   });
 
+  it('cuts off blocked peers both ways, and heals', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    a.transport.setPeer('b', b.transport.address);
+    b.transport.setPeer('a', a.transport.address);
+    a.transport.send(heartbeat('a', 'b', 1));
+    await until(() => b.received.length === 1, 'delivery before the cut');
+    a.transport.setBlockedPeers(['b']);
+    expect(a.transport.blockedPeers()).toEqual(['b']);
+    a.transport.send(heartbeat('a', 'b', 2));
+    b.transport.send(heartbeat('b', 'a', 3));
+    await until(() => a.transport.stats().droppedBlocked === 2, 'both directions dropped');
+    expect(b.received).toHaveLength(1);
+    expect(a.received).toHaveLength(0);
+    a.transport.setBlockedPeers([]);
+    a.transport.send(heartbeat('a', 'b', 4));
+    b.transport.send(heartbeat('b', 'a', 5));
+    await until(() => b.received.length === 2 && a.received.length === 1, 'delivery after healing');
+    expect(b.received[1]).toMatchObject({ commit: 4 });
+    expect(a.received[0]).toMatchObject({ commit: 5 });
+  });
+
   it('bounds the queue of an unreachable peer, dropping the oldest', async () => {
     const a = await startNode('a', { sendQueueMessagesMax: 10 });
     const b = await startNode('b');

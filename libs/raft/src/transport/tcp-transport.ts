@@ -76,6 +76,8 @@ export interface TransportStats {
   readonly received: number;
   /** Messages to a node that is not a known peer. */
   readonly droppedUnknownPeer: number;
+  /** Messages dropped to or from a peer cut off by `setBlockedPeers`. */
+  readonly droppedBlocked: number;
   readonly inboundConnections: number;
 }
 
@@ -421,6 +423,9 @@ export class TcpTransport implements Transport {
   private received = 0;
   private droppedUnknownPeer = 0;
   private closed = false;
+  /** Fault injection for tests and demos (see `setBlockedPeers`): peers cut off from this node. */
+  private blocked: ReadonlySet<NodeId> = new Set();
+  private droppedBlocked = 0;
 
   private constructor(
     options: TcpTransportOptions,
@@ -485,6 +490,10 @@ export class TcpTransport implements Transport {
   }
 
   send(message: Message): void {
+    if (this.blocked.has(message.to)) {
+      this.droppedBlocked++;
+      return;
+    }
     const link = this.links.get(message.to);
     if (link === undefined || this.closed) {
       this.droppedUnknownPeer++;
@@ -504,6 +513,20 @@ export class TcpTransport implements Transport {
     if (existing?.address === address) return;
     existing?.close();
     this.links.set(id, new PeerLink(id, address, this.settings));
+  }
+
+  /**
+   * Fault injection, for tests and demos: from now on, messages to and from these peers are dropped
+   * as if the network between them and this node were cut (connections stay up; nothing is queued).
+   * An empty list heals. The caller decides who may call it (the coordinator: only with
+   * FAULT_INJECTION=true, from loopback, with a token).
+   */
+  setBlockedPeers(ids: readonly NodeId[]): void {
+    this.blocked = new Set(ids);
+  }
+
+  blockedPeers(): NodeId[] {
+    return [...this.blocked];
   }
 
   removePeer(id: NodeId): void {
@@ -527,6 +550,7 @@ export class TcpTransport implements Transport {
       peers,
       received: this.received,
       droppedUnknownPeer: this.droppedUnknownPeer,
+      droppedBlocked: this.droppedBlocked,
       inboundConnections: this.inbound.size,
     };
   }
@@ -541,6 +565,10 @@ export class TcpTransport implements Transport {
   }
 
   private deliver(message: Message): void {
+    if (this.blocked.has(message.from)) {
+      this.droppedBlocked++;
+      return;
+    }
     this.received++;
     for (const handler of this.handlers) {
       try {
