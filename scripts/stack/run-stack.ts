@@ -171,21 +171,38 @@ export async function runStack(environment: Record<string, string | undefined>):
       ),
     );
 
+    // --- Console (the gateway routes /console to it) -----------------------------------------------------
+    const gatewayUrl = `http://127.0.0.1:${config.GATEWAY_PORT}`;
+    const consoleUrl = `http://127.0.0.1:${config.CONSOLE_PORT}`;
+    await start('console', 'console', config.CONSOLE_PORT, {
+      HOST: '127.0.0.1',
+      CONSOLE_ADMIN_TOKEN: adminToken,
+      COORDINATOR_URLS: coordinatorUrls,
+      COORDINATOR_TOKEN: clientToken,
+      GATEWAY_URL: gatewayUrl,
+      GATEWAY_ADMIN_TOKEN: adminToken,
+      ORCHESTRATOR_URLS: servicePorts(config, 'orchestrator')
+        .map((p) => `http://127.0.0.1:${p}`)
+        .join(','),
+      ORCHESTRATOR_TOKEN: apiToken,
+    });
+
     // --- Gateway ---------------------------------------------------------------------------------------
     await start('gateway', 'gateway', config.GATEWAY_PORT, {
       ...common,
       JWT_SECRET: jwtSecret,
       ADMIN_TOKEN: adminToken,
+      CONSOLE_URL: consoleUrl,
     });
 
-    printTable(rows, dataDir);
+    printTable(rows, dataDir, `${gatewayUrl}/console`);
   } catch (error) {
     process.stderr.write(`stack: ${(error as Error).message}\n`);
     await stopAll(1);
   }
 }
 
-function printTable(rows: Row[], dataDir: string): void {
+function printTable(rows: Row[], dataDir: string, consoleUrl: string): void {
   const widths = [16, 28, 8];
   const line = (cells: string[]) =>
     cells.map((c, i) => (i < widths.length ? c.padEnd(widths[i] ?? 0) : c)).join('  ');
@@ -196,6 +213,7 @@ function printTable(rows: Row[], dataDir: string): void {
     line(['PROCESS', 'URL', 'PID', 'NOTE']),
     ...rows.map((r) => line([r.name, r.url, String(r.pid), r.note])),
     '',
+    `Console: ${consoleUrl}  (sign in with the gateway admin token below)`,
     `Coordinator client token: ${path.join(dataDir, 'coordinator-token')}`,
     `Gateway JWT secret (HS256): ${path.join(dataDir, 'gateway-jwt-secret')}`,
     `Gateway admin token: ${path.join(dataDir, 'gateway-admin-token')}`,

@@ -61,6 +61,10 @@ export const gatewayConfigSchema = z
     JWT_CLOCK_SKEW_MS: env.int('Tolerance on "exp" and "nbf".', 30_000, 0, 600_000),
     SUBJECT_HEADER: env.string('Header that carries the verified token subject upstream.', 'x-auth-subject'),
     ADMIN_TOKEN: env.secret('Bearer token of the admin endpoints (GET /admin/rings).'),
+    CONSOLE_URL: z
+      .url({ message: 'must be a URL' })
+      .optional()
+      .describe('The console app that /console is routed to (unset: /console answers 404).'),
     API_TOKEN: env.optionalString(
       'When set, upstream requests carry "Authorization: Bearer <API_TOKEN>" instead of the client\'s token.',
     ),

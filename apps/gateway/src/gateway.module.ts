@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AdminController, AdminTokenGuard } from './admin/admin.http.controller.js';
 import type { GatewayConfig } from './config.js';
+import { ConsoleProxyController } from './console/console-proxy.controller.js';
 import { GatewayService } from './gateway.service.js';
 
 /**
@@ -12,7 +13,7 @@ export class GatewayModule {
   static register(_config: GatewayConfig): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [AdminController],
+      controllers: [AdminController, ConsoleProxyController],
       providers: [GatewayService, AdminTokenGuard],
       exports: [GatewayService],
     };
