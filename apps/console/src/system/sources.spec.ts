@@ -12,7 +12,7 @@ function fakeFetch(routes: Record<string, unknown>, seen: { url: string; auth?: 
       ok: true,
       status: 200,
       json: async () => body,
-      text: async () => String(body),
+      text: async () => (typeof body === 'string' ? body : JSON.stringify(body)),
     };
   };
 }
