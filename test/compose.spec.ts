@@ -158,6 +158,7 @@ function commandWords(command: string | string[] | undefined): string[] {
 function expectedTopology(): Record<string, Record<string, string>> {
   const expected: Record<string, Record<string, string>> = {
     gateway: { APP: 'gateway', PORT: String(DEFAULT_PORTS.gateway) },
+    console: { APP: 'console', PORT: String(DEFAULT_PORTS.console) },
   };
   DEFAULT_PORTS.coordinatorApi.forEach((port, i) => {
     expected[`coordinator-${i + 1}`] = {
@@ -299,6 +300,11 @@ describe('docker/compose.yaml', () => {
       if (app === 'coordinator') {
         expect(env, name).toMatchObject({ PEERS: peers, API_URLS: apiUrls, DATA_DIR: '/data' });
         expect(service.volumes, name).toEqual([`${name}-data:/data`]);
+        continue;
+      }
+      if (app === 'console') {
+        // The console only reads the others over HTTP: no NATS, no database, nothing registered.
+        expect(env, name).toMatchObject({ COORDINATOR_URLS: coordinatorUrls, INSTANCE_ID: name });
         continue;
       }
       expect(env, name).toMatchObject({
