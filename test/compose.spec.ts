@@ -493,3 +493,46 @@ describe('docker/Dockerfile', () => {
       expect(ignored).toContain(pattern);
   });
 });
+
+describe('docker/compose.observability.yaml', () => {
+  const validate = composeValidator();
+  const text = read('docker/compose.observability.yaml');
+  const overlay = loadYaml(text) as ComposeFile & {
+    services: Record<string, ComposeService & { ports?: { host_ip?: string }[] }>;
+  };
+
+  it('is valid under the Compose Specification and only adds to the Concord services', () => {
+    expect(validate(overlay), JSON.stringify(validate.errors, null, 2)).toBe(true);
+    const base = loadCompose(filledEnv);
+    for (const [name, service] of Object.entries(overlay.services)) {
+      // A service of the base file is only extended (no image, build or ports of its own here).
+      if (base.services[name] !== undefined) {
+        expect(service.image, name).toBeUndefined();
+        expect(service.ports, name).toBeUndefined();
+      } else {
+        expect(service.image, name).toMatch(/^[a-z0-9./-]+:v?[0-9][\w.-]*$/); // a pinned version, never latest
+      }
+    }
+    expect(Object.keys(overlay.services)).toEqual(
+      expect.arrayContaining(['prometheus', 'grafana', 'jaeger', 'otel-collector']),
+    );
+  });
+
+  it('publishes its tools on 127.0.0.1 only and takes the Grafana password from docker/.env', () => {
+    for (const [name, service] of Object.entries(overlay.services)) {
+      for (const port of service.ports ?? []) expect(port.host_ip, name).toBe('127.0.0.1');
+    }
+    expect(requiredVariables(text)).toEqual(new Set(['GRAFANA_ADMIN_PASSWORD']));
+    expect(read('docker/.env.example')).toMatch(/^# GRAFANA_ADMIN_PASSWORD=$/m);
+  });
+
+  it('mounts configuration files that exist', () => {
+    for (const service of Object.values(overlay.services)) {
+      for (const volume of service.volumes ?? []) {
+        const source = typeof volume === 'string' ? volume.split(':')[0] : volume.source;
+        if (source?.startsWith('./'))
+          expect(existsSync(`${root}docker/${source.slice(2)}`), source).toBe(true);
+      }
+    }
+  });
+});

@@ -18,6 +18,7 @@ import { KvStateMachineHolder } from './api/state.js';
 import { WatchStreams } from './api/watch-streams.js';
 import { CONSENSUS, COORDINATOR_CONFIG } from './api/tokens.js';
 import type { CoordinatorConfig } from './config.js';
+import { RaftMetrics } from './raft/raft.metrics.js';
 
 /** What runs consensus for this node: Raft in production (see raft/), a local stand-in in API tests. */
 export interface ConsensusBinding {
@@ -82,6 +83,7 @@ export class CoordinatorModule {
         CoordinatorErrorsFilter,
         CoordinatorLifecycle,
         WatchStreams,
+        RaftMetrics,
       ],
     };
   }

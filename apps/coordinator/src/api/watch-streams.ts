@@ -17,6 +17,11 @@ export class WatchStreams implements BeforeApplicationShutdown {
     });
   }
 
+  /** Streams open now. */
+  get size(): number {
+    return this.open.size;
+  }
+
   beforeApplicationShutdown(): void {
     for (const response of this.open) response.end();
     this.open.clear();
