@@ -17,6 +17,8 @@ import { signJwt } from '../../apps/gateway/src/edge/jwt.js';
 import { CLIENT_TOKEN, type CoordinatorCluster, startCoordinatorCluster } from '../coordinator/cluster.js';
 import { DomainApi } from '../domain/domain-api.js';
 import { builtMain, type DomainStack, startDomainStack } from '../domain/domain-stack.js';
+import { DASHBOARD_DIR, DASHBOARDS } from '../../scripts/dashboards.js';
+import { metricsIn } from '../observability/metric-names.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -30,6 +32,8 @@ let browser: Browser;
 let page: Page;
 let inventory2: ProcessHandle;
 let shots: string;
+let consoleUrl: string;
+let orchestratorUrl: string;
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
@@ -43,9 +47,13 @@ beforeAll(async () => {
   await mkdir(shots, { recursive: true });
 
   stack = await startDomainStack({ orchestrator: false });
-  const orchestrator = await stack.start('orchestrator');
-  cluster = await startCoordinatorCluster(stack.processes, 3);
-  const second = await stack.start('inventory');
+  // Independent of each other: started together.
+  const [orchestrator, second, coordinators] = await Promise.all([
+    stack.start('orchestrator'),
+    stack.start('inventory'),
+    startCoordinatorCluster(stack.processes, 3),
+  ]);
+  cluster = coordinators;
   inventory2 = second.process;
   const upstreams = [
     `orders=orders-1@${stack.urls.orders}`,
@@ -55,6 +63,8 @@ beforeAll(async () => {
   const gatewayPort = await freePort();
   const consolePort = await freePort();
   gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  consoleUrl = `http://127.0.0.1:${consolePort}`;
+  orchestratorUrl = orchestrator.url;
 
   await stack.processes.start({
     name: 'console',
@@ -109,7 +119,8 @@ beforeAll(async () => {
     ],
   });
   page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-});
+  // Eleven processes and a browser: generous on a loaded 2-core machine.
+}, 300_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -211,5 +222,57 @@ describe('the console', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#login').isVisible()).toBe(true);
     expect((await stat(path.join(shots, 'console.png'))).size).toBeGreaterThan(10_000);
+  });
+});
+
+describe('metrics behind the dashboards', () => {
+  it('every metric a dashboard queries is registered by a running process', async () => {
+    const urls = [
+      ...cluster.urls,
+      gatewayUrl,
+      consoleUrl,
+      orchestratorUrl,
+      stack.urls.orders,
+      stack.urls.inventory,
+      stack.urls.payments,
+    ];
+    const exposed = new Set<string>();
+    for (const url of urls) {
+      const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) }).catch(
+        () => undefined,
+      );
+      if (response?.ok !== true) continue; // a node killed by an earlier test
+      for (const match of (await response.text()).matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+        const [, name = '', type] = match;
+        exposed.add(name);
+        if (type === 'histogram')
+          for (const suffix of ['_bucket', '_sum', '_count']) exposed.add(`${name}${suffix}`);
+      }
+    }
+    exposed.add('up'); // Prometheus's own
+    const queried = DASHBOARDS.flatMap((d) =>
+      d.panels.flatMap((p) => p.exprs.flatMap((e) => metricsIn(e.expr))),
+    );
+    expect(queried.length).toBeGreaterThan(20);
+    expect([...new Set(queried)].filter((name) => !exposed.has(name))).toEqual([]);
+    expect(DASHBOARD_DIR).toMatch(/dashboards$/);
+  });
+
+  it('the coordinator reports its Raft state: one leader, every live node on the same term', async () => {
+    const live = cluster.nodes.filter((n) => n.proc.exit === undefined);
+    const texts = await Promise.all(live.map(async (n) => (await fetch(`${n.url}/metrics`)).text()));
+    const value = (text: string, series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const leaders = texts.filter((t) => value(t, 'raft_role{role="leader"}') === 1);
+    expect(leaders).toHaveLength(1);
+    expect(new Set(texts.map((t) => value(t, 'raft_term'))).size).toBe(1);
+    for (const t of texts) {
+      expect(value(t, 'raft_has_leader')).toBe(1);
+      expect(value(t, 'raft_commit_index')).toBeGreaterThan(0);
+    }
+    const orchestratorText = await (await fetch(`${orchestratorUrl}/metrics`)).text();
+    expect(value(orchestratorText, 'saga_oldest_unsettled_seconds')).toBe(0);
+    const paymentsText = await (await fetch(`${stack.urls.payments}/metrics`)).text();
+    expect(value(paymentsText, 'participant_prepared_transactions')).toBe(0);
   });
 });
