@@ -169,6 +169,7 @@ function commandWords(command: string | string[] | undefined): string[] {
 function expectedTopology(): Record<string, Record<string, string>> {
   const expected: Record<string, Record<string, string>> = {
     gateway: { APP: 'gateway', PORT: String(DEFAULT_PORTS.gateway) },
+    console: { APP: 'console', PORT: String(DEFAULT_PORTS.console) },
   };
   DEFAULT_PORTS.coordinatorApi.forEach((port, i) => {
     expected[`coordinator-${i + 1}`] = {
@@ -325,6 +326,7 @@ describe('docker/compose.yaml', () => {
         continue;
       }
       expect(env, name).toMatchObject({ COORDINATOR_URLS: coordinatorUrls, INSTANCE_ID: name });
+      if (app === 'console') continue; // reads the others over HTTP only: no NATS, no database
       if (app === 'gateway') {
         // The gateway speaks only HTTP: given NATS, it would wait for a server it never uses.
         expect(env['NATS_URL'], name).toBeUndefined();
@@ -568,6 +570,49 @@ describe('docker/compose.override.example.yaml', () => {
       const port = base.services[name]?.environment?.['PORT'];
       expect(port, `${name} is a service of compose.yaml with a PORT`).toBeDefined();
       expect(service.ports, name).toEqual([`127.0.0.1:${port}:${port}`]);
+    }
+  });
+});
+
+describe('docker/compose.observability.yaml', () => {
+  const validate = composeValidator();
+  const text = read('docker/compose.observability.yaml');
+  const overlay = loadYaml(text) as ComposeFile & {
+    services: Record<string, ComposeService & { ports?: { host_ip?: string }[] }>;
+  };
+
+  it('is valid under the Compose Specification and only adds to the Concord services', () => {
+    expect(validate(overlay), JSON.stringify(validate.errors, null, 2)).toBe(true);
+    const base = loadCompose(filledEnv);
+    for (const [name, service] of Object.entries(overlay.services)) {
+      // A service of the base file is only extended (no image, build or ports of its own here).
+      if (base.services[name] !== undefined) {
+        expect(service.image, name).toBeUndefined();
+        expect(service.ports, name).toBeUndefined();
+      } else {
+        expect(service.image, name).toMatch(/^[a-z0-9./-]+:v?[0-9][\w.-]*$/); // a pinned version, never latest
+      }
+    }
+    expect(Object.keys(overlay.services)).toEqual(
+      expect.arrayContaining(['prometheus', 'grafana', 'jaeger', 'otel-collector']),
+    );
+  });
+
+  it('publishes its tools on 127.0.0.1 only and takes the Grafana password from docker/.env', () => {
+    for (const [name, service] of Object.entries(overlay.services)) {
+      for (const port of service.ports ?? []) expect(port.host_ip, name).toBe('127.0.0.1');
+    }
+    expect(requiredVariables(text)).toEqual(new Set(['GRAFANA_ADMIN_PASSWORD']));
+    expect(read('docker/.env.example')).toMatch(/^# GRAFANA_ADMIN_PASSWORD=$/m);
+  });
+
+  it('mounts configuration files that exist', () => {
+    for (const service of Object.values(overlay.services)) {
+      for (const volume of service.volumes ?? []) {
+        const source = typeof volume === 'string' ? volume.split(':')[0] : volume.source;
+        if (source?.startsWith('./'))
+          expect(existsSync(`${root}docker/${source.slice(2)}`), source).toBe(true);
+      }
     }
   });
 });

@@ -4,6 +4,7 @@
  * docs/operations.md between the markers, and a test fails when the file is stale.
  */
 import type { z } from 'zod';
+import { consoleConfigSchema } from '../../apps/console/src/config.js';
 import { coordinatorConfigSchema } from '../../apps/coordinator/src/config.js';
 import { gatewayConfigSchema } from '../../apps/gateway/src/config.js';
 import { inventoryConfigSchema } from '../../apps/inventory/src/config.js';
@@ -21,6 +22,7 @@ const APPS: readonly [string, z.ZodObject][] = [
   ['orders', ordersConfigSchema],
   ['inventory', inventoryConfigSchema],
   ['payments', paymentsConfigSchema],
+  ['console', consoleConfigSchema],
 ];
 
 /** Every app and the schema its configuration is validated against at boot. */

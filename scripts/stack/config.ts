@@ -25,6 +25,7 @@ const serviceShapes = Object.fromEntries(
 export const stackConfigSchema = z.object({
   STACK_DATA_DIR: env.string('Where the stack keeps its state and generated secrets.', '.data'),
   GATEWAY_PORT: env.port('Gateway HTTP port.', DEFAULT_PORTS.gateway),
+  CONSOLE_PORT: env.port('Console HTTP port (the gateway routes /console to it).', DEFAULT_PORTS.console),
   COORDINATOR_PORTS: portList('HTTP API ports of the 3 coordinator nodes.', DEFAULT_PORTS.coordinatorApi),
   COORDINATOR_PEER_PORTS: portList(
     'Raft peer ports of the 3 coordinator nodes.',

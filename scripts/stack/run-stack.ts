@@ -224,6 +224,22 @@ export async function runStack(environment: Record<string, string | undefined>):
       ),
     );
 
+    // --- Console (the gateway routes /console to it) -----------------------------------------------------
+    const gatewayUrl = `http://127.0.0.1:${config.GATEWAY_PORT}`;
+    const consoleUrl = `http://127.0.0.1:${config.CONSOLE_PORT}`;
+    await start('console', 'console', config.CONSOLE_PORT, {
+      HOST: '127.0.0.1',
+      CONSOLE_ADMIN_TOKEN: adminToken,
+      COORDINATOR_URLS: coordinatorUrls,
+      COORDINATOR_TOKEN: coordinatorReadToken,
+      GATEWAY_URL: gatewayUrl,
+      GATEWAY_ADMIN_TOKEN: adminToken,
+      ORCHESTRATOR_URLS: servicePorts(config, 'orchestrator')
+        .map((p) => `http://127.0.0.1:${p}`)
+        .join(','),
+      ORCHESTRATOR_TOKEN: apiToken,
+    });
+
     // --- Gateway ---------------------------------------------------------------------------------------
     say('stack: starting the gateway...');
     await start('gateway', 'gateway', config.GATEWAY_PORT, {
@@ -232,9 +248,10 @@ export async function runStack(environment: Record<string, string | undefined>):
       JWT_SECRET: jwtSecret,
       INTERNAL_TOKEN_PRIVATE_KEY: internalKeys.privateKey,
       ADMIN_TOKEN: adminToken,
+      CONSOLE_URL: consoleUrl,
     });
 
-    printTable(rows, dataDir);
+    printTable(rows, dataDir, `${gatewayUrl}/console`);
     stopStatus = watchStatus({
       coordinatorUrls: config.COORDINATOR_PORTS.map((p) => `http://127.0.0.1:${p}`),
       coordinatorToken: clientToken,
@@ -251,7 +268,7 @@ export async function runStack(environment: Record<string, string | undefined>):
   }
 }
 
-function printTable(rows: Row[], dataDir: string): void {
+function printTable(rows: Row[], dataDir: string, consoleUrl: string): void {
   const widths = [16, 28, 8];
   const line = (cells: string[]) =>
     cells.map((c, i) => (i < widths.length ? c.padEnd(widths[i] ?? 0) : c)).join('  ');
@@ -262,6 +279,7 @@ function printTable(rows: Row[], dataDir: string): void {
     line(['PROCESS', 'URL', 'PID', 'NOTE']),
     ...rows.map((r) => line([r.name, r.url, String(r.pid), r.note])),
     '',
+    `Console: ${consoleUrl}  (sign in with the gateway admin token below)`,
     `Coordinator client token: ${path.join(dataDir, 'coordinator-token')} (admin: coordinator-admin-token)`,
     `Gateway JWT secret (HS256): ${path.join(dataDir, 'gateway-jwt-secret')} (npm run token -- alice [--admin])`,
     `Internal token keys (Ed25519): ${path.join(dataDir, 'internal-token-ed25519.pem')} (+ .pub.pem)`,

@@ -20,6 +20,7 @@ import { WatchStreams } from './api/watch-streams.js';
 import { TokenDirectory } from './api/access.js';
 import { CONSENSUS, COORDINATOR_CONFIG, TOKEN_DIRECTORY } from './api/tokens.js';
 import type { CoordinatorConfig } from './config.js';
+import { RaftMetrics } from './raft/raft.metrics.js';
 
 /** What runs consensus for this node: Raft in production (see raft/), a local stand-in in API tests. */
 export interface ConsensusBinding {
@@ -95,6 +96,7 @@ export class CoordinatorModule {
         CoordinatorErrorsFilter,
         CoordinatorLifecycle,
         WatchStreams,
+        RaftMetrics,
       ],
     };
   }

@@ -91,6 +91,10 @@ export const gatewayConfigSchema = z
     INTERNAL_TOKEN_KID: env.optionalString(
       '"kid" header of the internal tokens (to rotate keys on the services).',
     ),
+    CONSOLE_URL: z
+      .url({ message: 'must be a URL' })
+      .optional()
+      .describe('The console app that /console is routed to (unset: /console answers 404).'),
     INTERNAL_TOKEN_TTL_S: env.int(
       'Lifetime of an internal token (reused for three quarters of it).',
       60,

@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { AdminController, AdminTokenGuard } from './admin/admin.http.controller.js';
 import type { GatewayConfig } from './config.js';
 import { ApiDocsModule } from './docs/api-docs.module.js';
+import { ConsoleProxyController } from './console/console-proxy.controller.js';
 import { GatewayService } from './gateway.service.js';
 
 /**
@@ -14,7 +15,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [ApiDocsModule.register(config)],
-      controllers: [AdminController],
+      controllers: [AdminController, ConsoleProxyController],
       providers: [GatewayService, AdminTokenGuard],
       exports: [GatewayService],
     };

@@ -30,6 +30,14 @@ export class OrchestratorMetrics implements OnModuleInit {
       },
     });
     new Gauge({
+      name: 'saga_oldest_unsettled_seconds',
+      help: 'Seconds since the least recently moved unsettled saga or 2PC transaction last changed state.',
+      registers: [this.metrics.registry],
+      async collect() {
+        this.set(await log.oldestUnsettledSeconds().catch(() => 0));
+      },
+    });
+    new Gauge({
       name: 'orchestrator_leader',
       help: '1 while this orchestrator instance leads (drives sagas), else 0.',
       registers: [this.metrics.registry],

@@ -7,6 +7,7 @@ export const DEFAULT_PORTS = {
   inventory: [8201, 8202],
   payments: [8301, 8302],
   orchestrator: [8401, 8402],
+  console: 8501,
   postgres: 55432,
   nats: 54222,
 } as const;

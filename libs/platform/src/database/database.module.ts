@@ -1,7 +1,9 @@
 import { type DynamicModule, Injectable, Module, type OnModuleInit } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
+import { Gauge } from 'prom-client';
 import { ReadinessRegistry } from '../health/readiness.js';
+import { Metrics } from '../metrics/metrics.js';
 import { runMigrationsExclusively } from './migrations.js';
 
 /** The options a DatabaseModule was built with, for tools (`npm run migration:*`) that need the same schema. */
@@ -48,6 +50,46 @@ class DatabaseReadiness implements OnModuleInit {
 }
 
 /**
+ * Prepared (two-phase) transactions waiting in this app's database, read when scraped: a prepared transaction
+ * holds its row locks until the coordinator decides, so its age is what an operator alerts on.
+ */
+@Injectable()
+class PreparedTransactionsMetric implements OnModuleInit {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly metrics: Metrics,
+  ) {}
+
+  onModuleInit(): void {
+    const dataSource = this.dataSource;
+    const query = `SELECT count(*)::int AS n,
+                          COALESCE(EXTRACT(EPOCH FROM now() - min(prepared)), 0)::float8 AS oldest
+                     FROM pg_prepared_xacts WHERE database = current_database()`;
+    const read = async () =>
+      ((await dataSource.query(query).catch(() => [])) as { n: number; oldest: number }[])[0];
+    const registers = [this.metrics.registry];
+    new Gauge({
+      name: 'participant_prepared_transactions',
+      help: 'Prepared (2PC) transactions waiting for a decision in this database.',
+      registers,
+      async collect() {
+        const row = await read();
+        if (row !== undefined) this.set(row.n);
+      },
+    });
+    new Gauge({
+      name: 'participant_prepared_transactions_oldest_seconds',
+      help: 'Age of the oldest prepared (2PC) transaction in this database (0 when none).',
+      registers,
+      async collect() {
+        const row = await read();
+        if (row !== undefined) this.set(row.oldest);
+      },
+    });
+  }
+}
+
+/**
  * The app's own PostgreSQL database through TypeORM. Migrations run at start-up under an advisory lock, one
  * instance at a time (never `synchronize`);
  * `SELECT 1` is part of readiness. Only repositories touch the DataSource.
@@ -72,7 +114,12 @@ export class DatabaseModule {
           retryDelay: 1_000,
         }),
       ],
-      providers: [DatabaseMigrations, DatabaseReadiness, { provide: DATABASE_OPTIONS, useValue: options }],
+      providers: [
+        DatabaseMigrations,
+        DatabaseReadiness,
+        PreparedTransactionsMetric,
+        { provide: DATABASE_OPTIONS, useValue: options },
+      ],
     };
   }
 }

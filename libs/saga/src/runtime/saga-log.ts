@@ -417,6 +417,15 @@ export class SagaLog {
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
+  /** Seconds since the least recently updated unsettled instance last moved (0 when every one is settled). */
+  async oldestUnsettledSeconds(): Promise<number> {
+    const rows = await this.dataSource.query<Array<{ s: number }>>(
+      `SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(updated_at)), 0)::float8 AS s FROM saga_instance
+        WHERE status NOT IN ('completed', 'compensated', 'committed', 'aborted', 'failed')`,
+    );
+    return rows[0]?.s ?? 0;
+  }
+
   /** Up to `limit` unpublished outbox rows, oldest first. */
   async unpublished(
     limit: number,

@@ -1,0 +1,4 @@
+import { runApp } from '@concord/platform';
+import { consoleApp } from './console.app.js';
+
+await runApp(consoleApp);
