@@ -13,15 +13,13 @@ describe('CombinedApiDocs', () => {
     server = createServer((request, response) => {
       fetched += 1;
       if (request.url !== '/docs-json') return void response.writeHead(404).end();
-      response
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            openapi: '3.0.0',
-            info: { title: 'orders', version: '1' },
-            paths: { '/v1/orders': { get: {} } },
-          }),
-        );
+      response.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          openapi: '3.0.0',
+          info: { title: 'orders', version: '1' },
+          paths: { '/v1/orders': { get: {} } },
+        }),
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
