@@ -108,6 +108,28 @@ describe('participant kit on a real PostgreSQL', () => {
     }
   });
 
+  it('prunes inbox and fence rows past their retention, and keeps younger ones', async () => {
+    const old = envelope('reserve', {});
+    const young = envelope('reserve', {});
+    await participant.action(old, add(randomUUID(), 1));
+    await participant.action(young, add(randomUUID(), 1));
+    await dataSource.query(
+      `UPDATE saga_inbox SET created_at = now() - interval '8 days' WHERE message_id = $1`,
+      [old.messageId],
+    );
+    await dataSource.query(
+      `UPDATE saga_fence SET created_at = now() - interval '8 days' WHERE transaction_id = $1`,
+      [old.transactionId],
+    );
+    expect(await participant.prune(7 * 24 * 3600 * 1000)).toEqual({ inbox: 1, fence: 1 });
+    const left: unknown[] = await dataSource.query(
+      'SELECT 1 FROM saga_inbox i JOIN saga_fence f USING (transaction_id) WHERE i.message_id = $1',
+      [young.messageId],
+    );
+    expect(left.length).toBe(1);
+    expect(await participant.prune(7 * 24 * 3600 * 1000)).toEqual({ inbox: 0, fence: 0 });
+  });
+
   it('applies concurrent deliveries of one message once', async () => {
     const key = randomUUID();
     const env = envelope('reserve', {});

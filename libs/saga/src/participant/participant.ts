@@ -372,6 +372,30 @@ export class Participant implements OnApplicationShutdown {
     return this.decide(this.ownGid(env.payload.gid), 'abort');
   }
 
+  /**
+   * Deletes inbox and fence rows older than `olderThanMs` (at most `batchMax` of each per call), never the fence
+   * of a gid still prepared. Retention must far exceed any re-send: the orchestrator stops re-sending a command once
+   * its instance finished, and a step's deadline is seconds, so days of retention keep every guarantee. Meant for a
+   * periodic job; returns how many rows went.
+   */
+  async prune(olderThanMs: number, batchMax = 10_000): Promise<{ inbox: number; fence: number }> {
+    const seconds = Math.max(0, olderThanMs) / 1000;
+    const inbox = await this.dataSource.query<[unknown[], number]>(
+      `DELETE FROM saga_inbox WHERE message_id IN (
+         SELECT message_id FROM saga_inbox WHERE created_at < now() - make_interval(secs => $1) LIMIT $2)`,
+      [seconds, batchMax],
+    );
+    const fence = await this.dataSource.query<[unknown[], number]>(
+      `DELETE FROM saga_fence WHERE (transaction_id, step) IN (
+         SELECT f.transaction_id, f.step FROM saga_fence f
+         WHERE f.created_at < now() - make_interval(secs => $1)
+           AND NOT EXISTS (SELECT 1 FROM pg_prepared_xacts p WHERE p.gid = f.transaction_id)
+         LIMIT $2)`,
+      [seconds, batchMax],
+    );
+    return { inbox: inbox[1], fence: fence[1] };
+  }
+
   /** This service's prepared transactions older than `minAgeMs` (in-doubt candidates for recovery). */
   async listPrepared(minAgeMs: number): Promise<string[]> {
     const rows: Array<{ gid: string }> = await this.dataSource.query(
