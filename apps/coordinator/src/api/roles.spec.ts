@@ -37,6 +37,7 @@ function env(port: number, extra: Record<string, string> = {}): Record<string, s
     READ_TOKEN: TOKENS.reader,
     SERVICE_TOKENS: `orders=${TOKENS.orders}`,
     WATCHES_PER_TOKEN_MAX: '2',
+    WATCH_BUFFERED_BYTES_MAX: String(64 * 1024),
     ...extra,
   };
 }
@@ -240,6 +241,38 @@ describe('coordinator roles', () => {
         return s;
       })
       .toBe(200);
+  });
+});
+
+describe('slow watchers', () => {
+  it('are cut off with a cancelled event naming the revision to resume from, not buffered without bound', async () => {
+    const url = new URL(app.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    socket.write(
+      `GET /v1/watch?prefix=slow/ HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${TOKENS.admin}\r\n\r\n`,
+    );
+    // Read nothing while ~24 MiB of events are produced: far more than the kernel's socket buffers hold.
+    socket.pause();
+    await new Promise((r) => setTimeout(r, 200));
+    const big = 'x'.repeat(256 * 1024);
+    for (let i = 0; i < 96; i++) {
+      const answer = await call('admin', 'PUT', `/v1/kv/slow/${i % 4}`, { value: big });
+      expect(answer.status).toBe(200);
+    }
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+    });
+    socket.resume();
+    // The response ends (last chunk) after the cancelled event; the connection itself may stay open.
+    await expect.poll(() => text.includes('\r\n0\r\n\r\n'), { timeout: 20_000 }).toBe(true);
+    socket.destroy();
+    expect(text.slice(-600)).toMatch(
+      /event: cancelled\ndata: \{"type":"cancelled","reason":"slow watcher[^"]*","resumeFromRevision":\d+\}/,
+    );
+    // It was cut off before all 96 events were written.
+    expect((text.match(/event: put/g) ?? []).length).toBeLessThan(96);
   });
 });
 

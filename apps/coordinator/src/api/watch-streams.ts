@@ -4,7 +4,7 @@ import type { CoordinatorConfig } from '../config.js';
 import { COORDINATOR_CONFIG } from './tokens.js';
 
 /** How long a cut-off watcher gets to read its final event before the socket is destroyed. */
-const CUTOFF_GRACE_MS = 5_000;
+const CUTOFF_GRACE_MS = 30_000;
 
 /**
  * Open watch (SSE) responses, counted per token (at most WATCHES_PER_TOKEN_MAX each). They never end on their
