@@ -42,7 +42,8 @@ const { values, positionals } = parseArgs({
     'env-file': { type: 'string' },
   },
 });
-if (positionals.length > 2) fail('usage: npm run token -- [subject] [--admin] [--ttl 1h] [--scope "a b"] [--env-file docker/.env]');
+if (positionals.length > 2)
+  fail('usage: npm run token -- [subject] [--admin] [--ttl 1h] [--scope "a b"] [--env-file docker/.env]');
 const [subject = 'dev', legacyTtl] = positionals;
 if (subject === '' || subject.length > 256) fail('the subject must be 1 to 256 characters');
 const ttlS = parseTtl(legacyTtl ?? values.ttl);
