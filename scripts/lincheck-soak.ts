@@ -22,6 +22,7 @@ import { CoordinationClient, CoordinatorHttpError } from '@concord/coordination-
 import { ProcessGroup, waitFor } from '@concord/infra';
 import { checkKv, type KvOperation } from '@concord/lincheck';
 import {
+  ADMIN_TOKEN,
   CLIENT_TOKEN,
   startCoordinatorCluster,
   type CoordinatorCluster,
@@ -29,7 +30,8 @@ import {
 } from '../test/coordinator/cluster.js';
 
 const KEYS = ['x', 'y', 'z'];
-const auth = { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' };
+/** Membership changes and the fault switch are admin routes. */
+const adminAuth = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Options {
@@ -184,7 +186,7 @@ async function client(
 async function admin(url: string, method: string, route: string, body?: unknown): Promise<Response> {
   return fetch(`${url}${route}`, {
     method,
-    headers: auth,
+    headers: adminAuth,
     signal: AbortSignal.timeout(5_000),
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });

@@ -5,7 +5,8 @@ import { coordinatorConfigSchema } from '../config.js';
 import { CoordinatorModule } from '../coordinator.module.js';
 
 // The fault switch's route: mounted only with FAULT_INJECTION=true, behind the token, input validated.
-const TOKEN = 'client-token-0123456789';
+// The fault switch is an admin route: the general client token is refused.
+const TOKEN = 'admin-token-0123456789';
 const blocked: string[][] = [];
 const apps: RunningApp[] = [];
 
@@ -48,7 +49,8 @@ async function start(faultInjection: boolean): Promise<string> {
       API_URLS: `n1=http://127.0.0.1:${port}`,
       DATA_DIR: '/tmp/unused-by-local-consensus',
       CLUSTER_SECRET: 'cluster-secret-0123456789',
-      CLIENT_TOKEN: TOKEN,
+      ADMIN_TOKEN: TOKEN,
+      CLIENT_TOKEN: 'general-client-token-0123456789',
       FAULT_INJECTION: String(faultInjection),
     },
   );
