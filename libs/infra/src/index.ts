@@ -41,3 +41,12 @@ export {
 } from './registry.js';
 export { freePort, isPortOpen } from './ports.js';
 export { waitFor, WaitTimeoutError, type WaitForOptions } from './wait.js';
+export {
+  startEtcd,
+  findEtcd,
+  etcdHealthy,
+  EtcdMissingError,
+  type EtcdHandle,
+  type EtcdMember,
+  type EtcdOptions,
+} from './etcd.js';
