@@ -26,7 +26,7 @@ export interface BackendCluster {
   readonly fixtureArgs: readonly string[];
   /** Longest election timeout of the cluster's consensus: a failover bound is a small multiple of it. */
   readonly electionTimeoutMaxMs: number;
-  /** A client; `failFast` shortens per-call timeouts (Concord only, etcd3 fails over by itself). */
+  /** A client; `failFast` gives up on one call after 1 s (a write in flight to a dying leader) and moves on. */
   client(options?: { urls?: readonly string[]; failFast?: boolean }): Coordination;
   /** The current leader as a live member sees it. */
   leader(): Promise<BackendMember>;
@@ -69,8 +69,11 @@ async function startConcord(group: ProcessGroup): Promise<BackendCluster> {
   };
 }
 
-/** etcd's default election timeout (`--election-timeout`, ms), which the harness keeps. */
-const ETCD_ELECTION_TIMEOUT_MS = 1_000;
+/**
+ * etcd's default `--election-timeout` is 1000 ms, which the harness keeps; a follower waits a random time in
+ * [timeout, 2 × timeout) before campaigning (as Concord's nodes do in [10, 20) ticks), so the longest is 2 s.
+ */
+const ETCD_ELECTION_TIMEOUT_MAX_MS = 2_000;
 
 async function startEtcdBackend(): Promise<BackendCluster> {
   const etcd = await startEtcd({ members: 3 });
@@ -81,8 +84,12 @@ async function startEtcdBackend(): Promise<BackendCluster> {
     endpoints: etcd.endpoints,
     env: { COORDINATION_BACKEND: 'etcd', ETCD_ENDPOINTS: etcd.endpoints.join(',') },
     fixtureArgs: ['etcd', etcd.endpoints.join(','), '-'],
-    electionTimeoutMaxMs: ETCD_ELECTION_TIMEOUT_MS,
-    client: (options = {}) => new EtcdCoordination({ endpoints: options.urls ?? etcd.endpoints }),
+    electionTimeoutMaxMs: ETCD_ELECTION_TIMEOUT_MAX_MS,
+    client: (options = {}) =>
+      new EtcdCoordination({
+        endpoints: options.urls ?? etcd.endpoints,
+        ...(options.failFast ? { requestTimeoutMs: 1_000 } : {}),
+      }),
     // Each live member reports its own id and the leader's through the gRPC gateway's maintenance status.
     leader: () =>
       waitFor(
