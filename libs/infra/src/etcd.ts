@@ -10,7 +10,11 @@ import { registerStopper, registerTempDir } from './registry.js';
 export interface EtcdOptions {
   /** Members of the cluster. Default 3 (a majority survives one loss). */
   members?: number;
-  /** Parent of the members' data dirs. Given: kept. Omitted: a temp dir, deleted by `stop()`. */
+  /** Client ports of the members, one each (default: free ports). */
+  clientPorts?: readonly number[];
+  /** Peer ports of the members, one each (default: free ports). */
+  peerPorts?: readonly number[];
+  /** Parent of the members' data dirs. Given: kept (a restart rejoins with its state). Omitted: a temp dir. */
   dataDir?: string;
   /** The `etcd` executable. Default: found on PATH, then /usr/bin, /usr/local/bin. */
   binary?: string;
@@ -75,9 +79,24 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdHandle> 
       }
     }
   };
-  for (let i = 1; i <= count; i++)
-    layout.push({ name: `e${i}`, clientPort: await port(), peerPort: await port() });
+  for (const [label, ports] of [
+    ['clientPorts', options.clientPorts],
+    ['peerPorts', options.peerPorts],
+  ] as const) {
+    if (ports !== undefined && ports.length !== count) {
+      throw new Error(`etcd ${label} must list ${count} ports, got ${ports.length}`);
+    }
+  }
+  for (const p of [...(options.clientPorts ?? []), ...(options.peerPorts ?? [])]) taken.add(p);
+  for (let i = 0; i < count; i++) {
+    layout.push({
+      name: `e${i + 1}`,
+      clientPort: options.clientPorts?.[i] ?? (await port()),
+      peerPort: options.peerPorts?.[i] ?? (await port()),
+    });
+  }
   const initialCluster = layout.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
+  // Stable for a given data dir, so a restarted stack's members recognise each other.
   const token = `concord-${path.basename(root)}`;
 
   const started: ProcessHandle[] = [];
