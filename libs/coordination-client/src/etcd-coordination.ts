@@ -358,10 +358,11 @@ export class EtcdCoordination implements Coordination {
         current.on('disconnected', (error: Error) => {
           if (!stopped) handlers.onError?.(error);
         });
-        // A watch is only cancelled by the server for a compacted start revision (or a permission change).
+        // The server cancels a watch whose start revision was compacted (or after a permission change). etcd
+        // 3.4 leaves `cancel_reason` empty and etcd3 drops `compact_revision`, so ask: is `next` still readable?
         const error = await ended;
         if (stopped) return;
-        if (/compacted/i.test(error.message)) {
+        if (await this.isCompacted(next)) {
           try {
             const prefix = 'key' in filter ? filter.key : filter.prefix;
             const listed = await this.range(prefix, { limit: 10_000 });
@@ -394,6 +395,19 @@ export class EtcdCoordination implements Coordination {
   }
 
   // --- internals --------------------------------------------------------------------------------------------
+
+  /** True when reading as of `revision` answers "compacted" (false when it is readable, or unknown). */
+  private async isCompacted(revision: number | undefined): Promise<boolean> {
+    if (revision === undefined) return false;
+    try {
+      await this.call(() =>
+        this.client.kv.range({ key: Buffer.from([0]), revision, limit: 1, count_only: true }),
+      );
+      return false;
+    } catch (error) {
+      return error instanceof CoordinatorHttpError && error.status === 410;
+    }
+  }
 
   /** Puts `{prefix}{lease}` bound to the lease unless it exists (a retried call finds its own place in line). */
   private async enqueue(prefix: string, lease: string, value: string) {
