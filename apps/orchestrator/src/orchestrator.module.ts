@@ -97,6 +97,7 @@ export class OrchestratorModule {
               log,
               () => nats.get(),
               config.OUTBOX_RELAY_INTERVAL_MS,
+              config.OUTBOX_STREAM_REPLICAS,
             ),
           inject: [SagaRuntime, LEADERSHIP, SagaLog, NatsConnectionHolder],
         },

@@ -129,7 +129,12 @@ export const serviceConfigShape = {
   DATABASE_URL: env.url(
     "PostgreSQL URL of this service's own database (postgres://user:password@host:port/db).",
   ),
-  NATS_URL: env.url('NATS server URL (nats://host:port).'),
+  NATS_URL: env
+    .urlList(
+      'NATS server URL (nats://host:port), or every seed of a cluster, comma-separated (nats://a:4222,nats://b:4222).',
+    )
+    .refine((urls) => urls.length > 0, 'must name at least one server')
+    .transform((urls) => urls.join(',')),
   COORDINATOR_URLS: env
     .urlList('Comma-separated API URLs of the coordinator nodes; empty to run without one.')
     .default([]),

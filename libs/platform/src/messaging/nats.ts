@@ -7,7 +7,7 @@ export const NATS_URL = Symbol('NATS_URL');
 
 /** Options for the app's NATS listener: request/reply with a queue group per service. */
 export function natsListener(url: string, queue: string): NatsOptions {
-  return { transport: Transport.NATS, options: { servers: [url], queue, name: queue } };
+  return { transport: Transport.NATS, options: { servers: natsServers(url), queue, name: queue } };
 }
 
 /**
@@ -40,7 +40,7 @@ export class NatsConnectionHolder implements OnModuleInit, OnApplicationShutdown
   }
 
   private async open(): Promise<NatsConnection> {
-    return connect({ servers: [this.url], maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 2_000 });
+    return connect({ servers: natsServers(this.url), maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 2_000 });
   }
 
   private async ping(): Promise<void> {
@@ -51,4 +51,12 @@ export class NatsConnectionHolder implements OnModuleInit, OnApplicationShutdown
   async onApplicationShutdown(): Promise<void> {
     await this.connection?.drain().catch(() => undefined);
   }
+}
+
+/** The seeds of NATS_URL: one server, or a cluster's servers comma-separated (the client fails over among them). */
+export function natsServers(url: string): string[] {
+  return url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
