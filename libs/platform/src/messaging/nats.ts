@@ -40,7 +40,12 @@ export class NatsConnectionHolder implements OnModuleInit, OnApplicationShutdown
   }
 
   private async open(): Promise<NatsConnection> {
-    return connect({ servers: natsServers(this.url), maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 2_000 });
+    return connect({
+      servers: natsServers(this.url),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      timeout: 2_000,
+    });
   }
 
   private async ping(): Promise<void> {
