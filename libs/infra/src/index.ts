@@ -50,3 +50,9 @@ export {
   type EtcdMember,
   type EtcdOptions,
 } from './etcd.js';
+export {
+  startNatsCluster,
+  type NatsClusterHandle,
+  type NatsClusterNode,
+  type NatsClusterOptions,
+} from './nats-cluster.js';
