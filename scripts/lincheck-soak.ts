@@ -156,8 +156,8 @@ async function client(
       try {
         const compare =
           expect === null
-            ? { key, target: 'createRevision', op: '=', value: 0 }
-            : { key, target: 'value', op: '=', value: expect };
+            ? ({ key, target: 'createRevision', op: '=', value: 0 } as const)
+            : ({ key, target: 'value', op: '=', value: expect } as const);
         const result = await coordination.txn({
           compare: [compare],
           success: [{ put: { key, value } }],

@@ -293,7 +293,7 @@ describe('docker/compose.yaml', () => {
       expect(environmentOf(service), name).toMatchObject(expected[name] ?? {});
     }
     expect(Object.keys(compose.services).sort()).toEqual(
-      [...Object.keys(expected), 'nats', 'postgres'].sort(),
+      [...Object.keys(expected), 'nats-1', 'nats-2', 'nats-3', 'postgres'].sort(),
     );
   });
 
@@ -330,10 +330,15 @@ describe('docker/compose.yaml', () => {
       if (app === 'gateway') {
         // The gateway speaks only HTTP: given NATS, it would wait for a server it never uses.
         expect(env['NATS_URL'], name).toBeUndefined();
-        expect(Object.keys(dependenciesOf(service)), name).not.toContain('nats');
+        expect(
+          Object.keys(dependenciesOf(service)).filter((d) => d.startsWith('nats')),
+          name,
+        ).toEqual([]);
         continue;
       }
-      expect(env, name).toMatchObject({ NATS_URL: 'nats://nats:4222' });
+      expect(env, name).toMatchObject({
+        NATS_URL: 'nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222',
+      });
       expect(env, name).toMatchObject({ PUBLIC_URL: `http://${name}:${env['PORT']}` });
       if (!DATABASE_APPS.includes(app)) continue;
       const database = new URL(env['DATABASE_URL'] ?? '');
@@ -373,7 +378,7 @@ describe('docker/compose.yaml', () => {
       const app = environmentOf(service)['APP'] ?? '';
       if (!DATABASE_APPS.includes(app)) continue;
       expect(Object.keys(dependenciesOf(service)).sort(), name).toEqual(
-        ['coordinator-1', 'coordinator-2', 'coordinator-3', 'nats', 'postgres'].sort(),
+        ['coordinator-1', 'coordinator-2', 'coordinator-3', 'nats-1', 'nats-2', 'nats-3', 'postgres'].sort(),
       );
     }
   });
@@ -412,13 +417,30 @@ describe('docker/compose.yaml', () => {
     for (const app of DATABASE_APPS) expect(initSql).toMatch(new RegExp(`^CREATE DATABASE ${app};$`, 'm'));
   });
 
-  it('runs NATS 2.10 with JetStream on a volume', () => {
-    const nats = compose.services['nats'];
-    expect(nats?.image).toMatch(/^nats:2\.10\b/);
-    const words = commandWords(nats?.command);
-    expect(words.some((w) => w === '--jetstream' || w === '-js')).toBe(true);
-    const storeDir = words[words.findIndex((w) => w === '--store_dir' || w === '-sd') + 1];
-    expect(nats?.volumes).toContain(`nats-data:${storeDir}`);
+  it('runs NATS 2.10 as a 3-node JetStream cluster, each node on its own volume, routed to the others', () => {
+    const nodes = ['nats-1', 'nats-2', 'nats-3'];
+    for (const name of nodes) {
+      const nats = compose.services[name];
+      expect(nats?.image, name).toMatch(/^nats:2\.10\b/);
+      const words = commandWords(nats?.command);
+      const flag = (f: string) => words[words.indexOf(f) + 1];
+      expect(
+        words.some((w) => w === '--jetstream' || w === '-js'),
+        name,
+      ).toBe(true);
+      expect(nats?.volumes, name).toContain(`${name}-data:${flag('--store_dir')}`);
+      expect(flag('--server_name'), name).toBe(name);
+      expect(flag('--cluster_name'), name).toBe('concord');
+      expect(flag('--cluster'), name).toBe('nats://0.0.0.0:6222');
+      expect(flag('--routes')?.split(',').sort(), name).toEqual(nodes.map((n) => `nats://${n}:6222`));
+    }
+    // Every NATS client gets every seed; the orchestrator creates the lifecycle stream with 3 replicas.
+    for (const [name, service] of appServices) {
+      const env = environmentOf(service);
+      if (env['APP'] === 'coordinator') continue;
+      expect(env['NATS_URL'], name).toBe(nodes.map((n) => `nats://${n}:4222`).join(','));
+      if (env['APP'] === 'orchestrator') expect(env['OUTBOX_STREAM_REPLICAS'], name).toBe('3');
+    }
   });
 
   it('declares every named volume it mounts', () => {

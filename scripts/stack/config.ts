@@ -41,6 +41,16 @@ export const stackConfigSchema = z.object({
     'Use this PostgreSQL server (any database path) instead of a private one.',
   ),
   NATS_URL: env.optionalString('Use this NATS server instead of a private one.'),
+  STACK_COORDINATION: z
+    .enum(['concord', 'etcd'], { message: 'must be concord or etcd' })
+    .default('concord')
+    .describe(
+      "Coordination backend (`npm run stack -- --coordination etcd`): Concord's 3 coordinator nodes, or a " +
+        'private 3-member etcd on the same ports (COORDINATOR_PORTS as client ports, COORDINATOR_PEER_PORTS as peer ports).',
+    ),
+  ETCD_ENDPOINTS: env.optionalString(
+    'With --coordination etcd: use this etcd cluster (comma-separated client URLs) instead of a private one.',
+  ),
   STACK_READY_TIMEOUT_MS: env.int('How long each process may take to become ready.', 60_000, 1_000),
   LOG_LEVEL: env.logLevel(),
   ...serviceShapes,
@@ -54,4 +64,23 @@ export function loadStackConfig(environment: Record<string, string | undefined>)
 
 export function servicePorts(config: StackConfig, app: string): number[] {
   return config[`${app.toUpperCase()}_PORTS`] as number[];
+}
+
+/** Command-line flags of `npm run stack`, as the variables they set: `--coordination <concord|etcd>`. */
+export function parseStackArgs(args: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    const [flag, inline] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg];
+    if (flag === '--coordination') {
+      const value = inline ?? args[++i];
+      if (value === undefined) throw new Error('--coordination needs a value: concord or etcd');
+      out['STACK_COORDINATION'] = value;
+    } else {
+      throw new Error(`unknown argument ${arg} (known: --coordination <concord|etcd>)`);
+    }
+  }
+  return out;
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DOMAIN_SERVICES } from '@concord/contracts';
-import { type ProcessHandle, startNats, startPostgres, startProcess } from '@concord/infra';
+import { type ProcessHandle, startEtcd, startNats, startPostgres, startProcess } from '@concord/infra';
 import { ConfigError } from '@concord/platform';
 import { loadStackConfig, servicePorts, type StackConfig } from './config.js';
 import { watchStatus } from './status.js';
@@ -178,36 +178,63 @@ export async function runStack(environment: Record<string, string | undefined>):
       return proc;
     };
 
-    // --- Coordinators ----------------------------------------------------------------------------------
-    say('stack: starting 3 coordinators (Raft)...');
-    const ids = ['n1', 'n2', 'n3'];
-    const peers = ids.map((id, i) => `${id}=127.0.0.1:${config.COORDINATOR_PEER_PORTS[i]}`).join(',');
-    const apiUrls = ids.map((id, i) => `${id}=http://127.0.0.1:${config.COORDINATOR_PORTS[i]}`).join(',');
+    // --- Coordination: Concord's coordinators, or etcd on the same ports -------------------------------
+    let coordination: Record<string, string>;
     const coordinatorUrls = config.COORDINATOR_PORTS.map((p) => `http://127.0.0.1:${p}`).join(',');
-    await Promise.all(
-      ids.map((id, i) =>
-        start(`coordinator-${i + 1}`, 'coordinator', config.COORDINATOR_PORTS[i] ?? 0, {
-          NODE_ID: id,
-          PEER_PORT: String(config.COORDINATOR_PEER_PORTS[i]),
-          PEERS: peers,
-          API_URLS: apiUrls,
-          DATA_DIR: path.join(dataDir, 'coordinator', id),
-          CLUSTER_SECRET: clusterSecret,
-          CLIENT_TOKEN: clientToken,
-          ADMIN_TOKEN: coordinatorAdminToken,
-          READ_TOKEN: coordinatorReadToken,
-          SERVICE_TOKENS: [...serviceTokens].map(([service, token]) => `${service}=${token}`).join(','),
-          // API and Raft peer listeners on loopback unless configured otherwise.
-          HOST: config.COORDINATOR_HOST,
-        }),
-      ),
-    );
+    if (config.STACK_COORDINATION === 'etcd') {
+      let endpoints = config.ETCD_ENDPOINTS;
+      if (endpoints === undefined) {
+        const etcd = await startEtcd({
+          members: 3,
+          clientPorts: config.COORDINATOR_PORTS,
+          peerPorts: config.COORDINATOR_PEER_PORTS,
+          dataDir: path.join(dataDir, 'etcd'),
+        });
+        stoppers.push(() => etcd.stop());
+        endpoints = etcd.endpoints.join(',');
+        for (const m of etcd.members) {
+          rows.push({
+            name: `etcd-${m.name}`,
+            url: m.endpoint,
+            pid: m.process.pid,
+            note: `data in ${path.relative(ROOT, m.dataDir)}`,
+          });
+        }
+      } else {
+        rows.push({ name: 'etcd', url: endpoints, pid: '-', note: 'external (ETCD_ENDPOINTS)' });
+      }
+      coordination = { COORDINATION_BACKEND: 'etcd', ETCD_ENDPOINTS: endpoints };
+    } else {
+      say('stack: starting 3 coordinators (Raft)...');
+      const ids = ['n1', 'n2', 'n3'];
+      const peers = ids.map((id, i) => `${id}=127.0.0.1:${config.COORDINATOR_PEER_PORTS[i]}`).join(',');
+      const apiUrls = ids.map((id, i) => `${id}=http://127.0.0.1:${config.COORDINATOR_PORTS[i]}`).join(',');
+      await Promise.all(
+        ids.map((id, i) =>
+          start(`coordinator-${i + 1}`, 'coordinator', config.COORDINATOR_PORTS[i] ?? 0, {
+            NODE_ID: id,
+            PEER_PORT: String(config.COORDINATOR_PEER_PORTS[i]),
+            PEERS: peers,
+            API_URLS: apiUrls,
+            DATA_DIR: path.join(dataDir, 'coordinator', id),
+            CLUSTER_SECRET: clusterSecret,
+            CLIENT_TOKEN: clientToken,
+            ADMIN_TOKEN: coordinatorAdminToken,
+            READ_TOKEN: coordinatorReadToken,
+            SERVICE_TOKENS: [...serviceTokens].map(([service, token]) => `${service}=${token}`).join(','),
+            // API and Raft peer listeners on loopback unless configured otherwise.
+            HOST: config.COORDINATOR_HOST,
+          }),
+        ),
+      );
+      coordination = { COORDINATION_BACKEND: 'concord', COORDINATOR_URLS: coordinatorUrls };
+    }
 
     // --- Domain services and orchestrators -------------------------------------------------------------
     say('stack: starting the services and the orchestrators...');
     const common = {
       NATS_URL: natsUrl,
-      COORDINATOR_URLS: coordinatorUrls,
+      ...coordination,
       API_TOKEN: apiToken,
       INTERNAL_TOKEN_PUBLIC_KEY: internalKeys.publicKey,
     };

@@ -44,10 +44,15 @@ const auth = { authorization: `Bearer ${CLIENT_TOKEN}` };
  * Free ports are only free a moment ago: if another process takes one first, the attempt is torn down and
  * retried on new ports.
  */
-export async function startCoordinatorCluster(group: ProcessGroup, size = 3): Promise<CoordinatorCluster> {
+export async function startCoordinatorCluster(
+  group: ProcessGroup,
+  size = 3,
+  /** Extra environment of every node, e.g. `{ LOG_LEVEL: 'info' }`. */
+  env: Record<string, string> = {},
+): Promise<CoordinatorCluster> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startCoordinatorClusterOnce(group, size);
+      return await startCoordinatorClusterOnce(group, size, env);
     } catch (error) {
       const portTaken = /EADDRINUSE|cannot listen/.test(String((error as Error).message));
       if (!portTaken || attempt >= 3) throw error;
@@ -58,7 +63,11 @@ export async function startCoordinatorCluster(group: ProcessGroup, size = 3): Pr
   }
 }
 
-async function startCoordinatorClusterOnce(group: ProcessGroup, size: number): Promise<CoordinatorCluster> {
+async function startCoordinatorClusterOnce(
+  group: ProcessGroup,
+  size: number,
+  extraEnv: Record<string, string>,
+): Promise<CoordinatorCluster> {
   const specs = await Promise.all(
     Array.from({ length: size }, async (_, i) => ({
       id: `n${i + 1}`,
@@ -98,6 +107,7 @@ async function startCoordinatorClusterOnce(group: ProcessGroup, size: number): P
         JOIN: String(join),
         // The transport's fault switch (PUT /admin/faults/partition), for the partition nemesis.
         FAULT_INJECTION: 'true',
+        ...extraEnv,
       },
       // A joining node is not ready until it is a member and knows the leader.
       ...(join ? {} : { ready: { url: `http://127.0.0.1:${s.port}/health/ready`, timeoutMs: 60_000 } }),

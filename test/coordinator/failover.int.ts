@@ -1,38 +1,32 @@
 /**
- * Three real coordinator processes. SIGKILL the leader during writes: a new leader serves within three election
+ * Three real members of each coordination backend (Concord's coordinator, etcd), used through the same port. SIGKILL the leader during writes: a new leader serves within three election
  * timeouts. Restart every node: no acknowledged write is lost. A watch sees every change once, in order, across
  * the leader change and its own reconnect.
  */
-import { CoordinationClient, type WatchEvent } from '@concord/coordination-client';
+import type { WatchEvent } from '@concord/coordination-client';
 import { ProcessGroup, waitFor } from '@concord/infra';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  CLIENT_TOKEN,
-  type CoordinatorCluster,
-  ELECTION_TIMEOUT_MAX_MS,
-  startCoordinatorCluster,
-} from './cluster.js';
+import { BACKENDS, type BackendCluster, startBackend } from './backends.js';
 
 const group = new ProcessGroup();
-let cluster: CoordinatorCluster;
+let cluster: BackendCluster | undefined;
 
 beforeEach(({ onTestFailed }) => group.printLogsOnFailure(onTestFailed));
-afterAll(() => group.stopAll());
+afterAll(async () => {
+  await cluster?.stop();
+  await group.stopAll();
+});
 
-describe('coordinator cluster under failure', () => {
+describe.each(BACKENDS)('coordination cluster under failure (%s)', (backend) => {
   it('elects a new leader within 3 election timeouts of a SIGKILL and loses no acknowledged write', async () => {
-    cluster = await startCoordinatorCluster(group, 3);
-    const client = new CoordinationClient({
-      urls: cluster.urls,
-      token: CLIENT_TOKEN,
-      requestTimeoutMs: 1_000,
-      attempts: 20,
-    });
+    await cluster?.stop();
+    cluster = await startBackend(backend, group);
+    const client = cluster.client({ failFast: true });
     const watcherLeader = await cluster.leader();
     // The watch connects to the leader first, so that killing it forces a reconnect as well as an election.
-    const watchClient = new CoordinationClient({
-      urls: [watcherLeader.url, ...cluster.urls.filter((u) => u !== watcherLeader.url)],
-      token: CLIENT_TOKEN,
+    const leaderIndex = cluster.members.indexOf(watcherLeader);
+    const watchClient = cluster.client({
+      urls: [...cluster.endpoints.slice(leaderIndex), ...cluster.endpoints.slice(0, leaderIndex)],
     });
     const first = await client.put('w/0', '0');
     const seen: WatchEvent[] = [];
@@ -67,7 +61,7 @@ describe('coordinator cluster under failure', () => {
       description: 'a write acknowledged after the kill',
     });
     const recoveryMs = firstAckAfterKill - killedAt;
-    expect(recoveryMs).toBeLessThan(3 * ELECTION_TIMEOUT_MAX_MS);
+    expect(recoveryMs).toBeLessThan(3 * cluster.electionTimeoutMaxMs);
     // An answer already in flight at the kill can arrive first; ask for the new leader once the old one is gone
     // (cluster.leader() skips exited processes, and survivors may name the old leader until they time out).
     await leader.proc.waitForExit(10_000);
@@ -93,8 +87,8 @@ describe('coordinator cluster under failure', () => {
 
     // Restart every node from its data directory: nothing acknowledged is lost.
     await leader.proc.restart();
-    for (const n of cluster.nodes) n.proc.sigkill();
-    await Promise.all(cluster.nodes.map((n) => n.proc.restart()));
+    for (const n of cluster.members) n.proc.sigkill();
+    await Promise.all(cluster.members.map((n) => n.proc.restart()));
     await cluster.leader();
     const { items } = await client.range('w/', { limit: 10_000 });
     const stored = new Map(items.map((kv) => [kv.key, kv.modRevision]));

@@ -107,8 +107,8 @@ describe('coordinator linearizability', () => {
             try {
               const compare =
                 expect_ === null
-                  ? { key, target: 'createRevision', op: '=', value: 0 }
-                  : { key, target: 'value', op: '=', value: expect_ };
+                  ? ({ key, target: 'createRevision', op: '=', value: 0 } as const)
+                  : ({ key, target: 'value', op: '=', value: expect_ } as const);
               const result = await client.txn({
                 compare: [compare],
                 success: [{ put: { key, value } }],

@@ -6,18 +6,19 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { CoordinationClient } from '@concord/coordination-client';
 import { ProcessGroup, waitFor } from '@concord/infra';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLIENT_TOKEN, ROOT, startCoordinatorCluster } from './cluster.js';
+import { BACKENDS, type BackendCluster, startBackend } from './backends.js';
+import { ROOT } from './cluster.js';
 
 const group = new ProcessGroup();
 let resource: Server | undefined;
+let cluster: BackendCluster | undefined;
 
 beforeEach(({ onTestFailed }) => group.printLogsOnFailure(onTestFailed));
 afterAll(async () => {
+  await cluster?.stop();
   await group.stopAll();
-  resource?.close();
 });
 
 interface Write {
@@ -30,6 +31,7 @@ interface Write {
 async function fencedResource(): Promise<{ url: string; writes: Write[] }> {
   const writes: Write[] = [];
   let largest = 0;
+  resource?.close();
   resource = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -45,9 +47,10 @@ async function fencedResource(): Promise<{ url: string; writes: Write[] }> {
   return { url: `http://127.0.0.1:${(resource.address() as AddressInfo).port}/write`, writes };
 }
 
-describe('locks with fencing tokens', () => {
+describe.each(BACKENDS)('locks with fencing tokens (%s)', (backend) => {
   it('fences a holder that was paused past its lease', async () => {
-    const cluster = await startCoordinatorCluster(group, 3);
+    await cluster?.stop();
+    cluster = await startBackend(backend, group);
     const { url, writes } = await fencedResource();
     const ttlSeconds = 2;
     const holder = await group.start({
@@ -57,8 +60,7 @@ describe('locks with fencing tokens', () => {
         '--import',
         'tsx',
         path.join(ROOT, 'test/coordinator/fixtures/lock-holder.ts'),
-        cluster.urls.join(','),
-        CLIENT_TOKEN,
+        ...cluster.fixtureArgs,
         'ledger',
         String(ttlSeconds),
         url,
@@ -71,7 +73,7 @@ describe('locks with fencing tokens', () => {
 
     holder.sigstop();
     const pausedAt = performance.now();
-    const client = new CoordinationClient({ urls: cluster.urls, token: CLIENT_TOKEN });
+    const client = cluster.client();
     const lease = await client.grantLease(30);
     const acquired = await client.lock('ledger', lease.id, 20_000);
     // The lock only changed hands once the paused holder's lease expired.
@@ -94,5 +96,7 @@ describe('locks with fencing tokens', () => {
     expect(writes.slice(firstNew).filter((w) => w.token === oldToken && w.accepted)).toEqual([]);
     await client.unlock('ledger', acquired.key);
     client.close();
+    await holder.stop();
+    resource?.close();
   });
 });

@@ -4,16 +4,16 @@
  * claims a larger fencing token, resumes the unfinished sagas, and every order ends settled with the domain
  * invariants intact. Requests that reach the follower are relayed to the leader.
  */
-import { CoordinationClient } from '@concord/coordination-client';
 import { ProcessGroup, waitFor } from '@concord/infra';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLIENT_TOKEN, SERVICE_TOKENS, startCoordinatorCluster } from '../coordinator/cluster.js';
+import { BACKENDS, type BackendCluster, startBackend } from '../coordinator/backends.js';
 import { DomainApi } from '../domain/domain-api.js';
 import { type DomainStack, startDomainStack } from '../domain/domain-stack.js';
 import { checkInvariants, readSnapshot } from '../domain/invariants.js';
 
 const coordinators = new ProcessGroup();
 let stack: DomainStack | undefined;
+let cluster: BackendCluster | undefined;
 
 beforeEach(({ onTestFailed }) => {
   coordinators.printLogsOnFailure(onTestFailed);
@@ -21,17 +21,18 @@ beforeEach(({ onTestFailed }) => {
 });
 afterAll(async () => {
   await stack?.stop();
+  await cluster?.stop();
   await coordinators.stopAll();
 });
 
-describe('orchestrator high availability', () => {
+describe.each(BACKENDS)('orchestrator high availability (%s)', (backend) => {
   it('fails over to the other instance through the coordinator election, and every order settles', async () => {
-    const cluster = await startCoordinatorCluster(coordinators, 3);
+    await stack?.stop();
+    await cluster?.stop();
+    const backendCluster = await startBackend(backend, coordinators);
+    cluster = backendCluster;
     // Each app holds only its own coordinator token (registers only itself; the orchestrator's election).
-    const coordination = (service: string) => ({
-      COORDINATOR_URLS: cluster.urls.join(','),
-      COORDINATOR_TOKEN: SERVICE_TOKENS[service] ?? '',
-    });
+    const coordination = (service: string) => backendCluster.envFor(service);
     stack = await startDomainStack({
       orchestrator: false,
       env: {
@@ -43,7 +44,7 @@ describe('orchestrator high availability', () => {
     const orchestratorEnv = { ...coordination('orchestrator'), LEADER_LEASE_TTL_SECONDS: '2' };
     const first = await stack.start('orchestrator', { ...orchestratorEnv, INSTANCE_ID: 'orchestrator-a' });
     const second = await stack.start('orchestrator', { ...orchestratorEnv, INSTANCE_ID: 'orchestrator-b' });
-    const client = new CoordinationClient({ urls: cluster.urls, token: CLIENT_TOKEN });
+    const client = cluster.client();
     const leaderOf = async () => (await client.electionLeader('orchestrator'))?.value;
     const initial = await waitFor(leaderOf, { timeoutMs: 30_000, description: 'an orchestrator leads' });
     const initialTerm = (await client.electionLeader('orchestrator'))?.term ?? 0;

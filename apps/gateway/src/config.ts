@@ -1,4 +1,4 @@
-import { baseConfigShape, env } from '@concord/platform';
+import { baseConfigShape, coordinationBackendConfigShape, env } from '@concord/platform';
 import { z } from 'zod';
 import { ClientTokenVerifier } from './edge/client-tokens.js';
 import { parseInternalPrivateKey } from './edge/internal-tokens.js';
@@ -19,6 +19,7 @@ export const gatewayConfigSchema = z
     COORDINATOR_TOKEN: env.optionalString(
       'Bearer token for the coordinator API (required with COORDINATOR_URLS).',
     ),
+    ...coordinationBackendConfigShape,
     ROUTES_KEY: env.string(
       'Coordinator key whose JSON value (same shape as ROUTES) replaces the route table, followed by watch.',
       'config/gateway/routes',
@@ -239,7 +240,15 @@ export const gatewayConfigSchema = z
         message: 'must not exceed ROUTE_TIMEOUT_MS',
       });
     }
-    if (config.COORDINATOR_URLS.length === 0 && Object.keys(config.STATIC_UPSTREAMS).length === 0) {
+    if (config.COORDINATION_BACKEND === 'etcd' && config.ETCD_ENDPOINTS.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ETCD_ENDPOINTS'],
+        message: 'is required with COORDINATION_BACKEND=etcd',
+      });
+    }
+    const registry = config.COORDINATION_BACKEND === 'etcd' ? config.ETCD_ENDPOINTS : config.COORDINATOR_URLS;
+    if (registry.length === 0 && Object.keys(config.STATIC_UPSTREAMS).length === 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['STATIC_UPSTREAMS'],

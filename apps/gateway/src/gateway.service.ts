@@ -1,4 +1,4 @@
-import { CoordinationClient } from '@concord/coordination-client';
+import { createCoordination } from '@concord/coordination-client';
 import { APP_CONFIG, APP_LOGGER, Metrics, ReadinessRegistry } from '@concord/platform';
 import {
   ActiveHealthChecker,
@@ -182,12 +182,16 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
           this.pools.slot(result.service, result.id)?.breaker.reportHealth(result.passed, this.clock.nowMs()),
       });
     }
-    if (config.COORDINATOR_URLS.length > 0) {
-      const client = new CoordinationClient({
-        urls: config.COORDINATOR_URLS,
-        token: config.COORDINATOR_TOKEN ?? '',
-        onWarning: (message) => this.logger.warn({ context: 'coordinator' }, message),
-      });
+    const client = createCoordination({
+      backend: config.COORDINATION_BACKEND,
+      urls: config.COORDINATOR_URLS,
+      token: config.COORDINATOR_TOKEN ?? '',
+      etcdEndpoints: config.ETCD_ENDPOINTS,
+      etcdUsername: config.ETCD_USERNAME,
+      etcdPassword: config.ETCD_PASSWORD,
+      onWarning: (message) => this.logger.warn({ context: 'coordinator' }, message),
+    });
+    if (client !== null) {
       this.discovery = new CoordinatorDiscovery(
         client,
         this.membership,

@@ -34,6 +34,12 @@ export const orchestratorConfigSchema = z.object({
     200,
     10,
   ),
+  OUTBOX_STREAM_REPLICAS: env.int(
+    'JetStream replicas of the SAGA_EVENTS stream when the orchestrator creates it (3 on a 3-node NATS cluster).',
+    1,
+    1,
+    5,
+  ),
 });
 
 export type OrchestratorConfig = z.infer<typeof orchestratorConfigSchema>;

@@ -1,9 +1,5 @@
 import { OrchestratorMetrics } from './orchestrator.metrics.js';
-import {
-  COORDINATION_CLIENT,
-  type CoordinationClient,
-  serviceCoordination,
-} from '@concord/coordination-client';
+import { COORDINATION_CLIENT, type Coordination, serviceCoordination } from '@concord/coordination-client';
 import { LeaderRelay } from './leader-relay.js';
 import {
   DatabaseModule,
@@ -64,7 +60,7 @@ export class OrchestratorModule {
         {
           provide: LEADERSHIP,
           inject: [SagaLog, LEADERSHIP_HOLDER, COORDINATION_CLIENT],
-          useFactory: (log: SagaLog, holder: string, client: CoordinationClient | null) =>
+          useFactory: (log: SagaLog, holder: string, client: Coordination | null) =>
             client === null
               ? new SingleInstanceLeadership(log, holder)
               : new CoordinatorLeadership(client, log, {
@@ -101,6 +97,7 @@ export class OrchestratorModule {
               log,
               () => nats.get(),
               config.OUTBOX_RELAY_INTERVAL_MS,
+              config.OUTBOX_STREAM_REPLICAS,
             ),
           inject: [SagaRuntime, LEADERSHIP, SagaLog, NatsConnectionHolder],
         },

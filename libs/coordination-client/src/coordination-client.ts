@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { BreakerRegistry, failedBeforeSend, retry } from '@concord/resilience';
+import type { Coordination, TxnCompare, TxnRequestOp, TxnResponseOp, WatchHandlers } from './coordination.js';
 import { CoordinatorHttpError, CoordinatorUnavailableError } from './errors.js';
 import { parseSse } from './sse.js';
 
@@ -60,7 +61,8 @@ interface CallOptions {
  * exponential backoff and full jitter; others only when the failure happened before the request was sent.
  * A 503 (no leader yet) is retried for every method: the node refused it without applying anything.
  */
-export class CoordinationClient {
+export class CoordinationClient implements Coordination {
+  readonly backend = 'concord' as const;
   private preferred = 0;
   private readonly timeoutMs: number;
   private readonly attempts: number;
@@ -134,10 +136,10 @@ export class CoordinationClient {
   }
 
   async txn(body: {
-    compare?: unknown[];
-    success?: unknown[];
-    failure?: unknown[];
-  }): Promise<{ succeeded: boolean; revision: number; responses: unknown[] }> {
+    compare?: readonly TxnCompare[];
+    success?: readonly TxnRequestOp[];
+    failure?: readonly TxnRequestOp[];
+  }): Promise<{ succeeded: boolean; revision: number; responses: TxnResponseOp[] }> {
     return this.call({ method: 'POST', path: '/v1/txn', body, idempotent: false });
   }
 
@@ -242,12 +244,7 @@ export class CoordinationClient {
    */
   watch(
     filter: { key: string } | { prefix: string },
-    handlers: {
-      fromRevision?: number;
-      onEvent: (event: WatchEvent) => void;
-      onReset?: (items: KeyValue[], revision: number) => void;
-      onError?: (error: Error) => void;
-    },
+    handlers: WatchHandlers,
   ): { stop(): void; readonly lastRevision: number } {
     const controller = new AbortController();
     let next = handlers.fromRevision;

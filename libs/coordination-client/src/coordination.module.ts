@@ -7,7 +7,8 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { CoordinationClient } from './coordination-client.js';
+import type { Coordination } from './coordination.js';
+import { type CoordinationBackend, createCoordination } from './create-coordination.js';
 import { type InstanceRecord, ServiceRegistration } from './service-registration.js';
 import { SharedConfig } from './shared-config.js';
 
@@ -15,6 +16,11 @@ export interface CoordinationModuleOptions {
   /** Coordinator API URLs; empty = run without a coordinator (no registration, defaults for shared config). */
   readonly urls: readonly string[];
   readonly token: string | undefined;
+  /** `concord` (default): the coordinator at `urls`; `etcd`: the etcd cluster at `etcdEndpoints`. */
+  readonly backend?: CoordinationBackend;
+  readonly etcdEndpoints?: readonly string[];
+  readonly etcdUsername?: string | undefined;
+  readonly etcdPassword?: string | undefined;
   /** Register this instance under a lease (kept alive, re-registered when lost, removed on shutdown). */
   readonly registration?: InstanceRecord;
   /** Follow shared configuration under this prefix, e.g. `config/orders/`. */
@@ -23,7 +29,7 @@ export interface CoordinationModuleOptions {
 
 const OPTIONS = Symbol('COORDINATION_OPTIONS');
 
-/** Injected where an app needs the coordinator; null when none is configured. */
+/** Injected where an app needs the coordination port (Concord or etcd); null when none is configured. */
 export const COORDINATION_CLIENT = Symbol('COORDINATION_CLIENT');
 
 @Injectable()
@@ -33,7 +39,7 @@ class CoordinationLifecycle implements OnApplicationBootstrap, OnApplicationShut
 
   constructor(
     @Inject(OPTIONS) private readonly options: CoordinationModuleOptions,
-    @Inject(COORDINATION_CLIENT) private readonly client: CoordinationClient | null,
+    @Inject(COORDINATION_CLIENT) private readonly client: Coordination | null,
     private readonly sharedConfig: SharedConfig,
   ) {}
 
@@ -64,10 +70,14 @@ class CoordinationLifecycle implements OnApplicationBootstrap, OnApplicationShut
 @Module({})
 export class CoordinationModule {
   static forRoot(options: CoordinationModuleOptions): DynamicModule {
-    const client =
-      options.urls.length > 0 && options.token !== undefined
-        ? new CoordinationClient({ urls: options.urls, token: options.token })
-        : null;
+    const client = createCoordination({
+      backend: options.backend ?? 'concord',
+      urls: options.urls,
+      token: options.token,
+      etcdEndpoints: options.etcdEndpoints ?? [],
+      etcdUsername: options.etcdUsername,
+      etcdPassword: options.etcdPassword,
+    });
     return {
       module: CoordinationModule,
       global: true,

@@ -1,4 +1,7 @@
+export * from './coordination.js';
 export * from './coordination-client.js';
+export * from './etcd-coordination.js';
+export * from './create-coordination.js';
 export * from './errors.js';
 export * from './lease-keeper.js';
 export * from './service-registration.js';

@@ -1,4 +1,4 @@
-import type { CoordinationClient } from './coordination-client.js';
+import type { Coordination } from './coordination.js';
 
 /**
  * Keeps a lease alive (a keep-alive every TTL/3). Reports the loss once: when the coordinator says the lease
@@ -14,7 +14,7 @@ export class LeaseKeeper {
   private reportLost!: (reason: string) => void;
 
   constructor(
-    private readonly client: CoordinationClient,
+    private readonly client: Coordination,
     readonly id: string,
     readonly ttlSeconds: number,
     private readonly now: () => number = Date.now,
@@ -23,7 +23,7 @@ export class LeaseKeeper {
     this.lost = new Promise((resolve) => (this.reportLost = resolve));
   }
 
-  static async grant(client: CoordinationClient, ttlSeconds: number): Promise<LeaseKeeper> {
+  static async grant(client: Coordination, ttlSeconds: number): Promise<LeaseKeeper> {
     const lease = await client.grantLease(ttlSeconds);
     const keeper = new LeaseKeeper(client, lease.id, lease.ttlSeconds);
     keeper.start();

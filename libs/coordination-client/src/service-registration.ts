@@ -1,4 +1,4 @@
-import type { CoordinationClient } from './coordination-client.js';
+import type { Coordination } from './coordination.js';
 import { LeaseKeeper } from './lease-keeper.js';
 
 export interface InstanceRecord {
@@ -21,7 +21,7 @@ export class ServiceRegistration {
   private loop: Promise<void> | undefined;
 
   constructor(
-    private readonly client: CoordinationClient,
+    private readonly client: Coordination,
     private readonly record: InstanceRecord,
     private readonly ttlSeconds = 10,
     private readonly onEvent: (message: string) => void = () => undefined,

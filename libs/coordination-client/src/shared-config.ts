@@ -1,4 +1,5 @@
-import type { CoordinationClient, KeyValue } from './coordination-client.js';
+import type { KeyValue } from './coordination-client.js';
+import type { Coordination } from './coordination.js';
 
 /**
  * Shared configuration (limits, feature flags) kept in the coordinator under a prefix, e.g. `config/orders/`,
@@ -10,7 +11,7 @@ export class SharedConfig {
   private watch: { stop(): void } | undefined;
 
   constructor(
-    private readonly client: CoordinationClient | null,
+    private readonly client: Coordination | null,
     readonly prefix: string,
   ) {}
 

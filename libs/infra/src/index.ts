@@ -41,3 +41,18 @@ export {
 } from './registry.js';
 export { freePort, isPortOpen } from './ports.js';
 export { waitFor, WaitTimeoutError, type WaitForOptions } from './wait.js';
+export {
+  startEtcd,
+  findEtcd,
+  etcdHealthy,
+  EtcdMissingError,
+  type EtcdHandle,
+  type EtcdMember,
+  type EtcdOptions,
+} from './etcd.js';
+export {
+  startNatsCluster,
+  type NatsClusterHandle,
+  type NatsClusterNode,
+  type NatsClusterOptions,
+} from './nats-cluster.js';

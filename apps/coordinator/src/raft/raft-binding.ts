@@ -21,6 +21,7 @@ import type { ClusterAdmin, ClusterView } from '../api/cluster-admin.js';
 import type { KvStateMachineHolder } from '../api/state.js';
 import type { CoordinatorConfig } from '../config.js';
 import type { ConsensusBinding } from '../coordinator.module.js';
+import { handoffTarget } from './leadership-handoff.js';
 
 /** Maps the driver's refusals to what the API understands: forward to the leader, or 503. */
 function translate(error: unknown): Error {
@@ -197,6 +198,22 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
       await driver.start();
     },
     async stop() {
+      // A leader stopping on purpose (SIGTERM: a rolling update, a node drain) hands leadership to the most
+      // caught-up follower first, so the cluster gets a leader in one round trip instead of an election timeout.
+      const target = driver === undefined ? null : handoffTarget(driver.status());
+      if (driver !== undefined && target !== null) {
+        const started = Date.now();
+        await driver
+          .transferLeadership(target)
+          .then(() =>
+            logger.log(`leadership handed to ${target} in ${Date.now() - started} ms before stopping`),
+          )
+          .catch((error: unknown) =>
+            logger.warn(
+              `leadership handoff to ${target} failed (${(error as Error).message}); stopping anyway`,
+            ),
+          );
+      }
       await driver?.stop();
     },
     async ready() {

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { CoordinationClient, KeyValue } from '@concord/coordination-client';
+import type { Coordination, KeyValue } from '@concord/coordination-client';
 import { type Route, parseRoutesJson } from '../routing/routes.js';
 import { type MembershipBatcher, SERVICES_PREFIX } from './membership.js';
 
@@ -23,7 +23,7 @@ export class CoordinatorDiscovery {
   private synced = false;
 
   constructor(
-    private readonly client: CoordinationClient,
+    private readonly client: Coordination,
     private readonly membership: MembershipBatcher,
     private readonly routesKey: string,
     private readonly staticServices: ReadonlySet<string>,

@@ -108,18 +108,40 @@ export const baseConfigShape = {
   ),
 };
 
+/**
+ * Which coordination backend an app uses (every app that talks to a coordinator: services, orchestrator, gateway).
+ * `concord` uses COORDINATOR_URLS and COORDINATOR_TOKEN; `etcd` uses ETCD_ENDPOINTS, same keys and semantics.
+ */
+export const coordinationBackendConfigShape = {
+  COORDINATION_BACKEND: z
+    .enum(['concord', 'etcd'], { message: 'must be concord or etcd' })
+    .default('concord')
+    .describe("Coordination backend: concord (Concord's coordinator) or etcd (an etcd v3 cluster)."),
+  ETCD_ENDPOINTS: env
+    .urlList('Comma-separated client URLs of the etcd members (with COORDINATION_BACKEND=etcd).')
+    .default([]),
+  ETCD_USERNAME: env.optionalString('etcd user, when the etcd cluster has authentication enabled.'),
+  ETCD_PASSWORD: env.optionalString('Password of ETCD_USERNAME.'),
+};
+
 /** Settings of the apps that own a database and talk over NATS (domain services and the orchestrator). */
 export const serviceConfigShape = {
   DATABASE_URL: env.url(
     "PostgreSQL URL of this service's own database (postgres://user:password@host:port/db).",
   ),
-  NATS_URL: env.url('NATS server URL (nats://host:port).'),
+  NATS_URL: env
+    .urlList(
+      'NATS server URL (nats://host:port), or every seed of a cluster, comma-separated (nats://a:4222,nats://b:4222).',
+    )
+    .refine((urls) => urls.length > 0, 'must name at least one server')
+    .transform((urls) => urls.join(',')),
   COORDINATOR_URLS: env
     .urlList('Comma-separated API URLs of the coordinator nodes; empty to run without one.')
     .default([]),
   COORDINATOR_TOKEN: env.optionalString(
     'Bearer token for the coordinator API (required with COORDINATOR_URLS).',
   ),
+  ...coordinationBackendConfigShape,
   PUBLIC_URL: env.optionalString(
     'URL other processes use to reach this instance (default: http://127.0.0.1:<PORT>).',
   ),

@@ -49,7 +49,7 @@ export class SafeNatsDeserializer extends IncomingRequestDeserializer {
 export function natsListener(url: string, queue: string): NatsOptions {
   return {
     transport: Transport.NATS,
-    options: { servers: [url], queue, name: queue, deserializer: new SafeNatsDeserializer() },
+    options: { servers: natsServers(url), queue, name: queue, deserializer: new SafeNatsDeserializer() },
   };
 }
 
@@ -84,7 +84,7 @@ export class NatsConnectionHolder implements OnModuleInit, OnApplicationShutdown
 
   private async open(): Promise<NatsConnection> {
     return connect({
-      servers: [this.url],
+      servers: natsServers(this.url),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       timeout: 2_000,
@@ -102,4 +102,12 @@ export class NatsConnectionHolder implements OnModuleInit, OnApplicationShutdown
   async onApplicationShutdown(): Promise<void> {
     await this.connection?.drain().catch(() => undefined);
   }
+}
+
+/** The seeds of NATS_URL: one server, or a cluster's servers comma-separated (the client fails over among them). */
+export function natsServers(url: string): string[] {
+  return url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }

@@ -1,4 +1,4 @@
-import { type CoordinationClient, LeaseKeeper } from '@concord/coordination-client';
+import { type Coordination, LeaseKeeper } from '@concord/coordination-client';
 import { Logger } from '@nestjs/common';
 import type { LeadershipChange, LeadershipPort } from './leadership.js';
 import type { SagaLog } from './saga-log.js';
@@ -30,7 +30,7 @@ export class CoordinatorLeadership implements LeadershipPort {
   private endTerm: (() => void) | undefined;
 
   constructor(
-    private readonly client: CoordinationClient,
+    private readonly client: Coordination,
     private readonly log: SagaLog,
     private readonly options: CoordinatorLeadershipOptions,
   ) {}

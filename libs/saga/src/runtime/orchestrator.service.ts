@@ -22,6 +22,8 @@ export class OrchestratorLifecycle {
     private readonly log: SagaLog,
     private readonly nats: () => Promise<NatsConnection>,
     private readonly relayIntervalMs: number,
+    /** JetStream replicas of the lifecycle stream (1 on a single server, 3 on a 3-node cluster). */
+    private readonly streamReplicas = 1,
   ) {}
 
   start(): void {
@@ -53,7 +55,7 @@ export class OrchestratorLifecycle {
     this.relaying = (async () => {
       const nc = await this.nats();
       if (!this.streamReady) {
-        await ensureEventStream(nc);
+        await ensureEventStream(nc, this.streamReplicas);
         this.streamReady = true;
       }
       await relayOutbox(this.log, nc);

@@ -15,9 +15,11 @@ interface JsApiError {
  * Creates the lifecycle stream if missing, through the JetStream API subjects of core NATS (no extra client
  * library). Creating an identical stream again is accepted by the server.
  */
-export async function ensureEventStream(nc: NatsConnection): Promise<void> {
+export async function ensureEventStream(nc: NatsConnection, replicas = 1): Promise<void> {
   const config = {
     name: SAGA_EVENTS_STREAM,
+    // 3 on a 3-node cluster: the stream survives the loss of any one server without losing an acknowledged event.
+    num_replicas: replicas,
     subjects: [SAGA_EVENTS_SUBJECTS],
     storage: 'file',
     retention: 'limits',
