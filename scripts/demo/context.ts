@@ -12,7 +12,6 @@ export interface StackAccess {
   readonly gatewayUrl: string;
   readonly coordinatorUrls: readonly string[];
   readonly coordinatorToken: string;
-  readonly apiToken: string;
   readonly adminToken: string;
   readonly jwtSecret: string;
   /** A gateway JWT for subject `demo`. */
@@ -52,7 +51,6 @@ export function loadStackAccess(
     gatewayUrl: `http://127.0.0.1:${DEFAULT_PORTS.gateway}`,
     coordinatorUrls: DEFAULT_PORTS.coordinatorApi.map((p) => `http://127.0.0.1:${p}`),
     coordinatorToken: secret('coordinator-token'),
-    apiToken: secret('api-token'),
     adminToken: secret('gateway-admin-token'),
     jwtSecret,
     userToken: demoToken('demo', jwtSecret, nowMs),

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DOMAIN_SERVICES } from '@concord/contracts';
+import { DOMAIN_SERVICES, NATS_USERS, type NatsUser, natsUserConfigs } from '@concord/contracts';
 import { type ProcessHandle, startNats, startPostgres, startProcess } from '@concord/infra';
-import { ConfigError } from '@concord/platform';
+import { ConfigError, ensureInternalTokenKeyPair } from '@concord/platform';
 import { loadStackConfig, servicePorts, type StackConfig } from './config.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -73,16 +73,20 @@ export async function runStack(environment: Record<string, string | undefined>):
 
   try {
     // --- Infrastructure --------------------------------------------------------------------------------
-    let databaseUrl = config.DATABASE_URL;
+    // Each service connects as its own role, owner of its own database only (the superuser only creates them).
+    const serviceDatabaseUrls = new Map<string, string>();
+    const databaseUrl = config.DATABASE_URL;
     if (databaseUrl === undefined) {
       const pg = await startPostgres({
         dataDir: path.join(dataDir, 'postgres'),
         port: config.POSTGRES_PORT,
         keep: true,
-        databases: DOMAIN_SERVICES.filter((s) => s.database).map((s) => s.app),
       });
       stoppers.push(() => pg.stop());
-      databaseUrl = pg.url('postgres');
+      for (const service of DOMAIN_SERVICES.filter((s) => s.database)) {
+        const password = await secret(dataDir, `postgres-${service.app}.password`);
+        serviceDatabaseUrls.set(service.app, await pg.createServiceDatabase(service.app, password));
+      }
       rows.push({
         name: 'postgres',
         url: `127.0.0.1:${pg.port}`,
@@ -97,12 +101,17 @@ export async function runStack(environment: Record<string, string | undefined>):
         note: 'external (DATABASE_URL)',
       });
     }
+    // One NATS user per service, allowed to publish only what it sends and to receive only what is addressed to
+    // it (libs/contracts/src/nats-permissions.ts); anonymous connections are refused.
+    const natsPasswords = {} as Record<NatsUser, string>;
+    for (const user of NATS_USERS) natsPasswords[user] = await secret(dataDir, `nats-${user}.password`);
     let natsUrl = config.NATS_URL;
     if (natsUrl === undefined) {
       const nats = await startNats({
         port: config.NATS_PORT,
         storeDir: path.join(dataDir, 'nats'),
         keep: true,
+        users: natsUserConfigs(natsPasswords),
       });
       stoppers.push(() => nats.stop());
       natsUrl = nats.url;
@@ -114,7 +123,8 @@ export async function runStack(environment: Record<string, string | undefined>):
     const clientToken = await secret(dataDir, 'coordinator-token');
     const clusterSecret = await secret(dataDir, 'cluster-secret');
     const jwtSecret = await secret(dataDir, 'gateway-jwt-secret');
-    const apiToken = await secret(dataDir, 'api-token');
+    // The gateway signs internal tokens with the private half; every service verifies with the public half.
+    const internalKeys = ensureInternalTokenKeyPair(dataDir);
     const adminToken = await secret(dataDir, 'gateway-admin-token');
 
     const start = async (name: string, app: string, port: number, env: Record<string, string>) => {
@@ -123,7 +133,13 @@ export async function runStack(environment: Record<string, string | undefined>):
         command: process.execPath,
         args: ['--enable-source-maps', path.join(ROOT, 'dist/apps', app, 'src/main.js')],
         cwd: ROOT,
-        env: { ...env, PORT: String(port), INSTANCE_ID: name, LOG_LEVEL: config.LOG_LEVEL },
+        env: {
+          HOST: config.HOST,
+          ...env,
+          PORT: String(port),
+          INSTANCE_ID: name,
+          LOG_LEVEL: config.LOG_LEVEL,
+        },
         logFile: path.join(dataDir, 'logs', `${name}.log`),
         onLine: prefix(name),
         ready: { url: `http://127.0.0.1:${port}/health/ready`, timeoutMs: config.STACK_READY_TIMEOUT_MS },
@@ -157,15 +173,19 @@ export async function runStack(environment: Record<string, string | undefined>):
       NATS_URL: natsUrl,
       COORDINATOR_URLS: coordinatorUrls,
       COORDINATOR_TOKEN: clientToken,
-      API_TOKEN: apiToken,
     };
     await Promise.all(
       DOMAIN_SERVICES.flatMap((service) =>
         servicePorts(config, service.app).map((port, i) =>
           start(`${service.app}-${i + 1}`, service.app, port, {
             ...common,
-            DATABASE_URL: withDatabase(databaseUrl, service.app),
+            DATABASE_URL:
+              serviceDatabaseUrls.get(service.app) ?? withDatabase(databaseUrl ?? '', service.app),
             PUBLIC_URL: `http://127.0.0.1:${port}`,
+            INTERNAL_TOKEN_PUBLIC_KEY: internalKeys.publicKeyPem,
+            ...(config.NATS_URL === undefined && NATS_USERS.includes(service.app as NatsUser)
+              ? { NATS_USER: service.app, NATS_PASSWORD: natsPasswords[service.app as NatsUser] }
+              : {}),
           }),
         ),
       ),
@@ -176,6 +196,7 @@ export async function runStack(environment: Record<string, string | undefined>):
       ...common,
       JWT_SECRET: jwtSecret,
       ADMIN_TOKEN: adminToken,
+      INTERNAL_TOKEN_PRIVATE_KEY: internalKeys.privateKeyPem,
     });
 
     printTable(rows, dataDir);
@@ -199,7 +220,9 @@ function printTable(rows: Row[], dataDir: string): void {
     `Coordinator client token: ${path.join(dataDir, 'coordinator-token')}`,
     `Gateway JWT secret (HS256): ${path.join(dataDir, 'gateway-jwt-secret')}`,
     `Gateway admin token: ${path.join(dataDir, 'gateway-admin-token')}`,
-    `Service API token (writes on the services and orchestrator): ${path.join(dataDir, 'api-token')}`,
+    `Internal token keys (gateway signs, services verify): ${path.join(dataDir, 'internal-token-ed25519.pem')}`,
+    `Service credential for direct calls: npm run token -- --internal --aud <service> [--sub <id>] [--admin]`,
+    `NATS and PostgreSQL passwords (one per service): ${path.join(dataDir, 'nats-<service>.password')}, postgres-<service>.password`,
     `Logs: ${path.join(dataDir, 'logs')}/<process>.log    Stop: Ctrl-C`,
     '',
   ];

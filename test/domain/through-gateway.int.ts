@@ -42,7 +42,8 @@ beforeAll(async () => {
       STATIC_UPSTREAMS: upstreams,
       JWT_SECRET: secret,
       ADMIN_TOKEN: secret,
-      API_TOKEN: stack.apiToken,
+      // Until the gateway mints internal tokens, it relays as the operator (the services' break-glass token).
+      API_TOKEN: stack.operatorToken,
     },
     ready: { url: `http://127.0.0.1:${port}/health/ready`, timeoutMs: 60_000 },
   });

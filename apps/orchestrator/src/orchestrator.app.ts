@@ -1,4 +1,4 @@
-import { natsListener, type AppDefinition } from '@concord/platform';
+import { natsCredentials, natsListener, type AppDefinition } from '@concord/platform';
 import { orchestratorConfigSchema } from './config.js';
 import { OrchestratorModule } from './orchestrator.module.js';
 
@@ -8,7 +8,9 @@ export const orchestratorApp: AppDefinition<typeof orchestratorConfigSchema> = {
   configSchema: orchestratorConfigSchema,
   module: (config) => OrchestratorModule.register(config),
   configure: async (app, config) => {
-    app.connectMicroservice(natsListener(config.NATS_URL, 'orchestrator'), { inheritAppConfig: true });
+    app.connectMicroservice(natsListener(config.NATS_URL, 'orchestrator', natsCredentials(config)), {
+      inheritAppConfig: true,
+    });
     await app.startAllMicroservices();
   },
 };

@@ -7,7 +7,9 @@ import {
 import { LeaderRelay } from './leader-relay.js';
 import {
   DatabaseModule,
+  InternalAuthModule,
   MessagingModule,
+  natsCredentials,
   NatsConnectionHolder,
   APP_IDENTITY,
   type AppIdentity,
@@ -50,7 +52,8 @@ export class OrchestratorModule {
           entities: orchestratorEntities,
           migrations: orchestratorMigrations,
         }),
-        MessagingModule.forRoot(config.NATS_URL),
+        MessagingModule.forRoot(config.NATS_URL, natsCredentials(config)),
+        InternalAuthModule.forRoot('orchestrator', config),
         serviceCoordination('orchestrator', config),
       ],
       controllers: [SagasHttpController, TransactionsHttpController, OrchestratorNatsController],

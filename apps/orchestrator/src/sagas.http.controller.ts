@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Headers, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiTokenGuard, ProblemException } from '@concord/platform';
+import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
+import { AdminOnly, ProblemException } from '@concord/platform';
 import type { FastifyReply } from 'fastify';
 import { SagasService, type InstanceView } from './sagas.service.js';
 
@@ -28,13 +28,16 @@ function limitOf(raw: string | undefined): number {
   return limit;
 }
 
-/** Sagas: `POST /v1/sagas/{type}` (body: the input), `GET /v1/sagas/{id}`, `GET /v1/sagas?state=&type=`. */
+/**
+ * Sagas: `POST /v1/sagas/{type}` (body: the input), `GET /v1/sagas/{id}`, `GET /v1/sagas?state=&type=`.
+ * Operators only (`admin` internal token for "orchestrator"): instances hold every customer's inputs.
+ */
+@AdminOnly()
 @Controller('v1/sagas')
 export class SagasHttpController {
   constructor(private readonly sagas: SagasService) {}
 
   @Post(':type')
-  @UseGuards(ApiTokenGuard)
   async start(
     @Param('type') type: string,
     @Body() body: unknown,
@@ -61,13 +64,13 @@ export class SagasHttpController {
   }
 }
 
-/** Two-phase commit, same shape: `POST /v1/transactions` with body `{type, input}`. */
+/** Two-phase commit, same shape: `POST /v1/transactions` with body `{type, input}`. Operators only. */
+@AdminOnly()
 @Controller('v1/transactions')
 export class TransactionsHttpController {
   constructor(private readonly sagas: SagasService) {}
 
   @Post()
-  @UseGuards(ApiTokenGuard)
   async start(
     @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,

@@ -7,6 +7,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type BaseConfig, ConfigError, instanceIdentity, loadConfig } from './config/config.js';
+import { InternalAuthenticator } from './auth/internal-auth.guard.js';
+import { toProblem } from './http/problem.js';
 import { ReadinessRegistry } from './health/readiness.js';
 import { createLogger, JsonNestLogger, requestContext } from './logging/logger.js';
 import { Metrics } from './metrics/metrics.js';
@@ -24,6 +26,14 @@ export interface AppDefinition<S extends z.ZodObject> {
   readonly configure?: (app: NestFastifyApplication, config: z.infer<S>) => Promise<void> | void;
   /** Install SIGTERM/SIGINT handlers (default true; in-process tests turn it off and call `close()`). */
   readonly handleSignals?: boolean;
+}
+
+function optionalProvider<T>(app: INestApplication, token: Type<T>): T | undefined {
+  try {
+    return app.get(token, { strict: false });
+  } catch {
+    return undefined;
+  }
 }
 
 export interface RunningApp {
@@ -122,6 +132,28 @@ export async function runApp<S extends z.ZodObject>(
     }
     done();
   });
+  // /docs is served by Swagger's own Fastify routes, outside Nest's guards: the same rule as /metrics here.
+  const authenticator = optionalProvider(app, InternalAuthenticator);
+  if (authenticator !== undefined) {
+    fastify.addHook('onRequest', async (request, reply) => {
+      const url = request.url;
+      if (!(
+        url === '/docs' ||
+        url.startsWith('/docs/') ||
+        url.startsWith('/docs-') ||
+        url.startsWith('/docs?')
+      )) {
+        return;
+      }
+      try {
+        await authenticator.authorizeOps(request);
+      } catch (error) {
+        const body = toProblem(error);
+        body.requestId = request.id;
+        return reply.status(body.status).type('application/problem+json').send(body);
+      }
+    });
+  }
   await definition.configure?.(app, config);
   try {
     await app.listen({ port: config.PORT, host: config.HOST });

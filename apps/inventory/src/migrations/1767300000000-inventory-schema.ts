@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { InventoryBigintCounters1767400000000 } from './1767400000000-inventory-bigint-counters.js';
 
 /** Products with their counters, receipts and reservations. The CHECKs are the invariants, enforced by the database. */
 export class InventorySchema1767300000000 implements MigrationInterface {
@@ -52,4 +53,4 @@ export class InventorySchema1767300000000 implements MigrationInterface {
   }
 }
 
-export const inventoryMigrations = [InventorySchema1767300000000];
+export const inventoryMigrations = [InventorySchema1767300000000, InventoryBigintCounters1767400000000];
