@@ -46,6 +46,7 @@ export interface DomainStack {
   /** Each service's NATS password (user = the service's name). */
   readonly natsPasswords: Readonly<Record<NatsUser, string>>;
   readonly orchestrator: ProcessHandle | undefined;
+  readonly orchestratorUrl: string | undefined;
   /** Starts (another instance of) an app; answers its process. */
   start(
     app: DomainApp | 'orchestrator',
@@ -137,10 +138,9 @@ export async function startDomainStack(options: DomainStackOptions = {}): Promis
     DomainApp,
     string
   >;
-  const orchestrator =
-    options.orchestrator !== false && isBuilt('orchestrator')
-      ? (await start('orchestrator')).process
-      : undefined;
+  const orchestratorStarted =
+    options.orchestrator !== false && isBuilt('orchestrator') ? await start('orchestrator') : undefined;
+  const orchestrator = orchestratorStarted?.process;
 
   return {
     postgres,
@@ -153,6 +153,7 @@ export async function startDomainStack(options: DomainStackOptions = {}): Promis
     processes,
     natsPasswords,
     orchestrator,
+    orchestratorUrl: orchestratorStarted?.url,
     start,
     async stop() {
       await processes.stopAll();

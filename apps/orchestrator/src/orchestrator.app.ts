@@ -1,4 +1,4 @@
-import { natsCredentials, natsListener, type AppDefinition } from '@concord/platform';
+import { natsCredentials, natsListener, serveOpenApi, type AppDefinition } from '@concord/platform';
 import { orchestratorConfigSchema } from './config.js';
 import { OrchestratorModule } from './orchestrator.module.js';
 
@@ -8,6 +8,7 @@ export const orchestratorApp: AppDefinition<typeof orchestratorConfigSchema> = {
   configSchema: orchestratorConfigSchema,
   module: (config) => OrchestratorModule.register(config),
   configure: async (app, config) => {
+    serveOpenApi(app, 'Concord orchestrator', 'Sagas and two-phase transactions (operators only: admin scope).');
     app.connectMicroservice(natsListener(config.NATS_URL, 'orchestrator', natsCredentials(config)), {
       inheritAppConfig: true,
     });

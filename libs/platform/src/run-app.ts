@@ -78,6 +78,9 @@ export async function runApp<S extends z.ZodObject>(
   const adapter = new FastifyAdapter({
     bodyLimit: definition.bodyLimitBytes ?? 1024 * 1024,
     requestIdHeader: false,
+    // A path parameter longer than Fastify's default 100 characters made the router answer its own 404 (not a
+    // problem body); the route's validation refuses it instead, naming the parameter.
+    maxParamLength: 8_192,
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
