@@ -8,7 +8,11 @@ export const orchestratorApp: AppDefinition<typeof orchestratorConfigSchema> = {
   configSchema: orchestratorConfigSchema,
   module: (config) => OrchestratorModule.register(config),
   configure: async (app, config) => {
-    serveOpenApi(app, 'Concord orchestrator', 'Sagas and two-phase transactions (operators only: admin scope).');
+    serveOpenApi(
+      app,
+      'Concord orchestrator',
+      'Sagas and two-phase transactions (operators only: admin scope).',
+    );
     app.connectMicroservice(natsListener(config.NATS_URL, 'orchestrator', natsCredentials(config)), {
       inheritAppConfig: true,
     });
