@@ -1,3 +1,4 @@
+import { generateInternalTokenKeyPair } from '@concord/platform';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
@@ -115,9 +116,13 @@ const composeText = read('docker/compose.yaml');
 const envExample = parseEnvFile(read('docker/.env.example'));
 const required = requiredVariables(composeText);
 /** A value for every required variable, as a user's docker/.env would give. */
-const filledEnv: Env = Object.fromEntries(
-  [...required].map((v) => [v, `test-${v.toLowerCase()}-0123456789`]),
-);
+const internalKeys = generateInternalTokenKeyPair();
+const filledEnv: Env = {
+  ...Object.fromEntries([...required].map((v) => [v, `test-${v.toLowerCase()}-0123456789`])),
+  // Keys as docker/.env carries them: one line, with literal \n.
+  INTERNAL_TOKEN_PUBLIC_KEY: internalKeys.publicKeyPem.trim().replaceAll('\n', '\\n'),
+  INTERNAL_TOKEN_PRIVATE_KEY: internalKeys.privateKeyPem.trim().replaceAll('\n', '\\n'),
+};
 
 function loadCompose(env: Env): ComposeFile {
   const missing = new Set<string>();
@@ -197,9 +202,10 @@ describe('docker/compose.yaml', () => {
   it('takes every secret from docker/.env, none written in the repository', () => {
     expect([...required].sort()).toEqual([
       'ADMIN_TOKEN',
-      'API_TOKEN',
       'CLIENT_TOKEN',
       'CLUSTER_SECRET',
+      'INTERNAL_TOKEN_PRIVATE_KEY',
+      'INTERNAL_TOKEN_PUBLIC_KEY',
       'JWT_SECRET',
       'POSTGRES_PASSWORD',
     ]);
