@@ -8,11 +8,20 @@
  * The secret comes from, in order: the JWT_SECRET variable (`JWT_SECRET=... npm run token -- alice`), JWT_SECRET
  * in an env file (compose's: `npm run token -- alice --env-file docker/.env`), or .data/gateway-jwt-secret, which
  * `npm start` generates for the local stack.
+ *
+ * `npm run token -- --internal --aud <service> [--sub <id>] [--admin]`: an internal token for calling a service
+ * directly (see scripts/token-internal.ts).
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
+import { printInternalToken } from './token-internal.js';
+
+if (process.argv.includes('--internal')) {
+  await printInternalToken(process.argv.slice(2), path.resolve(import.meta.dirname, '../.data'));
+  process.exit(0);
+}
 
 const MAX_LIFETIME_S = Number(process.env.JWT_MAX_LIFETIME_S ?? 86_400);
 

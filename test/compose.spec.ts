@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateInternalTokenKeyPair } from '@concord/platform';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
@@ -117,17 +117,12 @@ const composeText = read('docker/compose.yaml');
 const envExample = parseEnvFile(read('docker/.env.example'));
 const required = requiredVariables(composeText);
 /** A value for every required variable, as a user's docker/.env would give. */
-const internalKeys = generateKeyPairSync('ed25519');
-/** A PEM on one line with its newlines written as \n, as docker/.env holds it. */
-const oneLine = (pem: string): string => pem.trim().replace(/\n/g, '\\n');
+const internalKeys = generateInternalTokenKeyPair();
 const filledEnv: Env = {
   ...Object.fromEntries([...required].map((v) => [v, `test-${v.toLowerCase()}-0123456789`])),
-  INTERNAL_TOKEN_PRIVATE_KEY: oneLine(
-    internalKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-  ),
-  INTERNAL_TOKEN_PUBLIC_KEY: oneLine(
-    internalKeys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  ),
+  // Keys as docker/.env carries them: one line, with literal \n.
+  INTERNAL_TOKEN_PUBLIC_KEY: internalKeys.publicKeyPem.trim().replaceAll('\n', '\\n'),
+  INTERNAL_TOKEN_PRIVATE_KEY: internalKeys.privateKeyPem.trim().replaceAll('\n', '\\n'),
 };
 
 function loadCompose(env: Env): ComposeFile {
@@ -209,7 +204,6 @@ describe('docker/compose.yaml', () => {
   it('takes every secret from docker/.env, none written in the repository', () => {
     expect([...required].sort()).toEqual([
       'ADMIN_TOKEN',
-      'API_TOKEN',
       'CLIENT_TOKEN',
       'CLUSTER_SECRET',
       'COORDINATOR_ADMIN_TOKEN',

@@ -13,7 +13,6 @@ export interface StackAccess {
   readonly coordinatorUrls: readonly string[];
   readonly coordinatorToken: string;
   readonly postgresPort: number;
-  readonly apiToken: string;
   readonly adminToken: string;
   readonly jwtSecret: string;
   /** A gateway JWT for subject `demo`. */
@@ -57,7 +56,6 @@ export function loadStackAccess(
     ),
     postgresPort: Number(process.env['POSTGRES_PORT'] ?? DEFAULT_PORTS.postgres),
     coordinatorToken: secret('coordinator-token'),
-    apiToken: secret('api-token'),
     adminToken: secret('gateway-admin-token'),
     jwtSecret,
     userToken: demoToken('demo', jwtSecret, nowMs),

@@ -23,6 +23,10 @@ const serviceShapes = Object.fromEntries(
 );
 
 export const stackConfigSchema = z.object({
+  HOST: env.string(
+    'Address every HTTP and Raft peer listener of the stack binds to (PostgreSQL and NATS stay on 127.0.0.1).',
+    '127.0.0.1',
+  ),
   STACK_DATA_DIR: env.string('Where the stack keeps its state and generated secrets.', '.data'),
   GATEWAY_PORT: env.port('Gateway HTTP port.', DEFAULT_PORTS.gateway),
   CONSOLE_PORT: env.port('Console HTTP port (the gateway routes /console to it).', DEFAULT_PORTS.console),

@@ -1,10 +1,10 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DOMAIN_SERVICES } from '@concord/contracts';
+import { DOMAIN_SERVICES, NATS_USERS, type NatsUser, natsUserConfigs } from '@concord/contracts';
 import { type ProcessHandle, startEtcd, startNats, startPostgres, startProcess } from '@concord/infra';
-import { ConfigError } from '@concord/platform';
+import { ConfigError, ensureInternalTokenKeyPair } from '@concord/platform';
 import { loadStackConfig, servicePorts, type StackConfig } from './config.js';
 import { watchStatus } from './status.js';
 import { terminalLine } from './terminal.js';
@@ -28,24 +28,6 @@ async function secret(dataDir: string, file: string): Promise<string> {
   const value = randomBytes(32).toString('base64url');
   await writeFile(full, `${value}\n`, { mode: 0o600 });
   return value;
-}
-
-/**
- * The gateway's internal-token key pair (Ed25519), generated once: the private key (PKCS#8 PEM, mode 0600)
- * signs the identity the gateway forwards; every service verifies with the public key (SPKI PEM).
- */
-export async function internalTokenKeys(dataDir: string): Promise<{ privateKey: string; publicKey: string }> {
-  const privateFile = path.join(dataDir, 'internal-token-ed25519.pem');
-  const publicFile = path.join(dataDir, 'internal-token-ed25519.pub.pem');
-  if (existsSync(privateFile) && existsSync(publicFile)) {
-    return { privateKey: await readFile(privateFile, 'utf8'), publicKey: await readFile(publicFile, 'utf8') };
-  }
-  const pair = generateKeyPairSync('ed25519');
-  const privateKey = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const publicKey = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  await writeFile(privateFile, privateKey, { mode: 0o600 });
-  await writeFile(publicFile, publicKey, { mode: 0o644 });
-  return { privateKey, publicKey };
 }
 
 function withDatabase(url: string, database: string): string {
@@ -103,16 +85,20 @@ export async function runStack(environment: Record<string, string | undefined>):
   try {
     // --- Infrastructure --------------------------------------------------------------------------------
     say('stack: starting PostgreSQL and NATS...');
-    let databaseUrl = config.DATABASE_URL;
+    // Each service connects as its own role, owner of its own database only (the superuser only creates them).
+    const serviceDatabaseUrls = new Map<string, string>();
+    const databaseUrl = config.DATABASE_URL;
     if (databaseUrl === undefined) {
       const pg = await startPostgres({
         dataDir: path.join(dataDir, 'postgres'),
         port: config.POSTGRES_PORT,
         keep: true,
-        databases: DOMAIN_SERVICES.filter((s) => s.database).map((s) => s.app),
       });
       stoppers.push(() => pg.stop());
-      databaseUrl = pg.url('postgres');
+      for (const service of DOMAIN_SERVICES.filter((s) => s.database)) {
+        const password = await secret(dataDir, `postgres-${service.app}.password`);
+        serviceDatabaseUrls.set(service.app, await pg.createServiceDatabase(service.app, password));
+      }
       rows.push({
         name: 'postgres',
         url: `127.0.0.1:${pg.port}`,
@@ -127,12 +113,17 @@ export async function runStack(environment: Record<string, string | undefined>):
         note: 'external (DATABASE_URL)',
       });
     }
+    // One NATS user per service, allowed to publish only what it sends and to receive only what is addressed to
+    // it (libs/contracts/src/nats-permissions.ts); anonymous connections are refused.
+    const natsPasswords = {} as Record<NatsUser, string>;
+    for (const user of NATS_USERS) natsPasswords[user] = await secret(dataDir, `nats-${user}.password`);
     let natsUrl = config.NATS_URL;
     if (natsUrl === undefined) {
       const nats = await startNats({
         port: config.NATS_PORT,
         storeDir: path.join(dataDir, 'nats'),
         keep: true,
+        users: natsUserConfigs(natsPasswords),
       });
       stoppers.push(() => nats.stop());
       natsUrl = nats.url;
@@ -150,9 +141,11 @@ export async function runStack(environment: Record<string, string | undefined>):
       serviceTokens.set(service.app, await secret(dataDir, `coordinator-token-${service.app}`));
     const clusterSecret = await secret(dataDir, 'cluster-secret');
     const jwtSecret = await secret(dataDir, 'gateway-jwt-secret');
-    const apiToken = await secret(dataDir, 'api-token');
+    // The gateway signs internal tokens with the private half; every service verifies with the public half.
+    const internalKeys = ensureInternalTokenKeyPair(dataDir);
     const adminToken = await secret(dataDir, 'gateway-admin-token');
-    const internalKeys = await internalTokenKeys(dataDir);
+    // The console's credential on the orchestrator (its OPERATOR_TOKEN): read the sagas, nothing on the services.
+    const orchestratorOperatorToken = await secret(dataDir, 'orchestrator-operator-token');
 
     const watched: { name: string; url: string }[] = [];
     const start = async (name: string, app: string, port: number, env: Record<string, string>) => {
@@ -161,7 +154,13 @@ export async function runStack(environment: Record<string, string | undefined>):
         command: process.execPath,
         args: ['--enable-source-maps', path.join(ROOT, 'dist/apps', app, 'src/main.js')],
         cwd: ROOT,
-        env: { ...env, PORT: String(port), INSTANCE_ID: name, LOG_LEVEL: config.LOG_LEVEL },
+        env: {
+          HOST: config.HOST,
+          ...env,
+          PORT: String(port),
+          INSTANCE_ID: name,
+          LOG_LEVEL: config.LOG_LEVEL,
+        },
         logFile: path.join(dataDir, 'logs', `${name}.log`),
         onLine: terminal(name),
         ready: { url: `http://127.0.0.1:${port}/health/ready`, timeoutMs: config.STACK_READY_TIMEOUT_MS },
@@ -235,8 +234,6 @@ export async function runStack(environment: Record<string, string | undefined>):
     const common = {
       NATS_URL: natsUrl,
       ...coordination,
-      API_TOKEN: apiToken,
-      INTERNAL_TOKEN_PUBLIC_KEY: internalKeys.publicKey,
     };
     await Promise.all(
       DOMAIN_SERVICES.flatMap((service) =>
@@ -244,8 +241,14 @@ export async function runStack(environment: Record<string, string | undefined>):
           start(`${service.app}-${i + 1}`, service.app, port, {
             ...common,
             COORDINATOR_TOKEN: serviceTokens.get(service.app) ?? '',
-            DATABASE_URL: withDatabase(databaseUrl, service.app),
+            DATABASE_URL:
+              serviceDatabaseUrls.get(service.app) ?? withDatabase(databaseUrl ?? '', service.app),
             PUBLIC_URL: `http://127.0.0.1:${port}`,
+            INTERNAL_TOKEN_PUBLIC_KEY: internalKeys.publicKeyPem,
+            ...(service.app === 'orchestrator' ? { OPERATOR_TOKEN: orchestratorOperatorToken } : {}),
+            ...(config.NATS_URL === undefined && NATS_USERS.includes(service.app as NatsUser)
+              ? { NATS_USER: service.app, NATS_PASSWORD: natsPasswords[service.app as NatsUser] }
+              : {}),
           }),
         ),
       ),
@@ -264,7 +267,8 @@ export async function runStack(environment: Record<string, string | undefined>):
       ORCHESTRATOR_URLS: servicePorts(config, 'orchestrator')
         .map((p) => `http://127.0.0.1:${p}`)
         .join(','),
-      ORCHESTRATOR_TOKEN: apiToken,
+      // Lists the sagas with the orchestrator's operator token (that app only; services never see it).
+      ORCHESTRATOR_TOKEN: orchestratorOperatorToken,
     });
 
     // --- Gateway ---------------------------------------------------------------------------------------
@@ -273,7 +277,7 @@ export async function runStack(environment: Record<string, string | undefined>):
       ...common,
       COORDINATOR_TOKEN: coordinatorReadToken,
       JWT_SECRET: jwtSecret,
-      INTERNAL_TOKEN_PRIVATE_KEY: internalKeys.privateKey,
+      INTERNAL_TOKEN_PRIVATE_KEY: internalKeys.privateKeyPem,
       ADMIN_TOKEN: adminToken,
       CONSOLE_URL: consoleUrl,
     });
@@ -311,7 +315,8 @@ function printTable(rows: Row[], dataDir: string, consoleUrl: string): void {
     `Gateway JWT secret (HS256): ${path.join(dataDir, 'gateway-jwt-secret')} (npm run token -- alice [--admin])`,
     `Internal token keys (Ed25519): ${path.join(dataDir, 'internal-token-ed25519.pem')} (+ .pub.pem)`,
     `Gateway admin token: ${path.join(dataDir, 'gateway-admin-token')}`,
-    `Service API token (writes on the services and orchestrator): ${path.join(dataDir, 'api-token')}`,
+    `Service credential for direct calls: npm run token -- --internal --aud <service> [--sub <id>] [--admin]`,
+    `NATS and PostgreSQL passwords (one per service): ${path.join(dataDir, 'nats-<service>.password')}, postgres-<service>.password`,
     `Full logs: ${path.join(dataDir, 'logs')}/<process>.log, pretty: npm run logs -- <process|all> [--follow]`,
     'From here on: warnings, errors, process exits and a status line when it changes.    Stop: Ctrl-C',
     '',

@@ -14,9 +14,10 @@ export interface PlacedOrder {
 }
 
 export class DomainApi {
+  /** `token`: one bearer token for every call, or one per service (internal tokens name their audience). */
   constructor(
     private readonly baseUrl: (service: ServiceName) => string,
-    private readonly token: string,
+    private readonly token: string | ((service: ServiceName) => string | Promise<string>),
   ) {}
 
   async createProduct(sku: string, priceCents: number, stock: number): Promise<void> {
@@ -69,18 +70,19 @@ export class DomainApi {
     return response.text();
   }
 
-  request(
+  async request(
     service: ServiceName,
     method: string,
     path: string,
     body?: unknown,
     auth = true,
   ): Promise<Response> {
+    const token = typeof this.token === 'string' ? this.token : await this.token(service);
     return fetch(`${this.baseUrl(service)}${path}`, {
       method,
       headers: {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(auth ? { authorization: `Bearer ${this.token}` } : {}),
+        ...(auth ? { authorization: `Bearer ${token}` } : {}),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,13 @@ import {
   type PostgresHandle,
   type ProcessHandle,
 } from '@concord/infra';
+import { NATS_USERS, type NatsUser, natsUserConfigs } from '@concord/contracts';
+import {
+  generateInternalTokenKeyPair,
+  mintInternalToken,
+  parseInternalTokenPrivateKey,
+  SCOPE_ADMIN,
+} from '@concord/platform';
 
 /**
  * The domain services as real processes (built JavaScript under dist/), on a private PostgreSQL and NATS:
@@ -29,11 +36,19 @@ export interface DomainStack {
   /** Base URL of each service's API (a gateway would answer `<gateway>/api/<service>`). */
   readonly urls: Readonly<Record<DomainApp, string>>;
   readonly databaseUrls: Readonly<Record<DomainApp, string>>;
-  readonly apiToken: string;
+  /** The gateway's public key, as every service is configured with it. */
+  readonly internalTokenPublicKey: string;
+  /** A fresh internal token for `service` (default: an admin, subject "test-operator"), as the gateway mints. */
+  token(service: string, subject?: string, scopes?: readonly string[]): Promise<string>;
+  /** The services' OPERATOR_TOKEN (break-glass static credential with the admin scope). */
+  readonly operatorToken: string;
   /** The gateway's internal-token key pair: services get the public key (INTERNAL_TOKEN_PUBLIC_KEY). */
   readonly internalKeys: { readonly privateKeyPem: string; readonly publicKeyPem: string };
   readonly processes: ProcessGroup;
+  /** Each service's NATS password (user = the service's name). */
+  readonly natsPasswords: Readonly<Record<NatsUser, string>>;
   readonly orchestrator: ProcessHandle | undefined;
+  readonly orchestratorUrl: string | undefined;
   /** Starts (another instance of) an app; answers its process. */
   start(
     app: DomainApp | 'orchestrator',
@@ -63,14 +78,27 @@ export async function startDomainStack(options: DomainStackOptions = {}): Promis
     if (!isBuilt(app)) throw new Error(`${builtMain(app)} is missing: run \`npm run build\` first`);
   }
   const processes = new ProcessGroup();
-  const postgres = await startPostgres({ databases: [...DOMAIN_APPS, 'orchestrator'] });
-  const nats = await startNats();
-  const apiToken = 'domain-test-api-token-0123456789';
-  const pair = generateKeyPairSync('ed25519');
-  const internalKeys = {
-    privateKeyPem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    publicKeyPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  };
+  // As `npm run stack` runs them: one PostgreSQL role per service database, one NATS user per service.
+  const postgres = await startPostgres();
+  const secret = () => randomBytes(18).toString('base64url');
+  const roleUrls = Object.fromEntries(
+    await Promise.all(
+      [...DOMAIN_APPS, 'orchestrator'].map(async (app) => [
+        app,
+        await postgres.createServiceDatabase(app, secret()),
+      ]),
+    ),
+  ) as Record<DomainApp | 'orchestrator', string>;
+  const natsPasswords = Object.fromEntries(NATS_USERS.map((user) => [user, secret()])) as Record<
+    NatsUser,
+    string
+  >;
+  const nats = await startNats({ users: natsUserConfigs(natsPasswords) });
+  const keys = generateInternalTokenKeyPair();
+  const privateKey = parseInternalTokenPrivateKey(keys.privateKeyPem);
+  const operatorToken = 'domain-test-operator-token-0123456789abcdef';
+  const token = (service: string, subject = 'test-operator', scopes: readonly string[] = [SCOPE_ADMIN]) =>
+    mintInternalToken(privateKey, { subject, audience: service, scopes });
   const databaseUrls = Object.fromEntries(DOMAIN_APPS.map((app) => [app, postgres.url(app)])) as Record<
     DomainApp,
     string
@@ -92,10 +120,12 @@ export async function startDomainStack(options: DomainStackOptions = {}): Promis
         HOST: '127.0.0.1',
         INSTANCE_ID: `${app}-${port}`,
         LOG_LEVEL: 'info',
-        DATABASE_URL: postgres.url(app),
+        DATABASE_URL: roleUrls[app],
         NATS_URL: nats.url,
-        API_TOKEN: apiToken,
-        INTERNAL_TOKEN_PUBLIC_KEY: internalKeys.publicKeyPem,
+        NATS_USER: app,
+        NATS_PASSWORD: natsPasswords[app],
+        INTERNAL_TOKEN_PUBLIC_KEY: keys.publicKeyPem,
+        OPERATOR_TOKEN: operatorToken,
         ...options.env?.[app],
         ...env,
       },
@@ -110,20 +140,23 @@ export async function startDomainStack(options: DomainStackOptions = {}): Promis
     DomainApp,
     string
   >;
-  const orchestrator =
-    options.orchestrator !== false && isBuilt('orchestrator')
-      ? (await start('orchestrator')).process
-      : undefined;
+  const orchestratorStarted =
+    options.orchestrator !== false && isBuilt('orchestrator') ? await start('orchestrator') : undefined;
+  const orchestrator = orchestratorStarted?.process;
 
   return {
     postgres,
     nats,
     urls,
     databaseUrls,
-    apiToken,
-    internalKeys,
+    internalTokenPublicKey: keys.publicKeyPem,
+    internalKeys: keys,
+    token,
+    operatorToken,
     processes,
+    natsPasswords,
     orchestrator,
+    orchestratorUrl: orchestratorStarted?.url,
     start,
     async stop() {
       await processes.stopAll();

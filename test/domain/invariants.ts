@@ -162,8 +162,9 @@ export interface DatabaseUrls {
 export async function readSnapshot(urls: DatabaseUrls): Promise<DomainSnapshot> {
   const inventory = await inOneView(urls.inventory, async (q) => ({
     products: await q<ProductRow>(
-      `SELECT p.sku, p.stock, p.reserved, p.sold, p.received,
-              coalesce((SELECT sum(qty) FROM receipts r WHERE r.sku = p.sku), 0)::int AS "receiptsQty"
+      `SELECT p.sku, p.stock::float8 AS stock, p.reserved::float8 AS reserved, p.sold::float8 AS sold,
+              p.received::float8 AS received,
+              coalesce((SELECT sum(qty) FROM receipts r WHERE r.sku = p.sku), 0)::float8 AS "receiptsQty"
        FROM products p`,
     ),
     reservations: await q<ReservationRow>(

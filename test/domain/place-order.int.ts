@@ -27,7 +27,10 @@ describe('place order, end to end', () => {
         },
       },
     });
-    api = new DomainApi((service) => stack.urls[service], stack.apiToken);
+    api = new DomainApi(
+      (service) => stack.urls[service],
+      (service) => stack.token(service),
+    );
     await api.createProduct('apple', 100, 10);
     await api.createProduct('pear', 250, 3);
     await api.createProduct('plum', 40, 6);

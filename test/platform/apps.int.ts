@@ -2,7 +2,7 @@
  * The six apps boot for real, as built (`npm run build`), each as its own process: validated configuration,
  * /health, /health/ready with real dependencies, /metrics, JSON logs with request ids, graceful SIGTERM.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateInternalTokenKeyPair } from '@concord/platform';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,13 +58,16 @@ async function envFor(app: string, port: number): Promise<Record<string, string>
         ...common,
         JWT_SECRET: SECRET,
         ADMIN_TOKEN: SECRET,
-        INTERNAL_TOKEN_PRIVATE_KEY: generateKeyPairSync('ed25519')
-          .privateKey.export({ type: 'pkcs8', format: 'pem' })
-          .toString(),
+        INTERNAL_TOKEN_PRIVATE_KEY: generateInternalTokenKeyPair().privateKeyPem,
         STATIC_UPSTREAMS: 'orders=orders-1@http://127.0.0.1:9',
       };
     default:
-      return { ...common, DATABASE_URL: pg.url(app), NATS_URL: nats.url };
+      return {
+        ...common,
+        DATABASE_URL: pg.url(app),
+        NATS_URL: nats.url,
+        INTERNAL_TOKEN_PUBLIC_KEY: generateInternalTokenKeyPair().publicKeyPem,
+      };
   }
 }
 

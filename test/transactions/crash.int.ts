@@ -64,7 +64,10 @@ describe('transactions under crashes (real processes)', () => {
     });
     extra.inventory = (await stack.start('inventory')).process;
     extra.payments = (await stack.start('payments')).process;
-    api = new DomainApi((service) => stack.urls[service], stack.apiToken);
+    api = new DomainApi(
+      (service) => stack.urls[service],
+      (service) => stack.token(service),
+    );
     for (const sku of ['apple', 'pear', 'plum']) await api.createProduct(sku, 100, 500);
     for (const customer of ['c1', 'c2', 'c3']) await api.openAccount(customer, 100_000);
     await api.openAccount('poor', 150);
@@ -93,7 +96,9 @@ describe('transactions under crashes (real processes)', () => {
   async function orchestratorCounts(): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
     for (const path of ['/v1/sagas?limit=500', '/v1/transactions?limit=500']) {
-      const response = await fetch(`${orchestrator.url}${path}`);
+      const response = await fetch(`${orchestrator.url}${path}`, {
+        headers: { authorization: `Bearer ${await stack.token('orchestrator')}` },
+      });
       const body = (await response.json()) as { items: Array<{ status: string }> };
       for (const item of body.items) counts[item.status] = (counts[item.status] ?? 0) + 1;
     }

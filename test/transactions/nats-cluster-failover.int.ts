@@ -32,7 +32,11 @@ describe('a 3-node NATS cluster loses a node under orders', () => {
         orchestrator: { ...nats, OUTBOX_STREAM_REPLICAS: '3' },
       },
     });
-    const api = new DomainApi((service) => stack!.urls[service], stack.apiToken);
+    const running = stack;
+    const api = new DomainApi(
+      (service) => running.urls[service],
+      (service) => running.token(service),
+    );
     await api.createProduct('nc-widget', 100, 1_000);
     await api.openAccount('nc-customer', 1_000_000);
     const place = (i: number) =>

@@ -49,7 +49,10 @@ describe.each(BACKENDS)('orchestrator high availability (%s)', (backend) => {
     const initial = await waitFor(leaderOf, { timeoutMs: 30_000, description: 'an orchestrator leads' });
     const initialTerm = (await client.electionLeader('orchestrator'))?.term ?? 0;
 
-    const api = new DomainApi((service) => stack!.urls[service], stack.apiToken);
+    const api = new DomainApi(
+      (service) => stack!.urls[service],
+      (service) => stack!.token(service),
+    );
     await api.createProduct('ha-widget', 100, 1_000);
     await api.openAccount('ha-customer', 1_000_000);
     const place = (mode: 'saga' | '2pc') =>

@@ -9,7 +9,7 @@ import {
   type NatsHandle,
   type PostgresHandle,
 } from '@concord/infra';
-import { runApp, type RunningApp } from '@concord/platform';
+import { generateInternalTokenKeyPair, runApp, type RunningApp } from '@concord/platform';
 import { DataSource } from 'typeorm';
 import {
   FencedError,
@@ -25,7 +25,7 @@ import { ToyParticipants } from './toy-participants.js';
  * Medium tests: the orchestrator in this process, its log on a real PostgreSQL, commands over a real NATS, and
  * participants built on the real kit (see toy-participants.ts), with faults injected per subject.
  */
-const apiToken = 'test-token-0123456789abcdef';
+const apiToken = 'test-operator-token-0123456789abcdef';
 
 describe('orchestrator on PostgreSQL and NATS', () => {
   let postgres: PostgresHandle;
@@ -57,7 +57,8 @@ describe('orchestrator on PostgreSQL and NATS', () => {
       LOG_LEVEL: 'warn',
       DATABASE_URL: postgres.url('orchestrator'),
       NATS_URL: nats.url,
-      API_TOKEN: apiToken,
+      OPERATOR_TOKEN: apiToken,
+      INTERNAL_TOKEN_PUBLIC_KEY: generateInternalTokenKeyPair().publicKeyPem,
       SAGA_ATTEMPT_TIMEOUT_MS: '300',
       SAGA_STEP_DEADLINE_MS: '2000',
       SAGA_RETRIABLE_TIMEOUT_MS: '300',
@@ -87,7 +88,7 @@ describe('orchestrator on PostgreSQL and NATS', () => {
   }
 
   async function get(path: string) {
-    const response = await fetch(`${app.url}${path}`);
+    const response = await fetch(`${app.url}${path}`, { headers: { authorization: `Bearer ${apiToken}` } });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   }
 

@@ -6,7 +6,6 @@ export const inventoryConfigSchema = z.object({
   ...serviceConfigShape,
   PORT: env.port('HTTP port of this inventory instance.', 8201),
   DATABASE_POOL_SIZE: env.int('Connections to the database this instance may open.', 20, 1, 500),
-  API_TOKEN: env.secret('Bearer token that write endpoints (POST) require.'),
   CACHE_MAX_ENTRIES: env.int(
     "Products kept in this instance's read cache (LRU); 0 disables it.",
     10_000,

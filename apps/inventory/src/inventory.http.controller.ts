@@ -1,6 +1,6 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiTokenGuard, ZodPipe, openApiSchema } from '@concord/platform';
+import { AdminOnly, ZodPipe, openApiSchema } from '@concord/platform';
 import { type Page, InventoryService } from './inventory.service.js';
 import {
   createProductBody,
@@ -14,15 +14,16 @@ import {
 } from './inventory.schemas.js';
 import type { ProductView } from './stock.js';
 
+/** Every route needs an internal token for "inventory"; reads take any scope, writes `admin`. */
 @ApiTags('products')
+@ApiBearerAuth()
 @Controller('v1/products')
 export class InventoryHttpController {
   constructor(private readonly inventory: InventoryService) {}
 
   @Post()
   @HttpCode(201)
-  @UseGuards(ApiTokenGuard)
-  @ApiBearerAuth()
+  @AdminOnly()
   @ApiOperation({ summary: 'Create a product; its initial stock counts as received.' })
   @ApiBody({ schema: openApiSchema(createProductBody) })
   create(@Body(new ZodPipe(createProductBody)) body: CreateProductBody): Promise<ProductView> {
@@ -43,8 +44,7 @@ export class InventoryHttpController {
 
   @Post(':sku/receipts')
   @HttpCode(201)
-  @UseGuards(ApiTokenGuard)
-  @ApiBearerAuth()
+  @AdminOnly()
   @ApiOperation({ summary: 'Receive goods: adds qty to stock and received.' })
   @ApiBody({ schema: openApiSchema(receiptBody) })
   receive(

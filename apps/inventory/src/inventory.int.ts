@@ -59,7 +59,10 @@ describe('inventory on PostgreSQL', () => {
   async function counters(sku: string): Promise<Omit<ProductView, 'name' | 'priceCents' | 'sku'>> {
     const [row] = await dataSource.query<
       Array<{ stock: number; reserved: number; sold: number; received: number }>
-    >('SELECT stock, reserved, sold, received FROM products WHERE sku = $1', [sku]);
+    >(
+      'SELECT stock::float8 AS stock, reserved::float8 AS reserved, sold::float8 AS sold, received::float8 AS received FROM products WHERE sku = $1',
+      [sku],
+    );
     if (row === undefined) throw new Error(`no product ${sku}`);
     return row;
   }

@@ -1,5 +1,11 @@
 import { serviceCoordination } from '@concord/coordination-client';
-import { ApiTokenGuard, Clock, DatabaseModule, MessagingModule } from '@concord/platform';
+import {
+  Clock,
+  DatabaseModule,
+  InternalAuthModule,
+  MessagingModule,
+  natsCredentials,
+} from '@concord/platform';
 import { ParticipantModule, participantEntities, participantMigrations } from '@concord/saga';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { InventoryConfig } from './config.js';
@@ -32,7 +38,8 @@ export class InventoryModule {
           entities: [...inventoryEntities, ...participantEntities],
           migrations: [...inventoryMigrations, ...participantMigrations],
         }),
-        MessagingModule.forRoot(config.NATS_URL),
+        MessagingModule.forRoot(config.NATS_URL, natsCredentials(config)),
+        InternalAuthModule.forRoot('inventory', config),
         serviceCoordination('inventory', config),
         ParticipantModule.forRoot({ service: 'inventory' }),
       ],
@@ -44,7 +51,6 @@ export class InventoryModule {
         InventoryService,
         InventoryCommands,
         ReservationExpirySweeper,
-        ApiTokenGuard,
       ],
     };
   }

@@ -3,6 +3,7 @@ import type { OrderLine } from '@concord/contracts';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { ReservationStatus } from './reservation.entity.js';
 import type { ProductView } from './stock.js';
+import { RECEIVED_MAX } from './migrations/1767400000000-inventory-bigint-counters.js';
 
 /** A reservation line as the service sees it. */
 export interface ReservationRow {
@@ -13,7 +14,9 @@ export interface ReservationRow {
   readonly status: ReservationStatus;
 }
 
-const productColumns = `sku, name, price_cents AS "priceCents", stock, reserved, sold, received`;
+// Counters are bigint under a cumulative cap (RECEIVED_MAX < 2^53), so float8 carries them exactly.
+const productColumns = `sku, name, price_cents AS "priceCents", stock::float8 AS stock, reserved::float8 AS reserved,
+  sold::float8 AS sold, received::float8 AS received`;
 const reservationColumns = `order_id AS "orderId", sku, qty, price_cents AS "priceCents", status`;
 
 /** Longest wait for a row lock inside a business transaction. */
@@ -79,12 +82,12 @@ export class InventoryRepository {
     return inserted[0];
   }
 
-  /** Adds `qty` to stock and received; undefined when the sku does not exist. */
+  /** Adds `qty` to stock and received; undefined when the sku does not exist or the cap would be passed. */
   async receive(em: EntityManager, sku: string, qty: number): Promise<ProductView | undefined> {
     const updated = await rows<ProductView>(
       em,
       `WITH u AS (UPDATE products SET stock = stock + $2, received = received + $2, updated_at = now()
-                  WHERE sku = $1 RETURNING ${productColumns})
+                  WHERE sku = $1 AND received + $2 <= ${RECEIVED_MAX} RETURNING ${productColumns})
        SELECT * FROM u`,
       [sku, qty],
     );

@@ -6,6 +6,7 @@ import type { InventoryConfig } from './config.js';
 import { InventoryRepository } from './inventory.repository.js';
 import { ProductCache } from './read-cache.js';
 import { mergeLines, type ProductView, refusal, refusalFor, totalCents } from './stock.js';
+import { RECEIVED_MAX } from './migrations/1767400000000-inventory-bigint-counters.js';
 
 export interface Page<T> {
   readonly items: readonly T[];
@@ -63,8 +64,11 @@ export class InventoryService {
   async receive(sku: string, qty: number): Promise<ProductView> {
     const updated = await this.repository.transaction((em) => this.repository.receive(em, sku, qty));
     this.cache.invalidate([sku]);
-    if (updated === undefined) throw new ProblemException(404, `no product with sku ${sku}`);
-    return updated;
+    if (updated !== undefined) return updated;
+    if ((await this.repository.findProduct(this.repository.manager, sku)) === undefined) {
+      throw new ProblemException(404, `no product with sku ${sku}`);
+    }
+    throw new ProblemException(422, `receiving ${qty} would pass the cap of ${RECEIVED_MAX} units received`);
   }
 
   // --- Saga: reserve, release, commit --------------------------------------------------------------------------

@@ -13,18 +13,18 @@ export class ProductEntity {
   priceCents!: number;
 
   /** Available to reserve or sell. */
-  @Column({ type: 'integer' })
+  @Column({ type: 'bigint' })
   stock!: number;
 
   /** Held by open saga reservations. */
-  @Column({ type: 'integer' })
+  @Column({ type: 'bigint' })
   reserved!: number;
 
-  @Column({ type: 'integer' })
+  @Column({ type: 'bigint' })
   sold!: number;
 
-  /** Everything ever received, the initial stock included. */
-  @Column({ type: 'integer' })
+  /** Everything ever received, the initial stock included; at most RECEIVED_MAX (exact as a number). */
+  @Column({ type: 'bigint' })
   received!: number;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })

@@ -5,9 +5,6 @@ export const orchestratorConfigSchema = z.object({
   ...baseConfigShape,
   ...serviceConfigShape,
   PORT: env.port('HTTP port of this orchestrator instance.', 8401),
-  API_TOKEN: env.secret(
-    'Bearer token required by the write endpoints (POST /v1/sagas, POST /v1/transactions).',
-  ),
   SAGA_ATTEMPT_TIMEOUT_MS: env.int(
     'How long one attempt of a command before the pivot (or a 2PC prepare) waits for an answer.',
     2_000,

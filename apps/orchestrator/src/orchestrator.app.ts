@@ -1,4 +1,4 @@
-import { natsListener, serveOpenApi, type AppDefinition } from '@concord/platform';
+import { natsCredentials, natsListener, serveOpenApi, type AppDefinition } from '@concord/platform';
 import { orchestratorConfigSchema } from './config.js';
 import { OrchestratorModule } from './orchestrator.module.js';
 
@@ -11,9 +11,11 @@ export const orchestratorApp: AppDefinition<typeof orchestratorConfigSchema> = {
     serveOpenApi(
       app,
       'Concord orchestrator',
-      'Sagas and two-phase commit: start a workflow (Idempotency-Key required), read an instance, list them.',
+      'Sagas and two-phase commit (operators only: admin scope): start a workflow (Idempotency-Key required), read an instance, list them.',
     );
-    app.connectMicroservice(natsListener(config.NATS_URL, 'orchestrator'), { inheritAppConfig: true });
+    app.connectMicroservice(natsListener(config.NATS_URL, 'orchestrator', natsCredentials(config)), {
+      inheritAppConfig: true,
+    });
     await app.startAllMicroservices();
   },
 };

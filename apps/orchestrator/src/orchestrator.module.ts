@@ -3,7 +3,9 @@ import { COORDINATION_CLIENT, type Coordination, serviceCoordination } from '@co
 import { LeaderRelay } from './leader-relay.js';
 import {
   DatabaseModule,
+  InternalAuthModule,
   MessagingModule,
+  natsCredentials,
   NatsConnectionHolder,
   APP_IDENTITY,
   type AppIdentity,
@@ -46,7 +48,8 @@ export class OrchestratorModule {
           entities: orchestratorEntities,
           migrations: orchestratorMigrations,
         }),
-        MessagingModule.forRoot(config.NATS_URL),
+        MessagingModule.forRoot(config.NATS_URL, natsCredentials(config)),
+        InternalAuthModule.forRoot('orchestrator', config),
         serviceCoordination('orchestrator', config),
       ],
       controllers: [SagasHttpController, TransactionsHttpController, OrchestratorNatsController],

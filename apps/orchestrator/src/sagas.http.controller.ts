@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Headers, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiTokenGuard, ProblemException } from '@concord/platform';
+import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
+import { AdminOnly, ProblemException } from '@concord/platform';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { SagasService, type InstanceView } from './sagas.service.js';
@@ -29,14 +29,17 @@ function limitOf(raw: string | undefined): number {
   return limit;
 }
 
-/** Sagas: `POST /v1/sagas/{type}` (body: the input), `GET /v1/sagas/{id}`, `GET /v1/sagas?state=&type=`. */
+/**
+ * Sagas: `POST /v1/sagas/{type}` (body: the input), `GET /v1/sagas/{id}`, `GET /v1/sagas?state=&type=`.
+ * Operators only (`admin` internal token for "orchestrator"): instances hold every customer's inputs.
+ */
+@AdminOnly()
 @ApiTags('sagas')
 @Controller('v1/sagas')
 export class SagasHttpController {
   constructor(private readonly sagas: SagasService) {}
 
   @Post(':type')
-  @UseGuards(ApiTokenGuard)
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Start a saga of a registered type; the body is its input. 202 with Location.' })
   @ApiParam({ name: 'type', example: 'place-order' })
@@ -76,14 +79,14 @@ export class SagasHttpController {
   }
 }
 
-/** Two-phase commit, same shape: `POST /v1/transactions` with body `{type, input}`. */
+/** Two-phase commit, same shape: `POST /v1/transactions` with body `{type, input}`. Operators only. */
+@AdminOnly()
 @ApiTags('transactions')
 @Controller('v1/transactions')
 export class TransactionsHttpController {
   constructor(private readonly sagas: SagasService) {}
 
   @Post()
-  @UseGuards(ApiTokenGuard)
   @ApiBearerAuth()
   @ApiOperation({
     summary: 'Start a two-phase transaction: body {"type": "<workflow>", "input": {...}}. 202.',

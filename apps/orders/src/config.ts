@@ -6,7 +6,6 @@ export const ordersConfigSchema = z.object({
   ...serviceConfigShape,
   PORT: env.port('HTTP port of this orders instance.', 8101),
   DATABASE_POOL_SIZE: env.int('Connections to the database this instance may open.', 20, 1, 500),
-  API_TOKEN: env.secret('Bearer token that write endpoints (POST) require.'),
   ORCHESTRATOR_TIMEOUT_MS: env.int(
     'Deadline of one `orchestrator.start` request over NATS.',
     3_000,

@@ -1,4 +1,4 @@
-import { natsListener, runApp, serveOpenApi } from '@concord/platform';
+import { natsCredentials, natsListener, runApp, serveOpenApi } from '@concord/platform';
 import { ordersConfigSchema } from './config.js';
 import { OrdersModule } from './orders.module.js';
 
@@ -8,7 +8,9 @@ await runApp({
   module: (config) => OrdersModule.register(config),
   configure: async (app, config) => {
     serveOpenApi(app, 'Concord orders', 'Places orders through the orchestrator (saga or two-phase commit).');
-    app.connectMicroservice(natsListener(config.NATS_URL, 'orders'), { inheritAppConfig: true });
+    app.connectMicroservice(natsListener(config.NATS_URL, 'orders', natsCredentials(config)), {
+      inheritAppConfig: true,
+    });
     await app.startAllMicroservices();
   },
 });

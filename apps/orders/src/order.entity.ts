@@ -38,8 +38,12 @@ export class OrderEntity {
   transactionId!: string | null;
 
   /** A client's Idempotency-Key: a repeated POST answers the first order. */
-  @Column({ name: 'idempotency_key', type: 'text', nullable: true, unique: true })
+  /** Unique per customer (with customer_id); `request_hash` refuses its reuse for a different request. */
+  @Column({ name: 'idempotency_key', type: 'text', nullable: true })
   idempotencyKey!: string | null;
+
+  @Column({ name: 'request_hash', type: 'text', nullable: true })
+  requestHash!: string | null;
 
   @Column({ name: 'start_attempts', type: 'integer' })
   startAttempts!: number;

@@ -1,6 +1,12 @@
-import { Body, Controller, Get, Headers, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { ApiTokenGuard, ZodPipe, openApiSchema } from '@concord/platform';
+import {
+  assertCustomerAccess,
+  CurrentPrincipal,
+  openApiSchema,
+  type Principal,
+  ZodPipe,
+} from '@concord/platform';
 import type { FastifyReply } from 'fastify';
 import type { OrderView, PlacedOrder } from './order-view.js';
 import {
@@ -18,14 +24,14 @@ import { OrdersService, type Page } from './orders.service.js';
 
 const headersPipe = new ZodPipe(placeOrderHeaders);
 
+/** Every route needs an internal token for "orders"; a customer sees and places only their own orders. */
 @ApiTags('orders')
+@ApiBearerAuth()
 @Controller('v1/orders')
 export class OrdersHttpController {
   constructor(private readonly orders: OrdersService) {}
 
   @Post()
-  @UseGuards(ApiTokenGuard)
-  @ApiBearerAuth()
   @ApiOperation({
     summary: 'Place an order: 202 {orderId, transactionId} while PENDING; with ?wait=true, 200 once settled.',
   })
@@ -41,7 +47,9 @@ export class OrdersHttpController {
     @Query(new ZodPipe(placeOrderQuery)) query: PlaceOrderQuery,
     @Headers() rawHeaders: Record<string, unknown>,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @CurrentPrincipal() principal: Principal,
   ): Promise<PlacedOrder> {
+    assertCustomerAccess(principal, body.customerId);
     // Nest's @Headers() takes no pipe; the same validation runs here.
     const idempotencyKey = headersPipe.transform(rawHeaders)['idempotency-key'];
     const placed = await this.orders.place(body, {
@@ -54,13 +62,22 @@ export class OrdersHttpController {
 
   @Get()
   @ApiOperation({ summary: "A customer's orders, newest first, a page at a time (cursor from nextCursor)." })
-  list(@Query(new ZodPipe(listOrdersQuery)) query: ListOrdersQuery): Promise<Page<OrderView>> {
+  list(
+    @Query(new ZodPipe(listOrdersQuery)) query: ListOrdersQuery,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<Page<OrderView>> {
+    assertCustomerAccess(principal, query.customerId);
     return this.orders.list(query.customerId, query.cursor, query.limit);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One order.' })
-  get(@Param(new ZodPipe(orderParams)) params: OrderParams): Promise<OrderView> {
-    return this.orders.get(params.id);
+  async get(
+    @Param(new ZodPipe(orderParams)) params: OrderParams,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<OrderView> {
+    const order = await this.orders.get(params.id);
+    assertCustomerAccess(principal, order.customerId);
+    return order;
   }
 }

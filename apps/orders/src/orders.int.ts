@@ -178,6 +178,28 @@ describe('orders on PostgreSQL', () => {
     expect(again.orderId).toBe(first.orderId);
   });
 
+  it('scopes an Idempotency-Key to its customer, and refuses it for a different request (422)', async () => {
+    const mine = await orders.place(
+      { customerId: 'c7', items: line, mode: 'saga' },
+      { wait: false, idempotencyKey: 'k-shared' },
+    );
+    const theirs = await orders.place(
+      { customerId: 'c8', items: line, mode: 'saga' },
+      { wait: false, idempotencyKey: 'k-shared' },
+    );
+    expect(theirs.orderId).not.toBe(mine.orderId);
+    const changed = orders.place(
+      { customerId: 'c7', items: [{ sku: 'other', qty: 3 }], mode: 'saga' },
+      { wait: false, idempotencyKey: 'k-shared' },
+    );
+    await expect(changed).rejects.toMatchObject({ status: 422 });
+    const sameAgain = await orders.place(
+      { customerId: 'c7', items: line, mode: 'saga' },
+      { wait: false, idempotencyKey: 'k-shared' },
+    );
+    expect(sameAgain.orderId).toBe(mine.orderId);
+  });
+
   it("pages through a customer's orders, newest first", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i += 1) {

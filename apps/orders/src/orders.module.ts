@@ -1,5 +1,11 @@
 import { serviceCoordination } from '@concord/coordination-client';
-import { ApiTokenGuard, Clock, DatabaseModule, MessagingModule } from '@concord/platform';
+import {
+  Clock,
+  DatabaseModule,
+  InternalAuthModule,
+  MessagingModule,
+  natsCredentials,
+} from '@concord/platform';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { OrdersConfig } from './config.js';
 import { ordersMigrations } from './migrations/1767300000000-orders-schema.js';
@@ -29,7 +35,8 @@ export class OrdersModule {
           entities: [OrderEntity],
           migrations: ordersMigrations,
         }),
-        MessagingModule.forRoot(config.NATS_URL),
+        MessagingModule.forRoot(config.NATS_URL, natsCredentials(config)),
+        InternalAuthModule.forRoot('orders', config),
         serviceCoordination('orders', config),
       ],
       controllers: [OrdersHttpController, OrdersNatsController],
@@ -41,7 +48,6 @@ export class OrdersModule {
         OrdersRepository,
         OrdersService,
         PendingOrdersSweeper,
-        ApiTokenGuard,
       ],
     };
   }

@@ -25,6 +25,8 @@ export interface NewOrder {
   readonly items: readonly OrderLine[];
   readonly mode: OrderMode;
   readonly idempotencyKey: string | undefined;
+  /** Hash of the request the key came with (see `requestHash`). */
+  readonly requestHash: string;
   readonly nowMs: number;
 }
 
@@ -47,15 +49,20 @@ export class OrdersRepository {
   }
 
   /**
-   * Inserts a PENDING order (its first start counts as attempted now). With an idempotency key already used,
-   * inserts nothing and answers the existing order with `created: false`.
+   * Inserts a PENDING order (its first start counts as attempted now). With an idempotency key this customer
+   * already used, inserts nothing and answers the existing order with `created: false` and the hash of the
+   * request that key first came with (null for orders from before hashes were kept).
    */
-  async insert(em: EntityManager, order: NewOrder): Promise<{ order: OrderRow; created: boolean }> {
+  async insert(
+    em: EntityManager,
+    order: NewOrder,
+  ): Promise<{ order: OrderRow; created: boolean; requestHash: string | null }> {
     const inserted = await rows<OrderRow>(
       em,
-      `INSERT INTO orders (id, customer_id, items, mode, status, idempotency_key, start_attempts, last_start_at)
-       VALUES ($1, $2, $3::jsonb, $4, 'PENDING', $5, 1, ${at('$6')})
-       ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${orderColumns}`,
+      `INSERT INTO orders (id, customer_id, items, mode, status, idempotency_key, start_attempts, last_start_at,
+                           request_hash)
+       VALUES ($1, $2, $3::jsonb, $4, 'PENDING', $5, 1, ${at('$6')}, $7)
+       ON CONFLICT (customer_id, idempotency_key) DO NOTHING RETURNING ${orderColumns}`,
       [
         order.id,
         order.customerId,
@@ -63,16 +70,21 @@ export class OrdersRepository {
         order.mode,
         order.idempotencyKey ?? null,
         order.nowMs,
+        order.requestHash,
       ],
     );
-    if (inserted[0] !== undefined) return { order: inserted[0], created: true };
-    const existing = await rows<OrderRow>(
+    if (inserted[0] !== undefined)
+      return { order: inserted[0], created: true, requestHash: order.requestHash };
+    const existing = await rows<OrderRow & { requestHash: string | null }>(
       em,
-      `SELECT ${orderColumns} FROM orders WHERE idempotency_key = $1`,
-      [order.idempotencyKey],
+      `SELECT ${orderColumns}, request_hash AS "requestHash" FROM orders
+        WHERE customer_id = $1 AND idempotency_key = $2`,
+      [order.customerId, order.idempotencyKey],
     );
-    if (existing[0] === undefined) throw new Error('idempotency key conflict without a row');
-    return { order: existing[0], created: false };
+    const found = existing[0];
+    if (found === undefined) throw new Error('idempotency key conflict without a row');
+    const { requestHash, ...row } = found;
+    return { order: row, created: false, requestHash };
   }
 
   async find(em: EntityManager, id: string): Promise<OrderRow | undefined> {

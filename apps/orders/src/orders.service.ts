@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { SharedConfig } from '@concord/coordination-client';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { OrderLine, Reply, SettleOrder } from '@concord/contracts';
@@ -28,6 +29,12 @@ export interface PlaceOrder {
   readonly customerId: string;
   readonly items: readonly OrderLine[];
   readonly mode: OrderMode;
+}
+
+/** SHA-256 of the order's meaning (customer, lines in order, mode), independent of JSON spelling. */
+export function requestHash(input: PlaceOrder): string {
+  const canonical = JSON.stringify([input.customerId, input.items.map((l) => [l.sku, l.qty]), input.mode]);
+  return createHash('sha256').update(canonical).digest('base64url');
 }
 
 /** Polling interval of `?wait=true` for settles that another instance handles. */
@@ -61,14 +68,26 @@ export class OrdersService {
         `an order may have at most ${maxLines} lines (config/orders/maxLinesPerOrder)`,
       );
     }
-    const { order, created } = await this.repository.insert(this.repository.manager, {
+    const hash = requestHash(input);
+    const {
+      order,
+      created,
+      requestHash: firstHash,
+    } = await this.repository.insert(this.repository.manager, {
       id: this.ids.next(),
       customerId: input.customerId,
       items: input.items,
       mode: input.mode,
       idempotencyKey: options.idempotencyKey,
+      requestHash: hash,
       nowMs: this.clock.nowMs(),
     });
+    if (!created && firstHash !== null && firstHash !== hash) {
+      throw new ProblemException(
+        422,
+        'this Idempotency-Key was already used with a different request; use a new key for a new order',
+      );
+    }
     let current = order;
     if (created) current = (await this.start(order)) ?? order;
     if (options.wait && current.status === 'PENDING') current = await this.waitSettled(current.id);

@@ -6,7 +6,6 @@ export const paymentsConfigSchema = z.object({
   ...serviceConfigShape,
   PORT: env.port('HTTP port of this payments instance.', 8301),
   DATABASE_POOL_SIZE: env.int('Connections to the database this instance may open.', 20, 1, 500),
-  API_TOKEN: env.secret('Bearer token that write endpoints (POST) require.'),
   CACHE_MAX_ENTRIES: env.int(
     "Accounts kept in this instance's read cache (LRU); 0 disables it.",
     10_000,

@@ -1,4 +1,4 @@
-import { natsListener, runApp, serveOpenApi } from '@concord/platform';
+import { natsCredentials, natsListener, runApp, serveOpenApi } from '@concord/platform';
 import { paymentsConfigSchema } from './config.js';
 import { PaymentsModule } from './payments.module.js';
 
@@ -8,7 +8,9 @@ await runApp({
   module: (config) => PaymentsModule.register(config),
   configure: async (app, config) => {
     serveOpenApi(app, 'Concord payments', 'Accounts, deposits, holds, captures and the ledger.');
-    app.connectMicroservice(natsListener(config.NATS_URL, 'payments'), { inheritAppConfig: true });
+    app.connectMicroservice(natsListener(config.NATS_URL, 'payments', natsCredentials(config)), {
+      inheritAppConfig: true,
+    });
     await app.startAllMicroservices();
   },
 });

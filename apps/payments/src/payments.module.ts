@@ -1,5 +1,11 @@
 import { serviceCoordination } from '@concord/coordination-client';
-import { ApiTokenGuard, Clock, DatabaseModule, MessagingModule } from '@concord/platform';
+import {
+  Clock,
+  DatabaseModule,
+  InternalAuthModule,
+  MessagingModule,
+  natsCredentials,
+} from '@concord/platform';
 import { ParticipantModule, participantEntities, participantMigrations } from '@concord/saga';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AccountEntity } from './account.entity.js';
@@ -32,12 +38,13 @@ export class PaymentsModule {
           entities: [...paymentsEntities, ...participantEntities],
           migrations: [...paymentsMigrations, ...participantMigrations],
         }),
-        MessagingModule.forRoot(config.NATS_URL),
+        MessagingModule.forRoot(config.NATS_URL, natsCredentials(config)),
+        InternalAuthModule.forRoot('payments', config),
         serviceCoordination('payments', config),
         ParticipantModule.forRoot({ service: 'payments' }),
       ],
       controllers: [PaymentsHttpController, PaymentsNatsController],
-      providers: [Clock, AccountCache, PaymentsRepository, PaymentsService, PaymentsCommands, ApiTokenGuard],
+      providers: [Clock, AccountCache, PaymentsRepository, PaymentsService, PaymentsCommands],
     };
   }
 }

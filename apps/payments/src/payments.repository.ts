@@ -3,6 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { type AccountView, type Counter, MOVES } from './funds.js';
 import type { HoldStatus } from './hold.entity.js';
 import type { LedgerKind } from './ledger-entry.entity.js';
+import { DEPOSITED_CENTS_MAX } from './migrations/1767400000000-payments-caps.js';
 
 export interface HoldRow {
   readonly holdId: string;
@@ -29,6 +30,7 @@ const column: Record<Counter, string> = {
   captured: 'captured_cents',
   deposited: 'deposited_cents',
 };
+// Money is bigint cents under a cumulative cap (DEPOSITED_CENTS_MAX < 2^53), so float8 carries it exactly.
 const accountColumns = `customer_id AS "customerId", balance_cents::float8 AS "balanceCents",
   held_cents::float8 AS "heldCents", captured_cents::float8 AS "capturedCents",
   deposited_cents::float8 AS "depositedCents"`;
@@ -99,7 +101,12 @@ export class PaymentsRepository {
     if (move.from !== undefined) sets.push(`${column[move.from]} = ${column[move.from]} - $2`);
     if (move.alsoRaises !== undefined)
       sets.push(`${column[move.alsoRaises]} = ${column[move.alsoRaises]} + $2`);
-    const guard = move.from === undefined ? '' : ` AND ${column[move.from]} >= $2`;
+    const guard =
+      move.from !== undefined
+        ? ` AND ${column[move.from]} >= $2`
+        : kind === 'deposit'
+          ? ` AND deposited_cents + $2 <= ${DEPOSITED_CENTS_MAX}`
+          : '';
     const moved = await rows<AccountView>(
       em,
       `WITH a AS (UPDATE accounts SET ${sets.join(', ')} WHERE customer_id = $1${guard} RETURNING *),

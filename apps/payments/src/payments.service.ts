@@ -5,6 +5,7 @@ import type { EntityManager } from 'typeorm';
 import { type AccountView, refusal } from './funds.js';
 import { type LedgerRow, PaymentsRepository } from './payments.repository.js';
 import { AccountCache } from './read-cache.js';
+import { DEPOSITED_CENTS_MAX } from './migrations/1767400000000-payments-caps.js';
 
 export interface Page<T> {
   readonly items: readonly T[];
@@ -52,8 +53,14 @@ export class PaymentsService {
       this.repository.move(em, customerId, 'deposit', amountCents, null),
     );
     this.cache.invalidate([customerId]);
-    if (account === undefined) throw new ProblemException(404, `no account for customer ${customerId}`);
-    return account;
+    if (account !== undefined) return account;
+    if ((await this.repository.findAccount(this.repository.manager, customerId)) === undefined) {
+      throw new ProblemException(404, `no account for customer ${customerId}`);
+    }
+    throw new ProblemException(
+      422,
+      `depositing ${amountCents} would pass the cap of ${DEPOSITED_CENTS_MAX} cents ever deposited`,
+    );
   }
 
   async listLedger(customerId: string, cursor: string | undefined, limit: number): Promise<Page<LedgerRow>> {

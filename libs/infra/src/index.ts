@@ -15,6 +15,8 @@ export {
   startNats,
   findNatsServer,
   natsGreets,
+  natsAuthorizationConfig,
+  type NatsUserConfig,
   NatsServerMissingError,
   type NatsHandle,
   type NatsOptions,

@@ -21,6 +21,34 @@ export interface NatsOptions {
   startTimeoutMs?: number;
   /** Every server log line. */
   onLine?: (line: string) => void;
+  /**
+   * Users with passwords and subject permissions. Given: anonymous connections are refused and each user may only
+   * publish and subscribe where allowed (and answer requests it received). Omitted: anyone may connect.
+   */
+  users?: readonly NatsUserConfig[];
+}
+
+/** One nats-server user: `allow` lists of subjects (wildcards allowed) for publish and subscribe. */
+export interface NatsUserConfig {
+  readonly user: string;
+  readonly password: string;
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+}
+
+/** The `authorization` block of a nats-server configuration file for `users`. */
+export function natsAuthorizationConfig(users: readonly NatsUserConfig[]): string {
+  // Strings are written as JSON strings, which nats-server's configuration format reads as quoted strings (a
+  // quoted "$JS.API..." is a subject, not a variable reference).
+  const list = (subjects: readonly string[]) => `[${subjects.map((s) => JSON.stringify(s)).join(', ')}]`;
+  const entries = users.map(
+    (u) =>
+      `    { user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)}, permissions: {\n` +
+      `        publish: { allow: ${list(u.publish)} },\n` +
+      `        subscribe: { allow: ${list(u.subscribe)} },\n` +
+      `        allow_responses: true\n    } }`,
+  );
+  return `authorization {\n  users = [\n${entries.join(',\n')}\n  ]\n}\n`;
 }
 
 /** A running private NATS server with JetStream. */
@@ -61,11 +89,17 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsHandle> 
   try {
     for (let attempt = 1; ; attempt += 1) {
       const port = options.port ?? (await freePort());
+      const configArgs: string[] = [];
+      if (options.users !== undefined) {
+        const configFile = path.join(storeDir, 'nats-server.conf');
+        fs.writeFileSync(configFile, natsAuthorizationConfig(options.users), { mode: 0o600 });
+        configArgs.push('-c', configFile);
+      }
       try {
         const server = await startProcess({
           name: `nats:${port}`,
           command: binary,
-          args: ['-js', '-p', String(port), '-a', '127.0.0.1', '-sd', storeDir],
+          args: [...configArgs, '-js', '-p', String(port), '-a', '127.0.0.1', '-sd', storeDir],
           ...(options.onLine ? { onLine: options.onLine } : {}),
           ready: { probe: () => natsGreets(port), timeoutMs, intervalMs: 50 },
         });

@@ -52,6 +52,15 @@ export interface PostgresHandle {
   url(db?: string): string;
   /** Creates database `name` unless it exists. Names: lower-case letters, digits, `_`. */
   createDatabase(name: string): Promise<void>;
+  /**
+   * Least privilege for one service: a login role named `name` (no superuser, no CREATEDB, no CREATEROLE; its
+   * password set to `password`), owner of database `name` (created if missing) and of everything in it, and the
+   * only ordinary role allowed to connect to it. Answers the role's connection URL. Idempotent: run at every
+   * start, it also hands over tables an earlier superuser-run migration created, and rotates the password.
+   */
+  createServiceDatabase(name: string, password: string): Promise<string>;
+  /** `postgres://<role>:<password>@127.0.0.1:<port>/<db>`. */
+  roleUrl(role: string, password: string, db: string): string;
   /** Fast shutdown (rolls back open transactions, keeps prepared ones), then removes a temp data dir. */
   stop(): Promise<void>;
 }
@@ -336,6 +345,58 @@ class PostgresServer implements PostgresHandle {
     } finally {
       await client.end();
     }
+  }
+
+  roleUrl(role: string, password: string, db: string): string {
+    return `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${this.port}/${db}`;
+  }
+
+  async createServiceDatabase(name: string, password: string): Promise<string> {
+    if (!databaseNamePattern.test(name) || name === superuser) {
+      throw new Error(
+        `invalid service database name '${name}': use lower-case letters, digits and _ (at most 63)`,
+      );
+    }
+    const admin = new pg.Client({ connectionString: this.url('postgres') });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    try {
+      const literal = (await admin.query<{ l: string }>('SELECT quote_literal($1) AS l', [password])).rows[0]
+        ?.l;
+      const role = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
+      const attributes = 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
+      await admin.query(
+        role.rowCount === 0
+          ? `CREATE ROLE "${name}" ${attributes} PASSWORD ${literal}`
+          : `ALTER ROLE "${name}" ${attributes} PASSWORD ${literal}`,
+      );
+      await this.createDatabase(name);
+      await admin.query(`ALTER DATABASE "${name}" OWNER TO "${name}"`);
+      // Only the owner (and the superuser) may connect: another service's role cannot even open a session.
+      await admin.query(`REVOKE ALL ON DATABASE "${name}" FROM PUBLIC`);
+    } finally {
+      await admin.end();
+    }
+    // Objects created by migrations that once ran as the superuser become the service's.
+    const inDatabase = new pg.Client({ connectionString: this.url(name) });
+    inDatabase.on('error', () => undefined);
+    await inDatabase.connect();
+    try {
+      const owned = await inDatabase.query<{ kind: string; name: string }>(
+        `SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END AS kind,
+                format('%I.%I', n.nspname, c.relname) AS name
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S', 'v')
+            AND pg_get_userbyid(c.relowner) <> $1
+            AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))`,
+        [name],
+      );
+      for (const row of owned.rows)
+        await inDatabase.query(`ALTER ${row.kind} ${row.name} OWNER TO "${name}"`);
+    } finally {
+      await inDatabase.end();
+    }
+    return this.roleUrl(name, password, name);
   }
 
   stop(): Promise<void> {

@@ -7,6 +7,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { type BaseConfig, ConfigError, instanceIdentity, loadConfig } from './config/config.js';
+import { InternalAuthenticator } from './auth/internal-auth.guard.js';
+import { toProblem } from './http/problem.js';
 import { ReadinessRegistry } from './health/readiness.js';
 import { createLogger, JsonNestLogger, requestContext } from './logging/logger.js';
 import { Metrics } from './metrics/metrics.js';
@@ -26,6 +28,14 @@ export interface AppDefinition<S extends z.ZodObject> {
   readonly quietRoutes?: readonly string[];
   /** Install SIGTERM/SIGINT handlers (default true; in-process tests turn it off and call `close()`). */
   readonly handleSignals?: boolean;
+}
+
+function optionalProvider<T>(app: INestApplication, token: Type<T>): T | undefined {
+  try {
+    return app.get(token, { strict: false });
+  } catch {
+    return undefined;
+  }
 }
 
 export interface RunningApp {
@@ -72,6 +82,9 @@ export async function runApp<S extends z.ZodObject>(
   const adapter = new FastifyAdapter({
     bodyLimit: definition.bodyLimitBytes ?? 1024 * 1024,
     requestIdHeader: false,
+    // A path parameter longer than Fastify's default 100 characters made the router answer its own 404 (not a
+    // problem body); the route's validation refuses it instead, naming the parameter.
+    maxParamLength: 8_192,
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -133,6 +146,28 @@ export async function runApp<S extends z.ZodObject>(
     }
     done();
   });
+  // /docs is served by Swagger's own Fastify routes, outside Nest's guards: the same rule as /metrics here.
+  const authenticator = optionalProvider(app, InternalAuthenticator);
+  if (authenticator !== undefined) {
+    fastify.addHook('onRequest', async (request, reply) => {
+      const url = request.url;
+      if (!(
+        url === '/docs' ||
+        url.startsWith('/docs/') ||
+        url.startsWith('/docs-') ||
+        url.startsWith('/docs?')
+      )) {
+        return;
+      }
+      try {
+        await authenticator.authorizeOps(request);
+      } catch (error) {
+        const body = toProblem(error);
+        body.requestId = request.id;
+        return reply.status(body.status).type('application/problem+json').send(body);
+      }
+    });
+  }
   await definition.configure?.(app, config);
   try {
     await app.listen({ port: config.PORT, host: config.HOST });

@@ -7,7 +7,7 @@ import { TOKEN_DIRECTORY } from './tokens.js';
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the auth guard: whom the bearer token speaks for. */
-    principal?: Principal;
+    coordinatorPrincipal?: Principal;
   }
 }
 
@@ -114,7 +114,7 @@ export class ClientAuthGuard implements CanActivate {
       const refusal = authorize(principal, access);
       if (refusal !== null) throw new ProblemException(403, refusal);
     }
-    request.principal = principal;
+    request.coordinatorPrincipal = principal;
     return true;
   }
 }

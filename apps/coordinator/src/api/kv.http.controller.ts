@@ -110,7 +110,7 @@ export class KvHttpController {
       lastEventId !== undefined && /^\d+$/.test(lastEventId) ? Number(lastEventId) + 1 : undefined;
     const from = query.fromRevision ?? resumeFrom;
     const filter = query.key !== undefined ? { key: query.key } : { prefix: query.prefix ?? '' };
-    const token = request.principal?.name ?? 'unknown';
+    const token = request.coordinatorPrincipal?.name ?? 'unknown';
     if (!this.streams.tryReserve(token)) {
       throw new ProblemException(429, `this token already holds the maximum number of watches on this node`);
     }

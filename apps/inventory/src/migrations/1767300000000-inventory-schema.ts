@@ -1,6 +1,7 @@
 import { SingletonFences1767500000000 } from '@concord/platform';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { ReservationExpiryFence1767500000001 } from './1767500000001-reservation-expiry-fence.js';
+import { InventoryBigintCounters1767400000000 } from './1767400000000-inventory-bigint-counters.js';
 
 /** Products with their counters, receipts and reservations. The CHECKs are the invariants, enforced by the database. */
 export class InventorySchema1767300000000 implements MigrationInterface {
@@ -56,6 +57,7 @@ export class InventorySchema1767300000000 implements MigrationInterface {
 
 export const inventoryMigrations = [
   InventorySchema1767300000000,
+  InventoryBigintCounters1767400000000,
   SingletonFences1767500000000,
   ReservationExpiryFence1767500000001,
 ];

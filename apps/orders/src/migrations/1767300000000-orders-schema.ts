@@ -1,5 +1,6 @@
 import { SingletonFences1767500000000 } from '@concord/platform';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { OrdersIdempotencyPerCustomer1767400000000 } from './1767400000000-orders-idempotency-per-customer.js';
 
 /** Orders, with the columns the re-send sweeper and cursor pagination need. */
 export class OrdersSchema1767300000000 implements MigrationInterface {
@@ -36,4 +37,8 @@ export class OrdersSchema1767300000000 implements MigrationInterface {
   }
 }
 
-export const ordersMigrations = [OrdersSchema1767300000000, SingletonFences1767500000000];
+export const ordersMigrations = [
+  OrdersSchema1767300000000,
+  OrdersIdempotencyPerCustomer1767400000000,
+  SingletonFences1767500000000,
+];

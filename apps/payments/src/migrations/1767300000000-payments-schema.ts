@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { PaymentsCaps1767400000000 } from './1767400000000-payments-caps.js';
 
 /** Accounts, holds and the ledger. The CHECKs are the invariants, enforced by the database. */
 export class PaymentsSchema1767300000000 implements MigrationInterface {
@@ -47,4 +48,4 @@ export class PaymentsSchema1767300000000 implements MigrationInterface {
   }
 }
 
-export const paymentsMigrations = [PaymentsSchema1767300000000];
+export const paymentsMigrations = [PaymentsSchema1767300000000, PaymentsCaps1767400000000];

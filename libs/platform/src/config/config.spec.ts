@@ -12,7 +12,7 @@ describe('loadConfig', () => {
   it('applies defaults and coerces types', () => {
     const config = loadConfig(schema, { PEERS: 'http://a:1, http://b:2' });
     expect(config.PORT).toBe(8080);
-    expect(config.HOST).toBe('0.0.0.0');
+    expect(config.HOST).toBe('127.0.0.1');
     expect(config.PEERS).toEqual(['http://a:1', 'http://b:2']);
   });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseInternalTokenPublicKey } from '../auth/internal-token.js';
 
 /**
  * Configuration is read once, from the environment, at boot; validated against a zod schema; and injected
@@ -96,7 +97,10 @@ export const env = {
 
 /** Settings every Concord app has. Apps extend this schema with their own. */
 export const baseConfigShape = {
-  HOST: env.string('Address the HTTP server binds to.', '0.0.0.0'),
+  HOST: env.string(
+    'Address the HTTP server binds to: loopback by default; 0.0.0.0 (or an interface address) to serve other hosts.',
+    '127.0.0.1',
+  ),
   LOG_LEVEL: env.logLevel(),
   INSTANCE_ID: env.optionalString(
     'This instance\'s id in logs, metrics and the registry (default: "<app>-<port>").',
@@ -135,6 +139,10 @@ export const serviceConfigShape = {
     )
     .refine((urls) => urls.length > 0, 'must name at least one server')
     .transform((urls) => urls.join(',')),
+  NATS_USER: env.optionalString(
+    "This service's NATS user (its subject permissions are derived from libs/contracts); with NATS_PASSWORD.",
+  ),
+  NATS_PASSWORD: env.optionalString('Password of NATS_USER.'),
   COORDINATOR_URLS: env
     .urlList('Comma-separated API URLs of the coordinator nodes; empty to run without one.')
     .default([]),
@@ -151,6 +159,30 @@ export const serviceConfigShape = {
     1,
     300,
   ),
+  INTERNAL_TOKEN_PUBLIC_KEY: z
+    .string({ message: 'must be set' })
+    .superRefine((pem, ctx) => {
+      try {
+        parseInternalTokenPublicKey(pem);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `must be an Ed25519 SPKI PEM: ${(error as Error).message}` });
+      }
+    })
+    .describe(
+      "Ed25519 public key (SPKI PEM) of the gateway's internal tokens; every non-health endpoint requires one.",
+    ),
+  INTERNAL_TOKEN_CACHE_ENTRIES: env.int(
+    'Verified internal tokens remembered (by token string) so a repeat pays no signature check; 0 disables.',
+    10_000,
+    0,
+    1_000_000,
+  ),
+  OPERATOR_TOKEN: env
+    .secret(
+      'Break-glass operator credential: a static bearer token with the admin scope. Unset by default.',
+      32,
+    )
+    .optional(),
 };
 
 /** This instance's id (INSTANCE_ID, or "<app>-<port>") and the URL others reach it at (PUBLIC_URL, or loopback). */

@@ -1,7 +1,9 @@
 import { Controller, Get, HttpCode, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { Public } from '../auth/auth.decorators.js';
 import { ReadinessRegistry } from './readiness.js';
 
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(private readonly readiness: ReadinessRegistry) {}

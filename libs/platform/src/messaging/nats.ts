@@ -2,9 +2,37 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit, Logg
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Msg } from '@nats-io/transport-node';
 import { IncomingRequestDeserializer, type NatsOptions, Transport } from '@nestjs/microservices';
+import { natsInboxPrefix } from '@concord/contracts';
+import { ConfigError } from '../config/config.js';
 import { ReadinessRegistry } from '../health/readiness.js';
 
 export const NATS_URL = Symbol('NATS_URL');
+export const NATS_CREDENTIALS = Symbol('NATS_CREDENTIALS');
+
+/** A NATS user and password, and the inbox prefix that user's permissions allow it to subscribe to. */
+export interface NatsCredentials {
+  readonly user: string;
+  readonly pass: string;
+  readonly inboxPrefix: string;
+}
+
+/** NATS_USER and NATS_PASSWORD of a service's configuration (both or neither). */
+export function natsCredentials(config: {
+  NATS_USER?: string | undefined;
+  NATS_PASSWORD?: string | undefined;
+}): NatsCredentials | undefined {
+  if (config.NATS_USER === undefined && config.NATS_PASSWORD === undefined) return undefined;
+  if (config.NATS_USER === undefined || config.NATS_PASSWORD === undefined) {
+    throw new ConfigError([
+      { variable: 'NATS_USER', problem: 'NATS_USER and NATS_PASSWORD must be set together' },
+    ]);
+  }
+  return {
+    user: config.NATS_USER,
+    pass: config.NATS_PASSWORD,
+    inboxPrefix: natsInboxPrefix(config.NATS_USER),
+  };
+}
 
 /** Thrown (and so logged by Nest) for a message that cannot be a request; its sender was already answered. */
 export class MalformedMessageError extends Error {
@@ -46,10 +74,16 @@ export class SafeNatsDeserializer extends IncomingRequestDeserializer {
 }
 
 /** Options for the app's NATS listener: request/reply with a queue group per service. */
-export function natsListener(url: string, queue: string): NatsOptions {
+export function natsListener(url: string, queue: string, credentials?: NatsCredentials): NatsOptions {
   return {
     transport: Transport.NATS,
-    options: { servers: natsServers(url), queue, name: queue, deserializer: new SafeNatsDeserializer() },
+    options: {
+      servers: natsServers(url),
+      queue,
+      name: queue,
+      deserializer: new SafeNatsDeserializer(),
+      ...credentials,
+    },
   };
 }
 
@@ -65,6 +99,7 @@ export class NatsConnectionHolder implements OnModuleInit, OnApplicationShutdown
   constructor(
     @Inject(NATS_URL) private readonly url: string,
     private readonly readiness: ReadinessRegistry,
+    @Inject(NATS_CREDENTIALS) private readonly credentials: NatsCredentials | null,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -91,6 +126,7 @@ export class NatsConnectionHolder implements OnModuleInit, OnApplicationShutdown
       // No Error (and stack capture) allocated per request just in case it times out: the profile of the
       // orchestrator showed it among its top costs. A timeout still rejects, with a shorter trace.
       noAsyncTraces: true,
+      ...this.credentials,
     });
   }
 

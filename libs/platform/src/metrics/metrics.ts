@@ -1,4 +1,5 @@
 import { Controller, Get, Header, Injectable } from '@nestjs/common';
+import { OpsRoute } from '../auth/auth.decorators.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** One Prometheus registry per process, with the HTTP metrics every app shares. */
@@ -41,6 +42,7 @@ export class Metrics {
   }
 }
 
+@OpsRoute()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: Metrics) {}

@@ -1,0 +1,82 @@
+import type { Subject } from './messages.js';
+
+/**
+ * Who may say what on NATS: one place, derived from the message map, that the stack, the test harness and
+ * docker/compose turn into nats-server users with publish/subscribe permissions.
+ *
+ * A subject `<service>.<verb>` is addressed to `<service>` (only it may subscribe); {@link SUBJECT_SENDERS} names
+ * who may publish it. Replies need no rule of their own: each user may publish to the reply subject of a
+ * request it received (`allow_responses`), and receives replies on its own inbox prefix (`_INBOX_<user>.`), which
+ * no other user may subscribe to, so nobody reads anybody else's answers.
+ */
+
+export const NATS_USERS = ['orders', 'inventory', 'payments', 'orchestrator'] as const;
+export type NatsUser = (typeof NATS_USERS)[number];
+
+/** The publishers of each subject of the message map (its receiver is the subject's first segment). */
+export const SUBJECT_SENDERS: { readonly [S in Subject]: readonly NatsUser[] } = {
+  'inventory.reserve': ['orchestrator'],
+  'inventory.release': ['orchestrator'],
+  'inventory.commit': ['orchestrator'],
+  'payments.hold': ['orchestrator'],
+  'payments.release': ['orchestrator'],
+  'payments.capture': ['orchestrator'],
+  'orders.settle': ['orchestrator'],
+  'inventory.2pc.prepare': ['orchestrator'],
+  'inventory.2pc.commit': ['orchestrator'],
+  'inventory.2pc.abort': ['orchestrator'],
+  'payments.2pc.prepare': ['orchestrator'],
+  'payments.2pc.commit': ['orchestrator'],
+  'payments.2pc.abort': ['orchestrator'],
+  'orchestrator.start': ['orders'],
+  'orchestrator.2pc.decision': ['inventory', 'payments'],
+};
+
+/**
+ * Subjects outside the message map: the orchestrator's follower-to-leader relay (`orchestrator.leader.*`), and its
+ * lifecycle events, published to JetStream (`saga.events.>`) with the stream created through the JetStream API.
+ */
+const EXTRA_PUBLISH: { readonly [U in NatsUser]: readonly string[] } = {
+  orders: [],
+  inventory: [],
+  payments: [],
+  orchestrator: [
+    'orchestrator.leader.*',
+    'saga.events.>',
+    '$JS.API.INFO',
+    '$JS.API.STREAM.CREATE.SAGA_EVENTS',
+    '$JS.API.STREAM.INFO.SAGA_EVENTS',
+  ],
+};
+
+export interface NatsUserPermissions {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+}
+
+/** The inbox prefix a user's connections must use (ConnectionOptions.inboxPrefix). */
+export function natsInboxPrefix(user: string): string {
+  return `_INBOX_${user}`;
+}
+
+/** A user's permissions: publish what it sends, subscribe to what is addressed to it and to its own inbox. */
+export function natsPermissions(user: NatsUser): NatsUserPermissions {
+  const subjects = Object.keys(SUBJECT_SENDERS) as Subject[];
+  const publish = subjects.filter((s) => SUBJECT_SENDERS[s].includes(user));
+  const subscribe: string[] = subjects.filter((s) => s.split('.')[0] === user);
+  if (user === 'orchestrator') subscribe.push('orchestrator.leader.*');
+  return {
+    publish: [...publish, ...EXTRA_PUBLISH[user]],
+    subscribe: [...subscribe, `${natsInboxPrefix(user)}.>`],
+  };
+}
+
+/** Every NATS user with its password and permissions, in the shape `startNats({ users })` takes. */
+export function natsUserConfigs(passwords: { readonly [U in NatsUser]: string }): Array<{
+  user: NatsUser;
+  password: string;
+  publish: readonly string[];
+  subscribe: readonly string[];
+}> {
+  return NATS_USERS.map((user) => ({ user, password: passwords[user], ...natsPermissions(user) }));
+}
