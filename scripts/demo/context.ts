@@ -12,6 +12,8 @@ export interface StackAccess {
   readonly gatewayUrl: string;
   readonly coordinatorUrls: readonly string[];
   readonly coordinatorToken: string;
+  /** The coordinator's admin token (the fault switch needs it). */
+  readonly coordinatorAdminToken: string;
   readonly postgresPort: number;
   readonly apiToken: string;
   readonly adminToken: string;
@@ -57,6 +59,7 @@ export function loadStackAccess(
     ),
     postgresPort: Number(process.env['POSTGRES_PORT'] ?? DEFAULT_PORTS.postgres),
     coordinatorToken: secret('coordinator-token'),
+    coordinatorAdminToken: secret('coordinator-admin-token'),
     apiToken: secret('api-token'),
     adminToken: secret('gateway-admin-token'),
     jwtSecret,
