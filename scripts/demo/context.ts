@@ -12,6 +12,8 @@ export interface StackAccess {
   readonly gatewayUrl: string;
   readonly coordinatorUrls: readonly string[];
   readonly coordinatorToken: string;
+  /** The coordinator's admin token (the fault switch needs it). */
+  readonly coordinatorAdminToken: string;
   readonly postgresPort: number;
   readonly adminToken: string;
   readonly jwtSecret: string;
@@ -56,6 +58,7 @@ export function loadStackAccess(
     ),
     postgresPort: Number(process.env['POSTGRES_PORT'] ?? DEFAULT_PORTS.postgres),
     coordinatorToken: secret('coordinator-token'),
+    coordinatorAdminToken: secret('coordinator-admin-token'),
     adminToken: secret('gateway-admin-token'),
     jwtSecret,
     userToken: demoToken('demo', jwtSecret, nowMs),

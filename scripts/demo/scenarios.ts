@@ -2,6 +2,7 @@ import type { DemoContext } from './context.js';
 import { instanceFailure } from './scenarios/instance-failure.js';
 import { leaderFailover } from './scenarios/leader-failover.js';
 import { lockFencing } from './scenarios/lock-fencing.js';
+import { partition } from './scenarios/partition.js';
 import { orchestratorCrash } from './scenarios/orchestrator-crash.js';
 import { sagaCompensation } from './scenarios/saga-compensation.js';
 import { singletonJob } from './scenarios/singleton-job.js';
@@ -58,6 +59,13 @@ export const SCENARIOS: readonly Scenario[] = [
       'SIGSTOP the reservation-expiry holder past its lease; another takes over, its stale writes are refused',
     kills: false,
     run: singletonJob,
+  },
+  {
+    name: 'partition',
+    summary:
+      'cut a coordinator off from its peers: the minority refuses (503), the majority serves, the gateway routes stale',
+    kills: false,
+    run: partition,
   },
 ];
 

@@ -39,6 +39,10 @@ export const stackConfigSchema = z.object({
     'Address the coordinators bind their API and Raft peer listeners to (0.0.0.0 to reach them from elsewhere).',
     '127.0.0.1',
   ),
+  STACK_FAULT_INJECTION: env.bool(
+    "Mount the coordinators' Raft fault switch (PUT /admin/faults/partition: loopback only, admin token) for `npm run demo -- partition`; false to leave it out.",
+    true,
+  ),
   POSTGRES_PORT: env.port('Port of the private PostgreSQL.', DEFAULT_PORTS.postgres),
   NATS_PORT: env.port('Port of the private NATS server.', DEFAULT_PORTS.nats),
   DATABASE_URL: env.optionalString(

@@ -223,6 +223,8 @@ export async function runStack(environment: Record<string, string | undefined>):
             SERVICE_TOKENS: [...serviceTokens].map(([service, token]) => `${service}=${token}`).join(','),
             // API and Raft peer listeners on loopback unless configured otherwise.
             HOST: config.COORDINATOR_HOST,
+            // The demo's fault switch (development stack only): loopback-only and admin-token-guarded.
+            FAULT_INJECTION: String(config.STACK_FAULT_INJECTION),
           }),
         ),
       );

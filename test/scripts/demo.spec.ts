@@ -13,7 +13,7 @@ import {
 import { findScenario, SCENARIOS, usage } from '../../scripts/demo/scenarios.js';
 
 describe('demo scenarios', () => {
-  it('has the six scenarios of issue 8 and the singleton job of issue 17', () => {
+  it('has the six scenarios of issue 8 and the singleton job and partition of issue 17', () => {
     expect(SCENARIOS.map((s) => s.name)).toEqual([
       'leader-failover',
       'lock-fencing',
@@ -22,6 +22,7 @@ describe('demo scenarios', () => {
       'orchestrator-crash',
       '2pc-recovery',
       'singleton-job',
+      'partition',
     ]);
   });
 

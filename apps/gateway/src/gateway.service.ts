@@ -18,7 +18,7 @@ import { TokenBucketLimiter } from './edge/rate-limiter.js';
 import { GatewayMetrics } from './gateway.metrics.js';
 import { ProxyHandler } from './proxy/proxy.handler.js';
 import { breakerSettingsByService, RouteTable } from './routing/routes.js';
-import { CoordinatorDiscovery } from './upstreams/discovery.js';
+import { CoordinatorDiscovery, type RegistryFreshness } from './upstreams/discovery.js';
 import { MembershipBatcher } from './upstreams/membership.js';
 import { type ServiceView, ServicePools } from './upstreams/service-pools.js';
 import type { UpstreamInstance } from './upstreams/static-upstreams.js';
@@ -205,8 +205,14 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
           onWarning: (message, error) =>
             this.logger.warn({ err: error instanceof Error ? error.message : undefined }, message),
         },
+        { now: Date.now },
       );
     }
+  }
+
+  /** How fresh the registry view is (undefined: membership comes from configuration only). */
+  registryFreshness(): RegistryFreshness | undefined {
+    return this.discovery?.freshness();
   }
 
   get routes(): RouteTable {

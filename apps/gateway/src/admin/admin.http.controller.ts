@@ -2,6 +2,7 @@ import { APP_CONFIG, BearerTokenGuard } from '@concord/platform';
 import { Controller, Get, Inject, Injectable, UseGuards } from '@nestjs/common';
 import type { GatewayConfig } from '../config.js';
 import { GatewayService } from '../gateway.service.js';
+import type { RegistryFreshness } from '../upstreams/discovery.js';
 import type { ServiceView } from '../upstreams/service-pools.js';
 
 /** Bearer ADMIN_TOKEN, compared in constant time by the platform's guard. */
@@ -17,6 +18,8 @@ export interface RingsView {
   readonly boundedLoadFactor: number;
   readonly routes: readonly { prefix: string; service: string; public: boolean }[] | 'default';
   readonly services: readonly ServiceView[];
+  /** How stale the membership may be: when the coordinator last confirmed the registry view. */
+  readonly registry: RegistryFreshness | { readonly source: 'static' };
 }
 
 @Controller('admin')
@@ -35,6 +38,7 @@ export class AdminController {
         ? table.list().map((r) => ({ prefix: r.prefix, service: r.service, public: r.public }))
         : 'default',
       services: this.gateway.views(),
+      registry: this.gateway.registryFreshness() ?? { source: 'static' },
     };
   }
 }

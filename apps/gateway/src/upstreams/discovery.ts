@@ -11,6 +11,32 @@ export interface DiscoveryEvents {
   onSynced?(): void;
 }
 
+/** How fresh the gateway's registry view is: when a linearizable read of the registry last succeeded. */
+export interface RegistryFreshness {
+  readonly source: 'coordinator';
+  /** The first listing arrived (until then only static upstreams route). */
+  readonly synced: boolean;
+  /** Wall-clock time of the last successful linearizable registry read (a majority of the coordinators answered). */
+  readonly lastConfirmedAt: string | null;
+  /** Milliseconds since then: how stale the membership in use may be (null before the first listing). */
+  readonly stalenessMs: number | null;
+  /** How often the gateway tries to confirm its view. */
+  readonly confirmIntervalMs: number;
+  /** Why the last confirmation failed (null when the last one succeeded). */
+  readonly lastError: string | null;
+}
+
+export interface DiscoveryTiming {
+  /** Wall clock (epoch ms), injected. */
+  readonly now: () => number;
+  /** Pause between retries of a failed listing. */
+  readonly retryDelayMs: number;
+  /** Interval of the confirmation reads while following. */
+  readonly confirmIntervalMs: number;
+}
+
+const defaultTiming: DiscoveryTiming = { now: Date.now, retryDelayMs: 1_000, confirmIntervalMs: 2_000 };
+
 /**
  * Follows the coordinator's registry (`services/{service}/{id}`) and the route key. Listing first, then a watch
  * from the listed revision, so no change falls between the two. The watch resumes by itself after disconnects and
@@ -21,6 +47,9 @@ export class CoordinatorDiscovery {
   private readonly stops: (() => void)[] = [];
   private readonly abort = new AbortController();
   private synced = false;
+  private lastConfirmedMs: number | undefined;
+  private lastError: string | null = null;
+  private readonly timing: DiscoveryTiming;
 
   constructor(
     private readonly client: Coordination,
@@ -28,11 +57,31 @@ export class CoordinatorDiscovery {
     private readonly routesKey: string,
     private readonly staticServices: ReadonlySet<string>,
     private readonly events: DiscoveryEvents,
-    private readonly retryDelayMs = 1_000,
-  ) {}
+    timing: Partial<DiscoveryTiming> = {},
+  ) {
+    this.timing = { ...defaultTiming, ...timing };
+  }
 
   get isSynced(): boolean {
     return this.synced;
+  }
+
+  /**
+   * How stale the membership in use may be. The watch alone cannot tell (a watch served by a node cut off from
+   * its peers stays open and silent), so the gateway confirms with a linearizable read every confirmIntervalMs:
+   * while the coordinator has no majority the confirmations fail, routing goes on from the last-known membership
+   * (available, possibly stale: AP) and stalenessMs grows.
+   */
+  freshness(): RegistryFreshness {
+    const last = this.lastConfirmedMs;
+    return {
+      source: 'coordinator',
+      synced: this.synced,
+      lastConfirmedAt: last === undefined ? null : new Date(last).toISOString(),
+      stalenessMs: last === undefined ? null : Math.max(0, this.timing.now() - last),
+      confirmIntervalMs: this.timing.confirmIntervalMs,
+      lastError: this.lastError,
+    };
   }
 
   /** Starts following in the background; resolves after the first listing, or after `waitMs` whatever happens. */
@@ -56,6 +105,7 @@ export class CoordinatorDiscovery {
     this.membership.reset(services.items, this.staticServices);
     this.membership.flush();
     this.synced = true;
+    this.confirmed();
     this.events.onSynced?.();
     const watch = this.client.watch(
       { prefix: SERVICES_PREFIX },
@@ -86,6 +136,28 @@ export class CoordinatorDiscovery {
       },
     );
     this.stops.push(() => routeWatch.stop());
+    void this.confirmPeriodically();
+  }
+
+  private confirmed(): void {
+    this.lastConfirmedMs = this.timing.now();
+    this.lastError = null;
+  }
+
+  /** One cheap linearizable read (limit 1) per interval: success means a majority of the coordinators answered. */
+  private async confirmPeriodically(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      await delay(this.timing.confirmIntervalMs, undefined, { signal: this.abort.signal }).catch(
+        () => undefined,
+      );
+      if (this.abort.signal.aborted) return;
+      try {
+        await this.client.range(SERVICES_PREFIX, { limit: 1 });
+        this.confirmed();
+      } catch (error) {
+        this.lastError = (error as Error).message;
+      }
+    }
   }
 
   private applyRoutes(kv: KeyValue | undefined): void {
@@ -107,7 +179,9 @@ export class CoordinatorDiscovery {
         return await list();
       } catch (error) {
         this.events.onWarning('coordinator unreachable; keeping last membership', error);
-        await delay(this.retryDelayMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        await delay(this.timing.retryDelayMs, undefined, { signal: this.abort.signal }).catch(
+          () => undefined,
+        );
       }
     }
     return undefined;
