@@ -56,7 +56,13 @@ async function main(): Promise<number> {
     stack = await startDomainStack({
       orchestrator: false,
       env: {
-        orders: { ORDER_RESEND_AFTER_MS: '2000', ORDER_SWEEP_INTERVAL_MS: '500', LOG_LEVEL: 'warn' },
+        orders: {
+          ORDER_RESEND_AFTER_MS: '2000',
+          ORDER_SWEEP_INTERVAL_MS: '500',
+          // Below the gateway's per-try timeout (3 s): a slow order answers 202 PENDING, not a gateway 504.
+          ORDER_WAIT_TIMEOUT_MS: '2500',
+          LOG_LEVEL: 'warn',
+        },
         inventory: { LOG_LEVEL: 'warn' },
         payments: { LOG_LEVEL: 'warn' },
       },
@@ -126,30 +132,35 @@ async function main(): Promise<number> {
       const first = stack.processes.processes.find((p) => p.name === name);
       if (first) victims.push({ name: `${s}-1`, process: first });
     }
+    // Up to two victims are down (or restarting) at once; a victim being restarted is not picked again.
     let faults = 0;
     let placing = true;
+    const down = new Set<(typeof victims)[number]>();
+    const restarts: Array<Promise<void>> = [];
+    const fault = async (victim: (typeof victims)[number]): Promise<void> => {
+      if (!stack) return;
+      if (victim === 'nats') {
+        log('fault: restart nats-server');
+        await stack.nats.restart(1_000);
+      } else {
+        log(`fault: SIGKILL ${victim.name}`);
+        victim.process.sigkill();
+        await sleep(random() * 500);
+        await victim.process.restart();
+      }
+      faults++;
+    };
     const chaosStarted = Date.now();
     const faulting = (async () => {
       while (placing || Date.now() - chaosStarted < options.minChaosMs) {
         await sleep(options.faultEveryMs * (0.5 + random()));
-        const victim = victims[Math.floor(random() * victims.length)];
-        if (victim === undefined || !stack) continue;
-        try {
-          if (victim === 'nats') {
-            log('fault: restart nats-server');
-            await stack.nats.restart(1_000);
-          } else {
-            log(`fault: SIGKILL ${victim.name}`);
-            victim.process.sigkill();
-            await sleep(random() * 500);
-            await victim.process.restart();
-          }
-          faults++;
-        } catch (error) {
-          log(`fault: restart failed: ${String(error)}`);
-          throw error;
-        }
+        const candidates = victims.filter((v) => !down.has(v));
+        const victim = candidates[Math.floor(random() * candidates.length)];
+        if (victim === undefined || down.size >= 2) continue;
+        down.add(victim);
+        restarts.push(fault(victim).finally(() => down.delete(victim)));
       }
+      await Promise.all(restarts);
     })();
 
     // --- Orders ---------------------------------------------------------------------------------------------
@@ -159,7 +170,9 @@ async function main(): Promise<number> {
       const deadline = Date.now() + 60_000;
       for (let attempt = 0; Date.now() < deadline; attempt++) {
         try {
-          const response = await fetch(`${gatewayUrl}/api/orders/v1/orders`, {
+          // ?wait=true: each client waits for its order to settle (200) or for the server's wait deadline (202),
+          // as a shop's checkout would; 16 clients are then 16 orders in flight, not an unbounded queue.
+          const response = await fetch(`${gatewayUrl}/api/orders/v1/orders?wait=true`, {
             method: 'POST',
             headers: {
               'content-type': 'application/json',
@@ -167,7 +180,7 @@ async function main(): Promise<number> {
               'idempotency-key': order.idempotencyKey,
             },
             body: JSON.stringify({ customerId: order.customerId, items: order.items, mode: order.mode }),
-            signal: AbortSignal.timeout(10_000),
+            signal: AbortSignal.timeout(30_000),
           });
           await response.text();
           if (response.status === 200 || response.status === 201 || response.status === 202) {
