@@ -1,7 +1,7 @@
 /**
  * A small Kustomize renderer: the subset of `kustomize build` that deploy/kubernetes uses, so the overlays can be
  * rendered and validated in CI without the kustomize binary (no maintained JS port exists; see
- * docs/adr/0016-own-kustomize-subset-renderer.md). Anything outside the subset is refused with an error naming
+ * docs/adr/0018-own-kustomize-subset-renderer.md). Anything outside the subset is refused with an error naming
  * the field, never ignored, so what this renders is what `kubectl apply -k` applies.
  *
  * Supported: `resources` (YAML files, directories with a kustomization), `namespace`, `labels` (pairs, on
