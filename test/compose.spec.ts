@@ -215,6 +215,7 @@ describe('docker/compose.yaml', () => {
       'INTERNAL_TOKEN_PRIVATE_KEY',
       'INTERNAL_TOKEN_PUBLIC_KEY',
       'JWT_SECRET',
+      'ORCHESTRATOR_OPERATOR_TOKEN',
       'POSTGRES_PASSWORD',
     ]);
     // The example names each one, with no value, so that a copied but unfilled file refuses to start.
@@ -431,7 +432,8 @@ describe('docker/compose.yaml', () => {
     // Every NATS client gets every seed; the orchestrator creates the lifecycle stream with 3 replicas.
     for (const [name, service] of appServices) {
       const env = environmentOf(service);
-      if (env['APP'] === 'coordinator') continue;
+      // Only the apps that speak NATS: not the coordinators, the gateway (HTTP only) or the console (reads HTTP APIs).
+      if (['coordinator', 'gateway', 'console'].includes(env['APP'] ?? '')) continue;
       expect(env['NATS_URL'], name).toBe(nodes.map((n) => `nats://${n}:4222`).join(','));
       if (env['APP'] === 'orchestrator') expect(env['OUTBOX_STREAM_REPLICAS'], name).toBe('3');
     }
