@@ -155,7 +155,11 @@ describe('the console', () => {
 
   it('shows a saga with its steps and a 2PC transaction once they settle', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const jwt = signJwt({ sub: 'console', iat: now, exp: now + 600 }, { hs256Secret: JWT_SECRET });
+    // An operator's token: products, deposits and orders for any customer.
+    const jwt = signJwt(
+      { sub: 'console', scope: 'admin', iat: now, exp: now + 600 },
+      { hs256Secret: JWT_SECRET },
+    );
     const api = new DomainApi((service) => `${gatewayUrl}/api/${service}`, jwt);
     await api.createProduct('console-pear', 100, 50);
     await api.openAccount('console-customer', 100_000);

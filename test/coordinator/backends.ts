@@ -5,7 +5,13 @@
  */
 import { type Coordination, CoordinationClient, EtcdCoordination } from '@concord/coordination-client';
 import { type ProcessGroup, type ProcessHandle, startEtcd, waitFor } from '@concord/infra';
-import { CLIENT_TOKEN, ELECTION_TIMEOUT_MAX_MS, SERVICE_TOKENS, startCoordinatorCluster } from './cluster.js';
+import {
+  ADMIN_TOKEN,
+  CLIENT_TOKEN,
+  ELECTION_TIMEOUT_MAX_MS,
+  SERVICE_TOKENS,
+  startCoordinatorCluster,
+} from './cluster.js';
 
 export type BackendName = 'concord' | 'etcd';
 
@@ -29,7 +35,8 @@ export interface BackendCluster {
   /** Longest election timeout of the cluster's consensus: a failover bound is a small multiple of it. */
   readonly electionTimeoutMaxMs: number;
   /** A client; `failFast` gives up on one call after 1 s (a write in flight to a dying leader) and moves on. */
-  client(options?: { urls?: readonly string[]; failFast?: boolean }): Coordination;
+  /** With `admin`, Concord's admin token (every route: config/ writes, any service's registry). */
+  client(options?: { urls?: readonly string[]; failFast?: boolean; admin?: boolean }): Coordination;
   /** The current leader as a live member sees it. */
   leader(): Promise<BackendMember>;
   readonly endpoints: readonly string[];
@@ -68,7 +75,7 @@ async function startConcord(group: ProcessGroup): Promise<BackendCluster> {
     client: (options = {}) =>
       new CoordinationClient({
         urls: options.urls ?? cluster.urls,
-        token: CLIENT_TOKEN,
+        token: options.admin === true ? ADMIN_TOKEN : CLIENT_TOKEN,
         ...(options.failFast ? { requestTimeoutMs: 1_000, attempts: 20 } : {}),
       }),
     leader: () => cluster.leader(),
