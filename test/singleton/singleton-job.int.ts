@@ -9,7 +9,10 @@ import { freePort, ProcessGroup, startNats, startPostgres, startProcess, waitFor
 import type { NatsHandle, PostgresHandle, ProcessHandle } from '@concord/infra';
 import pg from 'pg';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLIENT_TOKEN, startCoordinatorCluster } from '../coordinator/cluster.js';
+import { CLIENT_TOKEN, SERVICE_TOKENS, startCoordinatorCluster } from '../coordinator/cluster.js';
+import { generateInternalTokenKeyPair } from '@concord/platform';
+
+const internalKeys = generateInternalTokenKeyPair();
 import { builtMain } from '../domain/domain-stack.js';
 
 const JOB = 'inventory-reservation-expiry';
@@ -79,9 +82,10 @@ describe('singleton jobs under a coordinator lock', () => {
           LOG_LEVEL: 'info',
           DATABASE_URL: postgres!.url('inventory'),
           NATS_URL: nats!.url,
-          API_TOKEN: 'singleton-test-api-token-0123456789',
+          INTERNAL_TOKEN_PUBLIC_KEY: internalKeys.publicKeyPem,
           COORDINATOR_URLS: cluster.urls.join(','),
-          COORDINATOR_TOKEN: CLIENT_TOKEN,
+          // Inventory's own coordinator token: its registration and its job's lock (inventory-*).
+          COORDINATOR_TOKEN: SERVICE_TOKENS['inventory'] ?? '',
           SINGLETON_LEASE_TTL_SECONDS: String(TTL_SECONDS),
           RESERVATION_SWEEP_INTERVAL_MS: '100',
         },

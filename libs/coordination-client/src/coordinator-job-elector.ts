@@ -11,7 +11,7 @@ export interface CoordinatorJobElectorOptions {
 
 /**
  * A {@link JobElector} on the coordinator's locks: the instance takes a lease (kept alive every TTL/3) and queues
- * for `locks/job-{name}`; the lock's fencing token (the key's create revision) strictly increases from one holder to
+ * for `locks/{name}` (job names start with their service, e.g. `inventory-reservation-expiry`, so a service token may take them); the lock's fencing token (the key's create revision) strictly increases from one holder to
  * the next. The lease ends the term: a holder that cannot keep it alive for a whole TTL (paused, partitioned)
  * reports the lock lost, and the coordinator hands the lock to the next in line when the lease expires.
  */
@@ -24,7 +24,8 @@ export class CoordinatorJobElector implements JobElector {
   async acquire(job: string, _holder: string, signal: AbortSignal): Promise<JobLease> {
     const waitMs = this.options.waitMs ?? 3_000;
     const keeper = await LeaseKeeper.grant(this.client, this.options.ttlSeconds);
-    const name = `job-${job}`;
+    // The job name itself: it starts with the service (`inventory-…`), which is what a service token may lock.
+    const name = job;
     try {
       for (;;) {
         if (signal.aborted) throw new Error('aborted');
