@@ -17,6 +17,7 @@ import {
   DATABASE_OPTIONS,
   DatabaseModule,
   type DatabaseOptions,
+  generateInternalTokenKeyPair,
   loadConfig,
   runMigrationsExclusively,
 } from '@concord/platform';
@@ -80,7 +81,7 @@ async function schemaOf(service: string, databaseUrl: string): Promise<DatabaseO
   const config = loadConfig(schema as z.ZodObject, {
     DATABASE_URL: databaseUrl,
     NATS_URL: 'nats://127.0.0.1:4222',
-    API_TOKEN: 'migration-placeholder-token',
+    INTERNAL_TOKEN_PUBLIC_KEY: generateInternalTokenKeyPair().publicKeyPem,
   });
   const pending: unknown[] = [(moduleClass?.register as (config: unknown) => DynamicModule)(config)];
   while (pending.length > 0) {

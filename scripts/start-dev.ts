@@ -44,18 +44,23 @@ const env: Record<string, string> = {
   INSTANCE_ID: `${name}-dev`,
   LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info',
   COORDINATOR_URLS: stack.coordinatorUrls,
-  COORDINATOR_TOKEN: stack.secret('coordinator-token'),
-  API_TOKEN: stack.secret('api-token'),
 };
+// The same credentials the stack gives the app (docs/security.md): nothing more.
 if (name === 'gateway') {
   Object.assign(env, {
+    COORDINATOR_TOKEN: stack.secret('coordinator-read-token'),
     JWT_SECRET: stack.secret('gateway-jwt-secret'),
     ADMIN_TOKEN: stack.secret('gateway-admin-token'),
+    INTERNAL_TOKEN_PRIVATE_KEY: stack.secret('internal-token-ed25519.pem'),
   });
 } else {
   Object.assign(env, {
-    DATABASE_URL: stack.databaseUrl(name),
+    COORDINATOR_TOKEN: stack.secret(`coordinator-token-${name}`),
+    DATABASE_URL: stack.serviceDatabaseUrl(name),
     NATS_URL: stack.natsUrl,
+    NATS_USER: name,
+    NATS_PASSWORD: stack.secret(`nats-${name}.password`),
+    INTERNAL_TOKEN_PUBLIC_KEY: stack.secret('internal-token-ed25519.pub.pem'),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
   });
 }

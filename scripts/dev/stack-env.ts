@@ -7,6 +7,8 @@ export interface RunningStack {
   readonly config: StackConfig;
   readonly dataDir: string;
   readonly databaseUrl: (database: string) => string;
+  /** The URL a service connects with: its own role on its own database. */
+  readonly serviceDatabaseUrl: (service: string) => string;
   readonly natsUrl: string;
   readonly coordinatorUrls: string;
   readonly secret: (file: string) => string;
@@ -24,6 +26,12 @@ export function runningStack(root: string, environment: Record<string, string | 
     if (!existsSync(full)) throw new Error(`${full} not found: start the stack first (npm start)`);
     return readFileSync(full, 'utf8').trim();
   };
+  /** The service's own role (the stack creates one per database, password in .data/postgres-<service>.password). */
+  const serviceDatabaseUrl = (service: string): string => {
+    if (config.DATABASE_URL !== undefined) return databaseUrl(service);
+    const password = encodeURIComponent(secret(`postgres-${service}.password`));
+    return `postgres://${service}:${password}@127.0.0.1:${config.POSTGRES_PORT}/${service}`;
+  };
   const databaseUrl = (database: string): string => {
     const base =
       config.DATABASE_URL ??
@@ -36,6 +44,7 @@ export function runningStack(root: string, environment: Record<string, string | 
     config,
     dataDir,
     databaseUrl,
+    serviceDatabaseUrl,
     natsUrl: config.NATS_URL ?? `nats://127.0.0.1:${config.NATS_PORT}`,
     coordinatorUrls: config.COORDINATOR_PORTS.map((p) => `http://127.0.0.1:${p}`).join(','),
     secret,

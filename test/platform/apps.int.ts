@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 async function envFor(app: string, port: number): Promise<Record<string, string>> {
-  const common = { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', API_TOKEN: SECRET };
+  const common = { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' };
   switch (app) {
     case 'coordinator': {
       const peerPort = await freePort();

@@ -9,7 +9,7 @@ import { freePort, ProcessGroup, startNats, startPostgres, startProcess, waitFor
 import type { NatsHandle, PostgresHandle, ProcessHandle } from '@concord/infra';
 import pg from 'pg';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLIENT_TOKEN, SERVICE_TOKENS, startCoordinatorCluster } from '../coordinator/cluster.js';
+import { SERVICE_TOKENS, startCoordinatorCluster } from '../coordinator/cluster.js';
 import { generateInternalTokenKeyPair } from '@concord/platform';
 
 const internalKeys = generateInternalTokenKeyPair();
