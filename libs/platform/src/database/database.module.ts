@@ -1,4 +1,4 @@
-import { type DynamicModule, Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import { type DynamicModule, Injectable, Module, type OnModuleInit, Optional } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
 import { Gauge } from 'prom-client';
@@ -57,10 +57,12 @@ class DatabaseReadiness implements OnModuleInit {
 class PreparedTransactionsMetric implements OnModuleInit {
   constructor(
     private readonly dataSource: DataSource,
-    private readonly metrics: Metrics,
+    // Absent when the module is used alone (a @nestjs/testing module without the platform): no metric then.
+    @Optional() private readonly metrics?: Metrics,
   ) {}
 
   onModuleInit(): void {
+    if (this.metrics === undefined) return;
     const dataSource = this.dataSource;
     const query = `SELECT count(*)::int AS n,
                           COALESCE(EXTRACT(EPOCH FROM now() - min(prepared)), 0)::float8 AS oldest

@@ -139,6 +139,8 @@ export function placeOrderSaga(
           status: 'CONFIRMED' as const,
           ...(d.totalCents === undefined ? {} : { totalCents: d.totalCents }),
         })),
+        // CONFIRMED means sold and paid: the order is settled only after the stock and the money are.
+        after: [STEPS.commitStock, STEPS.captureFunds],
         retry: afterPivotRetry,
         timeoutMs: timing.retriableTimeoutMs,
       },

@@ -40,6 +40,11 @@ export interface SagaStep<D> {
   readonly retry: RetryPolicy;
   /** How long one attempt waits for an answer. */
   readonly timeoutMs: number;
+  /**
+   * Retriable steps only: the retriable steps that must be done before this one is sent. The others after the
+   * pivot run at once; e.g. an order is confirmed only once its stock is sold and its money captured.
+   */
+  readonly after?: readonly string[];
 }
 
 /** Typed helper for `onResult`: the result type follows the action's subject. */
@@ -83,6 +88,16 @@ export function sagaWorkflow<I, D>(definition: SagaDefinition<I, D>): Workflow<I
   const firstRetriable = definition.steps.findIndex((s) => s.kind === 'retriable');
   if (firstRetriable !== -1 && firstRetriable < lastCompensatable) {
     throw new Error(`saga ${definition.type}: a retriable step comes before a compensatable one`);
+  }
+  for (const [i, step] of definition.steps.entries()) {
+    for (const name of step.after ?? []) {
+      const earlier = definition.steps.slice(firstRetriable, i).some((s) => s.name === name);
+      if (step.kind !== 'retriable' || !earlier) {
+        throw new Error(
+          `saga ${definition.type}: ${step.name} may only wait for earlier retriable steps (${name})`,
+        );
+      }
+    }
   }
 
   function beginCompensation(state: SagaState<D>, doneNow: readonly string[], reason: string): SagaState<D> {
@@ -131,7 +146,9 @@ export function sagaWorkflow<I, D>(definition: SagaDefinition<I, D>): Workflow<I
     const step = definition.steps[state.position];
     if (step === undefined) return [];
     if (step.kind === 'compensatable') return [step];
-    return definition.steps.slice(firstRetriable).filter((s) => !state.done.includes(s.name));
+    return definition.steps
+      .slice(firstRetriable)
+      .filter((s) => !state.done.includes(s.name) && (s.after ?? []).every((n) => state.done.includes(n)));
   }
 
   function outstanding(state: SagaState<D>): readonly OutboundCommand[] {
