@@ -161,7 +161,9 @@ describe('singleton jobs under a coordinator lock', () => {
     );
     expect(byToken.rows.reduce((s, r) => s + r.n, 0)).toBe(80);
     expect(byToken.rows.every((r) => r.token !== null)).toBe(true);
-    const counters = await db.query(`SELECT stock, reserved, sold, received FROM products WHERE sku = 'w'`);
+    const counters = await db.query(
+      `SELECT stock::int AS stock, reserved::int AS reserved, sold::int AS sold, received::int AS received FROM products WHERE sku = 'w'`,
+    );
     expect(counters.rows[0]).toEqual({ stock: 1000, reserved: 0, sold: 0, received: 1000 });
     // A write with the stale token, tried by hand, is refused by PostgreSQL itself.
     await expect(

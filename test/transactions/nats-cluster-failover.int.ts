@@ -63,10 +63,16 @@ describe('a 3-node NATS cluster loses a node under orders', () => {
     // The lifecycle stream lives on 3 replicas and kept accepting events with one server gone.
     const survivors = cluster.nodes.filter((n) => n !== victim).map((n) => n.url);
     const nc = await connect({ servers: survivors });
-    const info = (await nc.request('$JS.API.STREAM.INFO.SAGA_EVENTS', '', { timeout: 5_000 })).json<{
-      config: { num_replicas: number };
-      state: { messages: number };
-    }>();
+    // After losing a server the JetStream meta group may take a few seconds to elect a new leader: ask again.
+    const info = await waitFor(
+      async () =>
+        (await nc.request('$JS.API.STREAM.INFO.SAGA_EVENTS', '', { timeout: 3_000 })).json<{
+          config?: { num_replicas: number };
+          state?: { messages: number };
+        }>(),
+      { timeoutMs: 30_000, intervalMs: 500, description: 'the stream answers its info' },
+    );
+    if (info.config === undefined || info.state === undefined) throw new Error(JSON.stringify(info));
     expect(info.config.num_replicas).toBe(3);
     expect(info.state.messages).toBeGreaterThan(0);
     await nc.close();
