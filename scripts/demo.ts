@@ -19,7 +19,7 @@ const root = path.resolve(import.meta.dirname, '..');
 const narrator = new Narrator();
 let code: 0 | 1;
 try {
-  const stack = loadStackAccess(root, process.env['STACK_DATA_DIR'], Date.now());
+  const stack = loadStackAccess(root, process.env, Date.now());
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   narrator.say(`demo ${scenario.name} (run ${runId}): ${scenario.summary}`);
   if (scenario.kills) {

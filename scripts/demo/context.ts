@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_PORTS } from '@concord/contracts';
+import { loadStackConfig } from '../stack/config.js';
 import { demoToken } from './jwt.js';
 import type { Narrator } from './narrator.js';
 import { isAlive, pidListeningOn, processImage, restartProcess } from './processes.js';
@@ -32,12 +32,14 @@ export class DemoSetupError extends Error {
   override readonly name = 'DemoSetupError';
 }
 
+/** What a demo needs of the running stack, from the same validated settings `npm start` used (ports, data dir). */
 export function loadStackAccess(
   root: string,
-  dataDirSetting: string | undefined,
+  environment: Record<string, string | undefined>,
   nowMs: number,
 ): StackAccess {
-  const dataDir = path.resolve(root, dataDirSetting ?? '.data');
+  const config = loadStackConfig(environment);
+  const dataDir = path.resolve(root, config.STACK_DATA_DIR);
   const secret = (file: string): string => {
     const full = path.join(dataDir, file);
     if (!existsSync(full)) {
@@ -51,12 +53,9 @@ export function loadStackAccess(
   return {
     root,
     dataDir,
-    // The stack's own port settings (e.g. from .stack-ports.env) when given, else its defaults.
-    gatewayUrl: `http://127.0.0.1:${process.env['GATEWAY_PORT'] ?? DEFAULT_PORTS.gateway}`,
-    coordinatorUrls: (process.env['COORDINATOR_PORTS']?.split(',') ?? DEFAULT_PORTS.coordinatorApi).map(
-      (p) => `http://127.0.0.1:${String(p).trim()}`,
-    ),
-    postgresPort: Number(process.env['POSTGRES_PORT'] ?? DEFAULT_PORTS.postgres),
+    gatewayUrl: `http://127.0.0.1:${config.GATEWAY_PORT}`,
+    coordinatorUrls: config.COORDINATOR_PORTS.map((p) => `http://127.0.0.1:${p}`),
+    postgresPort: config.POSTGRES_PORT,
     coordinatorToken: secret('coordinator-token'),
     coordinatorAdminToken: secret('coordinator-admin-token'),
     adminToken: secret('gateway-admin-token'),
