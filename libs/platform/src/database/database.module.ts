@@ -67,8 +67,15 @@ class PreparedTransactionsMetric implements OnModuleInit {
     const query = `SELECT count(*)::int AS n,
                           COALESCE(EXTRACT(EPOCH FROM now() - min(prepared)), 0)::float8 AS oldest
                      FROM pg_prepared_xacts WHERE database = current_database()`;
-    const read = async () =>
-      ((await dataSource.query(query).catch(() => [])) as { n: number; oldest: number }[])[0];
+    type Row = { n: number; oldest: number } | undefined;
+    // Both gauges are collected together on a scrape: they share one query in flight rather than asking twice.
+    let inFlight: Promise<Row> | undefined;
+    const read = (): Promise<Row> =>
+      (inFlight ??= dataSource
+        .query(query)
+        .then((rows: { n: number; oldest: number }[]) => rows[0])
+        .catch(() => undefined)
+        .finally(() => (inFlight = undefined)));
     const registers = [this.metrics.registry];
     new Gauge({
       name: 'participant_prepared_transactions',
