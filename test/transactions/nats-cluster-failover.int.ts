@@ -63,14 +63,17 @@ describe('a 3-node NATS cluster loses a node under orders', () => {
     // The lifecycle stream lives on 3 replicas and kept accepting events with one server gone.
     const survivors = cluster.nodes.filter((n) => n !== victim).map((n) => n.url);
     const nc = await connect({ servers: survivors });
-    // After losing a server the JetStream meta group may take a few seconds to elect a new leader: ask again.
+    // After losing a server the JetStream meta group and the stream's own group may take a few seconds to elect
+    // new leaders; until then the outbox relay's publishes time out and it retries. Ask until the events are in.
     const info = await waitFor(
-      async () =>
-        (await nc.request('$JS.API.STREAM.INFO.SAGA_EVENTS', '', { timeout: 3_000 })).json<{
+      async () => {
+        const answer = (await nc.request('$JS.API.STREAM.INFO.SAGA_EVENTS', '', { timeout: 3_000 })).json<{
           config?: { num_replicas: number };
           state?: { messages: number };
-        }>(),
-      { timeoutMs: 30_000, intervalMs: 500, description: 'the stream answers its info' },
+        }>();
+        return (answer.state?.messages ?? 0) > 0 ? answer : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, description: 'the stream holds the outbox events' },
     );
     if (info.config === undefined || info.state === undefined) throw new Error(JSON.stringify(info));
     expect(info.config.num_replicas).toBe(3);
