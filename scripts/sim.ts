@@ -40,22 +40,47 @@ interface Run {
   readonly line: string;
 }
 
+const OPTIONS = {
+  seeds: { type: 'string' },
+  seed: { type: 'string' },
+  from: { type: 'string' },
+  'safety-ms': { type: 'string' },
+  'liveness-ms': { type: 'string' },
+  trace: { type: 'boolean', default: false },
+  protocol: { type: 'string', default: 'raft' },
+  'no-leader-election': { type: 'boolean', default: false },
+  duel: { type: 'boolean', default: false },
+  compare: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+const USAGE = `usage:
+  npm run sim -- --seeds N [--from S] [--safety-ms MS] [--liveness-ms MS] [--protocol raft|multipaxos]
+  npm run sim -- --seed S [--trace] [--protocol raft|multipaxos] [--no-leader-election]
+  npm run sim -- --duel
+  npm run sim -- --compare raft,multipaxos --seeds N [--from S] [--json]`;
+
 function main(): number {
-  const { values } = parseArgs({
-    options: {
-      seeds: { type: 'string' },
-      seed: { type: 'string' },
-      from: { type: 'string' },
-      'safety-ms': { type: 'string' },
-      'liveness-ms': { type: 'string' },
-      trace: { type: 'boolean', default: false },
-      protocol: { type: 'string', default: 'raft' },
-      'no-leader-election': { type: 'boolean', default: false },
-      duel: { type: 'boolean', default: false },
-      compare: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ options: OPTIONS });
+  } catch (e) {
+    console.error(`${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    return 2;
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  for (const name of ['seeds', 'seed', 'from', 'safety-ms', 'liveness-ms'] as const) {
+    const v = values[name];
+    if (v !== undefined && !/^\d+$/.test(v)) {
+      console.error(`--${name} must be a non-negative integer, not ${JSON.stringify(v)}\n${USAGE}`);
+      return 2;
+    }
+  }
   if (values.duel) return duel();
   if (values.compare !== undefined) return compare(values.compare, values.seeds, values.from, values.json);
   const paxos = values.protocol === 'multipaxos';

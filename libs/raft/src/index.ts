@@ -37,6 +37,17 @@ export {
 } from './sim/fault-schedule.js';
 export { LabHarness } from './sim/lab-harness.js';
 export {
+  checkClientHistory,
+  completedOperation,
+  describeFailure,
+  healAll,
+  randomKvCommand,
+  runFaultPhase,
+  unknownOperation,
+  type SimulatedClients,
+  type SimulatedCluster,
+} from './sim/harness.js';
+export {
   DEFAULT_LIVENESS_MS,
   DEFAULT_SAFETY_MS,
   replayCommand,

@@ -1,5 +1,13 @@
 import type { KvOperation } from '@concord/lincheck';
-import type { KvCommand, KvResult, NodeId, Xoshiro128 } from '@concord/raft';
+import {
+  completedOperation,
+  randomKvCommand,
+  unknownOperation,
+  type KvCommand,
+  type KvResult,
+  type NodeId,
+  type Xoshiro128,
+} from '@concord/raft';
 
 /** What the clients need of a replicated log, whichever protocol runs it. */
 export interface ReplicatedLog {
@@ -61,7 +69,7 @@ export class LogKvClients {
   constructor(
     private readonly log: ReplicatedLog,
     private readonly random: Xoshiro128,
-    clients: number,
+    private readonly clients: number,
     private readonly keys: readonly string[],
     private readonly timeoutMs: number,
   ) {
@@ -95,20 +103,8 @@ export class LogKvClients {
 
   private issue(client: number): void {
     if (!this.running) return;
-    const key = this.keys[this.random.int(this.keys.length)]!;
     const value = `c${client}-${this.seq++}`;
-    const roll = this.random.next();
-    const cmd: KvCommand =
-      roll < 0.4
-        ? { op: 'get', key }
-        : roll < 0.7
-          ? { op: 'put', key, value }
-          : {
-              op: 'cas',
-              key,
-              expect: this.random.chance(0.3) ? null : `c${this.random.int(8)}-${this.random.int(this.seq)}`,
-              value,
-            };
+    const cmd = randomKvCommand(this.random, this.keys, value, this.clients, this.seq);
     const node = this.leaderGuess.get(client) ?? this.log.ids[this.random.int(this.log.ids.length)]!;
     const tag = `t${client}-${this.seq++}`;
     const r = this.log.submit(node, encodeTaggedCommand(cmd, tag));
@@ -139,32 +135,15 @@ export class LogKvClients {
     this.completed++;
     this.acknowledged.set(f.tag, f.cmd);
     this.latenciesMs.push(this.log.now - f.call);
-    const base = { client, key: f.cmd.key, call: f.call, return: this.log.now };
-    switch (f.cmd.op) {
-      case 'get':
-        this.history.push({ ...base, op: 'get', ok: true, result: result.value });
-        break;
-      case 'put':
-        this.history.push({ ...base, op: 'put', value: f.cmd.value, ok: true });
-        break;
-      case 'cas':
-        this.history.push({ ...base, op: 'cas', value: f.cmd.value, expect: f.cmd.expect, ok: result.ok });
-        break;
-      case 'delete':
-        this.history.push({ ...base, op: 'delete', ok: true });
-        break;
-    }
+    this.history.push(completedOperation(client, f.cmd, f.call, this.log.now, result));
     this.schedule(client, this.random.int(10));
   }
 
   private recordUnknown(client: number, f: InFlight): void {
-    if (f.cmd.op === 'get') return;
+    const op = unknownOperation(client, f.cmd, f.call);
+    if (op === undefined) return;
     this.unknown++;
-    const base = { client, key: f.cmd.key, call: f.call, return: null, ok: true };
-    if (f.cmd.op === 'put') this.history.push({ ...base, op: 'put', value: f.cmd.value });
-    else if (f.cmd.op === 'cas')
-      this.history.push({ ...base, op: 'cas', value: f.cmd.value, expect: f.cmd.expect });
-    else if (f.cmd.op === 'delete') this.history.push({ ...base, op: 'delete' });
+    this.history.push(op);
   }
 }
 

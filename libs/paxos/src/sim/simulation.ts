@@ -1,9 +1,9 @@
-import { checkKv } from '@concord/lincheck';
 import {
-  injectFault,
-  InvariantViolation,
+  checkClientHistory,
+  describeFailure,
+  healAll,
   pickNetworkFaults,
-  reliableNetwork,
+  runFaultPhase,
   Xoshiro128,
   type NetworkFaults,
   type NodeId,
@@ -117,17 +117,12 @@ export function runPaxosSimulation(
   let failure: string | undefined;
   let linearizable = false;
   try {
-    const end = cluster.now + safetyMs;
-    while (cluster.now < end) {
-      cluster.runFor(1 + faults.int(sc.faultEveryMs));
-      faultCount++;
-      const what = injectFault(cluster, faults, sc.ids, protocolFaults);
-      trace?.(`${cluster.now} ms: ${what}`);
-    }
-    cluster.links.heal();
-    cluster.network = reliableNetwork;
-    for (const id of sc.ids) if (!cluster.isUp(id)) cluster.restart(id);
-    trace?.(`${cluster.now} ms: healed; liveness phase`);
+    faultCount = runFaultPhase(cluster, faults, sc.ids, protocolFaults, {
+      safetyMs,
+      faultEveryMs: sc.faultEveryMs,
+      ...(trace ? { trace } : {}),
+    });
+    healAll(cluster, sc.ids, trace);
     const deadline = cluster.now + livenessMs;
     // A probe command must be learned by every node.
     let probeTag = '';
@@ -163,20 +158,9 @@ export function runPaxosSimulation(
       throw new Error(`liveness: no progress within ${livenessMs} ms after healing (${states.join(' ')})`);
     }
     trace?.(`${cluster.now} ms: every node learned the probe; stopping clients`);
-    clients.stop();
-    cluster.runUntil(() => clients.pending() === 0, Math.max(0, deadline - cluster.now) + 700);
-    clients.drain();
-    const check = checkKv(clients.history, { timeoutMs: 10_000 });
-    linearizable = check.linearizable;
-    if (!linearizable)
-      throw new Error(`linearizability: history of ${clients.history.length} operations (${check.verdict})`);
+    linearizable = checkClientHistory(cluster, clients, deadline, trace);
   } catch (e) {
-    failure =
-      e instanceof InvariantViolation
-        ? `invariant ${e.message}`
-        : e instanceof Error
-          ? (e.stack ?? e.message)
-          : String(e);
+    failure = describeFailure(e);
   }
   return {
     seed,

@@ -3,6 +3,7 @@ import type { Xoshiro128 } from '../core/prng.js';
 import { encodeKvCommand, type KvCommand, type KvResult } from '../kv/kv-state-machine.js';
 import type { NodeId } from '../types.js';
 import type { Cluster } from './cluster.js';
+import { completedOperation, randomKvCommand, unknownOperation } from './harness.js';
 
 interface InFlight {
   readonly cmd: KvCommand;
@@ -74,22 +75,8 @@ export class KvClients {
 
   private issue(client: number): void {
     if (!this.running) return;
-    const key = this.keys[this.random.int(this.keys.length)]!;
     const value = `c${client}-${this.seq++}`;
-    const roll = this.random.next();
-    const cmd: KvCommand =
-      roll < 0.4
-        ? { op: 'get', key }
-        : roll < 0.7
-          ? { op: 'put', key, value }
-          : {
-              op: 'cas',
-              key,
-              expect: this.random.chance(0.3)
-                ? null
-                : `c${this.random.int(this.clients)}-${this.random.int(this.seq)}`,
-              value,
-            };
+    const cmd = randomKvCommand(this.random, this.keys, value, this.clients, this.seq);
     const node = this.leaderGuess.get(client) ?? this.cluster.ids[this.random.int(this.cluster.ids.length)]!;
     const call = this.cluster.now;
     const deadline = call + this.timeoutMs;
@@ -123,21 +110,7 @@ export class KvClients {
     this.inflight.delete(client);
     this.leaderGuess.set(client, f.node);
     this.completed++;
-    const base = { client, key: f.cmd.key, call: f.call, return: this.cluster.now };
-    switch (f.cmd.op) {
-      case 'get':
-        this.history.push({ ...base, op: 'get', ok: true, result: result.value });
-        break;
-      case 'put':
-        this.history.push({ ...base, op: 'put', value: f.cmd.value, ok: true });
-        break;
-      case 'cas':
-        this.history.push({ ...base, op: 'cas', value: f.cmd.value, expect: f.cmd.expect, ok: result.ok });
-        break;
-      case 'delete':
-        this.history.push({ ...base, op: 'delete', ok: true });
-        break;
-    }
+    this.history.push(completedOperation(client, f.cmd, f.call, this.cluster.now, result));
     this.schedule(client, this.random.int(10));
   }
 
@@ -148,12 +121,9 @@ export class KvClients {
   }
 
   private recordUnknown(client: number, f: InFlight): void {
-    if (f.cmd.op === 'get') return; // a read of unknown outcome tells nothing
+    const op = unknownOperation(client, f.cmd, f.call);
+    if (op === undefined) return;
     this.unknown++;
-    const base = { client, key: f.cmd.key, call: f.call, return: null, ok: true };
-    if (f.cmd.op === 'put') this.history.push({ ...base, op: 'put', value: f.cmd.value });
-    else if (f.cmd.op === 'cas')
-      this.history.push({ ...base, op: 'cas', value: f.cmd.value, expect: f.cmd.expect });
-    else if (f.cmd.op === 'delete') this.history.push({ ...base, op: 'delete' });
+    this.history.push(op);
   }
 }

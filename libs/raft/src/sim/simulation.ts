@@ -1,12 +1,11 @@
-import { checkKv } from '@concord/lincheck';
 import { Xoshiro128 } from '../core/prng.js';
 import { encodeKvCommand } from '../kv/kv-state-machine.js';
 import type { ConfChange, NodeId } from '../types.js';
-import { InvariantViolation } from './checkers.js';
 import { Cluster } from './cluster.js';
 import { KvClients } from './kv-clients.js';
-import { injectFault, pickNetworkFaults, type ProtocolFaults } from './fault-schedule.js';
-import { reliableNetwork, type NetworkFaults } from './network.js';
+import { pickNetworkFaults, type ProtocolFaults } from './fault-schedule.js';
+import { checkClientHistory, describeFailure, healAll, runFaultPhase } from './harness.js';
+import type { NetworkFaults } from './network.js';
 
 export const DEFAULT_SAFETY_MS = 3000;
 export const DEFAULT_LIVENESS_MS = 5000;
@@ -117,18 +116,13 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
   let linearizable = false;
   try {
     // Safety phase: faults at random moments.
-    const end = cluster.now + safetyMs;
-    while (cluster.now < end) {
-      cluster.runFor(1 + faults.int(sc.faultEveryMs));
-      faultCount++;
-      const what = injectFault(cluster, faults, sc.ids, protocolFaults);
-      trace?.(`${cluster.now} ms: ${what}`);
-    }
+    faultCount = runFaultPhase(cluster, faults, sc.ids, protocolFaults, {
+      safetyMs,
+      faultEveryMs: sc.faultEveryMs,
+      ...(trace ? { trace } : {}),
+    });
     // Liveness phase: heal everything, then demand a leader and progress everywhere.
-    cluster.links.heal();
-    cluster.network = reliableNetwork;
-    for (const id of sc.ids) if (!cluster.isUp(id)) cluster.restart(id);
-    trace?.(`${cluster.now} ms: healed; liveness phase`);
+    healAll(cluster, sc.ids, trace);
     const deadline = cluster.now + livenessMs;
     let leader: NodeId | undefined;
     let probeIndex = 0;
@@ -159,22 +153,10 @@ export function runSimulation(seed: number, options: SimulationOptions = {}): Si
       throw new Error(`liveness: no progress within ${livenessMs} ms after healing (${states.join(' ')})`);
     }
     trace?.(`${cluster.now} ms: progress on every node; stopping clients`);
-    clients.stop();
-    cluster.runUntil(() => clients.pending() === 0, Math.max(0, deadline - cluster.now) + 700);
-    clients.drain();
-    trace?.(`${cluster.now} ms: checking ${clients.history.length} operations for linearizability`);
-    const check = checkKv(clients.history, { timeoutMs: 10_000 });
-    linearizable = check.linearizable;
-    if (!linearizable)
-      throw new Error(`linearizability: history of ${clients.history.length} operations (${check.verdict})`);
+    linearizable = checkClientHistory(cluster, clients, deadline, trace);
   } catch (e) {
     options.onFailure?.(cluster);
-    failure =
-      e instanceof InvariantViolation
-        ? `invariant ${e.message}`
-        : e instanceof Error
-          ? (e.stack ?? e.message)
-          : String(e);
+    failure = describeFailure(e);
   }
   return {
     seed,
