@@ -1,19 +1,6 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
-import { COORDINATION_CLIENT, type CoordinationClient, jobElector } from '@concord/coordination-client';
-import {
-  APP_CONFIG,
-  instanceIdentity,
-  type JobFence,
-  Metrics,
-  SingletonJob,
-  StaleFencingTokenError,
-} from '@concord/platform';
+import { Inject, Injectable } from '@nestjs/common';
+import { COORDINATION_CLIENT, type CoordinationClient, SingletonJobHost } from '@concord/coordination-client';
+import { APP_CONFIG, type JobFence, Metrics } from '@concord/platform';
 import type { InventoryConfig } from './config.js';
 import { InventoryService } from './inventory.service.js';
 
@@ -27,54 +14,33 @@ const passesPerTickMax = 10;
  * coordinator and sweeps; every release carries the lock's fencing token, and the database refuses a stale holder's.
  */
 @Injectable()
-export class ReservationExpirySweeper implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger('ReservationExpiry');
-  private readonly job: SingletonJob;
-
+export class ReservationExpirySweeper extends SingletonJobHost {
   constructor(
     private readonly inventory: InventoryService,
-    @Inject(APP_CONFIG) private readonly config: InventoryConfig,
+    @Inject(APP_CONFIG) config: InventoryConfig,
     @Inject(COORDINATION_CLIENT) coordinator: CoordinationClient | null,
     metrics: Metrics,
   ) {
-    this.job = new SingletonJob({
+    super({
       name: 'inventory-reservation-expiry',
-      holder: instanceIdentity('inventory', config).instanceId,
+      service: 'inventory',
+      config,
       intervalMs: config.RESERVATION_SWEEP_INTERVAL_MS,
-      elector: jobElector(coordinator, config.SINGLETON_LEASE_TTL_SECONDS),
-      pass: (fence) => this.sweep(fence),
-      claim: (fence) => this.inventory.claimFence(fence),
+      coordinator,
       metrics,
-      log: (m) => this.logger.log(m),
+      claim: (fence) => inventory.claimFence(fence),
     });
   }
 
-  onApplicationBootstrap(): void {
-    if (this.intervalMs > 0) this.job.start();
-  }
-
-  private get intervalMs(): number {
-    return this.config.RESERVATION_SWEEP_INTERVAL_MS;
-  }
-
   /** One tick: releases expired reservations in bounded batches, under the job's fencing token. */
-  async sweep(fence: JobFence): Promise<number> {
+  protected async pass(fence: JobFence): Promise<number> {
     let expiredTotal = 0;
-    try {
-      for (let pass = 0; pass < passesPerTickMax; pass += 1) {
-        const skus = await this.inventory.expireDue(batchMax, fence);
-        expiredTotal += skus.length;
-        if (skus.length < batchMax) break;
-      }
-      if (expiredTotal > 0) this.logger.log(`released expired reservations on ${expiredTotal} sku line(s)`);
-    } catch (error) {
-      if (error instanceof StaleFencingTokenError) throw error; // the term is over: SingletonJob ends it
-      this.logger.warn(`expiry sweep failed: ${(error as Error).message}`);
+    for (let pass = 0; pass < passesPerTickMax; pass += 1) {
+      const skus = await this.inventory.expireDue(batchMax, fence);
+      expiredTotal += skus.length;
+      if (skus.length < batchMax) break;
     }
+    if (expiredTotal > 0) this.logger.log(`released expired reservations on ${expiredTotal} sku line(s)`);
     return expiredTotal;
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.job.stop();
   }
 }

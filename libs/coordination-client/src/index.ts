@@ -10,3 +10,4 @@ export * from './shared-config.js';
 export * from './coordination.module.js';
 export * from './service-coordination.js';
 export * from './coordinator-job-elector.js';
+export * from './singleton-job-host.js';
