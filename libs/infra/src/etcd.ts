@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { findExecutable } from './executables.js';
 import { freePort } from './ports.js';
 import { startProcess, type ProcessHandle } from './process.js';
 import { registerStopper, registerTempDir } from './registry.js';
@@ -171,17 +172,7 @@ export function findEtcd(
   searchDirs?: readonly string[],
   fallbacks: readonly string[] = fallbackLocations,
 ): string {
-  const pathDirs =
-    searchDirs ?? (process.env['PATH'] ?? '').split(path.delimiter).filter((dir) => dir.length > 0);
-  const candidates = [...pathDirs.map((dir) => path.join(dir, 'etcd')), ...fallbacks];
-  const found = candidates.find((file) => {
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const found = findExecutable('etcd', searchDirs, fallbacks);
   if (found !== undefined) return found;
   throw new EtcdMissingError(
     'etcd not found on PATH or in /usr/bin, /usr/local/bin. Install it: `apt-get install etcd-server` ' +

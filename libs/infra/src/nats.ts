@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
+import { findExecutable } from './executables.js';
 import { freePort } from './ports.js';
 import { ProcessStartError, startProcess, type ProcessHandle } from './process.js';
 import { registerStopper, registerTempDir } from './registry.js';
@@ -126,18 +127,7 @@ export function findNatsServer(
   searchDirs?: readonly string[],
   fallbacks: readonly string[] = fallbackLocations,
 ): string {
-  // The search path is the one piece of the environment read here; it configures nothing of ours.
-  const pathDirs =
-    searchDirs ?? (process.env['PATH'] ?? '').split(path.delimiter).filter((dir) => dir.length > 0);
-  const candidates = [...pathDirs.map((dir) => path.join(dir, 'nats-server')), ...fallbacks];
-  const found = candidates.find((file) => {
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const found = findExecutable('nats-server', searchDirs, fallbacks);
   if (found !== undefined) return found;
   throw new NatsServerMissingError(
     'nats-server not found on PATH or in /usr/sbin, /usr/local/bin. Install it: `apt-get install nats-server` ' +
