@@ -6,7 +6,7 @@ import {
   Logger,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { type Dispatcher, Pool } from 'undici';
+import { Pool } from 'undici';
 import { CoordinatorError, type Consensus, NotLeaderError, UnavailableError } from '@concord/coordination';
 import { problem } from '@concord/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -141,7 +141,7 @@ export class CoordinatorErrorsFilter implements ExceptionFilter, OnApplicationSh
       const answer = await requestLeader(
         this.pool(url.origin),
         {
-          method: request.method as Dispatcher.HttpMethod,
+          method: request.method,
           path,
           headers,
           body: hasBody ? JSON.stringify(request.body) : null,

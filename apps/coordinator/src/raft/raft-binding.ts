@@ -59,7 +59,6 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
   let driver: RaftDriver<CommandResult | null> | undefined;
   let peerTransport: TcpTransport | undefined;
   let leading = false;
-  let knownLeader: string | null = null;
   const listeners: ((leading: boolean) => void)[] = [];
   /** Ids being added right now (two concurrent adds of one id: the second is refused). */
   const adding = new Set<string>();
@@ -195,7 +194,6 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
         },
       });
       driver.onLeaderChange((leader, term) => {
-        knownLeader = leader;
         const now = leader === config.NODE_ID;
         logger.log(`leader is ${leader ?? 'unknown'} in term ${term}`);
         if (now !== leading) {
