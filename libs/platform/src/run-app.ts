@@ -46,6 +46,8 @@ export interface RunningApp {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Health probes and metric scrapes: logged at debug by every app. */
+/** A request on a quiet route that takes at least this long is logged at info all the same. */
+const SLOW_REQUEST_MS = 1_000;
 const CHATTER_ROUTES: ReadonlySet<string> = new Set(['/health', '/health/ready', '/metrics']);
 
 /**
@@ -131,7 +133,13 @@ export async function runApp<S extends z.ZodObject>(
     metrics.httpDuration.observe({ method: request.method, route }, seconds);
     // Probes, scrapes and the app's own chatter (lease keep-alives) come every few seconds from every peer:
     // at debug, so that a process at rest writes next to nothing at info.
-    const level = CHATTER_ROUTES.has(route) || quietRoutes.has(route) ? 'debug' : 'info';
+    // A quiet route's failures (5xx) and slow answers still log at info: those are the ones worth reading.
+    const level =
+      (CHATTER_ROUTES.has(route) || quietRoutes.has(route)) &&
+      reply.statusCode < 500 &&
+      reply.elapsedTime < SLOW_REQUEST_MS
+        ? 'debug'
+        : 'info';
     if (logger.isLevelEnabled(level)) {
       logger[level](
         {

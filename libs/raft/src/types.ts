@@ -132,6 +132,34 @@ export interface ReadIndexResponse extends Envelope {
   readonly index: number;
 }
 
+/**
+ * A follower forwards client proposals to the leader over the peer link (etcd's MsgProp), many per message.
+ * Not a Raft message: the driver answers it, the core never sees it.
+ */
+export interface ProposeRequest extends Envelope {
+  readonly type: 'propose';
+  /** Chosen by the sender, echoed in the answer. */
+  readonly context: number;
+  readonly entries: readonly Uint8Array[];
+}
+
+/** Why a leader refused forwarded proposals: each is safe to retry (nothing was appended). */
+export type ProposeRefusal = 'notLeader' | 'transferring' | 'overloaded';
+
+/**
+ * The leader's answer: the first `accepted` proposals are entries `index`, `index + 1`, ... of `term`
+ * (consecutive); the rest were refused with `refusal`. The sender answers its clients when it applies those
+ * entries, or learns they were lost when another term's entry is applied at their index.
+ */
+export interface ProposeResponse extends Envelope {
+  readonly type: 'proposeResp';
+  readonly context: number;
+  readonly index: number;
+  readonly accepted: number;
+  readonly refusal?: ProposeRefusal;
+  readonly leaderHint?: NodeId;
+}
+
 export type Message =
   | VoteRequest
   | VoteResponse
@@ -143,6 +171,8 @@ export type Message =
   | SnapshotResponse
   | TimeoutNow
   | ReadIndexRequest
-  | ReadIndexResponse;
+  | ReadIndexResponse
+  | ProposeRequest
+  | ProposeResponse;
 
 export type MessageType = Message['type'];

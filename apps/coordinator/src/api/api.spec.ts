@@ -5,6 +5,7 @@
 import { LocalConsensus } from '@concord/coordination';
 import { CoordinationClient, SharedConfig } from '@concord/coordination-client';
 import { type RunningApp, runApp } from '@concord/platform';
+import { installLeanKvRoutes } from './kv-lean-route.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coordinatorConfigSchema } from '../config.js';
 import { CoordinatorModule } from '../coordinator.module.js';
@@ -39,6 +40,8 @@ beforeAll(async () => {
       configSchema: coordinatorConfigSchema,
       bodyLimitBytes: 2 * 1024 * 1024,
       handleSignals: false,
+      // The hot routes as main.ts serves them (the Nest controller stays behind them).
+      configure: (nest) => installLeanKvRoutes(nest),
       module: (config) =>
         CoordinatorModule.register(config, (_c, state) => {
           const consensus = new LocalConsensus(state.machine);

@@ -13,6 +13,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CoordinatorConfig } from '../config.js';
 import { CONSENSUS, COORDINATOR_CONFIG } from './tokens.js';
 import { KvStateMachineHolder } from './state.js';
+import { errorCode, FORWARD_KEEP_ALIVE_MS, isResendable, requestLeader } from './leader-request.js';
 
 /** Requests forwarded more than this many times are refused: leadership is moving, the client should retry. */
 const FORWARD_HOPS_MAX = 2;
@@ -99,6 +100,10 @@ export class CoordinatorErrorsFilter implements ExceptionFilter, OnApplicationSh
         headersTimeout: FORWARD_TIMEOUT_MS,
         bodyTimeout: FORWARD_TIMEOUT_MS,
         connectTimeout: 5_000,
+        // Close idle sockets ourselves, long before the leader would (72 s): a socket the leader closes just as
+        // we reuse it fails the request ("other side closed").
+        keepAliveTimeout: FORWARD_KEEP_ALIVE_MS,
+        keepAliveMaxTimeout: FORWARD_KEEP_ALIVE_MS,
       });
       this.pools.set(origin, pool);
     }
@@ -132,12 +137,17 @@ export class CoordinatorErrorsFilter implements ExceptionFilter, OnApplicationSh
     try {
       // One keep-alive pool per leader, no per-request AbortSignal or timer: lock and campaign requests may wait
       // long at the leader (their own waitMs bounds them); the pool's timeouts bound the rest.
-      const answer = await this.pool(url.origin).request({
-        method: request.method,
-        path: url.pathname + url.search,
-        headers,
-        body: hasBody ? JSON.stringify(request.body) : null,
-      });
+      const path = url.pathname + url.search;
+      const answer = await requestLeader(
+        this.pool(url.origin),
+        {
+          method: request.method,
+          path,
+          headers,
+          body: hasBody ? JSON.stringify(request.body) : null,
+        },
+        isResendable(request.method, path),
+      );
       const body = await answer.body.text();
       const header = (name: string): string | undefined => {
         const v = answer.headers[name];
@@ -155,9 +165,7 @@ export class CoordinatorErrorsFilter implements ExceptionFilter, OnApplicationSh
     } catch (error) {
       this.logger.warn(`forwarding to the leader at ${base} failed: ${(error as Error).message}`);
       // Refused connections never reached the leader; anything else may have been applied there.
-      const code =
-        (error as { code?: string; cause?: { code?: string } }).code ??
-        (error as { cause?: { code?: string } }).cause?.code;
+      const code = errorCode(error);
       const outcome =
         code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'notApplied' : 'unknown';
       void reply

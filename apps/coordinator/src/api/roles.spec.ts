@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { LocalConsensus, NotLeaderError } from '@concord/coordination';
 import { type RunningApp, runApp } from '@concord/platform';
+import { installLeanKvRoutes } from './kv-lean-route.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coordinatorConfigSchema } from '../config.js';
 import { CoordinatorModule } from '../coordinator.module.js';
@@ -60,6 +61,8 @@ async function start(
       configSchema: coordinatorConfigSchema,
       bodyLimitBytes: 2 * 1024 * 1024,
       handleSignals: false,
+      // The hot routes as main.ts serves them (the Nest controller stays behind them).
+      configure: (nest) => installLeanKvRoutes(nest),
       module: (config) =>
         CoordinatorModule.register(config, (_c, state) => {
           const consensus = new LocalConsensus(state.machine);

@@ -31,6 +31,13 @@ function translate(error: unknown): Error {
         return new NotLeaderError(error.error.leaderHint);
       case 'timeout':
         return new UnavailableError('not committed in time (no quorum?); the outcome is unknown', 'unknown');
+      case 'unknown':
+        return new UnavailableError(
+          'the leader changed or the answer was lost before the write was applied here; the outcome is unknown',
+          'unknown',
+        );
+      case 'lost':
+        return new UnavailableError('another leader overwrote the write; it was not applied, retry');
       case 'transferring':
         return new UnavailableError('leadership is being transferred; retry');
       case 'overloaded':
@@ -52,7 +59,6 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
   let driver: RaftDriver<CommandResult | null> | undefined;
   let peerTransport: TcpTransport | undefined;
   let leading = false;
-  let knownLeader: string | null = null;
   const listeners: ((leading: boolean) => void)[] = [];
   /** Ids being added right now (two concurrent adds of one id: the second is refused). */
   const adding = new Set<string>();
@@ -64,8 +70,8 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
 
   const consensus: Consensus = {
     async propose(command: Command): Promise<CommandResult> {
-      // A follower knows at once: skip encoding and the driver's error (forwarded writes are the common case).
-      if (!leading && driver !== undefined) throw new NotLeaderError(knownLeader);
+      // On a follower the driver forwards the encoded command to the leader over the peer link and resolves
+      // when this node applies it; with no leader known it refuses (503, notApplied).
       try {
         const { result } = await running().propose(encodeCommand(command));
         if (result === null) throw new Error(`command ${command.type} was not applied`);
@@ -181,13 +187,13 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
         peers: config.PEERS,
         snapshotEveryEntries: config.SNAPSHOT_EVERY_ENTRIES,
         requestTimeoutMs: config.PROPOSE_TIMEOUT_MS,
+        forwardProposals: true,
         onFatal: (error) => {
           logger.fatal(`storage failure, stopping: ${(error as Error).message}`);
           process.exit(70);
         },
       });
       driver.onLeaderChange((leader, term) => {
-        knownLeader = leader;
         const now = leader === config.NODE_ID;
         logger.log(`leader is ${leader ?? 'unknown'} in term ${term}`);
         if (now !== leading) {

@@ -64,6 +64,29 @@ const messages: Message[] = [
   { type: 'timeoutNow', from: 'a', to: 'b', term: 5 },
   { type: 'readIndex', from: 'b', to: 'a', term: 5, context: 'ctx-é-✓' },
   { type: 'readIndexResp', from: 'a', to: 'b', term: 5, context: 'ctx', index: 0 },
+  { type: 'propose', from: 'b', to: 'a', term: 5, context: 2 ** 40, entries: [bytes(1, 2), bytes()] },
+  { type: 'proposeResp', from: 'a', to: 'b', term: 5, context: 3, index: 41, accepted: 2 },
+  {
+    type: 'proposeResp',
+    from: 'c',
+    to: 'b',
+    term: 5,
+    context: 4,
+    index: 0,
+    accepted: 0,
+    refusal: 'notLeader',
+    leaderHint: 'a',
+  },
+  {
+    type: 'proposeResp',
+    from: 'a',
+    to: 'b',
+    term: 5,
+    context: 5,
+    index: 7,
+    accepted: 1,
+    refusal: 'overloaded',
+  },
 ];
 
 /** Decoding must either succeed or throw a CodecError; anything else is a bug. */
@@ -82,7 +105,7 @@ describe('message codec', () => {
 
   it('covers every message type', () => {
     const types = new Set(messages.map((m) => m.type));
-    expect(types.size).toBe(13);
+    expect(types.size).toBe(15);
   });
 
   it('round-trips entries, hard state and snapshots', () => {

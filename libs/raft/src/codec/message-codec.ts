@@ -27,6 +27,7 @@ import type {
   Message,
   MessageType,
   NodeId,
+  ProposeRefusal,
   Snapshot,
   SnapshotMeta,
 } from '../types.js';
@@ -48,7 +49,19 @@ const MESSAGE_TAGS: Record<MessageType, number> = {
   timeoutNow: 11,
   readIndex: 12,
   readIndexResp: 13,
+  propose: 14,
+  proposeResp: 15,
 };
+const REFUSAL_TAGS: Record<ProposeRefusal, number> = { notLeader: 1, transferring: 2, overloaded: 3 };
+const REFUSALS: readonly (ProposeRefusal | undefined)[] = [
+  undefined,
+  'notLeader',
+  'transferring',
+  'overloaded',
+];
+/** A proposal's data: at least its u32 length. */
+const PROPOSAL_BYTES_MIN = 4;
+const HAS_LEADER_HINT = 1;
 const MESSAGE_TYPES = new Map<number, MessageType>(
   Object.entries(MESSAGE_TAGS).map(([type, tag]) => [tag, type as MessageType]),
 );
@@ -183,7 +196,24 @@ export function writeMessage(w: ByteWriter, m: Message): void {
       w.string(m.context);
       w.u64(m.index);
       return;
+    case 'propose':
+      w.u64(m.context);
+      w.u32(m.entries.length);
+      for (const data of m.entries) w.bytes(data);
+      return;
+    case 'proposeResp':
+      w.u64(m.context);
+      w.u64(m.index);
+      w.u32(m.accepted);
+      w.u8(m.refusal === undefined ? 0 : REFUSAL_TAGS[m.refusal]);
+      writeFlaggedString(w, m.leaderHint);
+      return;
   }
+}
+
+function writeFlaggedString(w: ByteWriter, value: string | undefined): void {
+  w.u8(value !== undefined ? HAS_LEADER_HINT : 0);
+  if (value !== undefined) w.string(value);
 }
 
 function writeOptionalContext(w: ByteWriter, context: string | undefined): void {
@@ -271,6 +301,33 @@ export function readMessage(r: ByteReader): Message {
     case 'readIndexResp': {
       const context = r.string();
       return { type, from, to, term, context, index: r.u64() };
+    }
+    case 'propose': {
+      const context = r.u64();
+      const n = r.count(PROPOSAL_BYTES_MIN);
+      const entries: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) entries.push(r.bytes());
+      return { type, from, to, term, context, entries };
+    }
+    case 'proposeResp': {
+      const context = r.u64();
+      const index = r.u64();
+      const accepted = r.u32();
+      const refusalTag = r.u8();
+      const refusal = REFUSALS[refusalTag];
+      if (refusal === undefined && refusalTag !== 0) r.fail(`unknown refusal ${refusalTag}`);
+      const leaderHint = readFlags(r, HAS_LEADER_HINT) !== 0 ? r.string() : undefined;
+      return {
+        type,
+        from,
+        to,
+        term,
+        context,
+        index,
+        accepted,
+        ...(refusal !== undefined ? { refusal } : {}),
+        ...(leaderHint !== undefined ? { leaderHint } : {}),
+      };
     }
   }
 }

@@ -216,7 +216,8 @@ export class RaftNode {
   }
 
   step(m: Message): void {
-    if (m.to !== this.id) return;
+    // Forwarded proposals are the driver's business (it appends them through `propose`), not protocol state.
+    if (m.to !== this.id || m.type === 'propose' || m.type === 'proposeResp') return;
     if (m.term > this.term) {
       if ((m.type === 'prevote' || m.type === 'vote') && !m.transfer && this.inLease()) return;
       if (m.type === 'prevote' || (m.type === 'prevoteResp' && !m.reject)) {

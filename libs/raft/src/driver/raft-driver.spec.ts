@@ -28,6 +28,7 @@ function makeNode(
   id: NodeId,
   bootstrap: readonly NodeId[] | undefined,
   storage?: { log: MemoryDurableLog; snapshots: MemorySnapshotStorage },
+  forwardProposals = false,
 ): Node {
   const sm = new KvStateMachine();
   const log = storage?.log ?? new MemoryDurableLog();
@@ -53,6 +54,7 @@ function makeNode(
     snapshotEveryEntries: 20,
     requestTimeoutMs: 3000,
     random: new Xoshiro128(id.charCodeAt(0)),
+    forwardProposals,
   });
   running.push(driver);
   return { driver, sm, log, snapshots };
@@ -71,9 +73,12 @@ function leaderOf(nodes: readonly Node[]): Node | undefined {
   return nodes.find((n) => n.driver.status().role === 'leader');
 }
 
-async function cluster(ids: readonly NodeId[]): Promise<{ net: MemoryNetwork; nodes: Node[]; leader: Node }> {
+async function cluster(
+  ids: readonly NodeId[],
+  forwardProposals = false,
+): Promise<{ net: MemoryNetwork; nodes: Node[]; leader: Node }> {
   const net = new MemoryNetwork();
-  const nodes = ids.map((id) => makeNode(net, id, ids));
+  const nodes = ids.map((id) => makeNode(net, id, ids, undefined, forwardProposals));
   await Promise.all(nodes.map((n) => n.driver.start()));
   await until(() => leaderOf(nodes) !== undefined);
   return { net, nodes, leader: leaderOf(nodes)! };
@@ -150,6 +155,61 @@ describe('RaftDriver', () => {
     const error = await follower.driver.propose(put('k', 'v')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RaftRequestError);
     expect((error as RaftRequestError).error).toEqual({ kind: 'notLeader', leaderHint: leader.driver.id });
+  });
+
+  it('a forwarding follower sends its proposals to the leader in one message per turn and answers on apply', async () => {
+    const { nodes, leader, net } = await cluster(['a', 'b', 'c'], true);
+    const follower = nodes.find((n) => n !== leader)!;
+    await until(() => follower.driver.status().leader === leader.driver.id);
+    let proposeMessages = 0;
+    const deliver = net.deliver.bind(net);
+    net.deliver = (m) => {
+      if (m.type === 'propose' && m.from === follower.driver.id) proposeMessages++;
+      deliver(m);
+    };
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => follower.driver.propose(put(`f${i}`, `${i}`))),
+    );
+    expect(proposeMessages).toBe(1);
+    // Answered on the follower from its own state machine: the entry is applied there already.
+    for (let i = 0; i < 40; i++) {
+      expect(results[i]!.result).toEqual({ ok: true, value: null });
+      expect(follower.sm.get(`f${i}`)).toBe(`${i}`);
+    }
+    expect(new Set(results.map((r) => r.index)).size).toBe(40);
+    // The value an entry replaced is the follower's own apply result too.
+    expect((await follower.driver.propose(put('f0', 'again'))).result).toEqual({ ok: true, value: '0' });
+    await until(() => leader.sm.get('f0') === 'again');
+  });
+
+  it('a forwarded proposal whose leader is cut off ends applied exactly once or with a retryable error', async () => {
+    const { nodes, leader, net } = await cluster(['a', 'b', 'c'], true);
+    const follower = nodes.find((n) => n !== leader)!;
+    await until(() => follower.driver.status().leader === leader.driver.id);
+    const pending = Array.from({ length: 20 }, (_, i) =>
+      follower.driver.propose(put(`cut${i}`, `${i}`)).then(
+        (r) => ({ ok: true as const, index: r.index }),
+        (e: unknown) => ({ ok: false as const, kind: (e as RaftRequestError).error.kind }),
+      ),
+    );
+    // Cut the leader off right away: some proposals may be appended there only, then overwritten.
+    net.isolate(
+      leader.driver.id,
+      nodes.map((n) => n.driver.id),
+    );
+    const outcomes = await Promise.all(pending);
+    net.heal();
+    await until(() => leaderOf(nodes) !== undefined, 10_000);
+    await leaderOf(nodes)!.driver.propose(put('marker', 'x'));
+    await until(() => nodes.every((n) => n.sm.get('marker') === 'x'), 10_000);
+    for (let i = 0; i < 20; i++) {
+      const outcome = outcomes[i]!;
+      // Acknowledged means applied everywhere; a definite refusal means applied nowhere.
+      if (outcome.ok) for (const n of nodes) expect(n.sm.get(`cut${i}`)).toBe(`${i}`);
+      else if (outcome.kind === 'lost' || outcome.kind === 'notLeader' || outcome.kind === 'overloaded') {
+        for (const n of nodes) expect(n.sm.get(`cut${i}`)).toBeNull();
+      } else expect(['unknown', 'timeout']).toContain(outcome.kind);
+    }
   });
 
   it('readIndex resolves on a follower once its applied index reaches the read index', async () => {

@@ -3,7 +3,8 @@ import { decodeConfEntry } from '../core/conf.js';
 import { Xoshiro128, type Random } from '../core/prng.js';
 import { RaftNode, type RaftConfig, type RaftError, type RaftStatus, type Ready } from '../core/raft-node.js';
 import type { DurableLog, SnapshotStorage, StateMachine, Transport } from '../ports.js';
-import type { ConfChange, Entry, Message, NodeId } from '../types.js';
+import type { ConfChange, Entry, Message, NodeId, ProposeRequest, ProposeResponse } from '../types.js';
+import { ProposalForwarder } from './proposal-forwarder.js';
 import { recoverState, snapshotWitness } from './recover.js';
 
 export interface RaftDriverOptions<Result> {
@@ -23,6 +24,11 @@ export interface RaftDriverOptions<Result> {
   /** A proposal or read not answered within this long is rejected with an unknown outcome. */
   readonly requestTimeoutMs?: number;
   readonly random?: Random;
+  /**
+   * A follower forwards `propose` to the leader over the peer link (one `propose` message per event-loop turn
+   * carries every proposal made in it) and resolves when it applies the entry; off: it refuses with notLeader.
+   */
+  readonly forwardProposals?: boolean;
   /** Storage failures stop the node (continuing could break durability promises). */
   readonly onFatal?: (error: unknown) => void;
 }
@@ -30,8 +36,14 @@ export interface RaftDriverOptions<Result> {
 /** Messages a leader may send before its own fsync: they acknowledge nothing on this node's disk. */
 const sendsBeforePersist = (m: Message): boolean => m.type === 'append' || m.type === 'heartbeat';
 
+/**
+ * `lost`: another entry was committed at the proposal's index, it certainly did not happen. `unknown`: this node
+ * can no longer tell (a forwarded proposal's answer was lost, or a snapshot covered its index); it may have.
+ */
 export class RaftRequestError extends Error {
-  constructor(readonly error: RaftError | { readonly kind: 'timeout' | 'stopped' | 'lost' | 'readFailed' }) {
+  constructor(
+    readonly error: RaftError | { readonly kind: 'timeout' | 'stopped' | 'lost' | 'unknown' | 'readFailed' },
+  ) {
     super(
       error.kind === 'notLeader'
         ? `not the leader (leader: ${error.leaderHint ?? 'unknown'})`
@@ -47,6 +59,14 @@ interface Waiter<T> {
   resolve(value: T): void;
   reject(error: Error): void;
   timer: NodeJS.Timeout;
+}
+
+/** A proposal's waiter; a forwarded one learns its index and term from the leader's answer. */
+interface ProposalWaiter<Result> extends Waiter<{ index: number; result: Result }> {
+  term: number;
+  index?: number;
+  /** Settled already (timed out while its forwarded message was in flight). */
+  done?: boolean;
 }
 
 /**
@@ -66,10 +86,12 @@ export class RaftDriver<Result = unknown> {
   private appliedIndex = 0;
   private lastLeader: NodeId | null = null;
   private readSeq = 0;
-  private readonly proposals = new Map<
-    number,
-    Waiter<{ index: number; result: Result }> & { term: number }
-  >();
+  private readonly proposals = new Map<number, ProposalWaiter<Result>>();
+  private readonly forwarder: ProposalForwarder<ProposalWaiter<Result>>;
+  private forwardScheduled = false;
+  private ticks = 0;
+  /** The snapshot being written (and the log compacted behind it), off the Ready loop. */
+  private snapshotSave: Promise<void> | null = null;
   private readonly reads = new Map<string, Waiter<number> & { index?: number }>();
   private readonly leaderListeners: ((leader: NodeId | null, term: number) => void)[] = [];
   private readonly requestTimeoutMs: number;
@@ -80,6 +102,7 @@ export class RaftDriver<Result = unknown> {
 
   constructor(private readonly options: RaftDriverOptions<Result>) {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.forwarder = new ProposalForwarder(options.raft.id);
   }
 
   get id(): NodeId {
@@ -107,13 +130,22 @@ export class RaftDriver<Result = unknown> {
     this.core = new RaftNode(this.options.raft, random, state);
     for (const [id, address] of this.options.peers ?? []) if (id !== this.id) transport.setPeer(id, address);
     transport.onMessage((m) => {
-      if (this.stopped || !this.core) return;
-      this.core.step(m);
+      if (this.stopped || !this.core || m.to !== this.id) return;
+      if (m.type === 'propose') this.acceptForwarded(this.core, m);
+      else if (m.type === 'proposeResp') {
+        this.placeForwarded(m);
+        return;
+      } else this.core.step(m);
       this.kick();
     });
+    const timeoutTicks = Math.ceil(this.requestTimeoutMs / this.options.tickIntervalMs) + 1;
     this.timer = setInterval(() => {
       if (this.stopped || !this.core) return;
       this.core.tick();
+      // Forwarded messages never answered (their waiters timed out long ago) are forgotten.
+      if (++this.ticks % timeoutTicks === 0) {
+        this.failForwarded(this.forwarder.abandon(this.lastLeader, this.ticks - timeoutTicks));
+      }
       this.kick();
     }, this.options.tickIntervalMs);
     this.kick();
@@ -125,6 +157,7 @@ export class RaftDriver<Result = unknown> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.loop;
+    await this.snapshotSave;
     this.failAll('stopped');
     await this.options.transport.close();
     await this.options.log.close();
@@ -134,7 +167,12 @@ export class RaftDriver<Result = unknown> {
   propose(data: Uint8Array): Promise<{ index: number; result: Result }> {
     const core = this.running();
     const r = core.propose(data);
-    if (!r.ok) return Promise.reject(new RaftRequestError(r.error));
+    if (!r.ok) {
+      if (r.error.kind === 'notLeader' && r.error.leaderHint !== null && this.options.forwardProposals) {
+        return this.forward(data);
+      }
+      return Promise.reject(new RaftRequestError(r.error));
+    }
     const promise = new Promise<{ index: number; result: Result }>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.proposals.delete(r.index);
@@ -234,6 +272,136 @@ export class RaftDriver<Result = unknown> {
     return { ...this.running().status(), appliedIndex: this.appliedIndex };
   }
 
+  // ------------------------------------------------------------ forwarded proposals
+
+  /** Follower: queue for the leader; one `propose` message per event-loop turn carries the whole queue. */
+  private forward(data: Uint8Array): Promise<{ index: number; result: Result }> {
+    return new Promise((resolve, reject) => {
+      const waiter: ProposalWaiter<Result> = {
+        resolve,
+        reject,
+        term: 0,
+        timer: undefined as unknown as NodeJS.Timeout,
+      };
+      const queued = this.forwarder.enqueue(data, waiter);
+      if (queued === 'full') {
+        reject(new RaftRequestError({ kind: 'overloaded' }));
+        return;
+      }
+      waiter.timer = setTimeout(() => {
+        waiter.done = true;
+        if (waiter.index !== undefined && this.proposals.get(waiter.index) === waiter) {
+          this.proposals.delete(waiter.index);
+        }
+        reject(new RaftRequestError({ kind: 'timeout' }));
+      }, this.requestTimeoutMs);
+      if (!this.forwardScheduled) {
+        this.forwardScheduled = true;
+        setImmediate(this.sendForwarded);
+      }
+    });
+  }
+
+  private readonly sendForwarded = (): void => {
+    this.forwardScheduled = false;
+    if (this.stopped || !this.core) {
+      for (const { waiter } of this.forwarder.takeQueued()) this.fail(waiter, 'stopped');
+      return;
+    }
+    const core = this.core;
+    const { leader, term } = core.status();
+    if (leader === null || leader === this.id) {
+      // Leadership moved while they waited: propose here (this node leads) or refuse (nobody does: retry).
+      for (const { data, waiter } of this.forwarder.takeQueued()) {
+        const r = core.propose(data);
+        if (!r.ok) {
+          clearTimeout(waiter.timer);
+          waiter.reject(new RaftRequestError(r.error));
+        } else {
+          waiter.term = r.term;
+          waiter.index = r.index;
+          this.track(r.index, waiter);
+        }
+      }
+      this.kick();
+      return;
+    }
+    for (const m of this.forwarder.drain(leader, term, this.ticks)) this.options.transport.send(m);
+  };
+
+  /**
+   * Leader: append a follower's proposals and answer at once with their indexes. The answer leaves before the
+   * appends that carry them (both on the link to that follower, in order), so the follower always knows an
+   * entry is its own before it can learn that the entry committed.
+   */
+  private acceptForwarded(core: RaftNode, m: ProposeRequest): void {
+    let index = 0;
+    let accepted = 0;
+    let refusal: ProposeResponse['refusal'];
+    let leaderHint: NodeId | undefined;
+    for (const data of m.entries) {
+      const r = core.propose(data);
+      if (!r.ok) {
+        refusal =
+          r.error.kind === 'notLeader' || r.error.kind === 'transferring' ? r.error.kind : 'overloaded';
+        if (r.error.kind === 'notLeader' && r.error.leaderHint !== null) leaderHint = r.error.leaderHint;
+        break;
+      }
+      if (accepted === 0) index = r.index;
+      accepted++;
+    }
+    this.options.transport.send({
+      type: 'proposeResp',
+      from: this.id,
+      to: m.from,
+      term: core.status().term,
+      context: m.context,
+      index,
+      accepted,
+      ...(refusal !== undefined ? { refusal } : {}),
+      ...(leaderHint !== undefined ? { leaderHint } : {}),
+    });
+  }
+
+  /** Follower: the leader's answer; placed proposals now wait for their index to be applied here. */
+  private placeForwarded(m: ProposeResponse): void {
+    const outcome = this.forwarder.answer(m);
+    for (const { waiter, index, term } of outcome.placed) {
+      if (waiter.done) continue;
+      // Out of order (never on one TCP link): the entry was applied before we knew it was ours.
+      if (index <= this.appliedIndex) this.fail(waiter, 'unknown');
+      else {
+        waiter.term = term;
+        waiter.index = index;
+        this.track(index, waiter);
+      }
+    }
+    for (const { waiter, refusal, leaderHint } of outcome.refused) {
+      if (waiter.done) continue;
+      clearTimeout(waiter.timer);
+      waiter.reject(
+        new RaftRequestError(
+          refusal === 'notLeader'
+            ? { kind: 'notLeader', leaderHint }
+            : refusal === 'transferring'
+              ? { kind: 'transferring', to: leaderHint ?? m.from }
+              : { kind: 'overloaded' },
+        ),
+      );
+    }
+    this.failForwarded(outcome.unknown);
+  }
+
+  private failForwarded(waiters: readonly ProposalWaiter<Result>[]): void {
+    for (const waiter of waiters) if (!waiter.done) this.fail(waiter, 'unknown');
+  }
+
+  private fail(waiter: ProposalWaiter<Result>, kind: 'unknown' | 'stopped'): void {
+    waiter.done = true;
+    clearTimeout(waiter.timer);
+    waiter.reject(new RaftRequestError({ kind }));
+  }
+
   // ------------------------------------------------------------ the Ready loop
 
   private running(): RaftNode {
@@ -262,7 +430,7 @@ export class RaftDriver<Result = unknown> {
         await this.handle(core.ready());
         core.advance();
         this.noticeLeader(core);
-        await this.maybeSnapshot(core);
+        this.maybeSnapshot(core);
       }
     } while (this.rerun && !this.stopped);
   }
@@ -271,6 +439,7 @@ export class RaftDriver<Result = unknown> {
     const { log, snapshots, transport, stateMachine } = this.options;
     // 1. Persist: hard state and entries in one write (group commit); a snapshot first, atomically.
     if (rd.snapshot) {
+      await this.snapshotSave; // our own older snapshot first, so the leader's one is the newest on disk
       await snapshots.save(rd.snapshot);
       await log.save(null, [snapshotWitness(rd.snapshot)]);
       await log.compact(rd.snapshot.meta.index - 1);
@@ -319,8 +488,9 @@ export class RaftDriver<Result = unknown> {
       stateMachine.restore(rd.snapshot.data);
       this.appliedIndex = rd.snapshot.meta.index;
       this.durableIndex = Math.max(this.durableIndex, rd.snapshot.meta.index);
+      // The snapshot may or may not include them: this node cannot tell any more.
       for (const [index, w] of this.proposals) {
-        if (index <= this.appliedIndex) this.settle(index, w, new RaftRequestError({ kind: 'lost' }));
+        if (index <= this.appliedIndex) this.settle(index, w, new RaftRequestError({ kind: 'unknown' }));
       }
     }
     for (let i = applied; i < rd.committedEntries.length; i++) this.apply(rd.committedEntries[i]!);
@@ -361,15 +531,19 @@ export class RaftDriver<Result = unknown> {
     }
   }
 
-  /** A new proposal at an index means the old one there was overwritten: it certainly did not happen. */
-  private track(index: number, waiter: Waiter<{ index: number; result: Result }> & { term: number }): void {
+  /**
+   * A new proposal at an index means this node's log no longer holds the old one there. Another node's log may
+   * still, and a later leader could commit it (5+ members): its outcome is unknown, not lost.
+   */
+  private track(index: number, waiter: ProposalWaiter<Result>): void {
     const previous = this.proposals.get(index);
-    if (previous) this.settle(index, previous, new RaftRequestError({ kind: 'lost' }));
+    if (previous) this.settle(index, previous, new RaftRequestError({ kind: 'unknown' }));
     this.proposals.set(index, waiter);
   }
 
-  private settle(index: number, w: Waiter<never>, error: Error): void {
+  private settle(index: number, w: ProposalWaiter<Result>, error: Error): void {
     this.proposals.delete(index);
+    w.done = true;
     clearTimeout(w.timer);
     w.reject(error);
   }
@@ -384,24 +558,42 @@ export class RaftDriver<Result = unknown> {
     }
   }
 
-  private async maybeSnapshot(core: RaftNode): Promise<void> {
+  /**
+   * The state machine is serialized here, between two Readies (it must be one consistent state), but the file is
+   * written and the log compacted off the Ready loop: commits go on while the snapshot's write and fsync run
+   * (the p99 of puts under load had a spike at every snapshot). One at a time; the log is compacted only once
+   * the snapshot is durable, so a crash in between restarts from the previous snapshot and the full log.
+   */
+  private maybeSnapshot(core: RaftNode): void {
     const every = this.options.snapshotEveryEntries ?? 0;
-    if (every <= 0 || this.appliedIndex - core.status().snapshotIndex < every) return;
+    if (every <= 0 || this.snapshotSave !== null) return;
+    if (this.appliedIndex - core.status().snapshotIndex < every) return;
     const snap = core.compact(this.appliedIndex, this.options.stateMachine.snapshot());
-    await this.options.snapshots.save(snap);
-    // Keep the entry at the snapshot's index: it is the witness `recoverState` checks on restart.
-    await this.options.log.compact(snap.meta.index - 1);
+    const { snapshots, log } = this.options;
+    this.snapshotSave = (async () => {
+      await snapshots.save(snap);
+      // Keep the entry at the snapshot's index: it is the witness `recoverState` checks on restart.
+      await log.compact(snap.meta.index - 1);
+    })()
+      .catch((error: unknown) => this.fatal(error))
+      .finally(() => {
+        this.snapshotSave = null;
+      });
   }
 
   private noticeLeader(core: RaftNode): void {
     const s = core.status();
     if (s.leader === this.lastLeader) return;
     this.lastLeader = s.leader;
+    // Forwarded messages the old leader has not answered: appended or not, this node cannot tell.
+    this.failForwarded(this.forwarder.abandon(s.leader, Number.NEGATIVE_INFINITY));
     for (const l of [...this.leaderListeners]) l(s.leader, s.term);
   }
 
   private failAll(kind: 'stopped'): void {
     for (const [index, w] of this.proposals) this.settle(index, w, new RaftRequestError({ kind }));
+    for (const { waiter } of this.forwarder.takeQueued()) this.fail(waiter, kind);
+    this.failForwarded(this.forwarder.abandon(null, Number.POSITIVE_INFINITY));
     for (const [context, w] of this.reads) {
       this.reads.delete(context);
       clearTimeout(w.timer);
