@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { connect, type NatsConnection, PermissionViolationError } from '@nats-io/transport-node';
+import { connect, PermissionViolationError } from '@nats-io/transport-node';
 import { natsInboxPrefix, natsUserConfigs, natsUserNames } from '@concord/contracts';
 import {
   findNatsServer,
