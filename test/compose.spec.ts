@@ -5,7 +5,13 @@ import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import type { ZodType } from 'zod';
-import { DEFAULT_PORTS, DOMAIN_SERVICES } from '@concord/contracts';
+import { DEFAULT_PORTS, DOMAIN_SERVICES, natsUserNames } from '@concord/contracts';
+import {
+  COMPOSE_NATS_CONFIG_FILE,
+  composeNatsConfig,
+  natsPasswordVariable,
+  natsRouteVariable,
+} from '../scripts/docker/nats-config.js';
 
 /*
  * No Docker engine runs where the tests run, so docker/ is checked statically: the compose file against
@@ -17,6 +23,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string): string => readFileSync(`${root}${path}`, 'utf8');
 
 const IMAGE_DOCKERFILE = 'docker/Dockerfile';
+const INIT_SQL = 'docker/postgres-init/10-service-databases.sql';
+/** The variable holding the PostgreSQL password of a service's own role. */
+const postgresPasswordVariable = (app: string) => `POSTGRES_PASSWORD_${app.toUpperCase()}`;
 /** Apps that own a database (named after the app), per the topology contract `npm run stack` also reads. */
 const DATABASE_APPS = DOMAIN_SERVICES.filter((s) => s.database).map((s) => s.app);
 
@@ -202,22 +211,24 @@ describe('docker/compose.yaml', () => {
   });
 
   it('takes every secret from docker/.env, none written in the repository', () => {
-    expect([...required].sort()).toEqual([
-      'ADMIN_TOKEN',
-      'CLIENT_TOKEN',
-      'CLUSTER_SECRET',
-      'COORDINATOR_ADMIN_TOKEN',
-      'COORDINATOR_READ_TOKEN',
-      'COORDINATOR_TOKEN_INVENTORY',
-      'COORDINATOR_TOKEN_ORCHESTRATOR',
-      'COORDINATOR_TOKEN_ORDERS',
-      'COORDINATOR_TOKEN_PAYMENTS',
-      'INTERNAL_TOKEN_PRIVATE_KEY',
-      'INTERNAL_TOKEN_PUBLIC_KEY',
-      'JWT_SECRET',
-      'ORCHESTRATOR_OPERATOR_TOKEN',
-      'POSTGRES_PASSWORD',
-    ]);
+    expect([...required].sort()).toEqual(
+      [
+        'ADMIN_TOKEN',
+        'CLIENT_TOKEN',
+        'CLUSTER_SECRET',
+        'COORDINATOR_ADMIN_TOKEN',
+        'COORDINATOR_READ_TOKEN',
+        ...DOMAIN_SERVICES.map((s) => `COORDINATOR_TOKEN_${s.app.toUpperCase()}`),
+        'INTERNAL_TOKEN_PRIVATE_KEY',
+        'INTERNAL_TOKEN_PUBLIC_KEY',
+        'JWT_SECRET',
+        'NATS_ROUTE_PASSWORD',
+        ...natsUserNames().map(natsPasswordVariable),
+        'ORCHESTRATOR_OPERATOR_TOKEN',
+        'POSTGRES_PASSWORD',
+        ...DATABASE_APPS.map(postgresPasswordVariable),
+      ].sort(),
+    );
     // The example names each one, with no value, so that a copied but unfilled file refuses to start.
     for (const variable of required) expect(envExample[variable], variable).toBe('');
 
@@ -235,6 +246,9 @@ describe('docker/compose.yaml', () => {
           );
         if (key === 'DATABASE_URL')
           expect(value, `${name} ${key}`).toMatch(/^postgres:\/\/\w+:\$\{[A-Z_]+:\?/);
+        // NATS route URLs carry the route password, from docker/.env like every other secret.
+        if (/^NATS_ROUTE_\d+$/.test(key))
+          expect(value, `${name} ${key}`).toMatch(/^nats:\/\/route:\$\{NATS_ROUTE_PASSWORD:\?[^}]*\}@/);
       }
     }
   });
@@ -310,7 +324,7 @@ describe('docker/compose.yaml', () => {
       .map(({ name, env }) => `${env['NODE_ID']}=http://${name}:${env['PORT']}`)
       .join(',');
     const coordinatorUrls = byNode.map(({ name, env }) => `http://${name}:${env['PORT']}`).join(',');
-    const initSql = read('docker/postgres-init/10-create-databases.sql');
+    const initSql = read(INIT_SQL);
 
     for (const [name, service] of appServices) {
       const env = environmentOf(service);
@@ -339,7 +353,16 @@ describe('docker/compose.yaml', () => {
       const database = new URL(env['DATABASE_URL'] ?? '');
       expect(database.host, name).toBe('postgres:5432');
       expect(database.pathname, name).toBe(`/${app}`);
-      expect(initSql, `database ${app}`).toMatch(new RegExp(`^CREATE DATABASE ${app};$`, 'm'));
+      // Its own role, never the superuser: the init script creates it, owner of this database only.
+      expect(database.username, name).toBe(app);
+      expect(decodeURIComponent(database.password), name).toBe(filledEnv[postgresPasswordVariable(app)]);
+      expect(initSql, `database ${app}`).toMatch(new RegExp(`^CREATE DATABASE ${app} OWNER ${app};$`, 'm'));
+      expect(initSql, `role ${app}`).toContain(
+        `SELECT pg_temp.service_role('${app}', '${postgresPasswordVariable(app)}', :'password');`,
+      );
+      // Its own NATS user, whose permissions docker/nats/nats-server.conf holds.
+      expect(env['NATS_USER'], name).toBe(app);
+      expect(env['NATS_PASSWORD'], name).toBe(filledEnv[natsPasswordVariable(app)]);
     }
   });
 
@@ -408,12 +431,24 @@ describe('docker/compose.yaml', () => {
     );
     expect(postgres?.volumes).toContain('./postgres-init:/docker-entrypoint-initdb.d:ro');
     expect(postgres?.volumes).toContain('postgres-data:/var/lib/postgresql/data');
-    const initSql = read('docker/postgres-init/10-create-databases.sql');
-    for (const app of DATABASE_APPS) expect(initSql).toMatch(new RegExp(`^CREATE DATABASE ${app};$`, 'm'));
+    const initSql = read(INIT_SQL);
+    for (const app of DATABASE_APPS)
+      expect(initSql).toMatch(new RegExp(`^CREATE DATABASE ${app} OWNER ${app};$`, 'm'));
+    // The superuser only creates the roles and databases; its password goes into no app's environment.
+    expect(environmentOf(postgres ?? {})).toMatchObject(
+      Object.fromEntries(
+        DATABASE_APPS.map((app) => [postgresPasswordVariable(app), filledEnv[postgresPasswordVariable(app)]]),
+      ),
+    );
+    for (const [name, service] of appServices)
+      expect(Object.values(environmentOf(service)).join(' '), name).not.toContain(
+        filledEnv['POSTGRES_PASSWORD'],
+      );
   });
 
   it('runs NATS 2.10 as a 3-node JetStream cluster, each node on its own volume, routed to the others', () => {
     const nodes = ['nats-1', 'nats-2', 'nats-3'];
+    const routePassword = filledEnv['NATS_ROUTE_PASSWORD'];
     for (const name of nodes) {
       const nats = compose.services[name];
       expect(nats?.image, name).toMatch(/^nats:2\.10\b/);
@@ -425,9 +460,23 @@ describe('docker/compose.yaml', () => {
       ).toBe(true);
       expect(nats?.volumes, name).toContain(`${name}-data:${flag('--store_dir')}`);
       expect(flag('--server_name'), name).toBe(name);
-      expect(flag('--cluster_name'), name).toBe('concord');
-      expect(flag('--cluster'), name).toBe('nats://0.0.0.0:6222');
-      expect(flag('--routes')?.split(',').sort(), name).toEqual(nodes.map((n) => `nats://${n}:6222`));
+      // The cluster, its routes and their authorization come from the file: nats-server's --cluster flag would
+      // replace the file's cluster block, route authorization included.
+      expect(nats?.volumes, name).toContain(`./nats/nats-server.conf:${flag('--config')}:ro`);
+      for (const f of ['--cluster', '--routes', '--cluster_name', '--user', '--pass', '--auth'])
+        expect(words, `${name} ${f}`).not.toContain(f);
+      const env = environmentOf(nats ?? {});
+      expect(env['NATS_CLUSTER_LISTEN'], name).toBe('0.0.0.0:6222');
+      expect(env['NATS_ROUTE_PASSWORD'], name).toBe(routePassword);
+      nodes.forEach((node, i) =>
+        expect(env[natsRouteVariable(i + 1)], `${name} route ${i + 1}`).toBe(
+          `nats://route:${routePassword}@${node}:6222`,
+        ),
+      );
+      for (const user of natsUserNames())
+        expect(env[natsPasswordVariable(user)], `${name} password of ${user}`).toBe(
+          filledEnv[natsPasswordVariable(user)],
+        );
     }
     // Every NATS client gets every seed; the orchestrator creates the lifecycle stream with 3 replicas.
     for (const [name, service] of appServices) {
@@ -437,6 +486,17 @@ describe('docker/compose.yaml', () => {
       expect(env['NATS_URL'], name).toBe(nodes.map((n) => `nats://${n}:4222`).join(','));
       if (env['APP'] === 'orchestrator') expect(env['OUTBOX_STREAM_REPLICAS'], name).toBe('3');
     }
+  });
+
+  it('gives NATS the users and permissions of libs/contracts (docker/nats/nats-server.conf is current)', () => {
+    // Regenerate with `npm run compose:nats`; test/docker/nats-config.int.ts runs the file with nats-server.
+    expect(read(COMPOSE_NATS_CONFIG_FILE)).toBe(composeNatsConfig());
+    const conf = read(COMPOSE_NATS_CONFIG_FILE);
+    for (const user of natsUserNames())
+      expect(conf, user).toContain(
+        `{ user: "${user}", password: $${natsPasswordVariable(user)}, permissions: {`,
+      );
+    expect(conf).not.toMatch(/password: "/); // no secret written in the repository
   });
 
   it('declares every named volume it mounts', () => {

@@ -2,11 +2,15 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import { format, resolveConfig } from 'prettier';
 import { parseDocument } from 'yaml';
+import type { ServiceTopology } from '@concord/contracts';
+import { composeNatsConfig } from '../docker/nats-config.js';
 
 /*
  * `npm run new:service -- <name>`: a new domain service from the templates beside this file, wired into the
- * topology (`npm run stack`), docker/compose.yaml, the database init script, nest-cli.json and the configuration
- * reference. The edits are pure text functions (tested); `generateService` applies them to a repository root.
+ * topology (`npm run stack`, which gives every service of the topology its NATS user and PostgreSQL role),
+ * docker/compose.yaml (its instances, its secrets on the NATS nodes, PostgreSQL and the coordinators), the database
+ * init script (its role and database), docker/nats/nats-server.conf (its NATS user), docker/.env.example,
+ * nest-cli.json and the configuration reference. The edits are pure text functions (tested); `generateService` applies them to a repository root.
  */
 
 export class GeneratorError extends Error {
@@ -54,6 +58,25 @@ export function addToTopology(source: string, name: string, ports: readonly numb
 
 /** Two instances of the service, mirroring payments, and the gateway waiting for them (pure). */
 export function addToCompose(source: string, name: string, ports: readonly number[]): string {
+  const NAME = name.toUpperCase();
+  // Its secrets where the others' are: its NATS password on every NATS node, its role's password for PostgreSQL's
+  // init script, its coordinator token in the coordinators' SERVICE_TOKENS.
+  source = insertAfterLast(
+    source,
+    /^ {4}NATS_PASSWORD_[A-Z]+: .*$/gm,
+    `    NATS_PASSWORD_${NAME}: ${required(`NATS_PASSWORD_${NAME}`)}`,
+    "the NATS nodes' passwords (x-nats-node)",
+  );
+  source = insertAfterLast(
+    source,
+    /^ {6}POSTGRES_PASSWORD_[A-Z]+: .*$/gm,
+    `      POSTGRES_PASSWORD_${NAME}: ${required(`POSTGRES_PASSWORD_${NAME}`)}`,
+    "PostgreSQL's role passwords",
+  );
+  source = source.replace(
+    /^( {2}SERVICE_TOKENS: .*)$/m,
+    (line) => `${line},${name}=${required(`COORDINATOR_TOKEN_${NAME}`)}`,
+  );
   const gatewayMarker = source.indexOf('\n  # Started last');
   const gatewayAt = gatewayMarker >= 0 ? gatewayMarker : source.indexOf('\n  gateway:\n');
   if (gatewayAt < 0) throw new GeneratorError('docker/compose.yaml: the gateway service was not found');
@@ -67,8 +90,11 @@ export function addToCompose(source: string, name: string, ports: readonly numbe
         `      APP: ${name}`,
         `      PORT: '${port}'`,
         `      INSTANCE_ID: ${name}-${i + 1}`,
+        `      COORDINATOR_TOKEN: ${required(`COORDINATOR_TOKEN_${NAME}`)}`,
         `      PUBLIC_URL: http://${name}-${i + 1}:${port}`,
-        `      DATABASE_URL: postgres://concord:\${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in docker/.env}@postgres:5432/${name}`,
+        `      DATABASE_URL: postgres://${name}:${required(`POSTGRES_PASSWORD_${NAME}`)}@postgres:5432/${name}`,
+        `      NATS_USER: ${name}`,
+        `      NATS_PASSWORD: ${required(`NATS_PASSWORD_${NAME}`)}`,
         '    depends_on: *service-depends-on',
         '',
       ].join('\n'),
@@ -96,12 +122,72 @@ export function addToCompose(source: string, name: string, ports: readonly numbe
   return edited;
 }
 
-/** `CREATE DATABASE <name>;` before the orchestrator's, which must stay last (compose's healthcheck) (pure). */
+/** `${VAR:?...}` as compose.yaml writes a required secret. */
+function required(variable: string): string {
+  return `\${${variable}:?set ${variable} in docker/.env (see docker/.env.example)}`;
+}
+
+/** `line` after the last line `pattern` matches (pure). */
+function insertAfterLast(source: string, pattern: RegExp, line: string, what: string): string {
+  const matches = [...source.matchAll(pattern)];
+  const last = matches.at(-1);
+  if (last?.index === undefined) throw new GeneratorError(`docker/compose.yaml: ${what} not found`);
+  const at = last.index + last[0].length;
+  return `${source.slice(0, at)}\n${line}${source.slice(at)}`;
+}
+
+/**
+ * The service's role and database, before the orchestrator's, which must stay last (compose's healthcheck connects
+ * to it to tell that the script ran) (pure).
+ */
 export function addToInitSql(source: string, name: string): string {
-  const line = `CREATE DATABASE ${name};\n`;
-  const last = source.indexOf('CREATE DATABASE orchestrator;');
-  if (last < 0) return `${source.replace(/\n*$/, '\n')}${line}`;
-  return `${source.slice(0, last)}${line}${source.slice(last)}`;
+  const variable = `POSTGRES_PASSWORD_${name.toUpperCase()}`;
+  const block = [
+    `-- ${name}`,
+    "\\set password ''",
+    `\\getenv password ${variable}`,
+    `SELECT pg_temp.service_role('${name}', '${variable}', :'password');`,
+    `CREATE DATABASE ${name} OWNER ${name};`,
+    `REVOKE ALL ON DATABASE ${name} FROM PUBLIC;`,
+    '',
+    '',
+  ].join('\n');
+  const last = source.indexOf('-- orchestrator\n');
+  if (last < 0) throw new GeneratorError('docker/postgres-init: the orchestrator block was not found');
+  return `${source.slice(0, last)}${block}${source.slice(last)}`;
+}
+
+/** The service's three secrets in docker/.env.example, empty, beside the others of their kind (pure). */
+export function addToEnvExample(source: string, name: string): string {
+  const NAME = name.toUpperCase();
+  let edited = source;
+  for (const prefix of ['POSTGRES_PASSWORD_', 'NATS_PASSWORD_', 'COORDINATOR_TOKEN_']) {
+    const lines = [...edited.matchAll(new RegExp(`^${prefix}[A-Z]+=$`, 'gm'))];
+    const last = lines.at(-1);
+    const line = `${prefix}${NAME}=`;
+    if (last?.index === undefined) edited = `${edited.replace(/\n*$/, '\n')}${line}\n`;
+    else {
+      const at = last.index + last[0].length;
+      edited = `${edited.slice(0, at)}\n${line}${edited.slice(at)}`;
+    }
+  }
+  return edited;
+}
+
+/** The apps of DOMAIN_SERVICES in topology.ts's text (pure). */
+export function topologyServices(topologySource: string): ServiceTopology[] {
+  return [
+    ...topologySource.matchAll(
+      /\{\s*app:\s*'([a-z]+)',\s*ports:\s*\[([^\]]*)\],\s*database:\s*(true|false)/g,
+    ),
+  ].map((m) => ({
+    app: m[1] ?? '',
+    ports: (m[2] ?? '')
+      .split(',')
+      .filter((p) => p.trim() !== '')
+      .map((p) => Number(p.trim())),
+    database: m[3] === 'true',
+  }));
 }
 
 /** A nest-cli.json project for the app (pure). */
@@ -189,14 +275,19 @@ export async function generateService(
     if (existsSync(full)) edits.push([file, edit(readFileSync(full, 'utf8'))]);
   };
   optional('docker/compose.yaml', (s) => addToCompose(s, name, ports));
-  optional('docker/postgres-init/10-create-databases.sql', (s) => addToInitSql(s, name));
+  optional('docker/postgres-init/10-service-databases.sql', (s) => addToInitSql(s, name));
+  optional('docker/.env.example', (s) => addToEnvExample(s, name));
+  // Its NATS user in compose's nats-server configuration, from the topology it is about to have.
+  optional('docker/nats/nats-server.conf', () =>
+    composeNatsConfig(topologyServices(addToTopology(topology, name, ports))),
+  );
   optional('nest-cli.json', (s) => addToNestCli(s, name));
   optional('scripts/docs/config-reference.ts', (s) => addToConfigReference(s, name));
 
   const formattedEdits = await Promise.all(
     edits.map(async ([file, text]): Promise<[string, string]> => [
       file,
-      file.endsWith('.sql') ? text : await pretty(path.join(root, file), text),
+      /\.(sql|conf)$|\.env\.example$/.test(file) ? text : await pretty(path.join(root, file), text),
     ]),
   );
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DOMAIN_SERVICES, NATS_USERS, type NatsUser, natsUserConfigs } from '@concord/contracts';
+import { DOMAIN_SERVICES, natsUserConfigs, natsUserNames } from '@concord/contracts';
 import { type ProcessHandle, startEtcd, startNats, startPostgres, startProcess } from '@concord/infra';
 import { ConfigError, ensureInternalTokenKeyPair } from '@concord/platform';
 import { loadStackConfig, servicePorts, type StackConfig } from './config.js';
@@ -114,9 +114,10 @@ export async function runStack(environment: Record<string, string | undefined>):
       });
     }
     // One NATS user per service, allowed to publish only what it sends and to receive only what is addressed to
-    // it (libs/contracts/src/nats-permissions.ts); anonymous connections are refused.
-    const natsPasswords = {} as Record<NatsUser, string>;
-    for (const user of NATS_USERS) natsPasswords[user] = await secret(dataDir, `nats-${user}.password`);
+    // it (libs/contracts/src/nats-permissions.ts); anonymous connections are refused. A service made by
+    // `npm run new:service` is in the topology, so it gets its user here too.
+    const natsPasswords: Record<string, string> = {};
+    for (const user of natsUserNames()) natsPasswords[user] = await secret(dataDir, `nats-${user}.password`);
     let natsUrl = config.NATS_URL;
     if (natsUrl === undefined) {
       const nats = await startNats({
@@ -248,8 +249,8 @@ export async function runStack(environment: Record<string, string | undefined>):
             PUBLIC_URL: `http://127.0.0.1:${port}`,
             INTERNAL_TOKEN_PUBLIC_KEY: internalKeys.publicKeyPem,
             ...(service.app === 'orchestrator' ? { OPERATOR_TOKEN: orchestratorOperatorToken } : {}),
-            ...(config.NATS_URL === undefined && NATS_USERS.includes(service.app as NatsUser)
-              ? { NATS_USER: service.app, NATS_PASSWORD: natsPasswords[service.app as NatsUser] }
+            ...(config.NATS_URL === undefined
+              ? { NATS_USER: service.app, NATS_PASSWORD: natsPasswords[service.app] ?? '' }
               : {}),
           }),
         ),

@@ -181,6 +181,83 @@ describe('the console', () => {
     await shot('console-transactions');
   });
 
+  it('shows who holds a singleton job lock, its fencing token and who waits, from the coordinator', async () => {
+    // Two instances of a job, as SingletonJob runs them: each with its lease, queued for `locks/{service}-…`.
+    const coordinator = async (method: string, route: string, body?: unknown) => {
+      const response = await fetch(`${cluster.urls[0]}${route}`, {
+        method,
+        headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const holderLease = String((await coordinator('POST', '/v1/leases', { ttlSeconds: 60 })).body['id']);
+    const waiterLease = String((await coordinator('POST', '/v1/leases', { ttlSeconds: 60 })).body['id']);
+    const held = await coordinator('POST', '/v1/locks/inventory-reservation-expiry', {
+      lease: holderLease,
+      waitMs: 5_000,
+    });
+    expect(held.status).toBe(200);
+    const waiting = coordinator('POST', '/v1/locks/inventory-reservation-expiry', {
+      lease: waiterLease,
+      waitMs: 20_000,
+    });
+    const row = page.locator('#singletons tr[data-job="inventory-reservation-expiry"]');
+    await expect.poll(() => row.locator('td').nth(2).textContent(), { timeout: 15_000 }).toBe('1');
+    const cells = await row.locator('td').allTextContents();
+    expect(cells[0]).toContain(holderLease);
+    expect(cells[1]).toBe(String(held.body['fencingToken']));
+    // The holder's lease ends (a crashed instance): the next in line holds it, with a larger fencing token.
+    await coordinator('DELETE', `/v1/leases/${holderLease}`);
+    const next = await waiting;
+    expect(next.status).toBe(200);
+    expect(Number(next.body['fencingToken'])).toBeGreaterThan(Number(held.body['fencingToken']));
+    await expect
+      .poll(() => row.locator('td').nth(1).textContent(), { timeout: 15_000 })
+      .toBe(String(next.body['fencingToken']));
+    expect(await row.locator('td').first().textContent()).toContain(waiterLease);
+  });
+
+  it('runs a seeded Paxos run and shows its timeline, from the keyboard', async () => {
+    // Opened with the default run (seed 1, two proposers): prepares, promises, accepts and the chosen value.
+    const timeline = page.locator('#paxos-timeline li');
+    await expect.poll(() => timeline.count(), { timeout: 15_000 }).toBeGreaterThan(10);
+    for (const kind of ['prepare', 'promise', 'accept', 'accepted', 'chosen'])
+      expect(await page.locator(`#paxos-timeline li[data-kind="${kind}"]`).count(), kind).toBeGreaterThan(0);
+    // Keyboard only: a dueling run with three proposers, five acceptors and losses.
+    await page.locator('#paxos-seed').focus();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('7');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('ArrowDown'); // 5 acceptors
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('ArrowDown'); // 3 proposers
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('20');
+    await page.keyboard.press('Enter');
+    await expect
+      .poll(() => page.locator('#paxos-summary').textContent(), { timeout: 15_000 })
+      .toContain('seed 7, 5 acceptors, 3 proposer(s)');
+    // The page shows the very run the simulator computes for that seed.
+    const api = await fetch(`${gatewayUrl}/console/api/paxos?seed=7&acceptors=5&proposers=3&drop=20`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const run = (await api.json()) as { events: { kind: string }[]; chosen: { value: string } | null };
+    expect(await timeline.count()).toBe(run.events.length);
+    if (run.chosen) expect(await page.locator('#paxos-summary').textContent()).toContain(run.chosen.value);
+    expect(run.events.some((e) => e.kind === 'nack')).toBe(true);
+    // Bad input is a 400 naming the field; no token is a 401.
+    const bad = await fetch(`${gatewayUrl}/console/api/paxos?seed=-1`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('seed');
+    expect((await fetch(`${gatewayUrl}/console/api/paxos`)).status).toBe(401);
+    await page.locator('#paxos-title').scrollIntoViewIfNeeded();
+    await shot('console-paxos');
+  });
+
   it('shows the new leader within moments of the old one being SIGKILLed', async () => {
     const old = await cluster.leader();
     const killedAt = Date.now();
@@ -216,7 +293,7 @@ describe('the console', () => {
       .poll(() => page.locator('#events').textContent())
       .toMatch(/inventory\/inventory-2 (ejected|breaker)/);
     // Keyboard: the sign-out button is reachable with Tab and works with Enter.
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < 80; i++) {
       await page.keyboard.press('Tab');
       const focused = await page.evaluate('document.activeElement ? document.activeElement.id : ""');
       if (focused === 'sign-out') break;

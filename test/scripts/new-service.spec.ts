@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import {
   addToConfigReference,
+  addToEnvExample,
   addToInitSql,
   addToTopology,
   GeneratorError,
@@ -12,7 +13,9 @@ import {
   nextPortBlock,
   render,
   topologyPorts,
+  topologyServices,
 } from '../../scripts/new-service/generate.js';
+import { DOMAIN_SERVICES } from '@concord/contracts';
 import { copyRepoForGenerator, REPO_ROOT } from './repo-copy.js';
 
 const read = (root: string, file: string): string => readFileSync(path.join(root, file), 'utf8');
@@ -52,9 +55,48 @@ describe('new:service edits (pure)', () => {
     expect(edited.replace("\n  { app: 'billing', ports: [8501, 8502], database: true },", '')).toBe(topology);
   });
 
-  it('creates the database before the orchestrator, which stays last', () => {
-    const sql = addToInitSql('CREATE DATABASE orders;\nCREATE DATABASE orchestrator;\n', 'billing');
-    expect(sql).toBe('CREATE DATABASE orders;\nCREATE DATABASE billing;\nCREATE DATABASE orchestrator;\n');
+  it('creates the role and database before the orchestrator, which stays last', () => {
+    const sql = addToInitSql(
+      '-- orders\nCREATE DATABASE orders OWNER orders;\n\n-- orchestrator\nX;\n',
+      'billing',
+    );
+    expect(sql).toBe(
+      [
+        '-- orders',
+        'CREATE DATABASE orders OWNER orders;',
+        '',
+        '-- billing',
+        "\\set password ''",
+        '\\getenv password POSTGRES_PASSWORD_BILLING',
+        "SELECT pg_temp.service_role('billing', 'POSTGRES_PASSWORD_BILLING', :'password');",
+        'CREATE DATABASE billing OWNER billing;',
+        'REVOKE ALL ON DATABASE billing FROM PUBLIC;',
+        '',
+        '-- orchestrator',
+        'X;',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('adds the three secrets to docker/.env.example beside their kind', () => {
+    const env = addToEnvExample(
+      'POSTGRES_PASSWORD_ORDERS=\n\nNATS_PASSWORD_ORDERS=\nNATS_ROUTE_PASSWORD=\nCOORDINATOR_TOKEN_ORDERS=\n',
+      'billing',
+    );
+    expect(env).toBe(
+      'POSTGRES_PASSWORD_ORDERS=\nPOSTGRES_PASSWORD_BILLING=\n\nNATS_PASSWORD_ORDERS=\nNATS_PASSWORD_BILLING=\n' +
+        'NATS_ROUTE_PASSWORD=\nCOORDINATOR_TOKEN_ORDERS=\nCOORDINATOR_TOKEN_BILLING=\n',
+    );
+  });
+
+  it('reads the services of the topology', () => {
+    expect(topologyServices(topology).map((s) => s.app)).toEqual(DOMAIN_SERVICES.map((s) => s.app));
+    expect(topologyServices(addToTopology(topology, 'billing', [8501, 8502])).at(-1)).toEqual({
+      app: 'billing',
+      ports: [8501, 8502],
+      database: true,
+    });
   });
 
   it('adds the config schema to the reference only where its anchors are', () => {
@@ -108,7 +150,7 @@ describe('npm run new:service -- billing, into a copy of the repository', () => 
   });
 
   it('adds two instances to compose, mirroring payments, that the gateway waits for', () => {
-    const document = parseDocument(read(repo.root, 'docker/compose.yaml'));
+    const document = parseDocument(read(repo.root, 'docker/compose.yaml'), { merge: true });
     expect(document.errors).toEqual([]);
     const compose = document.toJS({ maxAliasCount: -1 }) as {
       services: Record<
@@ -124,7 +166,15 @@ describe('npm run new:service -- billing, into a copy of the repository', () => 
         INSTANCE_ID: `billing-${i + 1}`,
         PUBLIC_URL: `http://billing-${i + 1}:${port}`,
       });
-      expect(service?.environment?.['DATABASE_URL']).toMatch(/@postgres:5432\/billing$/);
+      // Its own PostgreSQL role, NATS user and coordinator token, each from docker/.env.
+      expect(service?.environment?.['DATABASE_URL']).toMatch(
+        /^postgres:\/\/billing:\$\{POSTGRES_PASSWORD_BILLING:\?[^}]+\}@postgres:5432\/billing$/,
+      );
+      expect(service?.environment).toMatchObject({
+        NATS_USER: 'billing',
+        NATS_PASSWORD: expect.stringMatching(/^\$\{NATS_PASSWORD_BILLING:\?/),
+        COORDINATOR_TOKEN: expect.stringMatching(/^\$\{COORDINATOR_TOKEN_BILLING:\?/),
+      });
       expect(Object.keys(service?.depends_on ?? {})).toContain('postgres');
       expect(Object.keys(compose.services['gateway']?.depends_on ?? {})).toContain(`billing-${i + 1}`);
     }
@@ -132,11 +182,34 @@ describe('npm run new:service -- billing, into a copy of the repository', () => 
     expect(Object.keys(compose.services['billing-1'] ?? {}).sort()).toEqual(
       Object.keys(payments ?? {}).sort(),
     );
+    expect(Object.keys(compose.services['billing-1']?.environment ?? {}).sort()).toEqual(
+      Object.keys(payments?.environment ?? {}).sort(),
+    );
+    for (const node of ['nats-1', 'nats-2', 'nats-3'])
+      expect(compose.services[node]?.environment?.['NATS_PASSWORD_BILLING'], node).toMatch(
+        /^\$\{NATS_PASSWORD_BILLING:\?/,
+      );
+    expect(compose.services['postgres']?.environment?.['POSTGRES_PASSWORD_BILLING']).toMatch(
+      /^\$\{POSTGRES_PASSWORD_BILLING:\?/,
+    );
+    expect(compose.services['coordinator-1']?.environment?.['SERVICE_TOKENS']).toMatch(
+      /,billing=\$\{COORDINATOR_TOKEN_BILLING:\?[^}]+\}$/,
+    );
+    const env = read(repo.root, 'docker/.env.example');
+    for (const variable of [
+      'POSTGRES_PASSWORD_BILLING',
+      'NATS_PASSWORD_BILLING',
+      'COORDINATOR_TOKEN_BILLING',
+    ])
+      expect(env).toMatch(new RegExp(`^${variable}=$`, 'm'));
+    expect(read(repo.root, 'docker/nats/nats-server.conf')).toContain(
+      '{ user: "billing", password: $NATS_PASSWORD_BILLING, permissions: {',
+    );
   });
 
   it('creates its database, declares the nest project and its config reference', () => {
-    expect(read(repo.root, 'docker/postgres-init/10-create-databases.sql')).toMatch(
-      /^CREATE DATABASE billing;\nCREATE DATABASE orchestrator;$/m,
+    expect(read(repo.root, 'docker/postgres-init/10-service-databases.sql')).toMatch(
+      /^CREATE DATABASE billing OWNER billing;\nREVOKE ALL ON DATABASE billing FROM PUBLIC;\n\n-- orchestrator$/m,
     );
     const nest = JSON.parse(read(repo.root, 'nest-cli.json')) as { projects: Record<string, unknown> };
     expect(nest.projects['billing']).toEqual({

@@ -21,6 +21,8 @@ export function copyRepoForGenerator(): { root: string; remove: () => void } {
     'libs',
     'docker/compose.yaml',
     'docker/postgres-init',
+    'docker/nats',
+    'docker/.env.example',
     'scripts/docs/config-reference.ts',
   ]) {
     copy(file);

@@ -65,6 +65,8 @@ async function connect(token) {
   }
   $('login').hidden = true;
   $('live').hidden = false;
+  void refreshSingletons();
+  if ($('paxos-timeline').children.length === 0) void runPaxos();
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   try {
@@ -301,6 +303,113 @@ function renderTraces(jaegerUrl) {
       : 'No trace viewer is configured (JAEGER_URL).',
   );
 }
+
+// --- Singleton job holders (polled from /console/api/singletons) -----------------------------------------
+
+async function authorizedJson(path) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) return { status: 401, body: null };
+  const response = await fetch(path, {
+    headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+  });
+  return {
+    status: response.status,
+    body: response.ok || response.status === 400 ? await response.json() : null,
+  };
+}
+
+async function refreshSingletons() {
+  if ($('live').hidden) return;
+  let answer;
+  try {
+    answer = await authorizedJson('/console/api/singletons');
+  } catch {
+    $('singletons-error').textContent = 'The console did not answer.';
+    return;
+  }
+  if (answer.body === null) {
+    $('singletons-error').textContent = `The console answered ${answer.status}.`;
+    return;
+  }
+  const { holders, error } = answer.body;
+  $('singletons-error').textContent = error ? `Coordinator: ${error}` : '';
+  const rows = holders.map((h) =>
+    el(
+      'tr',
+      { 'data-job': h.job },
+      el('th', { scope: 'row' }, h.job),
+      el('td', {}, h.holder ? `${h.holder} (${h.lease})` : h.lease),
+      el('td', { class: 'num' }, String(h.fencingToken)),
+      el('td', { class: 'num' }, String(h.waiting)),
+      el('td', {}, el('time', { datetime: new Date(h.sinceMs).toISOString() }, clock(h.sinceMs))),
+    ),
+  );
+  if (rows.length === 0)
+    rows.push(el('tr', {}, el('td', { colspan: '5' }, 'No singleton job holds a lock.')));
+  $('singletons')
+    .querySelector('tbody')
+    .replaceChildren(...rows);
+}
+setInterval(() => void refreshSingletons(), 2000);
+
+// --- Paxos runs (GET /console/api/paxos, computed by the console from libs/paxos's simulator) ------------
+
+const PAXOS_ARROW = {
+  prepare: '→',
+  promise: '←',
+  accept: '→',
+  accepted: '←',
+  nack: '✕',
+  chosen: '★',
+  timeout: '⏱',
+};
+
+async function runPaxos() {
+  const form = new FormData($('paxos-form'));
+  const query = new URLSearchParams([...form.entries()].map(([k, v]) => [k, String(v)]));
+  $('paxos-summary').textContent = 'Running…';
+  let answer;
+  try {
+    answer = await authorizedJson(`/console/api/paxos?${query}`);
+  } catch {
+    $('paxos-summary').textContent = 'The console did not answer.';
+    return;
+  }
+  if (answer.body === null || answer.status !== 200) {
+    $('paxos-summary').textContent = answer.body?.detail ?? `The console answered ${answer.status}.`;
+    return;
+  }
+  const run = answer.body;
+  const counts = {};
+  for (const e of run.events) counts[e.kind] = (counts[e.kind] ?? 0) + 1;
+  $('paxos-summary').textContent =
+    (run.chosen
+      ? `Chosen: ${run.chosen.value} in ballot ${run.chosen.ballot} at ${run.chosen.atMs} ms`
+      : 'No value chosen within the run') +
+    ` · seed ${run.seed}, ${run.acceptors.length} acceptors, ${run.proposers.length} proposer(s), ` +
+    `${run.ballots} ballot(s), ${run.messages} messages` +
+    (counts.nack ? `, ${counts.nack} nack(s)` : '') +
+    (run.truncated ? ' (cut at the event limit)' : '');
+  $('paxos-timeline').replaceChildren(
+    ...run.events.map((e) =>
+      el(
+        'li',
+        { class: `paxos-${e.kind}${e.dropped ? ' dropped' : ''}`, 'data-kind': e.kind },
+        el('time', {}, `${e.atMs} ms`),
+        el('span', { class: 'kind' }, e.kind),
+        ` ${e.from} ${PAXOS_ARROW[e.kind] ?? '→'} ${e.to} `,
+        el('span', { class: 'ballot' }, `ballot ${e.ballot}`),
+        e.value === null ? '' : ` ${e.value}`,
+        e.dropped ? ' (lost)' : '',
+      ),
+    ),
+  );
+}
+
+$('paxos-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void runPaxos();
+});
 
 setInterval(() => {
   if (lastMessageAt > 0 && Date.now() - lastMessageAt > STALE_AFTER_MS) {

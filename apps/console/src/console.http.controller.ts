@@ -1,11 +1,13 @@
-import { APP_CONFIG, ProblemException } from '@concord/platform';
-import { Controller, Get, Header, Inject, Param, Res, UseGuards } from '@nestjs/common';
+import { APP_CONFIG, ProblemException, ZodPipe } from '@concord/platform';
+import { Controller, Get, Header, Inject, Param, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import type { ConsoleConfig } from './config.js';
 import { ConsoleTokenGuard } from './console-token.guard.js';
 import { LiveFeed } from './live/live-feed.js';
 import { SseStreams } from './live/sse-streams.js';
 import { ConsoleAssets } from './page/assets.js';
+import { paxosRun, paxosRunQuery, type PaxosRunQuery } from './paxos/paxos-run.query.js';
+import { SingletonHolderSource } from './system/singletons.js';
 
 /** No inline script or style, nothing from elsewhere: the page only talks to the origin that served it. */
 const CSP =
@@ -22,6 +24,7 @@ export class ConsoleHttpController {
     private readonly feed: LiveFeed,
     private readonly streams: SseStreams,
     private readonly assets: ConsoleAssets,
+    private readonly singletons: SingletonHolderSource,
     @Inject(APP_CONFIG) private readonly config: ConsoleConfig,
   ) {}
 
@@ -45,6 +48,20 @@ export class ConsoleHttpController {
   @UseGuards(ConsoleTokenGuard)
   snapshot() {
     return { ...this.feed.current(), jaegerUrl: this.config.JAEGER_URL ?? null };
+  }
+
+  /** A seeded Paxos run from libs/paxos's simulator, as a timeline (see paxos/paxos-run.query.ts). */
+  @Get('api/paxos')
+  @UseGuards(ConsoleTokenGuard)
+  paxos(@Query(new ZodPipe(paxosRunQuery)) query: PaxosRunQuery) {
+    return paxosRun(query);
+  }
+
+  /** Who holds each singleton job lock (`{service}-…`), with its fencing token, read from the coordinator. */
+  @Get('api/singletons')
+  @UseGuards(ConsoleTokenGuard)
+  singletonHolders() {
+    return this.singletons.holders();
   }
 
   @Get('api/events')

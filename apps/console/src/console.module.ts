@@ -11,6 +11,7 @@ import { ConsoleHttpController } from './console.http.controller.js';
 import { LiveFeed } from './live/live-feed.js';
 import { SseStreams } from './live/sse-streams.js';
 import { ConsoleAssets } from './page/assets.js';
+import { SingletonHolderSource } from './system/singletons.js';
 import { SystemSources } from './system/sources.js';
 
 /** Starts polling once the app is up and ends open streams on shutdown, so SIGTERM drains at once. */
@@ -58,6 +59,18 @@ export class ConsoleModule {
         { provide: LiveFeed, useValue: feed },
         { provide: SseStreams, useValue: new SseStreams() },
         { provide: ConsoleAssets, useValue: ConsoleAssets.load() },
+        {
+          provide: SingletonHolderSource,
+          useValue: new SingletonHolderSource(
+            {
+              coordinatorUrls: config.COORDINATOR_URLS,
+              coordinatorToken: config.COORDINATOR_TOKEN,
+              requestTimeoutMs: config.CONSOLE_SOURCE_TIMEOUT_MS,
+            },
+            (url, init) => fetch(url, init),
+            () => Date.now(),
+          ),
+        },
         ConsoleTokenGuard,
         ConsoleLifecycle,
       ],

@@ -1,4 +1,5 @@
 import type { Subject } from './messages.js';
+import { DOMAIN_SERVICES, type ServiceTopology } from './topology.js';
 
 /**
  * Who may say what on NATS: one place, derived from the message map, that the stack, the test harness and
@@ -8,6 +9,10 @@ import type { Subject } from './messages.js';
  * who may publish it. Replies need no rule of their own: each user may publish to the reply subject of a
  * request it received (`allow_responses`), and receives replies on its own inbox prefix (`_INBOX_<user>.`), which
  * no other user may subscribe to, so nobody reads anybody else's answers.
+ *
+ * Every domain service of the topology is a NATS user. A service made by `npm run new:service` keeps its commands in
+ * its own `<service>.messages.ts` until a workflow sends them; until they join the message map, everything under
+ * `<service>.>` is addressed to it and only the orchestrator may send there.
  */
 
 export const NATS_USERS = ['orders', 'inventory', 'payments', 'orchestrator'] as const;
@@ -59,24 +64,49 @@ export function natsInboxPrefix(user: string): string {
   return `_INBOX_${user}`;
 }
 
-/** A user's permissions: publish what it sends, subscribe to what is addressed to it and to its own inbox. */
-export function natsPermissions(user: NatsUser): NatsUserPermissions {
+/** Every NATS user: the senders of the message map and every domain service of `services` (pure). */
+export function natsUserNames(services: readonly ServiceTopology[] = DOMAIN_SERVICES): string[] {
+  return [...new Set<string>([...NATS_USERS, ...services.map((s) => s.app)])];
+}
+
+/** Services of `services` that receive no subject of the message map yet (made by `npm run new:service`). */
+function servicesOutsideMessageMap(services: readonly ServiceTopology[]): string[] {
+  const receivers = new Set(Object.keys(SUBJECT_SENDERS).map((s) => s.split('.')[0]));
+  return natsUserNames(services).filter((user) => !receivers.has(user) && user !== 'orchestrator');
+}
+
+/**
+ * A user's permissions: publish what it sends, subscribe to what is addressed to it and to its own inbox. `services`
+ * is the topology (default: DOMAIN_SERVICES); a generator passes the one it is about to write.
+ */
+export function natsPermissions(
+  user: string,
+  services: readonly ServiceTopology[] = DOMAIN_SERVICES,
+): NatsUserPermissions {
   const subjects = Object.keys(SUBJECT_SENDERS) as Subject[];
-  const publish = subjects.filter((s) => SUBJECT_SENDERS[s].includes(user));
+  const provisional = servicesOutsideMessageMap(services);
+  const publish: string[] = subjects.filter((s) => (SUBJECT_SENDERS[s] as readonly string[]).includes(user));
   const subscribe: string[] = subjects.filter((s) => s.split('.')[0] === user);
-  if (user === 'orchestrator') subscribe.push('orchestrator.leader.*');
+  if (user === 'orchestrator') {
+    subscribe.push('orchestrator.leader.*');
+    publish.push(...provisional.map((service) => `${service}.>`));
+  }
+  if (provisional.includes(user)) subscribe.push(`${user}.>`);
+  const extra = (EXTRA_PUBLISH as Readonly<Record<string, readonly string[]>>)[user] ?? [];
   return {
-    publish: [...publish, ...EXTRA_PUBLISH[user]],
+    publish: [...publish, ...extra],
     subscribe: [...subscribe, `${natsInboxPrefix(user)}.>`],
   };
 }
 
 /** Every NATS user with its password and permissions, in the shape `startNats({ users })` takes. */
-export function natsUserConfigs(passwords: { readonly [U in NatsUser]: string }): Array<{
-  user: NatsUser;
-  password: string;
-  publish: readonly string[];
-  subscribe: readonly string[];
-}> {
-  return NATS_USERS.map((user) => ({ user, password: passwords[user], ...natsPermissions(user) }));
+export function natsUserConfigs(
+  passwords: Readonly<Record<string, string>>,
+  services: readonly ServiceTopology[] = DOMAIN_SERVICES,
+): Array<{ user: string; password: string; publish: readonly string[]; subscribe: readonly string[] }> {
+  return natsUserNames(services).map((user) => {
+    const password = passwords[user];
+    if (password === undefined) throw new Error(`no NATS password for user ${user}`);
+    return { user, password, ...natsPermissions(user, services) };
+  });
 }

@@ -32,7 +32,11 @@ export interface NatsOptions {
 /** One nats-server user: `allow` lists of subjects (wildcards allowed) for publish and subscribe. */
 export interface NatsUserConfig {
   readonly user: string;
-  readonly password: string;
+  /**
+   * The password, or the name of an environment variable nats-server reads it from when it loads the file (written
+   * `$NAME`), so that a configuration file checked into a repository holds no secret (docker/nats/).
+   */
+  readonly password: string | { readonly env: string };
   readonly publish: readonly string[];
   readonly subscribe: readonly string[];
 }
@@ -42,9 +46,14 @@ export function natsAuthorizationConfig(users: readonly NatsUserConfig[]): strin
   // Strings are written as JSON strings, which nats-server's configuration format reads as quoted strings (a
   // quoted "$JS.API..." is a subject, not a variable reference).
   const list = (subjects: readonly string[]) => `[${subjects.map((s) => JSON.stringify(s)).join(', ')}]`;
+  const password = (p: NatsUserConfig['password']): string => {
+    if (typeof p === 'string') return JSON.stringify(p);
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(p.env)) throw new Error(`not an environment variable name: ${p.env}`);
+    return `$${p.env}`;
+  };
   const entries = users.map(
     (u) =>
-      `    { user: ${JSON.stringify(u.user)}, password: ${JSON.stringify(u.password)}, permissions: {\n` +
+      `    { user: ${JSON.stringify(u.user)}, password: ${password(u.password)}, permissions: {\n` +
       `        publish: { allow: ${list(u.publish)} },\n` +
       `        subscribe: { allow: ${list(u.subscribe)} },\n` +
       `        allow_responses: true\n    } }`,

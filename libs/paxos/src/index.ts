@@ -53,3 +53,10 @@ export {
   type ComparisonRun,
   type Protocol,
 } from './sim/compare.js';
+export {
+  runSingleDecree,
+  type PaxosRun,
+  type PaxosRunEvent,
+  type PaxosRunEventKind,
+  type SingleDecreeRunOptions,
+} from './sim/single-decree-run.js';

@@ -248,8 +248,13 @@ export class Participant implements OnApplicationShutdown {
    * flight, from doing work here first. Per process and in memory: a restarted participant learns again.
    */
   private admit(env: CommandEnvelope<unknown>): void {
-    const token = env.fencingToken;
+    const token: unknown = env.fencingToken;
     if (token === undefined) return;
+    // From the wire: a token that is not a non-negative integer would compare false both ways and pass the fence.
+    if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0)
+      throw new TypeError(
+        `malformed command: fencingToken must be a non-negative integer, got ${JSON.stringify(token)}`,
+      );
     if (token < this.newestToken) {
       throw new StaleFencingTokenError(`fencing token ${token} is older than ${this.newestToken}`);
     }
