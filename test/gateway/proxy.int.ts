@@ -157,6 +157,18 @@ describe('gateway proxy: large bodies are streamed both ways', () => {
     expect(download.status).toBe(200);
     expect(download.body.length).toBe(64 * 1024 * 1024);
   });
+
+  it('passes binary answers through byte for byte, whether written in one write, buffered or streamed', async () => {
+    // 0, a few bytes, <= 16 KiB (head and body in one latin1 write), <= 64 KiB (buffered), above (streamed).
+    for (const bytes of [0, 5, 16 * 1024, 40_000, 64 * 1024 + 1, 300_000]) {
+      const answer = await send(base, 'GET', `/api/orders/bytes?bytes=${bytes}`, bearer());
+      expect(answer.status).toBe(200);
+      const expected = Buffer.alloc(bytes);
+      for (let i = 0; i < bytes; i++) expected[i] = (i * 7 + 3) & 0xff;
+      expect(answer.body.equals(expected)).toBe(true);
+      expect(answer.headers['content-length']).toBe(String(bytes));
+    }
+  });
 });
 
 describe('gateway proxy: upstream errors', () => {

@@ -1,20 +1,101 @@
 import type { Metrics } from '@concord/platform';
 import type { BreakerState } from '@concord/resilience';
-import { Counter, type Gauge, type Histogram } from 'prom-client';
+import { Counter, type Gauge, type Registry } from 'prom-client';
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
 const MAX_REQUEST_SERIES = 10_000;
 
-type Observer = { observe(value: number): void };
+const MAX_LATENCY_ROUTES = 1_000;
+
+/** One sample line as prom-client's registry formats it. */
+interface SampleLine {
+  readonly metricName: string;
+  readonly labels: Record<string, string | number>;
+  readonly value: number;
+}
+
+/**
+ * A latency histogram by route whose observation is a Map read and two array increments: per-route bucket
+ * counts in a Float64Array, made cumulative only when Prometheus scrapes. (A prom-client histogram child
+ * hashes its label object on every observe.) Registered on the registry like any metric (duck-typed:
+ * prom-client asks a metric for `get()`).
+ */
+export class RouteLatencyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly routes = new Map<string, { counts: Float64Array; sum: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bucketsS: readonly number[],
+  ) {}
+
+  observe(route: string, seconds: number): void {
+    let entry = this.routes.get(route);
+    if (entry === undefined) {
+      // Bounded: past the cap, new routes share one series.
+      if (this.routes.size >= MAX_LATENCY_ROUTES) route = 'overflow';
+      entry = this.routes.get(route);
+      if (entry === undefined) {
+        entry = { counts: new Float64Array(this.bucketsS.length + 1), sum: 0 };
+        this.routes.set(route, entry);
+      }
+    }
+    const buckets = this.bucketsS;
+    let i = 0;
+    while (i < buckets.length && seconds > buckets[i]!) i++;
+    entry.counts[i]!++;
+    entry.sum += seconds;
+  }
+
+  get(): Promise<{ name: string; help: string; type: 'histogram'; values: SampleLine[]; aggregator: 'sum' }> {
+    const values: SampleLine[] = [];
+    for (const [route, { counts, sum }] of this.routes) {
+      let cumulative = 0;
+      for (let i = 0; i < this.bucketsS.length; i++) {
+        cumulative += counts[i]!;
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { le: this.bucketsS[i]!, route },
+          value: cumulative,
+        });
+      }
+      cumulative += counts[this.bucketsS.length]!;
+      values.push({
+        metricName: `${this.name}_bucket`,
+        labels: { le: '+Inf', route },
+        value: cumulative,
+      });
+      values.push({ metricName: `${this.name}_sum`, labels: { route }, value: sum });
+      values.push({
+        metricName: `${this.name}_count`,
+        labels: { route },
+        value: cumulative,
+      });
+    }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: 'histogram',
+      values,
+      aggregator: 'sum',
+    });
+  }
+
+  reset(): void {
+    this.routes.clear();
+  }
+}
 
 /**
  * The gateway's own series, registered on the platform's registry (scraped at GET /metrics). The request path
  * pays no label hashing: request counts are plain numbers in a Map keyed by (route, status, instance), copied
- * into the counter when Prometheus scrapes; the latency histogram's per-route child is looked up once.
+ * into the counter when Prometheus scrapes; latencies go to a {@link RouteLatencyHistogram} (plain arrays).
  */
 export class GatewayMetrics {
   readonly requests: Counter<'route' | 'status' | 'instance'>;
-  readonly latency: Histogram<'route'>;
+  readonly latency: RouteLatencyHistogram;
   readonly breakerState: Gauge<'service' | 'instance'>;
   readonly members: Gauge<'service'>;
   readonly retries: Counter<'route' | 'reason'>;
@@ -28,7 +109,6 @@ export class GatewayMetrics {
     string,
     { route: string; status: string; instance: string; n: number }
   >();
-  private readonly latencyByRoute = new Map<string, Observer>();
 
   constructor(metrics: Metrics) {
     const counts = this.requestCounts;
@@ -44,12 +124,12 @@ export class GatewayMetrics {
       },
     });
     const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-    this.latency = metrics.histogram(
+    this.latency = new RouteLatencyHistogram(
       'gateway_request_duration_seconds',
       'Time from request to the end of the answer, retries included, by route prefix.',
-      ['route'],
       buckets,
     );
+    metrics.registry.registerMetric(this.latency as unknown as Parameters<Registry['registerMetric']>[0]);
     this.breakerState = metrics.gauge(
       'gateway_breaker_state',
       'Circuit breaker state per instance: 0 closed, 1 half-open, 2 open.',
@@ -111,12 +191,7 @@ export class GatewayMetrics {
   }
 
   observeLatency(route: string, seconds: number): void {
-    let child = this.latencyByRoute.get(route);
-    if (child === undefined) {
-      child = this.latency.labels({ route });
-      if (this.latencyByRoute.size < 1_000) this.latencyByRoute.set(route, child);
-    }
-    child.observe(seconds);
+    this.latency.observe(route, seconds);
   }
 
   retry(route: string, reason: string): void {
