@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { type Clock, codeOf, failedBeforeSend, isIdempotentMethod } from '@concord/resilience';
-import type { Dispatcher, Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { InstanceSlot, ServicePool, ServicePools } from '../upstreams/service-pools.js';
 import { clientResponseHeaders } from './headers.js';
 import type { LimitedBody } from './request-body.js';
