@@ -1,6 +1,30 @@
+import { Metrics } from '@concord/platform';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { RouteLatencyHistogram } from './gateway.metrics.js';
+import { GatewayMetrics, RouteLatencyHistogram } from './gateway.metrics.js';
+
+describe('GatewayMetrics', () => {
+  it('counts requests, overflows and panics in plain numbers and exports them when scraped', async () => {
+    const platform = new Metrics();
+    const metrics = new GatewayMetrics(platform);
+    for (let i = 0; i < 3; i++) metrics.countRequest('/api/orders', 200, 'orders-1');
+    metrics.countRequest('/api/orders', 503, '-');
+    metrics.choice('orders', 2, false);
+    metrics.choice('orders', 1, true);
+    metrics.choice('orders', 0, false);
+    metrics.observeLatency('/api/orders', 0.002);
+    const text = await platform.registry.metrics();
+    expect(text).toContain('gateway_requests_total{route="/api/orders",status="200",instance="orders-1"} 3');
+    expect(text).toContain('gateway_requests_total{route="/api/orders",status="503",instance="-"} 1');
+    expect(text).toContain('gateway_bounded_load_overflows_total{service="orders"} 3');
+    expect(text).toContain('gateway_panic_routed_total{service="orders"} 1');
+    expect(text).toContain('gateway_request_duration_seconds_count{route="/api/orders"} 1');
+    // Scraping twice reports the same totals (collect rebuilds, never adds twice).
+    expect(await platform.registry.metrics()).toContain(
+      'gateway_requests_total{route="/api/orders",status="200",instance="orders-1"} 3',
+    );
+  });
+});
 
 describe('RouteLatencyHistogram', () => {
   it('exports cumulative buckets, sum and count per route in the Prometheus text format', async () => {

@@ -100,15 +100,16 @@ export class GatewayMetrics {
   readonly members: Gauge<'service'>;
   readonly retries: Counter<'route' | 'reason'>;
   readonly retryBudgetExhausted: Counter<'route'>;
-  readonly overflows: Counter<'service'>;
-  readonly panics: Counter<'service'>;
+  /** Instances passed over at their bounded-load limit, per service (plain counts, exported at scrape). */
+  private readonly overflowCounts = new Map<string, number>();
+  /** Requests routed in panic, per service (plain counts, exported at scrape). */
+  private readonly panicCounts = new Map<string, number>();
   readonly rejected: Counter<'reason'>;
   readonly membershipUpdates: Counter<'service' | 'source'>;
   readonly refusedInstances: Counter<'reason'>;
-  private readonly requestCounts = new Map<
-    string,
-    { route: string; status: string; instance: string; n: number }
-  >();
+  /** route -> instance -> status -> count: three reads with no key built per request. */
+  private readonly requestCounts = new Map<string, Map<string, Map<number, { n: number }>>>();
+  private requestSeries = 0;
 
   constructor(metrics: Metrics) {
     const counts = this.requestCounts;
@@ -119,8 +120,9 @@ export class GatewayMetrics {
       registers: [metrics.registry],
       collect() {
         this.reset();
-        for (const c of counts.values())
-          this.inc({ route: c.route, status: c.status, instance: c.instance }, c.n);
+        for (const [route, byInstance] of counts)
+          for (const [instance, byStatus] of byInstance)
+            for (const [status, { n }] of byStatus) this.inc({ route, status: String(status), instance }, n);
       },
     });
     const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -146,15 +148,17 @@ export class GatewayMetrics {
       'Failures that were retryable but found the retry budget spent.',
       ['route'],
     );
-    this.overflows = metrics.counter(
+    countedAtScrape(
+      metrics,
       'gateway_bounded_load_overflows_total',
       'Instances passed over because they were at their bounded-load limit.',
-      ['service'],
+      this.overflowCounts,
     );
-    this.panics = metrics.counter(
+    countedAtScrape(
+      metrics,
       'gateway_panic_routed_total',
       'Requests routed while the service was in panic (too few healthy instances; all offered).',
-      ['service'],
+      this.panicCounts,
     );
     this.rejected = metrics.counter(
       'gateway_rejected_total',
@@ -174,20 +178,40 @@ export class GatewayMetrics {
   }
 
   countRequest(route: string, status: number, instance: string): void {
-    let key = `${route}\u0000${status}\u0000${instance}`;
-    let entry = this.requestCounts.get(key);
-    if (entry === undefined && this.requestCounts.size >= MAX_REQUEST_SERIES) {
+    let byInstance = this.requestCounts.get(route);
+    let byStatus = byInstance?.get(instance);
+    let entry = byStatus?.get(status);
+    if (entry === undefined) {
       // Bounded: routes and instances come and go; past the cap new combinations share one series.
-      key = 'overflow';
-      entry = this.requestCounts.get(key);
-      route = 'overflow';
-      instance = '-';
+      if (this.requestSeries >= MAX_REQUEST_SERIES) {
+        route = 'overflow';
+        instance = '-';
+        status = 0;
+      }
+      byInstance = this.requestCounts.get(route);
+      if (byInstance === undefined) {
+        byInstance = new Map<string, Map<number, { n: number }>>();
+        this.requestCounts.set(route, byInstance);
+      }
+      byStatus = byInstance.get(instance);
+      if (byStatus === undefined) {
+        byStatus = new Map<number, { n: number }>();
+        byInstance.set(instance, byStatus);
+      }
+      entry = byStatus.get(status);
+      if (entry === undefined) {
+        byStatus.set(status, (entry = { n: 0 }));
+        this.requestSeries++;
+      }
     }
-    if (entry !== undefined) {
-      entry.n++;
-      return;
-    }
-    this.requestCounts.set(key, { route, status: String(status), instance, n: 1 });
+    entry.n++;
+  }
+
+  /** A choice passed over `passedOver` instances at their bounded-load limit, and/or was made in panic. */
+  choice(service: string, passedOver: number, panic: boolean): void {
+    if (passedOver > 0)
+      this.overflowCounts.set(service, (this.overflowCounts.get(service) ?? 0) + passedOver);
+    if (panic) this.panicCounts.set(service, (this.panicCounts.get(service) ?? 0) + 1);
   }
 
   observeLatency(route: string, seconds: number): void {
@@ -201,4 +225,18 @@ export class GatewayMetrics {
   breaker(service: string, instance: string, state: BreakerState): void {
     this.breakerState.set({ service, instance }, BREAKER_STATE_VALUE[state]);
   }
+}
+
+/** A counter with one label whose values are plain numbers in `counts`, copied into it when Prometheus scrapes. */
+function countedAtScrape(metrics: Metrics, name: string, help: string, counts: Map<string, number>): void {
+  new Counter({
+    name,
+    help,
+    labelNames: ['service'],
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const [service, n] of counts) this.inc({ service }, n);
+    },
+  });
 }

@@ -93,10 +93,7 @@ export class ProxyHandler {
       recordHealth: deps.recordHealth,
       onRetry: (route, reason) => metrics.retry(route, reason),
       onBudgetExhausted: (route) => metrics.retryBudgetExhausted.inc({ route }),
-      onChoice: (service, passedOver, panic) => {
-        if (passedOver > 0) metrics.overflows.inc({ service }, passedOver);
-        if (panic) metrics.panics.inc({ service });
-      },
+      onChoice: (service, passedOver, panic) => metrics.choice(service, passedOver, panic),
       onDone: (context, outcome) => this.done(context as Admitted, outcome),
     };
   }
