@@ -126,12 +126,12 @@ export class GatewayMetrics {
       },
     });
     const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-    this.latency = new RouteLatencyHistogram(
+    this.latency = this.histogram(
       'gateway_request_duration_seconds',
       'Time from request to the end of the answer, retries included, by route prefix.',
       buckets,
+      metrics.registry,
     );
-    metrics.registry.registerMetric(this.latency as unknown as Parameters<Registry['registerMetric']>[0]);
     this.breakerState = metrics.gauge(
       'gateway_breaker_state',
       'Circuit breaker state per instance: 0 closed, 1 half-open, 2 open.',
@@ -148,18 +148,20 @@ export class GatewayMetrics {
       'Failures that were retryable but found the retry budget spent.',
       ['route'],
     );
-    countedAtScrape(
-      metrics,
-      'gateway_bounded_load_overflows_total',
-      'Instances passed over because they were at their bounded-load limit.',
-      this.overflowCounts,
-    );
-    countedAtScrape(
-      metrics,
-      'gateway_panic_routed_total',
-      'Requests routed while the service was in panic (too few healthy instances; all offered).',
-      this.panicCounts,
-    );
+    new Counter({
+      name: 'gateway_bounded_load_overflows_total',
+      help: 'Instances passed over because they were at their bounded-load limit.',
+      labelNames: ['service'],
+      registers: [metrics.registry],
+      collect: exportPerService(this.overflowCounts),
+    });
+    new Counter({
+      name: 'gateway_panic_routed_total',
+      help: 'Requests routed while the service was in panic (too few healthy instances; all offered).',
+      labelNames: ['service'],
+      registers: [metrics.registry],
+      collect: exportPerService(this.panicCounts),
+    });
     this.rejected = metrics.counter(
       'gateway_rejected_total',
       'Requests refused at the edge, by reason (auth, forbidden, rate, body, headers).',
@@ -214,6 +216,18 @@ export class GatewayMetrics {
     if (panic) this.panicCounts.set(service, (this.panicCounts.get(service) ?? 0) + 1);
   }
 
+  /** A {@link RouteLatencyHistogram} registered on the platform's registry. */
+  private histogram(
+    name: string,
+    help: string,
+    bucketsS: number[],
+    registry: Registry,
+  ): RouteLatencyHistogram {
+    const histogram = new RouteLatencyHistogram(name, help, bucketsS);
+    registry.registerMetric(histogram as unknown as Parameters<Registry['registerMetric']>[0]);
+    return histogram;
+  }
+
   observeLatency(route: string, seconds: number): void {
     this.latency.observe(route, seconds);
   }
@@ -227,16 +241,10 @@ export class GatewayMetrics {
   }
 }
 
-/** A counter with one label whose values are plain numbers in `counts`, copied into it when Prometheus scrapes. */
-function countedAtScrape(metrics: Metrics, name: string, help: string, counts: Map<string, number>): void {
-  new Counter({
-    name,
-    help,
-    labelNames: ['service'],
-    registers: [metrics.registry],
-    collect() {
-      this.reset();
-      for (const [service, n] of counts) this.inc({ service }, n);
-    },
-  });
+/** A counter's collect(): copies plain per-service counts into it when Prometheus scrapes. */
+function exportPerService(counts: Map<string, number>): (this: Counter<'service'>) => void {
+  return function (this: Counter<'service'>) {
+    this.reset();
+    for (const [service, n] of counts) this.inc({ service }, n);
+  };
 }
