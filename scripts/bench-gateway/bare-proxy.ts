@@ -3,8 +3,8 @@
  * one undici Pool per upstream driven by `dispatch`, the same consistent-hash ring as the gateway
  * (@concord/hashring, keyed by X-Hash-Key), small answers buffered and written with their headers in one
  * write. Nothing else: no auth, limits, breakers, retries, metrics, logging, header filtering. Whatever the
- * gateway costs above this is the gateway's own. Head and small body go out in one write (as the gateway
- * does). BARE_WORKERS=N (default 1) runs N node:cluster workers on the one port, to see what a second
+ * gateway costs above this is the gateway's own. Head and body go out as one latin1 chunk (as the
+ * gateway does). BARE_WORKERS=N (default 1) runs N node:cluster workers on the one port, to see what a second
  * thread buys on this machine.
  *   node --import tsx bare-proxy.ts <port> <upstreamPort>...
  */
