@@ -388,19 +388,19 @@ async function main(): Promise<void> {
         }
       }
     }
-    report(cells);
-    // What the gateway did besides proxying (on stderr): retries, breaker changes and refusals would mean some
-    // requests cost more than one upstream exchange, and the figures above would hide it.
+    // What the gateway did besides proxying (stderr, before the report so that the --json line stays last):
+    // retries, breaker changes or refusals would mean some requests cost more than one upstream exchange.
     for (const target of targets.filter((t) => t.proxy === 'concord')) {
       const text = await (await fetch(`${target.url}/metrics`)).text();
       const lines = text
         .split('\n')
         .filter((l) => /^gateway_(retries|breaker_state|retry_budget|bounded_load|panic|rejected)/.test(l));
       progress(
-        `concord after the run: ${lines.length === 0 ? 'no retries, breaker changes or refusals' : ''}`,
+        `concord after the run: ${lines.length === 0 ? 'no retries, overflows, breaker changes or refusals' : ''}`,
       );
       for (const line of lines) progress(`  ${line}`);
     }
+    report(cells);
   } finally {
     for (const p of processes.reverse()) await p.stop(5_000).catch(() => undefined);
     await stopAll();
