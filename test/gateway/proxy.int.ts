@@ -366,6 +366,51 @@ describe('gateway edge: tokens, limits, bad input', () => {
     expect((await send(base, 'GET', '/api/orders/x', bearer())).status).toBe(200);
   });
 
+  it('counts a client that leaves mid-request as 499 and holds nothing against the instance', async () => {
+    const url = new URL(base);
+    const { authorization } = bearer();
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(url.port), url.hostname, () =>
+          socket.write(
+            `GET /api/orders/slow?delayMs=1500&i=${i} HTTP/1.1\r\nHost: a\r\nAuthorization: ${authorization}\r\n\r\n`,
+          ),
+        );
+        socket.on('error', () => undefined);
+        // Gone while the instance is still working on it.
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 200);
+      });
+    }
+    const deadline = performance.now() + 5_000;
+    let gone = 0;
+    while (performance.now() < deadline) {
+      const text = (await send(base, 'GET', '/metrics')).body.toString();
+      gone = 0;
+      for (const match of text.matchAll(
+        /^gateway_requests_total\{route="\/api\/orders",status="499",[^}]*\} (\d+)$/gm,
+      ))
+        gone += Number(match[1]);
+      if (gone >= 5) {
+        // No breaker half-open (1) or open (2) because of it.
+        expect(text).not.toMatch(/^gateway_breaker_state\{service="orders"[^}]*\} [12]$/m);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(gone).toBeGreaterThanOrEqual(5);
+    const view = await send(base, 'GET', '/admin/rings', { authorization: `Bearer ${ADMIN_TOKEN}` });
+    const orders = (
+      view.json<{ services: { service: string; instances: { healthy: boolean; ejected: boolean }[] }[] }>()
+        .services ?? []
+    ).find((service) => service.service === 'orders');
+    for (const instance of orders?.instances ?? [])
+      expect(instance).toMatchObject({ healthy: true, ejected: false });
+    expect((await send(base, 'GET', '/api/orders/x', bearer())).status).toBe(200);
+  });
+
   it('guards the admin endpoint and shows rings, health and breakers', async () => {
     expect((await send(base, 'GET', '/admin/rings')).status).toBe(401);
     expect((await send(base, 'GET', '/admin/rings', { authorization: 'Bearer wrong' })).status).toBe(401);
