@@ -13,6 +13,8 @@
  *   active health checks, metrics, the default log level, an internal EdDSA token minted per identity.
  * - nginx: 1 worker, `hash $http_x_hash_key consistent`, keepalive large enough that it never churns.
  * - http-proxy: node:http + the http-proxy package + the hashring package (the recipe found in tutorials).
+ * - node-floor (only with --proxies): node:http + undici Pool + the ring, no features: the floor for a Node
+ *   proxy on this machine (scripts/bench-gateway/bare-proxy.ts), to tell Node's cost from the gateway's.
  * Cells (proxy x connections) run interleaved: every repeat visits every connection count and, within it,
  * every proxy (rotating which goes first); medians over repeats. CPU per request is the proxy's processes'
  * user+system time from /proc (all workers and children) divided by the requests wrk completed.
@@ -38,7 +40,10 @@ const HTTP_PROXY_RECIPE = path.join(ROOT, 'scripts/bench-gateway/http-proxy-reci
 const UPSTREAMS = 10;
 const CLOCK_TICKS_PER_SECOND = 100;
 const JWT_SECRET = 'bench-gateway-jwt-secret-0123456789abcdef';
-const PROXIES = ['concord', 'nginx', 'http-proxy'] as const;
+const PROXIES = ['concord', 'nginx', 'http-proxy', 'node-floor'] as const;
+/** The issue's three; node-floor (a bare node:http + undici proxy, no features) only when asked for. */
+const DEFAULT_PROXIES = ['concord', 'nginx', 'http-proxy'] as const;
+const BARE_PROXY = path.join(ROOT, 'scripts/bench-gateway/bare-proxy.ts');
 type ProxyName = (typeof PROXIES)[number];
 
 const { values: args } = parseArgs({
@@ -47,7 +52,7 @@ const { values: args } = parseArgs({
     repeats: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '3' },
     connections: { type: 'string', default: '16,64,256' },
-    proxies: { type: 'string', default: PROXIES.join(',') },
+    proxies: { type: 'string', default: DEFAULT_PROXIES.join(',') },
     threads: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
     /** Write a V8 CPU profile of the gateway (node --cpu-prof) into this directory. */
@@ -343,6 +348,27 @@ async function main(): Promise<void> {
       targets.push({ proxy: 'http-proxy', url: `http://127.0.0.1:${port}`, pids: () => [recipe.pid] });
     }
 
+    if (proxies.includes('node-floor')) {
+      const port = await freePort();
+      const bare = await startProcess({
+        name: 'node-floor',
+        command: process.execPath,
+        args: [
+          ...(args.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)]),
+          '--import',
+          'tsx',
+          BARE_PROXY,
+          String(port),
+          ...upstreamPorts.map(String),
+        ],
+        cwd: ROOT,
+        env: { NODE_ENV: 'production' },
+        ready: { url: `http://127.0.0.1:${port}/api/orders/health`, timeoutMs: 30_000 },
+      });
+      processes.push(bare);
+      targets.push({ proxy: 'node-floor', url: `http://127.0.0.1:${port}`, pids: () => [bare.pid] });
+    }
+
     for (const target of targets) {
       await wrk(target.url, 64, warmupS);
       progress(`warmed ${target.proxy}`);
@@ -361,6 +387,18 @@ async function main(): Promise<void> {
           );
         }
       }
+    }
+    // What the gateway did besides proxying (stderr, before the report so that the --json line stays last):
+    // retries, breaker changes or refusals would mean some requests cost more than one upstream exchange.
+    for (const target of targets.filter((t) => t.proxy === 'concord')) {
+      const text = await (await fetch(`${target.url}/metrics`)).text();
+      const lines = text
+        .split('\n')
+        .filter((l) => /^gateway_(retries|breaker_state|retry_budget|bounded_load|panic|rejected)/.test(l));
+      progress(
+        `concord after the run: ${lines.length === 0 ? 'no retries, overflows, breaker changes or refusals' : ''}`,
+      );
+      for (const line of lines) progress(`  ${line}`);
     }
     report(cells);
   } finally {

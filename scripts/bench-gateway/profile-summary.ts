@@ -34,7 +34,7 @@ profile.samples.forEach((id, i) => {
   selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
 });
 function byIdName(id: number): string {
-  return profile.nodes.find((n) => n.id === id)?.callFrame.functionName ?? '';
+  return byId.get(id)?.callFrame.functionName ?? '';
 }
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
@@ -65,5 +65,23 @@ const print = (title: string, map: Map<string, number>, top: number): void => {
     process.stdout.write(`${((us / total) * 100).toFixed(1).padStart(5)}%  ${name}\n`);
   }
 };
+// Inclusive time of the gateway's own functions (dist/...): a sample counts once for every distinct gateway
+// function on its stack, so a feature's line says what the request path would save without it.
+const parentOf = new Map<number, number>();
+for (const node of profile.nodes as (ProfileNode & { children?: number[] })[])
+  for (const child of node.children ?? []) parentOf.set(child, node.id);
+const inclusive = new Map<string, number>();
+for (const [id, us] of selfUs) {
+  const seen = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+    const frame = byId.get(at)!.callFrame;
+    if (!frame.url.includes('/dist/') && !frame.url.includes('/scripts/')) continue;
+    const name = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').slice(-2).join('/')}:${frame.lineNumber + 1}`;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    inclusive.set(name, (inclusive.get(name) ?? 0) + us);
+  }
+}
 print('By area (self time)', byArea, 25);
 print('By function (self time)', byFunction, Number(topArg ?? 30));
+print('Gateway functions (inclusive time)', inclusive, Number(topArg ?? 30));

@@ -157,6 +157,18 @@ describe('gateway proxy: large bodies are streamed both ways', () => {
     expect(download.status).toBe(200);
     expect(download.body.length).toBe(64 * 1024 * 1024);
   });
+
+  it('passes binary answers through byte for byte, whether written in one write, buffered or streamed', async () => {
+    // 0, a few bytes, <= 16 KiB (head and body in one latin1 write), <= 64 KiB (buffered), above (streamed).
+    for (const bytes of [0, 5, 16 * 1024, 40_000, 64 * 1024 + 1, 300_000]) {
+      const answer = await send(base, 'GET', `/api/orders/bytes?bytes=${bytes}`, bearer());
+      expect(answer.status).toBe(200);
+      const expected = Buffer.alloc(bytes);
+      for (let i = 0; i < bytes; i++) expected[i] = (i * 7 + 3) & 0xff;
+      expect(answer.body.equals(expected)).toBe(true);
+      expect(answer.headers['content-length']).toBe(String(bytes));
+    }
+  });
 });
 
 describe('gateway proxy: upstream errors', () => {
@@ -351,6 +363,51 @@ describe('gateway edge: tokens, limits, bad input', () => {
     });
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
     expect(performance.now() - startedMs).toBeLessThan(4_000);
+    expect((await send(base, 'GET', '/api/orders/x', bearer())).status).toBe(200);
+  });
+
+  it('counts a client that leaves mid-request as 499 and holds nothing against the instance', async () => {
+    const url = new URL(base);
+    const { authorization } = bearer();
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(url.port), url.hostname, () =>
+          socket.write(
+            `GET /api/orders/slow?delayMs=1500&i=${i} HTTP/1.1\r\nHost: a\r\nAuthorization: ${authorization}\r\n\r\n`,
+          ),
+        );
+        socket.on('error', () => undefined);
+        // Gone while the instance is still working on it.
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 200);
+      });
+    }
+    const deadline = performance.now() + 5_000;
+    let gone = 0;
+    while (performance.now() < deadline) {
+      const text = (await send(base, 'GET', '/metrics')).body.toString();
+      gone = 0;
+      for (const match of text.matchAll(
+        /^gateway_requests_total\{route="\/api\/orders",status="499",[^}]*\} (\d+)$/gm,
+      ))
+        gone += Number(match[1]);
+      if (gone >= 5) {
+        // No breaker half-open (1) or open (2) because of it.
+        expect(text).not.toMatch(/^gateway_breaker_state\{service="orders"[^}]*\} [12]$/m);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(gone).toBeGreaterThanOrEqual(5);
+    const view = await send(base, 'GET', '/admin/rings', { authorization: `Bearer ${ADMIN_TOKEN}` });
+    const orders = (
+      view.json<{ services: { service: string; instances: { healthy: boolean; ejected: boolean }[] }[] }>()
+        .services ?? []
+    ).find((service) => service.service === 'orders');
+    for (const instance of orders?.instances ?? [])
+      expect(instance).toMatchObject({ healthy: true, ejected: false });
     expect((await send(base, 'GET', '/api/orders/x', bearer())).status).toBe(200);
   });
 

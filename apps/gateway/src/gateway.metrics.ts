@@ -1,34 +1,115 @@
 import type { Metrics } from '@concord/platform';
 import type { BreakerState } from '@concord/resilience';
-import { Counter, type Gauge, type Histogram } from 'prom-client';
+import { Counter, type Gauge, type Registry } from 'prom-client';
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
 const MAX_REQUEST_SERIES = 10_000;
 
-type Observer = { observe(value: number): void };
+const MAX_LATENCY_ROUTES = 1_000;
+
+/** One sample line as prom-client's registry formats it. */
+interface SampleLine {
+  readonly metricName: string;
+  readonly labels: Record<string, string | number>;
+  readonly value: number;
+}
+
+/**
+ * A latency histogram by route whose observation is a Map read and two array increments: per-route bucket
+ * counts in a Float64Array, made cumulative only when Prometheus scrapes. (A prom-client histogram child
+ * hashes its label object on every observe.) Registered on the registry like any metric (duck-typed:
+ * prom-client asks a metric for `get()`).
+ */
+export class RouteLatencyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly routes = new Map<string, { counts: Float64Array; sum: number }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bucketsS: readonly number[],
+  ) {}
+
+  observe(route: string, seconds: number): void {
+    let entry = this.routes.get(route);
+    if (entry === undefined) {
+      // Bounded: past the cap, new routes share one series.
+      if (this.routes.size >= MAX_LATENCY_ROUTES) route = 'overflow';
+      entry = this.routes.get(route);
+      if (entry === undefined) {
+        entry = { counts: new Float64Array(this.bucketsS.length + 1), sum: 0 };
+        this.routes.set(route, entry);
+      }
+    }
+    const buckets = this.bucketsS;
+    let i = 0;
+    while (i < buckets.length && seconds > buckets[i]!) i++;
+    entry.counts[i]!++;
+    entry.sum += seconds;
+  }
+
+  get(): Promise<{ name: string; help: string; type: 'histogram'; values: SampleLine[]; aggregator: 'sum' }> {
+    const values: SampleLine[] = [];
+    for (const [route, { counts, sum }] of this.routes) {
+      let cumulative = 0;
+      for (let i = 0; i < this.bucketsS.length; i++) {
+        cumulative += counts[i]!;
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { le: this.bucketsS[i]!, route },
+          value: cumulative,
+        });
+      }
+      cumulative += counts[this.bucketsS.length]!;
+      values.push({
+        metricName: `${this.name}_bucket`,
+        labels: { le: '+Inf', route },
+        value: cumulative,
+      });
+      values.push({ metricName: `${this.name}_sum`, labels: { route }, value: sum });
+      values.push({
+        metricName: `${this.name}_count`,
+        labels: { route },
+        value: cumulative,
+      });
+    }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: 'histogram',
+      values,
+      aggregator: 'sum',
+    });
+  }
+
+  reset(): void {
+    this.routes.clear();
+  }
+}
 
 /**
  * The gateway's own series, registered on the platform's registry (scraped at GET /metrics). The request path
  * pays no label hashing: request counts are plain numbers in a Map keyed by (route, status, instance), copied
- * into the counter when Prometheus scrapes; the latency histogram's per-route child is looked up once.
+ * into the counter when Prometheus scrapes; latencies go to a {@link RouteLatencyHistogram} (plain arrays).
  */
 export class GatewayMetrics {
   readonly requests: Counter<'route' | 'status' | 'instance'>;
-  readonly latency: Histogram<'route'>;
+  readonly latency: RouteLatencyHistogram;
   readonly breakerState: Gauge<'service' | 'instance'>;
   readonly members: Gauge<'service'>;
   readonly retries: Counter<'route' | 'reason'>;
   readonly retryBudgetExhausted: Counter<'route'>;
-  readonly overflows: Counter<'service'>;
-  readonly panics: Counter<'service'>;
+  /** Instances passed over at their bounded-load limit, per service (plain counts, exported at scrape). */
+  private readonly overflowCounts = new Map<string, number>();
+  /** Requests routed in panic, per service (plain counts, exported at scrape). */
+  private readonly panicCounts = new Map<string, number>();
   readonly rejected: Counter<'reason'>;
   readonly membershipUpdates: Counter<'service' | 'source'>;
   readonly refusedInstances: Counter<'reason'>;
-  private readonly requestCounts = new Map<
-    string,
-    { route: string; status: string; instance: string; n: number }
-  >();
-  private readonly latencyByRoute = new Map<string, Observer>();
+  /** route -> instance -> status -> count: three reads with no key built per request. */
+  private readonly requestCounts = new Map<string, Map<string, Map<number, { n: number }>>>();
+  private requestSeries = 0;
 
   constructor(metrics: Metrics) {
     const counts = this.requestCounts;
@@ -39,16 +120,17 @@ export class GatewayMetrics {
       registers: [metrics.registry],
       collect() {
         this.reset();
-        for (const c of counts.values())
-          this.inc({ route: c.route, status: c.status, instance: c.instance }, c.n);
+        for (const [route, byInstance] of counts)
+          for (const [instance, byStatus] of byInstance)
+            for (const [status, { n }] of byStatus) this.inc({ route, status: String(status), instance }, n);
       },
     });
     const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-    this.latency = metrics.histogram(
+    this.latency = this.histogram(
       'gateway_request_duration_seconds',
       'Time from request to the end of the answer, retries included, by route prefix.',
-      ['route'],
       buckets,
+      metrics.registry,
     );
     this.breakerState = metrics.gauge(
       'gateway_breaker_state',
@@ -66,16 +148,20 @@ export class GatewayMetrics {
       'Failures that were retryable but found the retry budget spent.',
       ['route'],
     );
-    this.overflows = metrics.counter(
-      'gateway_bounded_load_overflows_total',
-      'Instances passed over because they were at their bounded-load limit.',
-      ['service'],
-    );
-    this.panics = metrics.counter(
-      'gateway_panic_routed_total',
-      'Requests routed while the service was in panic (too few healthy instances; all offered).',
-      ['service'],
-    );
+    new Counter({
+      name: 'gateway_bounded_load_overflows_total',
+      help: 'Instances passed over because they were at their bounded-load limit.',
+      labelNames: ['service'],
+      registers: [metrics.registry],
+      collect: exportPerService(this.overflowCounts),
+    });
+    new Counter({
+      name: 'gateway_panic_routed_total',
+      help: 'Requests routed while the service was in panic (too few healthy instances; all offered).',
+      labelNames: ['service'],
+      registers: [metrics.registry],
+      collect: exportPerService(this.panicCounts),
+    });
     this.rejected = metrics.counter(
       'gateway_rejected_total',
       'Requests refused at the edge, by reason (auth, forbidden, rate, body, headers).',
@@ -94,29 +180,56 @@ export class GatewayMetrics {
   }
 
   countRequest(route: string, status: number, instance: string): void {
-    let key = `${route}\u0000${status}\u0000${instance}`;
-    let entry = this.requestCounts.get(key);
-    if (entry === undefined && this.requestCounts.size >= MAX_REQUEST_SERIES) {
+    let byInstance = this.requestCounts.get(route);
+    let byStatus = byInstance?.get(instance);
+    let entry = byStatus?.get(status);
+    if (entry === undefined) {
       // Bounded: routes and instances come and go; past the cap new combinations share one series.
-      key = 'overflow';
-      entry = this.requestCounts.get(key);
-      route = 'overflow';
-      instance = '-';
+      if (this.requestSeries >= MAX_REQUEST_SERIES) {
+        route = 'overflow';
+        instance = '-';
+        status = 0;
+      }
+      byInstance = this.requestCounts.get(route);
+      if (byInstance === undefined) {
+        byInstance = new Map<string, Map<number, { n: number }>>();
+        this.requestCounts.set(route, byInstance);
+      }
+      byStatus = byInstance.get(instance);
+      if (byStatus === undefined) {
+        byStatus = new Map<number, { n: number }>();
+        byInstance.set(instance, byStatus);
+      }
+      entry = byStatus.get(status);
+      if (entry === undefined) {
+        byStatus.set(status, (entry = { n: 0 }));
+        this.requestSeries++;
+      }
     }
-    if (entry !== undefined) {
-      entry.n++;
-      return;
-    }
-    this.requestCounts.set(key, { route, status: String(status), instance, n: 1 });
+    entry.n++;
+  }
+
+  /** A choice passed over `passedOver` instances at their bounded-load limit, and/or was made in panic. */
+  choice(service: string, passedOver: number, panic: boolean): void {
+    if (passedOver > 0)
+      this.overflowCounts.set(service, (this.overflowCounts.get(service) ?? 0) + passedOver);
+    if (panic) this.panicCounts.set(service, (this.panicCounts.get(service) ?? 0) + 1);
+  }
+
+  /** A {@link RouteLatencyHistogram} registered on the platform's registry. */
+  private histogram(
+    name: string,
+    help: string,
+    bucketsS: number[],
+    registry: Registry,
+  ): RouteLatencyHistogram {
+    const histogram = new RouteLatencyHistogram(name, help, bucketsS);
+    registry.registerMetric(histogram as unknown as Parameters<Registry['registerMetric']>[0]);
+    return histogram;
   }
 
   observeLatency(route: string, seconds: number): void {
-    let child = this.latencyByRoute.get(route);
-    if (child === undefined) {
-      child = this.latency.labels({ route });
-      if (this.latencyByRoute.size < 1_000) this.latencyByRoute.set(route, child);
-    }
-    child.observe(seconds);
+    this.latency.observe(route, seconds);
   }
 
   retry(route: string, reason: string): void {
@@ -126,4 +239,12 @@ export class GatewayMetrics {
   breaker(service: string, instance: string, state: BreakerState): void {
     this.breakerState.set({ service, instance }, BREAKER_STATE_VALUE[state]);
   }
+}
+
+/** A counter's collect(): copies plain per-service counts into it when Prometheus scrapes. */
+function exportPerService(counts: Map<string, number>): (this: Counter<'service'>) => void {
+  return function (this: Counter<'service'>) {
+    this.reset();
+    for (const [service, n] of counts) this.inc({ service }, n);
+  };
 }

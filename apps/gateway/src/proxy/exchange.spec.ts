@@ -12,40 +12,40 @@ type Behaviour =
   | { readonly status: number; readonly body?: string; readonly afterMs?: number }
   | { readonly error: string; readonly afterMs?: number };
 
+/** The raw handler API the exchange gives undici (onConnect/onHeaders/onData/onComplete/onError). */
+interface RawHandler {
+  onConnect(abort: (reason?: Error) => void): void;
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean;
+  onData(chunk: Buffer): boolean;
+  onComplete(trailers: Buffer[] | null): void;
+  onError(error: Error): void;
+}
+
 /** An undici client stand-in: plays the instance's scripted behaviour on the fake clock, through the handler. */
 function fakePool(id: string, clock: FakeClock, script: Map<string, Behaviour[]>, calls: string[]): Pool {
-  const dispatch = (_options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean => {
+  const dispatch = (_options: Dispatcher.DispatchOptions, handler: RawHandler): boolean => {
     calls.push(id);
     const behaviour = script.get(id)?.shift() ?? { status: 200, body: id };
     let aborted = false;
-    const controller = {
-      aborted: false,
-      paused: false,
-      reason: null,
-      abort(reason: Error) {
-        if (aborted) return;
-        aborted = true;
-        handler.onResponseError?.(this as unknown as Dispatcher.DispatchController, reason);
-      },
-      pause() {},
-      resume() {},
-    } as unknown as Dispatcher.DispatchController;
-    handler.onRequestStart?.(controller, {});
+    const abort = (reason?: Error): void => {
+      if (aborted) return;
+      aborted = true;
+      handler.onError(reason ?? new Error('aborted'));
+    };
+    handler.onConnect(abort);
     const play = (): void => {
       if (aborted) return;
       if ('error' in behaviour) {
         aborted = true;
-        handler.onResponseError?.(
-          controller,
-          Object.assign(new Error(behaviour.error), { code: behaviour.error }),
-        );
+        handler.onError(Object.assign(new Error(behaviour.error), { code: behaviour.error }));
         return;
       }
       const body = Buffer.from(behaviour.body ?? '');
-      handler.onResponseStart?.(controller, behaviour.status, { 'content-length': String(body.length) }, '');
+      const head = [Buffer.from('content-length'), Buffer.from(String(body.length))];
+      handler.onHeaders(behaviour.status, head, () => undefined, '');
       if (aborted) return;
-      handler.onResponseData?.(controller, body);
-      handler.onResponseEnd?.(controller, {});
+      handler.onData(body);
+      handler.onComplete(null);
     };
     if (behaviour.afterMs === undefined) queueMicrotask(play);
     else clock.setTimer(behaviour.afterMs, play);
@@ -69,7 +69,7 @@ class FakeResponse {
     this.body += chunk.toString();
     return true;
   }
-  end(chunk?: Buffer): void {
+  end(chunk?: Buffer | string): void {
     if (chunk) this.body += chunk.toString();
     this.writableFinished = true;
   }

@@ -1,12 +1,19 @@
 import type { ServerResponse } from 'node:http';
 import { type Clock, codeOf, failedBeforeSend, isIdempotentMethod } from '@concord/resilience';
-import type { Dispatcher, Pool } from 'undici';
+import type { Pool } from 'undici';
 import type { InstanceSlot, ServicePool, ServicePools } from '../upstreams/service-pools.js';
 import { clientResponseHeaders } from './headers.js';
 import type { LimitedBody } from './request-body.js';
 
-/** Responses up to this size with a Content-Length are sent in one write instead of streamed. */
+/** Responses up to this size with a Content-Length are buffered and sent with their head, not streamed. */
 const SMALL_BODY_BYTES = 64 * 1024;
+/**
+ * Buffered answers up to this size go out as one latin1 string that Node appends to the head: the flush is
+ * then one chunk (plus Node's empty end marker) instead of the head string, a body Buffer and the marker, which
+ * Node's writev has to gather from mixed strings and buffers. Still one writev syscall either way (strace);
+ * latin1 maps bytes 1:1, so any body passes unchanged.
+ */
+const ONE_WRITE_BYTES = 16 * 1024;
 const RETRYABLE_STATUSES = new Set([502, 503, 504]);
 
 /** What an exchange reports when it ends (the proxy counts and logs it). */
@@ -75,7 +82,7 @@ class TryFailure extends Error {
 export class Exchange {
   tried: string[] | undefined;
   private slot: InstanceSlot<Pool> | undefined;
-  private controller: Dispatcher.DispatchController | undefined;
+  private controller: TryHandler | undefined;
   private attempt = 0;
   private readonly startedMs: number;
   /** Tries whose callbacks are to be ignored from now on (aborted for a retry or after the end). */
@@ -84,8 +91,9 @@ export class Exchange {
   private finished = false;
   private clientGone = false;
   private buffered: Buffer[] | undefined;
+  private bufferedBytes = 0;
   private status = 0;
-  private upstreamHeaders: (string | string[])[] | undefined;
+  private upstreamHeaders: string[] | undefined;
   private lastFailure: TryFailure | undefined;
 
   constructor(
@@ -135,6 +143,7 @@ export class Exchange {
     this.attempt++;
     this.liveAttempt = this.attempt;
     this.buffered = undefined;
+    this.bufferedBytes = 0;
     this.upstreamHeaders = undefined;
     const handler = new TryHandler(this, this.attempt);
     slot.client.dispatch(
@@ -154,7 +163,7 @@ export class Exchange {
   }
 
   /** @internal */
-  onStart(attempt: number, controller: Dispatcher.DispatchController): void {
+  onStart(attempt: number, controller: TryHandler): void {
     if (attempt !== this.liveAttempt) {
       controller.abort(new TryFailure('superseded', 'local', false, false));
       return;
@@ -164,15 +173,10 @@ export class Exchange {
       controller.abort(new TryFailure('client closed the connection', 'local', false, false));
   }
 
-  /** @internal */
-  onHeaders(
-    attempt: number,
-    controller: Dispatcher.DispatchController,
-    status: number,
-    headers: Record<string, string | string[] | undefined>,
-  ): void {
-    if (attempt !== this.liveAttempt) return;
-    if (status >= 100 && status < 200) return;
+  /** @internal Returns false to pause the upstream. */
+  onHeaders(attempt: number, controller: TryHandler, status: number, rawHeaders: Buffer[]): boolean {
+    if (attempt !== this.liveAttempt) return true;
+    if (status >= 100 && status < 200) return true;
     const slot = this.slot!;
     const { service } = slot;
     const id = slot.instance.id;
@@ -181,7 +185,7 @@ export class Exchange {
       controller.abort(
         new TryFailure(`upstream ${id} answered an invalid status ${status}`, 'upstream', true, false),
       );
-      return;
+      return true;
     }
     const failed = status >= 500;
     slot.breaker.record(failed, this.deps.clock.nowMs());
@@ -194,32 +198,34 @@ export class Exchange {
       this.liveAttempt = 0;
       controller.abort(failure);
       this.next();
-      return;
+      return true;
     }
     this.status = status;
     this.committed = true;
-    this.upstreamHeaders = clientResponseHeaders(headers, id, this.request.requestId);
-    const length = Number(headers['content-length']);
-    if (this.request.method === 'HEAD' || length === 0) {
-      this.buffered = [];
-    } else if (length <= SMALL_BODY_BYTES) {
+    const head = clientResponseHeaders(rawHeaders, id, this.request.requestId);
+    this.upstreamHeaders = head.headers;
+    if (
+      this.request.method === 'HEAD' ||
+      (head.contentLength >= 0 && head.contentLength <= SMALL_BODY_BYTES)
+    ) {
       this.buffered = [];
     } else {
       this.res.writeHead(status, this.upstreamHeaders);
     }
+    return true;
   }
 
-  /** @internal */
-  onData(attempt: number, controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (attempt !== this.liveAttempt) return;
+  /** @internal Returns false to pause the upstream (the client is slow: resumed on 'drain'). */
+  onData(attempt: number, controller: TryHandler, chunk: Buffer): boolean {
+    if (attempt !== this.liveAttempt) return true;
     if (this.buffered !== undefined) {
       this.buffered.push(chunk);
-      return;
+      this.bufferedBytes += chunk.length;
+      return true;
     }
-    if (!this.res.write(chunk)) {
-      controller.pause();
-      this.res.once('drain', () => controller.resume());
-    }
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', () => controller.resume());
+    return false;
   }
 
   /** @internal */
@@ -228,9 +234,14 @@ export class Exchange {
     this.release();
     const res = this.res;
     if (this.buffered !== undefined) {
-      const body = this.buffered.length === 1 ? this.buffered[0]! : Buffer.concat(this.buffered);
+      const chunks = this.buffered;
       res.writeHead(this.status, this.upstreamHeaders);
-      res.end(body);
+      if (this.bufferedBytes === 0) res.end();
+      else if (this.bufferedBytes <= ONE_WRITE_BYTES) {
+        let text = '';
+        for (const chunk of chunks) text += chunk.toString('latin1');
+        res.end(text, 'latin1');
+      } else res.end(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     } else {
       res.end();
     }
@@ -360,34 +371,56 @@ export class Exchange {
   }
 }
 
-/** undici's handler for one try: forwards to the exchange with the try's number (stale tries are ignored). */
-class TryHandler implements Dispatcher.DispatchHandler {
+/**
+ * undici's handler for one try, in undici's raw handler API (onConnect/onHeaders/onData/onComplete/onError):
+ * undici calls it directly with the raw header list, where the newer controller API (onRequestStart ...)
+ * wraps every request in an adapter and parses the headers into an object first. It forwards to the
+ * exchange with the try's number (stale tries are ignored) and is the try's controller (abort, resume).
+ */
+class TryHandler {
+  private abortTry: ((reason?: Error) => void) | undefined;
+  private resumeTry: (() => void) | undefined;
+  aborted = false;
+
   constructor(
     private readonly exchange: Exchange,
     private readonly attempt: number,
   ) {}
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.exchange.onStart(this.attempt, controller);
+  abort(reason: Error): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    // Before onConnect undici has given no abort function yet: onConnect aborts then.
+    this.abortTry?.(reason);
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-  ): void {
-    this.exchange.onHeaders(this.attempt, controller, statusCode, headers);
+  resume(): void {
+    this.resumeTry?.();
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.exchange.onData(this.attempt, controller, chunk);
+  onConnect(abort: (reason?: Error) => void): void {
+    this.abortTry = abort;
+    if (this.aborted) {
+      abort(new TryFailure('superseded', 'local', false, false));
+      return;
+    }
+    this.exchange.onStart(this.attempt, this);
   }
 
-  onResponseEnd(): void {
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    this.resumeTry = resume;
+    return this.exchange.onHeaders(this.attempt, this, statusCode, rawHeaders);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.exchange.onData(this.attempt, this, chunk);
+  }
+
+  onComplete(): void {
     this.exchange.onEnd(this.attempt);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onError(error: Error): void {
     this.exchange.onError(this.attempt, error);
   }
 }

@@ -81,28 +81,59 @@ describe('upstreamRequestHeaders', () => {
 });
 
 describe('clientResponseHeaders', () => {
+  const raw = (...parts: string[]): Buffer[] => parts.map((p) => Buffer.from(p, 'latin1'));
+
   it('drops hop-by-hop headers, names the instance and sets the request id', () => {
-    expect(
-      pairs(
-        clientResponseHeaders(
-          {
-            'content-type': 'text/plain',
-            'keep-alive': 'timeout=5',
-            connection: 'close',
-            'transfer-encoding': 'chunked',
-            'set-cookie': ['a=1', 'b=2'],
-            'x-request-id': 'upstream-id',
-          },
-          'orders-2',
-          'req-1',
-        ),
+    const head = clientResponseHeaders(
+      raw(
+        'Content-Type',
+        'text/plain',
+        'Keep-Alive',
+        'timeout=5',
+        'Connection',
+        'close',
+        'Transfer-Encoding',
+        'chunked',
+        'Set-Cookie',
+        'a=1',
+        'Set-Cookie',
+        'b=2',
+        'X-Request-Id',
+        'upstream-id',
+        'X-Upstream-Instance',
+        'spoofed',
       ),
-    ).toEqual([
-      ['content-type', 'text/plain'],
-      ['set-cookie', ['a=1', 'b=2']],
+      'orders-2',
+      'req-1',
+    );
+    expect(pairs(head.headers)).toEqual([
+      ['Content-Type', 'text/plain'],
+      ['Set-Cookie', 'a=1'],
+      ['Set-Cookie', 'b=2'],
       ['x-upstream-instance', 'orders-2'],
       ['x-request-id', 'req-1'],
     ]);
+    expect(head.contentLength).toBe(-1);
+  });
+
+  it('removes the headers a Connection header lists', () => {
+    const head = clientResponseHeaders(
+      raw('Connection', 'keep-alive, X-Secret', 'x-secret', '1', 'Content-Length', '12'),
+      'a',
+      'r',
+    );
+    expect(pairs(head.headers)).toEqual([
+      ['Content-Length', '12'],
+      ['x-upstream-instance', 'a'],
+      ['x-request-id', 'r'],
+    ]);
+    expect(head.contentLength).toBe(12);
+  });
+
+  it('reports an unparsable Content-Length as absent', () => {
+    for (const value of ['', 'abc', '-1', '1e3x']) {
+      expect(clientResponseHeaders(raw('content-length', value), 'a', 'r').contentLength).toBe(-1);
+    }
   });
 });
 

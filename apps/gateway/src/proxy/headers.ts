@@ -82,23 +82,49 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
   return out;
 }
 
-/** The upstream's response headers as sent to the client (flat list): hop-by-hop ones removed. */
+/** The parts of an upstream answer's head the proxy acts on. */
+export interface ClientResponseHead {
+  /** Flat [name, value, ...] list for `res.writeHead` (names as the upstream spelled them, repeats kept). */
+  readonly headers: string[];
+  /** The upstream's Content-Length, or -1 when it sent none (or an unparsable one). */
+  readonly contentLength: number;
+}
+
+/**
+ * The upstream's response headers as sent to the client, from undici's raw [name, value, ...] list (Buffers,
+ * as the upstream sent them): hop-by-hop ones and those a Connection header lists are removed, the upstream's
+ * X-Request-Id is replaced by the gateway's. A flat list keeps repeated headers (Set-Cookie) as separate
+ * lines, and `res.writeHead` takes it without building a header object.
+ */
 export function clientResponseHeaders(
-  upstream: Record<string, string | string[] | undefined>,
+  raw: readonly (Buffer | string)[],
   instanceId: string,
   requestId: string,
-): (string | string[])[] {
-  const listed = connectionTokens(upstream.connection);
-  // Repeated headers (Set-Cookie) stay one name with an array value: Node sets, not appends, each pair.
-  const out: (string | string[])[] = [];
-  for (const name in upstream) {
-    const value = upstream[name];
-    if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || listed?.has(name) || name === 'x-request-id') continue;
+): ClientResponseHead {
+  const out: string[] = [];
+  let listed: Set<string> | undefined;
+  let contentLength = -1;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    if (lower === 'connection') {
+      // The common values list nothing else; anything more is parsed (rare).
+      if (value !== 'keep-alive' && value !== 'close') listed = connectionTokens(value);
+      continue;
+    }
+    if (HOP_BY_HOP.has(lower) || lower === 'x-request-id' || lower === 'x-upstream-instance') continue;
+    if (lower === 'content-length') {
+      const length = Number(value);
+      contentLength = Number.isSafeInteger(length) && length >= 0 && value !== '' ? length : -1;
+    }
     out.push(name, value);
   }
+  if (listed !== undefined) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (listed.has(out[i]!.toLowerCase())) out.splice(i, 2);
+  }
   out.push('x-upstream-instance', instanceId, 'x-request-id', requestId);
-  return out;
+  return { headers: out, contentLength };
 }
 
 /** Size of the request head as received (names, values and their separators), for the 431 limit. */

@@ -44,6 +44,22 @@ export interface ProxyDependencies {
   /** Wall-clock time in epoch milliseconds (token exp, nbf, iat). */
   readonly epochMs: () => number;
   readonly logger: Logger;
+  /** Request tracing (OpenTelemetry), or undefined: then the request path pays one `if` per hook. */
+  readonly tracing?: ProxyTracing;
+}
+
+/**
+ * Where tracing hooks into the request path. Absent (no OTEL_* configuration) it costs a single `if` per
+ * hook point; present, it opens one server span per proxied request, adds its context to the upstream
+ * request's headers and ends it with the status the client got.
+ */
+export interface ProxyTracing {
+  /** A request was admitted to a route; returns the span's handle (opaque to the proxy). */
+  start(req: IncomingMessage, routeLabel: string): unknown;
+  /** Adds the span's propagation headers (traceparent, tracestate) to the flat upstream header list. */
+  inject(span: unknown, headers: string[]): void;
+  /** The client has its answer (or is gone: 499). */
+  end(span: unknown, status: number, instance: string): void;
 }
 
 /** What the edge decided about a request it let through. */
@@ -54,6 +70,8 @@ interface Admitted {
   readonly requestId: string;
   readonly startedMs: number;
   token: VerifiedToken | undefined;
+  /** The tracing span, when tracing is on. */
+  span: unknown;
 }
 
 /**
@@ -75,10 +93,7 @@ export class ProxyHandler {
       recordHealth: deps.recordHealth,
       onRetry: (route, reason) => metrics.retry(route, reason),
       onBudgetExhausted: (route) => metrics.retryBudgetExhausted.inc({ route }),
-      onChoice: (service, passedOver, panic) => {
-        if (passedOver > 0) metrics.overflows.inc({ service }, passedOver);
-        if (panic) metrics.panics.inc({ service });
-      },
+      onChoice: (service, passedOver, panic) => metrics.choice(service, passedOver, panic),
       onDone: (context, outcome) => this.done(context as Admitted, outcome),
     };
   }
@@ -102,8 +117,11 @@ export class ProxyHandler {
       requestId,
       startedMs: performance.now(),
       token: undefined,
+      span: undefined,
     };
-    res.setHeader('x-request-id', requestId);
+    // No res.setHeader here: every answer passes its whole head to writeHead as one flat list (Node's fast
+    // path; an earlier setHeader would make writeHead merge header by header), the request id included.
+    if (this.deps.tracing !== undefined) admitted.span = this.deps.tracing.start(req, match.route.prefix);
     const limitBytes = this.deps.settings.headerLimitBytes;
     if (headerBytes(req.rawHeaders) > limitBytes) {
       this.refuse(admitted, 431, `request headers exceed ${limitBytes} bytes`, 'headers');
@@ -221,6 +239,16 @@ export class ProxyHandler {
       upstreamPath: match.upstreamPath,
       clientAddress,
     });
+    const headers = upstreamRequestHeaders(req.rawHeaders, {
+      requestId,
+      clientAddress,
+      protocol: 'encrypted' in req.socket ? 'https' : 'http',
+      host: req.headers.host,
+      subject: admitted.token?.subject,
+      subjectHeader: settings.subjectHeader,
+      authorization,
+    });
+    if (admitted.span !== undefined) this.deps.tracing!.inject(admitted.span, headers);
     const exchange = new Exchange(
       this.exchangeDeps,
       {
@@ -230,15 +258,7 @@ export class ProxyHandler {
         keyHash: hashKey(key),
         method: req.method!,
         path: match.upstreamPath + match.query,
-        headers: upstreamRequestHeaders(req.rawHeaders, {
-          requestId,
-          clientAddress,
-          protocol: 'encrypted' in req.socket ? 'https' : 'http',
-          host: req.headers.host,
-          subject: admitted.token?.subject,
-          subjectHeader: settings.subjectHeader,
-          authorization,
-        }),
+        headers,
         body,
         requestId,
         deadlineMs,
@@ -257,6 +277,8 @@ export class ProxyHandler {
     metrics.observeLatency(routeLabel, (performance.now() - admitted.startedMs) / 1000);
     if (outcome.failure === undefined || outcome.failure === 'client-gone') {
       metrics.countRequest(routeLabel, outcome.status, outcome.instance);
+      if (admitted.span !== undefined)
+        this.deps.tracing!.end(admitted.span, outcome.status, outcome.instance);
       return;
     }
     if (outcome.failure === 'body-too-large') {
@@ -320,6 +342,7 @@ export class ProxyHandler {
     headers: Record<string, string> = {},
   ): void {
     this.deps.metrics.countRequest(routeLabel, status, instance);
+    if (admitted.span !== undefined) this.deps.tracing!.end(admitted.span, status, instance);
     const { res } = admitted;
     if (res.headersSent || res.destroyed) {
       res.destroy();
@@ -330,6 +353,7 @@ export class ProxyHandler {
     const text = JSON.stringify(body);
     res.writeHead(status, {
       ...headers,
+      'x-request-id': admitted.requestId,
       'content-type': 'application/problem+json',
       'content-length': Buffer.byteLength(text),
     });
