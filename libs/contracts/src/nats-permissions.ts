@@ -33,11 +33,18 @@ export const SUBJECT_SENDERS: { readonly [S in Subject]: readonly NatsUser[] } =
 };
 
 /**
- * Subjects outside the message map: the orchestrator's follower-to-leader relay (`orchestrator.leader.*`), and its
- * lifecycle events, published to JetStream (`saga.events.>`) with the stream created through the JetStream API.
+ * Orders instances tell each other that an order settled (`orders.settled.<orderId>`, empty body, core NATS), so
+ * a `?wait=true` request is woken on whichever instance holds it.
+ */
+export const ORDERS_SETTLED_PREFIX = 'orders.settled.';
+
+/**
+ * Subjects outside the message map: the orchestrator's follower-to-leader relay (`orchestrator.leader.*`), its
+ * lifecycle events, published to JetStream (`saga.events.>`) with the stream created through the JetStream API,
+ * and the orders instances' settle announcements.
  */
 const EXTRA_PUBLISH: { readonly [U in NatsUser]: readonly string[] } = {
-  orders: [],
+  orders: [`${ORDERS_SETTLED_PREFIX}*`],
   inventory: [],
   payments: [],
   orchestrator: [
@@ -65,6 +72,7 @@ export function natsPermissions(user: NatsUser): NatsUserPermissions {
   const publish = subjects.filter((s) => SUBJECT_SENDERS[s].includes(user));
   const subscribe: string[] = subjects.filter((s) => s.split('.')[0] === user);
   if (user === 'orchestrator') subscribe.push('orchestrator.leader.*');
+  if (user === 'orders') subscribe.push(`${ORDERS_SETTLED_PREFIX}*`);
   return {
     publish: [...publish, ...EXTRA_PUBLISH[user]],
     subscribe: [...subscribe, `${natsInboxPrefix(user)}.>`],
