@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import type pg from 'pg';
 import { DataSource } from 'typeorm';
 import type { Reply } from '@concord/contracts';
 import type { WorkflowStateBase } from '../definition/workflow.js';
@@ -155,6 +156,17 @@ const instanceColumns =
 export class SagaLog {
   constructor(private readonly dataSource: DataSource) {}
 
+  /**
+   * The statements on every transaction's path go straight to the pg pool under the DataSource, as named
+   * (server-side prepared) statements: no query runner, logger or broadcaster of TypeORM's per statement, and
+   * PostgreSQL parses and plans each once per connection. The profile that led here is in docs/transactions.md.
+   */
+  private async hot<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
+    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+    const result = await pool.query<T & pg.QueryResultRow>({ name, text, values });
+    return result.rows;
+  }
+
   /** Claims the next fencing token (single-instance leadership, and the coordinator-backed one's floor). */
   async claimFencingToken(holder: string, atLeast = 0): Promise<number> {
     const rows = await this.fenced<Array<{ fencing_token: string }>>(
@@ -219,7 +231,8 @@ export class SagaLog {
     started: readonly StartedStep[] = [],
   ): Promise<CreateOutcome> {
     const hash = requestHash(instance.type, instance.mode, instance.input);
-    const rows = await this.dataSource.query<Array<InstanceRow & { newest: string }>>(
+    const rows = await this.hot<InstanceRow & { newest: string }>(
+      'saga_log_create',
       `WITH lead AS (SELECT fencing_token FROM saga_leadership WHERE id = 1),
        ins AS (
          INSERT INTO saga_instance (id, type, mode, status, reason, input, state, idempotency_key, request_hash,
@@ -272,7 +285,8 @@ export class SagaLog {
     command: { key: string; step: string; subject: string },
     messageId: string,
   ): Promise<{ startedAtMs: number; attempts: number }> {
-    const rows = await this.dataSource.query<Array<{ started_at: Date; attempts: number }>>(
+    const rows = await this.hot<{ started_at: Date; attempts: number }>(
+      'saga_log_step_started',
       `INSERT INTO saga_step (saga_id, key, step, subject, message_id, status, attempts, started_at)
        VALUES ($1, $2, $3, $4, $5, 'started', 0, now())
        ON CONFLICT (saga_id, key) DO UPDATE SET attempts = saga_step.attempts
@@ -300,7 +314,8 @@ export class SagaLog {
     started: readonly StartedStep[] = [],
     durable = true,
   ): Promise<number> {
-    const rows = await this.dataSource.query<Array<{ version: number | null; newest: string }>>(
+    const rows = await this.hot<{ version: number | null; newest: string }>(
+      'saga_log_transition',
       `WITH lead AS (SELECT fencing_token FROM saga_leadership WHERE id = 1),
        upd AS (
          UPDATE saga_instance
@@ -352,7 +367,8 @@ export class SagaLog {
   }
 
   async find(id: string): Promise<InstanceRecord | undefined> {
-    const rows = await this.dataSource.query<InstanceRow[]>(
+    const rows = await this.hot<InstanceRow>(
+      'saga_log_find',
       `SELECT ${instanceColumns} FROM saga_instance WHERE id = $1`,
       [id],
     );
@@ -360,7 +376,8 @@ export class SagaLog {
   }
 
   async findByKey(idempotencyKey: string): Promise<InstanceRecord | undefined> {
-    const rows = await this.dataSource.query<InstanceRow[]>(
+    const rows = await this.hot<InstanceRow>(
+      'saga_log_find_by_key',
       `SELECT ${instanceColumns} FROM saga_instance WHERE idempotency_key = $1`,
       [idempotencyKey],
     );
