@@ -1,4 +1,10 @@
-import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  createInbox,
+  type MsgHdrs,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
 
 /**
  * Request/reply over one subscription per connection, with no promise-library deferred, no Error and no timer
@@ -24,14 +30,21 @@ export class ReplyMux {
   ) {}
 
   /** Sends `data` to `subject` and resolves with the reply; rejects on the deadline or with no responders. */
-  request(nc: NatsConnection, subject: string, data: string, timeoutMs: number): Promise<Msg> {
+  request(
+    nc: NatsConnection,
+    subject: string,
+    data: string,
+    timeoutMs: number,
+    headers?: MsgHdrs,
+  ): Promise<Msg> {
     this.attach(nc);
     const token = (this.next += 1);
     return new Promise<Msg>((resolve, reject) => {
       this.pending.set(token, { subject, resolve, reject, deadlineMs: this.clock() + timeoutMs });
       this.sweeper ??= setInterval(() => this.sweep(), this.sweepMs).unref();
       try {
-        nc.publish(subject, data, { reply: `${this.prefix}${token}` });
+        const reply = `${this.prefix}${token}`;
+        nc.publish(subject, data, headers === undefined ? { reply } : { reply, headers });
       } catch (error) {
         this.pending.delete(token);
         reject(error instanceof Error ? error : new Error(String(error)));
