@@ -741,7 +741,11 @@ async function endToEnd(out: (line: string) => void): Promise<Record<string, unk
 }
 
 const role = option('role', 'conductor');
-if (role === 'participant') await runParticipant(option('service', 'inventory') as keyof ToyDatabases);
+if (flag('help')) {
+  // The options are documented once, in this file's header comment.
+  const header = readFileSync(import.meta.filename, 'utf8').split('*/')[0] ?? '';
+  process.stdout.write(`${header.replace(/^\/\*\*\n?|^ \* ?/gm, '')}\n`);
+} else if (role === 'participant') await runParticipant(option('service', 'inventory') as keyof ToyDatabases);
 else if (role === 'orchestrator') await runOrchestrator();
 else if (role === 'load') await runLoad();
 else await conduct();

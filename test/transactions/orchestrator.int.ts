@@ -17,6 +17,7 @@ import {
   orchestratorEntities,
   SagaLog,
   SAGA_EVENTS_STREAM,
+  StaleVersionError,
 } from '@concord/saga';
 import { orchestratorApp } from '../../apps/orchestrator/src/orchestrator.app.js';
 import { ToyParticipants } from './toy-participants.js';
@@ -404,6 +405,78 @@ describe('orchestrator on PostgreSQL and NATS', () => {
       await expect(
         log.transition(latest?.id ?? '', latest?.version ?? 0, instance!.state, undefined, [], stale),
       ).rejects.toBeInstanceOf(FencedError);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+
+  it('group commit: concurrent transitions share statements, and each is still checked on its own', async () => {
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: postgres.url('orchestrator'),
+      entities: orchestratorEntities,
+    });
+    await dataSource.initialize();
+    try {
+      // One statement in flight: everything that arrives meanwhile goes together in the next one.
+      const log = new SagaLog(dataSource, 1);
+      const lead = await dataSource.query<Array<{ fencing_token: string }>>(
+        'SELECT fencing_token FROM saga_leadership WHERE id = 1',
+      );
+      const token = Number(lead[0]?.fencing_token);
+      const ids = Array.from({ length: 12 }, () => `group-${randomUUID()}`);
+      for (const id of ids) {
+        const state = { status: 'running' as const };
+        const created = await log.create(
+          { id, type: 'group-test', mode: 'saga', input: { id }, state, idempotencyKey: null },
+          [],
+          token,
+          [{ key: 'a', step: 'a', subject: 'inventory.reserve', messageId: `${id}:a` }],
+        );
+        expect(created.kind).toBe('created');
+      }
+      const outcome = {
+        key: 'a',
+        status: 'succeeded' as const,
+        reply: { ok: true as const, result: 1 },
+        attempts: 1,
+      };
+      const event = (id: string) => ({
+        eventId: `${id}:2:0`,
+        subject: 'saga.events.group-test.done',
+        payload: { id },
+      });
+      const writes = ids.map((id, i) =>
+        log.transition(
+          id,
+          i === 3 ? 7 : 1, // a stale version
+          { status: 'compensating' },
+          outcome,
+          [event(id)],
+          i === 5 ? token - 1 : token, // an old token
+          [{ key: 'b', step: 'b', subject: 'payments.hold', messageId: `${id}:b` }],
+          i % 2 === 0,
+        ),
+      );
+      const results = await Promise.allSettled(writes);
+      results.forEach((result, i) => {
+        if (i === 3)
+          expect(result).toMatchObject({ status: 'rejected', reason: expect.any(StaleVersionError) });
+        else if (i === 5 && token > 0)
+          expect(result).toMatchObject({ status: 'rejected', reason: expect.any(FencedError) });
+        else if (i !== 5) expect(result).toEqual({ status: 'fulfilled', value: 2 });
+      });
+      const steps = await log.steps(ids[0] ?? '');
+      expect(steps.map((s) => [s.key, s.status])).toEqual([
+        ['a', 'succeeded'],
+        ['b', 'started'],
+      ]);
+      expect(await log.steps(ids[3] ?? '')).toHaveLength(1); // the refused write wrote nothing
+      const outbox = await dataSource.query<Array<{ n: number }>>(
+        'SELECT count(*)::int AS n FROM saga_outbox WHERE event_id = ANY($1)',
+        [ids.map((id) => `${id}:2:0`)],
+      );
+      expect(outbox[0]?.n).toBe(token > 0 ? 10 : 11);
     } finally {
       await dataSource.destroy();
     }

@@ -18,6 +18,12 @@ export const ordersConfigSchema = z.object({
     0,
     120_000,
   ),
+  ORDER_WAIT_RECHECK_MS: env.int(
+    'A `?wait=true` request is woken by the settle itself (pushed over NATS from the instance that took it); it also re-reads its order this often, in case an announcement was lost.',
+    1_000,
+    10,
+    60_000,
+  ),
   ORDER_RESEND_AFTER_MS: env.int(
     'A PENDING order whose last `orchestrator.start` is older than this is started again (idempotent).',
     10_000,

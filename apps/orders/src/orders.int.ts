@@ -34,7 +34,11 @@ describe('orders on PostgreSQL', () => {
   const orchestrator = new FakeOrchestrator();
   const clock = new ManualClock();
   const signal = new SettlementSignal();
-  const config = { ORDER_WAIT_TIMEOUT_MS: 5_000, ORDER_RESEND_AFTER_MS: 10_000 } as OrdersConfig;
+  const config = {
+    ORDER_WAIT_TIMEOUT_MS: 5_000,
+    ORDER_WAIT_RECHECK_MS: 1_000,
+    ORDER_RESEND_AFTER_MS: 10_000,
+  } as OrdersConfig;
   const line = [{ sku: 'a', qty: 1 }];
 
   beforeAll(async () => {

@@ -17,7 +17,8 @@ import { OrdersNatsController } from './orders.nats.controller.js';
 import { OrdersRepository } from './orders.repository.js';
 import { OrdersService } from './orders.service.js';
 import { PendingOrdersSweeper } from './pending-orders.sweeper.js';
-import { SettlementSignal } from './settlement-signal.js';
+import { NatsSettlementPeers } from './settlement-peers.nats.js';
+import { SettlementPeers, SettlementSignal } from './settlement-signal.js';
 
 /**
  * Orders: places orders through the orchestrator and records their verdicts.
@@ -43,6 +44,7 @@ export class OrdersModule {
       providers: [
         Clock,
         OrderIds,
+        { provide: SettlementPeers, useClass: NatsSettlementPeers },
         SettlementSignal,
         { provide: OrchestratorPort, useClass: NatsOrchestratorClient },
         OrdersRepository,

@@ -37,9 +37,6 @@ export function requestHash(input: PlaceOrder): string {
   return createHash('sha256').update(canonical).digest('base64url');
 }
 
-/** Polling interval of `?wait=true` for settles that another instance handles. */
-const waitPollMs = 250;
-
 /**
  * Orders: records an order PENDING, asks the orchestrator to run the place-order transaction, and takes its
  * verdict (`orders.settle`). The order row is written before the orchestrator is asked, so an order is never
@@ -122,7 +119,7 @@ export class OrdersService {
       nowMs: this.clock.nowMs(),
     });
     if (settled !== undefined) {
-      this.signal.notify(message.orderId);
+      this.signal.settled(message.orderId);
       return { ok: true, result: null };
     }
     const current = await this.repository.find(this.repository.manager, message.orderId);
@@ -179,14 +176,29 @@ export class OrdersService {
     }
   }
 
+  /**
+   * Waits for the order's settle: woken by the settle itself (here or announced by another instance), and
+   * re-reads the order every ORDER_WAIT_RECHECK_MS in case an announcement was lost. The waiter is registered
+   * before each read, so a settle that lands between the read and the wait still wakes it.
+   */
   private async waitSettled(id: string): Promise<OrderRow> {
     const deadlineMs = this.clock.nowMs() + this.config.ORDER_WAIT_TIMEOUT_MS;
     for (;;) {
-      const order = await this.repository.find(this.repository.manager, id);
-      if (order === undefined) throw new Error(`order ${id} vanished`);
       const remainingMs = deadlineMs - this.clock.nowMs();
-      if (order.status !== 'PENDING' || remainingMs <= 0) return order;
-      await this.signal.next(id, Math.min(waitPollMs, remainingMs));
+      const wait = this.signal.wait(
+        id,
+        Math.min(this.config.ORDER_WAIT_RECHECK_MS, Math.max(0, remainingMs)),
+      );
+      const order = await this.repository.find(this.repository.manager, id);
+      if (order === undefined) {
+        wait.cancel();
+        throw new Error(`order ${id} vanished`);
+      }
+      if (order.status !== 'PENDING' || remainingMs <= 0) {
+        wait.cancel();
+        return order;
+      }
+      await wait.woken;
     }
   }
 }

@@ -38,11 +38,18 @@ export const SUBJECT_SENDERS: { readonly [S in Subject]: readonly NatsUser[] } =
 };
 
 /**
- * Subjects outside the message map: the orchestrator's follower-to-leader relay (`orchestrator.leader.*`), and its
- * lifecycle events, published to JetStream (`saga.events.>`) with the stream created through the JetStream API.
+ * Orders instances tell each other that an order settled (`orders.settled.<orderId>`, empty body, core NATS), so
+ * a `?wait=true` request is woken on whichever instance holds it.
+ */
+export const ORDERS_SETTLED_PREFIX = 'orders.settled.';
+
+/**
+ * Subjects outside the message map: the orchestrator's follower-to-leader relay (`orchestrator.leader.*`), its
+ * lifecycle events, published to JetStream (`saga.events.>`) with the stream created through the JetStream API,
+ * and the orders instances' settle announcements.
  */
 const EXTRA_PUBLISH: { readonly [U in NatsUser]: readonly string[] } = {
-  orders: [],
+  orders: [`${ORDERS_SETTLED_PREFIX}*`],
   inventory: [],
   payments: [],
   orchestrator: [
@@ -91,6 +98,7 @@ export function natsPermissions(
     subscribe.push('orchestrator.leader.*');
     publish.push(...provisional.map((service) => `${service}.>`));
   }
+  if (user === 'orders') subscribe.push(`${ORDERS_SETTLED_PREFIX}*`);
   if (provisional.includes(user)) subscribe.push(`${user}.>`);
   const extra = (EXTRA_PUBLISH as Readonly<Record<string, readonly string[]>>)[user] ?? [];
   return {

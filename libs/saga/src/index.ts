@@ -34,6 +34,7 @@ export {
   RemoteCallError,
   type CommandSender,
 } from './transport/nest-nats.js';
+export { ReplyMux, ReplyTimeoutError, NoRespondersError } from './transport/reply-mux.js';
 
 // --- definitions (pure deciders) ---------------------------------------------------------------------------
 export { RETRY_FOREVER, retryDelayMs, retryExhausted, type RetryPolicy } from './definition/retry.js';

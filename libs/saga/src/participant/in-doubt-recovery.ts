@@ -10,7 +10,7 @@ import {
 import { COORDINATION_CLIENT, type CoordinationClient, jobElector } from '@concord/coordination-client';
 import { Metrics, NatsConnectionHolder, SingletonJob } from '@concord/platform';
 import type { DecisionQuery, Reply, Decision } from '@concord/contracts';
-import { natsCommandSender } from '../transport/nest-nats.js';
+import { type CommandSender, natsCommandSender } from '../transport/nest-nats.js';
 import { parseGid } from './gid.js';
 import { Participant, PARTICIPANT_OPTIONS, type ParticipantOptions } from './participant.js';
 
@@ -69,6 +69,8 @@ const decisionTimeoutMsDefault = 2_000;
 export class InDoubtRecovery implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('InDoubtRecovery');
   private readonly job: SingletonJob;
+  /** One sender (one reply subscription) for the life of the service, not one per pass. */
+  private readonly send: CommandSender;
 
   constructor(
     private readonly participant: Participant,
@@ -77,6 +79,7 @@ export class InDoubtRecovery implements OnApplicationBootstrap, OnApplicationShu
     @Optional() @Inject(COORDINATION_CLIENT) coordinator: CoordinationClient | null = null,
     @Optional() metrics?: Metrics,
   ) {
+    this.send = natsCommandSender(() => this.nats.get());
     this.job = new SingletonJob({
       name: `${options.service}-in-doubt-recovery`,
       holder: options.instanceId ?? `${options.service}@${hostname()}:${process.pid}`,
@@ -98,7 +101,7 @@ export class InDoubtRecovery implements OnApplicationBootstrap, OnApplicationShu
 
   /** One pass now (a pass still running is not overlapped). */
   async runOnce(): Promise<RecoveryPass> {
-    const send = natsCommandSender(() => this.nats.get());
+    const send = this.send;
     const timeoutMs = this.options.decisionTimeoutMs ?? decisionTimeoutMsDefault;
     return recoverInDoubt(
       this.participant,

@@ -26,6 +26,12 @@ export interface ParticipantOptions {
   readonly controlPoolSize?: number;
   /** This instance's id, as the holder of the in-doubt recovery job. Default: service@host:pid. */
   readonly instanceId?: string;
+  /** How often each instance deletes old inbox and fence rows ({@link Participant.prune}). Default 60 s; 0 never. */
+  readonly pruneIntervalMs?: number;
+  /** Inbox and fence rows older than this are deleted. Default 7 days (far beyond any re-send). */
+  readonly retentionMs?: number;
+  /** Rows of each table deleted per statement; a pass runs at most 10 such batches. Default 1000. */
+  readonly pruneBatchMax?: number;
   /** Lease TTL of the in-doubt recovery job's lock. Default 10 s. */
   readonly singletonLeaseTtlSeconds?: number;
 }

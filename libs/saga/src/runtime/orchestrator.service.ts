@@ -1,7 +1,12 @@
 import { Logger } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { LeadershipPort } from './leadership.js';
+import { ReplyMux } from '../transport/reply-mux.js';
 import { ensureEventStream, relayOutbox } from './outbox-relay.js';
+
+/** Outbox rows published per pass (all in flight at once), and passes per relay tick. */
+const relayBatchMax = 100;
+const relayRoundsPerTickMax = 10;
 import type { SagaLog } from './saga-log.js';
 import type { SagaRuntime } from './saga-runtime.js';
 
@@ -15,6 +20,8 @@ export class OrchestratorLifecycle {
   private relaying: Promise<unknown> | undefined;
   private streamReady = false;
   private unsubscribe: (() => void) | undefined;
+  /** One reply subscription for every JetStream acknowledgement the relay awaits. */
+  private readonly relayMux = new ReplyMux();
 
   constructor(
     private readonly runtime: SagaRuntime,
@@ -58,7 +65,10 @@ export class OrchestratorLifecycle {
         await ensureEventStream(nc, this.streamReplicas);
         this.streamReady = true;
       }
-      await relayOutbox(this.log, nc);
+      // A full batch means more are waiting: go again now rather than one interval later (bounded per tick).
+      for (let round = 0; round < relayRoundsPerTickMax; round += 1) {
+        if ((await relayOutbox(this.log, nc, relayBatchMax, this.relayMux)) < relayBatchMax) break;
+      }
     })()
       .catch((error: unknown) => this.logger.warn(`outbox relay: ${(error as Error).message}`))
       .finally(() => {

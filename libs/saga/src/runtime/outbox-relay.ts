@@ -1,4 +1,5 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { ReplyMux } from '../transport/reply-mux.js';
 import type { SagaLog } from './saga-log.js';
 
 export const SAGA_EVENTS_STREAM = 'SAGA_EVENTS';
@@ -40,33 +41,42 @@ export async function ensureEventStream(nc: NatsConnection, replicas = 1): Promi
 export async function publishEvent(
   nc: NatsConnection,
   event: { eventId: string; subject: string; payload: unknown },
+  mux = new ReplyMux(),
 ): Promise<{ duplicate: boolean }> {
   const h = headers();
   h.set('Nats-Msg-Id', event.eventId);
-  const reply = await nc.request(event.subject, JSON.stringify(event.payload), {
-    timeout: publishTimeoutMs,
-    headers: h,
-  });
+  const reply = await mux.request(nc, event.subject, JSON.stringify(event.payload), publishTimeoutMs, h);
   const ack = reply.json<JsApiError & { seq?: number; duplicate?: boolean }>();
   if (ack.error !== undefined) throw new Error(`publish ${event.eventId}: ${ack.error.description}`);
   return { duplicate: ack.duplicate === true };
 }
 
 /**
- * One relay pass: publish unpublished outbox rows in order, mark them. A crash between publish and mark
- * re-publishes on the next pass, and the stream drops it by its Nats-Msg-Id: at-least-once in, exactly-once
- * in the stream (within the duplicate window).
+ * One relay pass, pipelined: every unpublished row of the batch is published at once, in outbox order on one
+ * connection (so JetStream stores them in that order), and the acknowledgements are awaited together; then the
+ * acknowledged prefix is marked. A row after a failed one is published again on the next pass and dropped by the
+ * stream as a duplicate (its Nats-Msg-Id), so the stream holds each event once; after such a failure an event can
+ * land after later ones, which is why every event carries its instance's version. A crash between publish and
+ * mark re-publishes likewise: at-least-once in, exactly-once in the stream (within the duplicate window).
  */
-export async function relayOutbox(log: SagaLog, nc: NatsConnection, batchMax = 100): Promise<number> {
+export async function relayOutbox(
+  log: SagaLog,
+  nc: NatsConnection,
+  batchMax = 100,
+  mux = new ReplyMux(),
+): Promise<number> {
   const rows = await log.unpublished(batchMax);
+  const acks = await Promise.allSettled(rows.map((row) => publishEvent(nc, row, mux)));
   const published: string[] = [];
-  try {
-    for (const row of rows) {
-      await publishEvent(nc, row);
-      published.push(row.id);
-    }
-  } finally {
-    await log.markPublished(published);
+  for (const [i, ack] of acks.entries()) {
+    const row = rows[i];
+    if (ack.status === 'rejected' || row === undefined) break;
+    published.push(row.id);
+  }
+  await log.markPublished(published);
+  const failed = acks.find((a) => a.status === 'rejected');
+  if (failed?.status === 'rejected') {
+    throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
   }
   return published.length;
 }

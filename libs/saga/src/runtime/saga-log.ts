@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type pg from 'pg';
 import { DataSource } from 'typeorm';
 import type { Reply } from '@concord/contracts';
 import type { WorkflowStateBase } from '../definition/workflow.js';
@@ -72,6 +73,27 @@ function stepsJson(steps: readonly StartedStep[]): string {
 function eventsJson(events: readonly LifecycleEvent[]): string {
   return JSON.stringify(events.map((e) => ({ event_id: e.eventId, subject: e.subject, payload: e.payload })));
 }
+
+/** One transition to write (see {@link SagaLog.transition}). */
+interface TransitionWrite {
+  readonly sagaId: string;
+  readonly expectedVersion: number;
+  readonly state: WorkflowStateBase;
+  readonly outcome: StepOutcome | undefined;
+  readonly events: readonly LifecycleEvent[];
+  readonly fencingToken: number;
+  readonly started: readonly StartedStep[];
+  readonly durable: boolean;
+}
+
+interface QueuedTransition {
+  readonly write: TransitionWrite;
+  readonly resolve: (written: { version: number | null; newest: number }) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** Optional provider: how many transition statements the log keeps in flight at once (default 2). */
+export const SAGA_LOG_TRANSITIONS_IN_FLIGHT = Symbol('SAGA_LOG_TRANSITIONS_IN_FLIGHT');
 
 export type CreateOutcome =
   | { readonly kind: 'created'; readonly instance: InstanceRecord }
@@ -153,7 +175,26 @@ const instanceColumns =
  */
 @Injectable()
 export class SagaLog {
-  constructor(private readonly dataSource: DataSource) {}
+  /** Transitions waiting for a statement: sent together when one in flight returns (group commit). */
+  private readonly queued: QueuedTransition[] = [];
+  private transitionsInFlight = 0;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    /** Transition statements in flight at once; more wait and go together in the next one. Default 2. */
+    @Optional() @Inject(SAGA_LOG_TRANSITIONS_IN_FLIGHT) private readonly transitionsInFlightMax: number = 2,
+  ) {}
+
+  /**
+   * The statements on every transaction's path go straight to the pg pool under the DataSource, as named
+   * (server-side prepared) statements: no query runner, logger or broadcaster of TypeORM's per statement, and
+   * PostgreSQL parses and plans each once per connection. The profile that led here is in docs/transactions.md.
+   */
+  private async hot<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
+    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+    const result = await pool.query<T & pg.QueryResultRow>({ name, text, values });
+    return result.rows;
+  }
 
   /** Claims the next fencing token (single-instance leadership, and the coordinator-backed one's floor). */
   async claimFencingToken(holder: string, atLeast = 0): Promise<number> {
@@ -219,7 +260,8 @@ export class SagaLog {
     started: readonly StartedStep[] = [],
   ): Promise<CreateOutcome> {
     const hash = requestHash(instance.type, instance.mode, instance.input);
-    const rows = await this.dataSource.query<Array<InstanceRow & { newest: string }>>(
+    const rows = await this.hot<InstanceRow & { newest: string }>(
+      'saga_log_create',
       `WITH lead AS (SELECT fencing_token FROM saga_leadership WHERE id = 1),
        ins AS (
          INSERT INTO saga_instance (id, type, mode, status, reason, input, state, idempotency_key, request_hash,
@@ -272,7 +314,8 @@ export class SagaLog {
     command: { key: string; step: string; subject: string },
     messageId: string,
   ): Promise<{ startedAtMs: number; attempts: number }> {
-    const rows = await this.dataSource.query<Array<{ started_at: Date; attempts: number }>>(
+    const rows = await this.hot<{ started_at: Date; attempts: number }>(
+      'saga_log_step_started',
       `INSERT INTO saga_step (saga_id, key, step, subject, message_id, status, attempts, started_at)
        VALUES ($1, $2, $3, $4, $5, 'started', 0, now())
        ON CONFLICT (saga_id, key) DO UPDATE SET attempts = saga_step.attempts
@@ -285,10 +328,12 @@ export class SagaLog {
   }
 
   /**
-   * Writes a transition in one statement (one round trip, one commit): the new state if the version and the
-   * token allow, the finished step's outcome, the step rows of the commands it makes outstanding, and its
-   * lifecycle events. `durable: false` commits without waiting for the WAL flush: only for a state that a
-   * re-sent command rebuilds after a database crash (a participant answers a re-sent message id from its inbox).
+   * Writes a transition in one statement (one round trip, one commit), shared with the transitions of other
+   * instances that queued meanwhile (group commit, see `pump`): the new state if the version and the token allow,
+   * the finished step's outcome, the step rows of the commands it makes outstanding, and its lifecycle events.
+   * `durable: false` commits without waiting for the WAL flush: only for a state that a re-sent command rebuilds
+   * after a database crash (a participant answers a re-sent message id from its inbox); a shared statement is
+   * flushed if any of its transitions must be. Throws FencedError or StaleVersionError when refused.
    */
   async transition(
     sagaId: string,
@@ -300,7 +345,72 @@ export class SagaLog {
     started: readonly StartedStep[] = [],
     durable = true,
   ): Promise<number> {
-    const rows = await this.dataSource.query<Array<{ version: number | null; newest: string }>>(
+    const written = await new Promise<{ version: number | null; newest: number }>((resolve, reject) => {
+      this.queued.push({
+        write: { sagaId, expectedVersion, state, outcome, events, fencingToken, started, durable },
+        resolve,
+        reject,
+      });
+      this.pump();
+    });
+    if (written.version === null) {
+      if (written.newest > fencingToken)
+        throw new FencedError(`fencing token ${fencingToken} is older than ${written.newest}`);
+      throw new StaleVersionError(
+        `instance ${sagaId} moved past version ${expectedVersion} or has a newer token`,
+      );
+    }
+    return written.version;
+  }
+
+  /**
+   * Group commit without a timer: a transition goes at once while fewer than `transitionsInFlightMax` statements
+   * are in flight (so one client, or a saga's parallel steps, never wait); otherwise it waits for one of them to
+   * return, and everything that waited goes in one statement, one commit and one WAL flush. One instance never
+   * has two transitions in one batch (its driver applies them one at a time; a second stays for the next batch).
+   */
+  private pump(): void {
+    while (this.transitionsInFlight < this.transitionsInFlightMax && this.queued.length > 0) {
+      const batch: QueuedTransition[] = [];
+      const ids = new Set<string>();
+      const rest: QueuedTransition[] = [];
+      for (const item of this.queued.splice(0)) {
+        if (ids.has(item.write.sagaId)) rest.push(item);
+        else {
+          ids.add(item.write.sagaId);
+          batch.push(item);
+        }
+      }
+      this.queued.push(...rest);
+      this.transitionsInFlight += 1;
+      void this.writeBatch(batch).finally(() => {
+        this.transitionsInFlight -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  private async writeBatch(batch: readonly QueuedTransition[]): Promise<void> {
+    try {
+      const results =
+        batch.length === 1 && batch[0] !== undefined
+          ? [await this.writeOne(batch[0].write)]
+          : await this.writeMany(batch.map((b) => b.write));
+      batch.forEach((item, i) => item.resolve(results[i] ?? { version: null, newest: 0 }));
+    } catch (error) {
+      for (const item of batch) item.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * One transition in one statement (one round trip, one commit): the new state if the version and the token
+   * allow, the finished step's outcome, the step rows of the commands it makes outstanding, and its lifecycle
+   * events. Not durable (`synchronous_commit` off) only for a state that a re-sent command rebuilds after a
+   * database crash (a participant answers a re-sent message id from its inbox).
+   */
+  private async writeOne(t: TransitionWrite): Promise<{ version: number | null; newest: number }> {
+    const rows = await this.hot<{ version: number | null; newest: string }>(
+      'saga_log_transition',
       `WITH lead AS (SELECT fencing_token FROM saga_leadership WHERE id = 1),
        upd AS (
          UPDATE saga_instance
@@ -324,35 +434,98 @@ export class SagaLog {
        SELECT (SELECT version FROM upd) AS version, (SELECT fencing_token FROM lead) AS newest,
               (SELECT setting FROM flush) AS flush`,
       [
-        sagaId,
-        expectedVersion,
-        JSON.stringify(state),
-        state.status,
-        state.reason ?? null,
-        fencingToken,
-        outcome?.key ?? null,
-        outcome?.status ?? null,
-        outcome === undefined ? null : JSON.stringify(outcome.reply),
-        outcome?.attempts ?? 0,
-        stepsJson(started),
-        eventsJson(events),
-        durable ? 'on' : 'off',
+        t.sagaId,
+        t.expectedVersion,
+        JSON.stringify(t.state),
+        t.state.status,
+        t.state.reason ?? null,
+        t.fencingToken,
+        t.outcome?.key ?? null,
+        t.outcome?.status ?? null,
+        t.outcome === undefined ? null : JSON.stringify(t.outcome.reply),
+        t.outcome?.attempts ?? 0,
+        stepsJson(t.started),
+        eventsJson(t.events),
+        t.durable ? 'on' : 'off',
       ],
     );
-    const version = rows[0]?.version;
-    if (version === undefined || version === null) {
-      const newest = Number(rows[0]?.newest ?? 0);
-      if (newest > fencingToken)
-        throw new FencedError(`fencing token ${fencingToken} is older than ${newest}`);
-      throw new StaleVersionError(
-        `instance ${sagaId} moved past version ${expectedVersion} or has a newer token`,
-      );
-    }
-    return version;
+    return { version: rows[0]?.version ?? null, newest: Number(rows[0]?.newest ?? 0) };
+  }
+
+  /**
+   * Several transitions of different instances in one statement: each row checked and written exactly as
+   * {@link writeOne} would (same version and token conditions), one commit, flushed if any of them must be.
+   */
+  private async writeMany(
+    writes: readonly TransitionWrite[],
+  ): Promise<Array<{ version: number | null; newest: number }>> {
+    const input = JSON.stringify(
+      writes.map((t, i) => ({
+        n: i,
+        id: t.sagaId,
+        expected: t.expectedVersion,
+        state: t.state,
+        status: t.state.status,
+        reason: t.state.reason ?? null,
+        token: t.fencingToken,
+        okey: t.outcome?.key ?? null,
+        ostatus: t.outcome?.status ?? null,
+        oreply: t.outcome === undefined ? null : (t.outcome.reply ?? null),
+        oattempts: t.outcome?.attempts ?? 0,
+        steps: t.started.map((s) => ({
+          key: s.key,
+          step: s.step,
+          subject: s.subject,
+          message_id: s.messageId,
+        })),
+        events: t.events.map((e) => ({ event_id: e.eventId, subject: e.subject, payload: e.payload })),
+      })),
+    );
+    const rows = await this.hot<{ n: number; version: number | null; newest: string }>(
+      'saga_log_transitions',
+      `WITH lead AS (SELECT fencing_token FROM saga_leadership WHERE id = 1),
+       t AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(n int, id text, expected int, state jsonb, status text,
+           reason text, token bigint, okey text, ostatus text, oreply jsonb, oattempts int, steps jsonb, events jsonb)),
+       upd AS (
+         UPDATE saga_instance i
+         SET state = t.state, status = t.status, reason = t.reason, version = i.version + 1,
+             fencing_token = t.token, updated_at = now()
+         FROM t
+         WHERE i.id = t.id AND i.version = t.expected AND i.fencing_token <= t.token
+           AND t.token >= (SELECT fencing_token FROM lead)
+         RETURNING i.id, i.version),
+       outcome AS (
+         UPDATE saga_step s SET status = t.ostatus, reply = t.oreply, attempts = s.attempts + t.oattempts,
+                finished_at = now()
+         FROM t JOIN upd ON upd.id = t.id
+         WHERE s.saga_id = t.id AND s.key = t.okey),
+       steps AS (
+         INSERT INTO saga_step (saga_id, key, step, subject, message_id, status, attempts, started_at)
+         SELECT t.id, s.key, s.step, s.subject, s.message_id, 'started', 0, now()
+         FROM t JOIN upd ON upd.id = t.id,
+              jsonb_to_recordset(t.steps) AS s(key text, step text, subject text, message_id text)
+         ON CONFLICT (saga_id, key) DO NOTHING),
+       events AS (
+         INSERT INTO saga_outbox (event_id, subject, payload)
+         SELECT e.event_id, e.subject, e.payload
+         FROM t JOIN upd ON upd.id = t.id,
+              jsonb_to_recordset(t.events) AS e(event_id text, subject text, payload jsonb)
+         ORDER BY t.n
+         ON CONFLICT (event_id) DO NOTHING),
+       flush AS (SELECT set_config('synchronous_commit', $2, true) AS setting)
+       SELECT t.n, upd.version, (SELECT fencing_token FROM lead) AS newest, (SELECT setting FROM flush) AS flush
+       FROM t LEFT JOIN upd ON upd.id = t.id`,
+      [input, writes.some((t) => t.durable) ? 'on' : 'off'],
+    );
+    const results = writes.map(() => ({ version: null as number | null, newest: 0 }));
+    for (const row of rows) results[row.n] = { version: row.version, newest: Number(row.newest) };
+    return results;
   }
 
   async find(id: string): Promise<InstanceRecord | undefined> {
-    const rows = await this.dataSource.query<InstanceRow[]>(
+    const rows = await this.hot<InstanceRow>(
+      'saga_log_find',
       `SELECT ${instanceColumns} FROM saga_instance WHERE id = $1`,
       [id],
     );
@@ -360,7 +533,8 @@ export class SagaLog {
   }
 
   async findByKey(idempotencyKey: string): Promise<InstanceRecord | undefined> {
-    const rows = await this.dataSource.query<InstanceRow[]>(
+    const rows = await this.hot<InstanceRow>(
+      'saga_log_find_by_key',
       `SELECT ${instanceColumns} FROM saga_instance WHERE idempotency_key = $1`,
       [idempotencyKey],
     );

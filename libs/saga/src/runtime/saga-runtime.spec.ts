@@ -44,6 +44,13 @@ class MemoryLog {
     started: ReadonlyArray<{ key: string }> = [],
   ): Promise<CreateOutcome> {
     if (token < this.newestToken) throw new FencedError('old token');
+    // As the real log: a known idempotency key creates nothing and answers the existing instance.
+    const known =
+      instance.idempotencyKey === null ? undefined : await this.findByKey(instance.idempotencyKey);
+    if (known !== undefined) {
+      const same = known.requestHash === requestHash(instance.type, instance.mode, instance.input);
+      return { kind: same ? 'existing' : 'conflict', instance: known };
+    }
     const record: InstanceRecord = {
       ...instance,
       status: instance.state.status,

@@ -115,12 +115,14 @@ export class SagaRuntime {
     } catch (error) {
       throw new InvalidInputError((error as Error).message);
     }
-    if (idempotencyKey !== null) {
+    if (!this.leadership.isLeader()) {
       // Answer a repeat without needing leadership: reads are safe from any instance.
-      const existing = await this.log.findByKey(idempotencyKey);
+      const existing = idempotencyKey === null ? undefined : await this.log.findByKey(idempotencyKey);
       if (existing !== undefined) return this.compare(existing, type, mode, input);
+      throw new NotLeaderError('this orchestrator instance does not lead');
     }
-    if (!this.leadership.isLeader()) throw new NotLeaderError('this orchestrator instance does not lead');
+    // The leader does not look the key up first: `create` inserts nothing for a known key and answers the
+    // existing instance (`existing` or `conflict`), so a new order costs one statement, not two.
     const id = randomUUID();
     const state = workflow.start(input, id);
     const started = startedSteps(id, workflow.outstanding(state));

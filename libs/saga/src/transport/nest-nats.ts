@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ReplyOf, RequestOf, Subject } from '@concord/contracts';
+import { ReplyMux } from './reply-mux.js';
 
 /**
  * Request/reply with a handler registered through `@nestjs/microservices` (`@MessagePattern(subject)`), spoken
@@ -40,11 +41,17 @@ export function decodeNestReply(subject: string, text: string): unknown {
   return packet.response;
 }
 
-/** A {@link CommandSender} over a NATS connection obtained per call (it may be replaced after a reconnect). */
-export function natsCommandSender(connection: () => Promise<NatsConnection>): CommandSender {
+/**
+ * A {@link CommandSender} over a NATS connection obtained per call (it may be replaced after a reconnect).
+ * Replies come back through one {@link ReplyMux} subscription per sender: no Error, timer or inbox per request.
+ */
+export function natsCommandSender(
+  connection: () => Promise<NatsConnection>,
+  mux = new ReplyMux(),
+): CommandSender {
   return async <S extends Subject>(subject: S, payload: RequestOf<S>, timeoutMs: number) => {
     const nc = await connection();
-    const message = await nc.request(subject, encodeNestRequest(subject, payload), { timeout: timeoutMs });
+    const message = await mux.request(nc, subject, encodeNestRequest(subject, payload), timeoutMs);
     return decodeNestReply(subject, message.string()) as ReplyOf<S>;
   };
 }
