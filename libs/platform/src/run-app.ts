@@ -85,8 +85,9 @@ export async function runApp<S extends z.ZodObject>(
     bodyLimit: definition.bodyLimitBytes ?? 1024 * 1024,
     requestIdHeader: false,
     // A path parameter longer than Fastify's default 100 characters made the router answer its own 404 (not a
-    // problem body); the route's validation refuses it instead, naming the parameter.
-    maxParamLength: 8_192,
+    // problem body); the route's validation refuses it instead, naming the parameter. Set under routerOptions: the
+    // top-level option is deprecated in Fastify 5 and printed a warning at every start.
+    routerOptions: { maxParamLength: 8_192 },
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
