@@ -28,6 +28,8 @@ export interface InstanceRecord {
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** W3C `traceparent` of the instance's span when it was created with tracing on: a resumed run continues it. */
+  readonly traceContext?: string | null;
 }
 
 export interface StepRecord {
@@ -109,6 +111,7 @@ interface InstanceRow {
   version: number;
   created_at: Date;
   updated_at: Date;
+  trace_context: string | null;
 }
 
 function toInstance(row: InstanceRow): InstanceRecord {
@@ -126,6 +129,7 @@ function toInstance(row: InstanceRow): InstanceRecord {
     version: row.version,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
+    traceContext: row.trace_context,
   };
 }
 
@@ -142,7 +146,7 @@ interface StepRow {
 }
 
 const instanceColumns =
-  'id, type, mode, status, reason, input, state, idempotency_key, request_hash, fencing_token, version, created_at, updated_at';
+  'id, type, mode, status, reason, input, state, idempotency_key, request_hash, fencing_token, version, created_at, updated_at, trace_context';
 
 /**
  * The orchestrator's repository: the only code that touches its tables. Every write of an instance is one
@@ -213,6 +217,7 @@ export class SagaLog {
       input: unknown;
       state: WorkflowStateBase;
       idempotencyKey: string | null;
+      traceContext?: string | null;
     },
     events: readonly LifecycleEvent[],
     fencingToken: number,
@@ -223,8 +228,8 @@ export class SagaLog {
       `WITH lead AS (SELECT fencing_token FROM saga_leadership WHERE id = 1),
        ins AS (
          INSERT INTO saga_instance (id, type, mode, status, reason, input, state, idempotency_key, request_hash,
-                                    fencing_token, version, updated_at)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, now()
+                                    fencing_token, version, updated_at, trace_context)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, now(), $13
          WHERE $10 >= (SELECT fencing_token FROM lead)
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${instanceColumns}),
        steps AS (
@@ -251,6 +256,7 @@ export class SagaLog {
         fencingToken,
         stepsJson(started),
         eventsJson(events),
+        instance.traceContext ?? null,
       ],
     );
     const row = rows[0];

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ReplyOf, RequestOf, Subject } from '@concord/contracts';
+import { tracedNatsRequest, tracingOn } from '@concord/platform';
 
 /**
  * Request/reply with a handler registered through `@nestjs/microservices` (`@MessagePattern(subject)`), spoken
@@ -44,7 +45,9 @@ export function decodeNestReply(subject: string, text: string): unknown {
 export function natsCommandSender(connection: () => Promise<NatsConnection>): CommandSender {
   return async <S extends Subject>(subject: S, payload: RequestOf<S>, timeoutMs: number) => {
     const nc = await connection();
-    const message = await nc.request(subject, encodeNestRequest(subject, payload), { timeout: timeoutMs });
+    const message = tracingOn
+      ? await tracedNatsRequest(nc, subject, encodeNestRequest(subject, payload), timeoutMs)
+      : await nc.request(subject, encodeNestRequest(subject, payload), { timeout: timeoutMs });
     return decodeNestReply(subject, message.string()) as ReplyOf<S>;
   };
 }

@@ -1,0 +1,39 @@
+import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { context, SpanKind, trace } from '@opentelemetry/api';
+import { failSpan, injectTraceHeaders, tracer } from '../tracing/tracing.js';
+
+/**
+ * A NATS request inside a PRODUCER span whose `traceparent` travels in the message's headers (W3C trace
+ * context), so the handler's CONSUMER span is its child. Only called with tracing on: the untraced path sends
+ * no headers at all.
+ */
+export async function tracedNatsRequest(
+  nc: NatsConnection,
+  subject: string,
+  data: string,
+  timeoutMs: number,
+): Promise<Msg> {
+  const parent = context.active();
+  const span = tracer().startSpan(
+    `${subject} send`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': subject,
+      },
+    },
+    parent,
+  );
+  const carrier = headers();
+  injectTraceHeaders(carrier, trace.setSpan(parent, span));
+  try {
+    return await nc.request(subject, data, { timeout: timeoutMs, headers: carrier });
+  } catch (error) {
+    failSpan(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
+}
