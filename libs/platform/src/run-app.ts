@@ -140,7 +140,8 @@ export async function runApp<S extends z.ZodObject>(
     const seconds = reply.elapsedTime / 1000;
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: request.method, route }, seconds);
-    if (tracingOn) tracedRequests.get(request)?.end(route, reply.statusCode);
+    const traced = tracingOn ? tracedRequests.get(request) : undefined;
+    traced?.end(route, reply.statusCode);
     // Probes, scrapes and the app's own chatter (lease keep-alives) come every few seconds from every peer:
     // at debug, so that a process at rest writes next to nothing at info.
     const level = CHATTER_ROUTES.has(route) || quietRoutes.has(route) ? 'debug' : 'info';
@@ -152,6 +153,9 @@ export async function runApp<S extends z.ZodObject>(
           url: request.url,
           status: reply.statusCode,
           ms: reply.elapsedTime,
+          ...(traced === undefined
+            ? {}
+            : { traceId: traced.span.spanContext().traceId, spanId: traced.span.spanContext().spanId }),
         },
         'request',
       );

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hashKey } from '@concord/hashring';
-import { problem } from '@concord/platform';
+import { problem, tracingOn } from '@concord/platform';
 import type { Clock } from '@concord/resilience';
 import type { Logger } from 'pino';
 import type { Pool } from 'undici';
@@ -12,6 +12,7 @@ import { extractHashKey, type RouteMatch, type RouteTable } from '../routing/rou
 import type { ServicePools } from '../upstreams/service-pools.js';
 import { Exchange, type ExchangeDependencies, type ExchangeOutcome } from './exchange.js';
 import { headerBytes, upstreamRequestHeaders } from './headers.js';
+import { traceProxiedRequest, withTraceHeaders } from './proxy-tracing.js';
 import { type LimitedBody, limitBody } from './request-body.js';
 import { RequestIds } from './request-ids.js';
 
@@ -54,6 +55,8 @@ interface Admitted {
   readonly requestId: string;
   readonly startedMs: number;
   token: VerifiedToken | undefined;
+  /** With tracing on: the `traceparent` (and `tracestate`) header pairs of the gateway's span. */
+  readonly traceHeaders: string[] | undefined;
 }
 
 /**
@@ -102,6 +105,7 @@ export class ProxyHandler {
       requestId,
       startedMs: performance.now(),
       token: undefined,
+      traceHeaders: tracingOn ? traceProxiedRequest(req, res, match.route.prefix) : undefined,
     };
     res.setHeader('x-request-id', requestId);
     const limitBytes = this.deps.settings.headerLimitBytes;
@@ -230,15 +234,18 @@ export class ProxyHandler {
         keyHash: hashKey(key),
         method: req.method!,
         path: match.upstreamPath + match.query,
-        headers: upstreamRequestHeaders(req.rawHeaders, {
-          requestId,
-          clientAddress,
-          protocol: 'encrypted' in req.socket ? 'https' : 'http',
-          host: req.headers.host,
-          subject: admitted.token?.subject,
-          subjectHeader: settings.subjectHeader,
-          authorization,
-        }),
+        headers: withTrace(
+          admitted,
+          upstreamRequestHeaders(req.rawHeaders, {
+            requestId,
+            clientAddress,
+            protocol: 'encrypted' in req.socket ? 'https' : 'http',
+            host: req.headers.host,
+            subject: admitted.token?.subject,
+            subjectHeader: settings.subjectHeader,
+            authorization,
+          }),
+        ),
         body,
         requestId,
         deadlineMs,
@@ -335,4 +342,8 @@ export class ProxyHandler {
     });
     res.end(text);
   }
+}
+
+function withTrace(admitted: Admitted, headers: string[]): string[] {
+  return admitted.traceHeaders === undefined ? headers : withTraceHeaders(headers, admitted.traceHeaders);
 }

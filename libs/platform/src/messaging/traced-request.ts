@@ -1,6 +1,6 @@
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { context, SpanKind, trace } from '@opentelemetry/api';
-import { failSpan, injectTraceHeaders, tracer } from '../tracing/tracing.js';
+import { extractTraceContext, failSpan, injectTraceHeaders, tracer, withSpan } from '../tracing/tracing.js';
 
 /**
  * A NATS request inside a PRODUCER span whose `traceparent` travels in the message's headers (W3C trace
@@ -36,4 +36,30 @@ export async function tracedNatsRequest(
   } finally {
     span.end();
   }
+}
+
+/**
+ * Runs the handler of a message received on a plain NATS subscription inside a CONSUMER span, child of the
+ * `traceparent` in its headers. Only called with tracing on (handlers behind `@MessagePattern` get theirs from
+ * the platform's interceptor).
+ */
+export function withNatsConsumerSpan<T>(message: Msg, work: () => Promise<T>): Promise<T> {
+  const headers = message.headers;
+  const parent =
+    headers === undefined
+      ? context.active()
+      : extractTraceContext({ get: (name) => headers.get(name) || undefined });
+  return withSpan(
+    `${message.subject} process`,
+    {
+      kind: SpanKind.CONSUMER,
+      parent,
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': message.subject,
+      },
+    },
+    work,
+  );
 }

@@ -6,6 +6,8 @@ import {
   ROOT_CONTEXT,
   type Span,
   SpanKind,
+  type TextMapGetter,
+  type TextMapSetter,
   SpanStatusCode,
   trace,
   type Tracer,
@@ -29,6 +31,8 @@ import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trac
 export let tracingOn = false;
 
 const TRACER_NAME = 'concord';
+/** W3C trace context, used directly (not through the global propagator) so it works before and without a provider. */
+const w3c = new W3CTraceContextPropagator();
 let tracerInstance: Tracer | undefined;
 
 /** Whether the OTEL_* variables ask for traces to be exported (over OTLP/HTTP). */
@@ -68,7 +72,7 @@ export function startTracing(
   });
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  propagation.setGlobalPropagator(w3c);
   trace.setGlobalTracerProvider(provider);
   tracerInstance = trace.getTracer(TRACER_NAME);
   tracingOn = true;
@@ -143,22 +147,25 @@ interface HeaderGetter {
   get(name: string): string | string[] | undefined | null;
 }
 
+const HEADER_SETTER: TextMapSetter<HeaderSetter> = {
+  set: (carrier, key, value) => carrier.set(key, value),
+};
+const HEADER_GETTER: TextMapGetter<HeaderGetter> = {
+  get: (carrier, key) => {
+    const value = carrier.get(key);
+    return value === null ? undefined : value;
+  },
+  keys: () => ['traceparent', 'tracestate'],
+};
+
 /** Writes `traceparent` (and `tracestate`) of the active context, or of `ctx`, into `carrier`. */
 export function injectTraceHeaders(carrier: HeaderSetter, ctx: Context = context.active()): void {
-  propagation.inject(ctx, carrier, {
-    set: (c, key, value) => c.set(key, value),
-  });
+  w3c.inject(ctx, carrier, HEADER_SETTER);
 }
 
 /** The context whose remote parent is the `traceparent` in `carrier` (ROOT_CONTEXT-based when there is none). */
 export function extractTraceContext(carrier: HeaderGetter, base: Context = ROOT_CONTEXT): Context {
-  return propagation.extract(base, carrier, {
-    get: (c, key) => {
-      const value = c.get(key);
-      return value === null ? undefined : value;
-    },
-    keys: () => ['traceparent', 'tracestate'],
-  });
+  return w3c.extract(base, carrier, HEADER_GETTER);
 }
 
 /** The `traceparent` value of a span (stored with a saga so that a resumed run continues its trace). */
