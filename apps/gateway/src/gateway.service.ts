@@ -107,7 +107,9 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
       keepAliveTimeout: config.UPSTREAM_KEEPALIVE_MS,
       connect: { timeout: connectTimeoutMs },
     });
+    this.metrics.watchInstances(() => this.views());
     this.health.onChange((change) => {
+      if (change.kind === 'ejected') this.metrics.ejection(change.service, change.id);
       this.pools.invalidate(change.service);
       this.logger.warn(
         { service: change.service, instance: change.id, kind: change.kind },

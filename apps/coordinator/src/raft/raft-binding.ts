@@ -17,6 +17,7 @@ import {
   TcpTransport,
 } from '@concord/raft';
 import { Logger } from '@nestjs/common';
+import { tracingOn, withSpan } from '@concord/platform';
 import type { ClusterAdmin, ClusterView } from '../api/cluster-admin.js';
 import type { KvStateMachineHolder } from '../api/state.js';
 import type { CoordinatorConfig } from '../config.js';
@@ -47,6 +48,9 @@ function translate(error: unknown): Error {
  * state machine. A brand-new node (empty DATA_DIR, JOIN=false) bootstraps the cluster from PEERS; with JOIN=true it
  * starts empty and waits for the leader to add it as a learner.
  */
+/** Proposals this process made as leader, by outcome: plain integers, read by the metrics at scrape time. */
+export const raftProposals = { applied: 0, failed: 0 };
+
 export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachineHolder): ConsensusBinding {
   const logger = new Logger('Raft');
   let driver: RaftDriver<CommandResult | null> | undefined;
@@ -62,17 +66,28 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
     return driver;
   };
 
+  const proposeNow = async (command: Command): Promise<CommandResult> => {
+    try {
+      const { result } = await running().propose(encodeCommand(command));
+      if (result === null) throw new Error(`command ${command.type} was not applied`);
+      raftProposals.applied += 1;
+      return result;
+    } catch (error) {
+      raftProposals.failed += 1;
+      throw translate(error);
+    }
+  };
+
   const consensus: Consensus = {
     async propose(command: Command): Promise<CommandResult> {
       // A follower knows at once: skip encoding and the driver's error (forwarded writes are the common case).
       if (!leading && driver !== undefined) throw new NotLeaderError(knownLeader);
-      try {
-        const { result } = await running().propose(encodeCommand(command));
-        if (result === null) throw new Error(`command ${command.type} was not applied`);
-        return result;
-      } catch (error) {
-        throw translate(error);
+      if (tracingOn) {
+        return withSpan('raft propose', { attributes: { 'concord.raft.command': command.type } }, () =>
+          proposeNow(command),
+        );
       }
+      return proposeNow(command);
     },
     async readBarrier(): Promise<void> {
       try {

@@ -423,6 +423,29 @@ export class SagaLog {
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
+  /** Unfinished instances by type, mode, status and the step they wait on (a step row still `started`). */
+  async countWaitingByStep(): Promise<
+    Array<{ type: string; mode: string; status: string; step: string; n: number }>
+  > {
+    return this.dataSource.query(
+      `SELECT i.type, i.mode, i.status, COALESCE(s.step, '-') AS step, count(*)::int AS n
+         FROM saga_instance i LEFT JOIN saga_step s ON s.saga_id = i.id AND s.status = 'started'
+        WHERE i.status NOT IN ('completed', 'compensated', 'committed', 'aborted', 'failed')
+        GROUP BY i.type, i.mode, i.status, COALESCE(s.step, '-')`,
+    );
+  }
+
+  /** Unfinished 2PC instances that have not moved for `olderThanSeconds` (in doubt). */
+  async countInDoubt(olderThanSeconds: number): Promise<number> {
+    const rows = await this.dataSource.query<Array<{ n: number }>>(
+      `SELECT count(*)::int AS n FROM saga_instance
+        WHERE mode = '2pc' AND status NOT IN ('committed', 'aborted', 'failed')
+          AND updated_at < now() - make_interval(secs => $1)`,
+      [olderThanSeconds],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   /** Seconds since the least recently updated unsettled instance last moved (0 when every one is settled). */
   async oldestUnsettledSeconds(): Promise<number> {
     const rows = await this.dataSource.query<Array<{ s: number }>>(

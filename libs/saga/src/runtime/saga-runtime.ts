@@ -55,6 +55,10 @@ export interface RuntimeOptions {
   readonly resumeConcurrencyMax?: number;
   /** Called once an instance reached a finished state, after that state was written (metrics, benchmarks). */
   readonly onFinished?: (id: string, status: string, reason: string | undefined) => void;
+  /** Called once a step's outcome was written: its duration from first send to answer (metrics). */
+  readonly onStepDone?: (type: string, step: string, status: StepOutcome['status'], seconds: number) => void;
+  /** Called once a transition that changed the instance's status was written (metrics: compensations...). */
+  readonly onStatusChange?: (type: string, mode: 'saga' | '2pc', from: string, to: string) => void;
 }
 
 export class UnknownWorkflowError extends Error {
@@ -304,6 +308,14 @@ export class SagaRuntime {
     this.options.onFinished?.(id, status, reason);
   }
 
+  stepDone(type: string, step: string, status: StepOutcome['status'], startedAtMs: number): void {
+    this.options.onStepDone?.(type, step, status, (this.clock() - startedAtMs) / 1000);
+  }
+
+  statusChanged(type: string, mode: 'saga' | '2pc', from: string, to: string): void {
+    this.options.onStatusChange?.(type, mode, from, to);
+  }
+
   /** A FencedError ends this instance's term: stop driving and tell the leadership port. */
   async guard<T>(write: Promise<T>): Promise<T> {
     try {
@@ -437,6 +449,7 @@ class InstanceDriver {
           reply: null,
           attempts,
         });
+        this.runtime.stepDone(this.instance.type, command.step, 'gave-up', startedAtMs);
         return;
       }
       attempts += 1;
@@ -469,6 +482,12 @@ class InstanceDriver {
         reply,
         attempts,
       });
+      this.runtime.stepDone(
+        this.instance.type,
+        command.step,
+        reply.ok ? 'succeeded' : 'refused',
+        startedAtMs,
+      );
       return;
     }
   }
@@ -529,6 +548,9 @@ class InstanceDriver {
         this.version = await this.runtime.guard(tracingOn ? sqlSpan('transition', transition) : transition());
         const now = this.runtime.now();
         for (const step of started) this.startedAtMs.set(step.key, now);
+        if (next.status !== this.state.status) {
+          this.runtime.statusChanged(this.instance.type, this.instance.mode, this.state.status, next.status);
+        }
         this.state = next;
         if (isFinished(next)) this.runtime.finished(this.instance.id, next.status, next.reason);
         return;
