@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
 import { CLUSTER_ADMIN, type ClusterAdmin, type ClusterView } from '../api/cluster-admin.js';
 import { WatchStreams } from '../api/watch-streams.js';
-import { raftProposals } from './raft-binding.js';
+import { raftDiskMetrics, raftProposals } from './raft-binding.js';
 
 const ROLES = ['leader', 'follower', 'learner'] as const;
 
@@ -22,6 +22,14 @@ export class RaftMetrics {
       }
     };
     const registers = [metrics.registry];
+    // Module-level histograms (the WAL and snapshot storage observe them); one registration per registry.
+    for (const histogram of Object.values(raftDiskMetrics)) {
+      try {
+        metrics.registry.registerMetric(histogram);
+      } catch {
+        // already registered on this registry
+      }
+    }
     new Counter({
       name: 'raft_proposals_total',
       help: 'Proposals this node made as leader (writes and member changes), by outcome: applied or failed.',
