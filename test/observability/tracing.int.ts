@@ -22,6 +22,7 @@ const SPAN_KIND_CONSUMER = 5;
 const receiver = new OtlpReceiver();
 let stack: DomainStack;
 let api: DomainApi;
+let gatewayUrl = '';
 
 beforeAll(async () => {
   await receiver.start();
@@ -52,7 +53,8 @@ beforeAll(async () => {
   });
   const now = Math.floor(Date.now() / 1000);
   const jwt = signJwt({ sub: 'tracing', iat: now, exp: now + 3600, scope: 'admin' }, { hs256Secret: secret });
-  api = new DomainApi((service) => `http://127.0.0.1:${port}/api/${service}`, jwt);
+  gatewayUrl = `http://127.0.0.1:${port}`;
+  api = new DomainApi((service) => `${gatewayUrl}/api/${service}`, jwt);
   await api.createProduct('tr-apple', 100, 50);
   await api.openAccount('tr-rich', 100_000);
 });
@@ -156,6 +158,14 @@ describe('tracing', () => {
     expectStep(spans, instance, 'commit-stock', 'inventory.commit', 'inventory', 'pg transaction action');
     expectStep(spans, instance, 'capture-funds', 'payments.capture', 'payments', 'pg transaction action');
     expect(named(spans, 'orders.settle process', 'orders').length).toBeGreaterThanOrEqual(1);
+    // The orchestrator's step histogram and the gateway's per-instance gauges saw it too.
+    const orchestratorMetrics = await (await fetch(`${stack.orchestratorUrl!}/metrics`)).text();
+    expect(orchestratorMetrics).toMatch(
+      /^saga_step_duration_seconds_count\{type="place-order",step="reserve-stock",outcome="succeeded"\} [1-9]/m,
+    );
+    const gatewayMetrics = await (await fetch(`${gatewayUrl}/metrics`)).text();
+    expect(gatewayMetrics).toMatch(/^gateway_instance_in_flight\{service="orders",instance="orders-1"\} 0$/m);
+    expect(gatewayMetrics).toMatch(/^gateway_instance_ejected\{service="orders",instance="orders-1"\} 0$/m);
     // Log lines carry the trace and span ids (the orders request line names its SERVER span).
     expect(stack.handles.orders.logs()).toContain(
       `"traceId":"${root.traceId}","spanId":"${ordersServer.spanId}"`,
