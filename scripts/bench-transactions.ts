@@ -39,6 +39,7 @@ import {
   SingleInstanceLeadership,
 } from '@concord/saga';
 import { ToyParticipants, type ToyDatabases } from './transactions/toy-participants.js';
+import { startTracing } from '@concord/platform';
 
 type Mode = 'baseline' | 'saga' | '2pc';
 const MODES: readonly Mode[] = ['baseline', 'saga', '2pc'];
@@ -741,6 +742,9 @@ async function endToEnd(out: (line: string) => void): Promise<Record<string, unk
 }
 
 const role = option('role', 'conductor');
+// Tracing as the apps have it: on only when the shell sets OTEL_EXPORTER_OTLP_ENDPOINT (a no-op otherwise).
+if (role === 'participant' || role === 'orchestrator')
+  startTracing(`bench-${role}`, `${role}-${process.pid}`);
 if (flag('help')) {
   // The options are documented once, in this file's header comment.
   const header = readFileSync(import.meta.filename, 'utf8').split('*/')[0] ?? '';

@@ -76,6 +76,34 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
         exprs: [{ expr: 'coordinator_watchers{job="coordinator"}', legend: '{{instance}}' }],
       },
       {
+        title: 'Proposals/s by outcome',
+        kind: 'timeseries',
+        exprs: [
+          {
+            expr: 'sum by (outcome) (rate(raft_proposals_total{job="coordinator"}[1m]))',
+            legend: '{{outcome}}',
+          },
+        ],
+      },
+      {
+        title: 'WAL fsync p99 per node',
+        kind: 'timeseries',
+        exprs: [
+          {
+            expr: 'histogram_quantile(0.99, sum by (le, instance) (rate(raft_wal_fsync_duration_seconds_bucket{job="coordinator"}[1m])))',
+            legend: '{{instance}}',
+          },
+        ],
+        unit: 's',
+      },
+      {
+        title: 'Snapshots saved per node',
+        kind: 'timeseries',
+        exprs: [
+          { expr: 'raft_snapshot_save_duration_seconds_count{job="coordinator"}', legend: '{{instance}}' },
+        ],
+      },
+      {
         title: 'API requests/s by route',
         kind: 'timeseries',
         exprs: [
@@ -137,6 +165,26 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
         ],
       },
       {
+        title: 'In flight per instance',
+        kind: 'timeseries',
+        exprs: [
+          {
+            expr: 'max by (service, instance) (gateway_instance_in_flight)',
+            legend: '{{service}}/{{instance}}',
+          },
+        ],
+      },
+      {
+        title: 'Ejected instances',
+        kind: 'timeseries',
+        exprs: [
+          {
+            expr: 'max by (service, instance) (gateway_instance_ejected) > 0',
+            legend: '{{service}}/{{instance}}',
+          },
+        ],
+      },
+      {
         title: 'Ring members per service',
         kind: 'timeseries',
         exprs: [{ expr: 'gateway_ring_members', legend: '{{service}}' }],
@@ -169,6 +217,32 @@ export const DASHBOARDS: readonly DashboardSpec[] = [
         title: 'Instances by status',
         kind: 'timeseries',
         exprs: [{ expr: 'max by (status) (saga_instances)', legend: '{{status}}' }],
+      },
+      {
+        title: 'Waiting by step',
+        kind: 'timeseries',
+        exprs: [{ expr: 'max by (mode, step) (saga_instances_by_step)', legend: '{{mode}} {{step}}' }],
+      },
+      {
+        title: 'Step p99 duration',
+        kind: 'timeseries',
+        exprs: [
+          {
+            expr: 'histogram_quantile(0.99, sum by (le, step) (rate(saga_step_duration_seconds_bucket[1m])))',
+            legend: '{{step}}',
+          },
+        ],
+        unit: 's',
+      },
+      {
+        title: 'Compensations and aborts/s',
+        kind: 'timeseries',
+        exprs: [{ expr: 'sum by (mode) (rate(saga_compensations_total[1m]))', legend: '{{mode}}' }],
+      },
+      {
+        title: 'In-doubt 2PC transactions',
+        kind: 'stat',
+        exprs: [{ expr: 'max(twopc_in_doubt_transactions)' }],
       },
       {
         title: 'Oldest unsettled (s)',

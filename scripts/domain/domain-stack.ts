@@ -48,6 +48,8 @@ export interface DomainStack {
   /** Each service's NATS password (user = the service's name). */
   readonly natsPasswords: Readonly<Record<NatsUser, string>>;
   readonly orchestrator: ProcessHandle | undefined;
+  /** The first process of each domain app (to freeze, kill or restart it). */
+  readonly handles: Readonly<Record<DomainApp, ProcessHandle>>;
   readonly orchestratorUrl: string | undefined;
   /** Starts (another instance of) an app; answers its process. */
   start(
@@ -140,6 +142,10 @@ export async function startDomainStack(options: DomainStackOptions = {}): Promis
     DomainApp,
     string
   >;
+  const handles = Object.fromEntries(DOMAIN_APPS.map((app, i) => [app, started[i]!.process])) as Record<
+    DomainApp,
+    ProcessHandle
+  >;
   const orchestratorStarted =
     options.orchestrator !== false && isBuilt('orchestrator') ? await start('orchestrator') : undefined;
   const orchestrator = orchestratorStarted?.process;
@@ -156,6 +162,7 @@ export async function startDomainStack(options: DomainStackOptions = {}): Promis
     processes,
     natsPasswords,
     orchestrator,
+    handles,
     orchestratorUrl: orchestratorStarted?.url,
     start,
     async stop() {

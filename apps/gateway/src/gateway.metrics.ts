@@ -1,6 +1,16 @@
 import type { Metrics } from '@concord/platform';
 import type { BreakerState } from '@concord/resilience';
-import { Counter, type Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** What the per-instance gauges read at scrape time (a subset of the pools' view). */
+export interface InstanceLoadView {
+  readonly service: string;
+  readonly instances: readonly {
+    readonly id: string;
+    readonly inFlight: number;
+    readonly ejected: boolean;
+  }[];
+}
 
 const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, halfOpen: 1, open: 2 };
 const MAX_REQUEST_SERIES = 10_000;
@@ -110,8 +120,22 @@ export class GatewayMetrics {
   /** route -> instance -> status -> count: three reads with no key built per request. */
   private readonly requestCounts = new Map<string, Map<string, Map<number, { n: number }>>>();
   private requestSeries = 0;
+  private readonly ejectionCounts = new Map<string, { service: string; instance: string; n: number }>();
+  private readonly registry: Metrics['registry'];
 
   constructor(metrics: Metrics) {
+    this.registry = metrics.registry;
+    const ejections = this.ejectionCounts;
+    new Counter({
+      name: 'gateway_ejections_total',
+      help: 'Passive outlier ejections per instance (consecutive failures took it out of rotation).',
+      labelNames: ['service', 'instance'],
+      registers: [metrics.registry],
+      collect() {
+        this.reset();
+        for (const e of ejections.values()) this.inc({ service: e.service, instance: e.instance }, e.n);
+      },
+    });
     const counts = this.requestCounts;
     this.requests = new Counter({
       name: 'gateway_requests_total',
@@ -207,6 +231,41 @@ export class GatewayMetrics {
       }
     }
     entry.n++;
+  }
+
+  /** An instance was ejected (a plain count, exported at scrape time). */
+  ejection(service: string, instance: string): void {
+    const key = `${service}\u0000${instance}`;
+    const entry = this.ejectionCounts.get(key);
+    if (entry !== undefined) entry.n += 1;
+    else this.ejectionCounts.set(key, { service, instance, n: 1 });
+  }
+
+  /** Per-instance gauges read from the pools when Prometheus scrapes: requests in flight, ejected or not. */
+  watchInstances(views: () => readonly InstanceLoadView[]): void {
+    new Gauge({
+      name: 'gateway_instance_in_flight',
+      help: 'Requests in flight to each upstream instance (the bounded-load count).',
+      labelNames: ['service', 'instance'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const v of views())
+          for (const i of v.instances) this.set({ service: v.service, instance: i.id }, i.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'gateway_instance_ejected',
+      help: '1 while an upstream instance is ejected by outlier detection, else 0.',
+      labelNames: ['service', 'instance'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const v of views()) {
+          for (const i of v.instances) this.set({ service: v.service, instance: i.id }, i.ejected ? 1 : 0);
+        }
+      },
+    });
   }
 
   /** A choice passed over `passedOver` instances at their bounded-load limit, and/or was made in panic. */

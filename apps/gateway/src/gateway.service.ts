@@ -1,5 +1,5 @@
 import { createCoordination } from '@concord/coordination-client';
-import { APP_CONFIG, APP_LOGGER, Metrics, ReadinessRegistry } from '@concord/platform';
+import { APP_CONFIG, APP_LOGGER, Metrics, ReadinessRegistry, tracingOn } from '@concord/platform';
 import {
   ActiveHealthChecker,
   type CallBreakerSettings,
@@ -17,6 +17,7 @@ import { InternalTokenMinter } from './edge/internal-tokens.js';
 import { TokenBucketLimiter } from './edge/rate-limiter.js';
 import { GatewayMetrics } from './gateway.metrics.js';
 import { ProxyHandler } from './proxy/proxy.handler.js';
+import { openTelemetryProxyTracing } from './proxy/proxy-tracing.js';
 import { breakerSettingsByService, RouteTable } from './routing/routes.js';
 import { CoordinatorDiscovery, type RegistryFreshness } from './upstreams/discovery.js';
 import { MembershipBatcher } from './upstreams/membership.js';
@@ -107,7 +108,9 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
       keepAliveTimeout: config.UPSTREAM_KEEPALIVE_MS,
       connect: { timeout: connectTimeoutMs },
     });
+    this.metrics.watchInstances(() => this.views());
     this.health.onChange((change) => {
+      if (change.kind === 'ejected') this.metrics.ejection(change.service, change.id);
       this.pools.invalidate(change.service);
       this.logger.warn(
         { service: change.service, instance: change.id, kind: change.kind },
@@ -162,6 +165,8 @@ export class GatewayService implements OnModuleInit, OnApplicationShutdown {
       clock: this.clock,
       epochMs: Date.now,
       logger,
+      // Tracing is decided at boot (OTEL_* variables): off, the request path pays one `if` per hook point.
+      ...(tracingOn ? { tracing: openTelemetryProxyTracing } : {}),
     });
     this.membership = new MembershipBatcher(
       this.clock,

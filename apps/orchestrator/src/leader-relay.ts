@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import type { Subscription } from '@nats-io/transport-node';
 import type { DecisionQuery, ReplyOf, StartTransaction } from '@concord/contracts';
-import { NatsConnectionHolder } from '@concord/platform';
+import { NatsConnectionHolder, tracedNatsRequest, tracingOn, withNatsConsumerSpan } from '@concord/platform';
 import { LEADERSHIP, type LeadershipPort } from '@concord/saga';
 import { SagasService } from './sagas.service.js';
 
@@ -60,7 +60,9 @@ export class LeaderRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   private async relay<T>(subject: string, payload: unknown): Promise<T> {
     const connection = await this.nats.get();
-    const answer = await connection.request(subject, JSON.stringify(payload), { timeout: RELAY_TIMEOUT_MS });
+    const answer = tracingOn
+      ? await tracedNatsRequest(connection, subject, JSON.stringify(payload), RELAY_TIMEOUT_MS)
+      : await connection.request(subject, JSON.stringify(payload), { timeout: RELAY_TIMEOUT_MS });
     return answer.json<T>();
   }
 
@@ -87,7 +89,8 @@ export class LeaderRelay implements OnApplicationBootstrap, OnApplicationShutdow
             answer({ ok: false, reason: 'malformed message: not JSON' });
             return;
           }
-          handle(payload).then(answer, (failure: unknown) => {
+          const handled = tracingOn ? withNatsConsumerSpan(message, () => handle(payload)) : handle(payload);
+          handled.then(answer, (failure: unknown) => {
             this.logger.warn(`${subject}: ${(failure as Error).message}`);
             answer({ ok: false, reason: 'the orchestrator could not handle this message; send it again' });
           });

@@ -1,7 +1,10 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { Metrics } from '@concord/platform';
-import { LEADERSHIP, type LeadershipPort, SagaLog } from '@concord/saga';
-import { Gauge } from 'prom-client';
+import { LEADERSHIP, type LeadershipPort, type RuntimeOptions, SagaLog } from '@concord/saga';
+import { Counter, Gauge, Histogram } from 'prom-client';
+
+/** Statuses a transaction enters to undo what it did: a saga compensates, a 2PC transaction aborts. */
+const UNDOING: ReadonlySet<string> = new Set(['compensating', 'aborting']);
 
 /**
  * The orchestrator's own metrics, read at scrape time: instances by status and mode (from the log, so every
@@ -9,11 +12,39 @@ import { Gauge } from 'prom-client';
  */
 @Injectable()
 export class OrchestratorMetrics implements OnModuleInit {
+  private readonly stepDuration: Histogram<'type' | 'step' | 'outcome'>;
+  private readonly compensations: Counter<'type' | 'mode'>;
+
   constructor(
     private readonly metrics: Metrics,
     private readonly log: SagaLog,
     @Inject(LEADERSHIP) private readonly leadership: LeadershipPort,
-  ) {}
+  ) {
+    this.stepDuration = new Histogram({
+      name: 'saga_step_duration_seconds',
+      help: 'Time from a step command first sent to its outcome recorded (re-sends included), by workflow, step and outcome.',
+      labelNames: ['type', 'step', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [metrics.registry],
+    });
+    this.compensations = new Counter({
+      name: 'saga_compensations_total',
+      help: 'Transactions that started undoing: sagas entering compensating, 2PC transactions entering aborting.',
+      labelNames: ['type', 'mode'],
+      registers: [metrics.registry],
+    });
+  }
+
+  /** The runtime's hooks that feed the step histogram and the compensation counter. */
+  runtimeHooks(): Pick<RuntimeOptions, 'onStepDone' | 'onStatusChange'> {
+    return {
+      onStepDone: (type, step, outcome, seconds) =>
+        this.stepDuration.observe({ type, step, outcome }, seconds),
+      onStatusChange: (type, mode, _from, to) => {
+        if (UNDOING.has(to)) this.compensations.inc({ type, mode });
+      },
+    };
+  }
 
   onModuleInit(): void {
     const log = this.log;
@@ -35,6 +66,25 @@ export class OrchestratorMetrics implements OnModuleInit {
       registers: [this.metrics.registry],
       async collect() {
         this.set(await log.oldestUnsettledSeconds().catch(() => 0));
+      },
+    });
+    new Gauge({
+      name: 'saga_instances_by_step',
+      help: 'Unfinished saga and 2PC instances by workflow, mode, status and the step they wait on.',
+      labelNames: ['type', 'mode', 'status', 'step'],
+      registers: [this.metrics.registry],
+      async collect() {
+        this.reset();
+        const rows = await log.countWaitingByStep().catch(() => []);
+        for (const r of rows) this.set({ type: r.type, mode: r.mode, status: r.status, step: r.step }, r.n);
+      },
+    });
+    new Gauge({
+      name: 'twopc_in_doubt_transactions',
+      help: 'Unfinished 2PC transactions that have not moved for more than 10 s (participants may hold prepared transactions for them).',
+      registers: [this.metrics.registry],
+      async collect() {
+        this.set(await log.countInDoubt(10).catch(() => 0));
       },
     });
     new Gauge({

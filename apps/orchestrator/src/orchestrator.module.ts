@@ -76,15 +76,20 @@ export class OrchestratorModule {
         OrchestratorMetrics,
         {
           provide: SagaRuntime,
-          useFactory: (log: SagaLog, leadership: LeadershipPort, nats: NatsConnectionHolder) =>
+          useFactory: (
+            log: SagaLog,
+            leadership: LeadershipPort,
+            nats: NatsConnectionHolder,
+            metrics: OrchestratorMetrics,
+          ) =>
             new SagaRuntime(
               log,
               leadership,
               natsCommandSender(() => nats.get()),
               [placeOrderSaga(timing), placeOrderTwoPhase(timing)],
-              { logger: new Logger('SagaRuntime') },
+              { logger: new Logger('SagaRuntime'), ...metrics.runtimeHooks() },
             ),
-          inject: [SagaLog, LEADERSHIP, NatsConnectionHolder],
+          inject: [SagaLog, LEADERSHIP, NatsConnectionHolder, OrchestratorMetrics],
         },
         {
           provide: OrchestratorLifecycle,

@@ -26,3 +26,6 @@ export * from './auth/internal-token-keys.js';
 export * from './auth/auth.decorators.js';
 export * from './auth/internal-auth.guard.js';
 export * from './auth/internal-auth.module.js';
+export * from './tracing/tracing.js';
+export * from './tracing/tracing.interceptor.js';
+export * from './messaging/traced-request.js';

@@ -1,10 +1,12 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { HealthController } from './health/health.controller.js';
 import { ReadinessRegistry } from './health/readiness.js';
 import { Metrics, MetricsController } from './metrics/metrics.js';
 import { ProblemFilter } from './http/problem.js';
+import { NatsTracingInterceptor } from './tracing/tracing.interceptor.js';
+import { tracingOn } from './tracing/tracing.js';
 
 /** Injection tokens for what the platform provides to every app. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -33,6 +35,8 @@ export class PlatformModule {
         { provide: APP_FILTER, useClass: ProblemFilter },
         ReadinessRegistry,
         Metrics,
+        // Only with tracing on: an interceptor costs every handler call even when it does nothing.
+        ...(tracingOn ? [{ provide: APP_INTERCEPTOR, useClass: NatsTracingInterceptor }] : []),
       ],
       exports: [APP_CONFIG, APP_LOGGER, APP_IDENTITY, ReadinessRegistry, Metrics],
     };

@@ -13,6 +13,7 @@ import { ReadinessRegistry } from './health/readiness.js';
 import { createLogger, JsonNestLogger, requestContext } from './logging/logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { PlatformModule } from './platform.module.js';
+import { httpServerSpan, startTracing, tracingOn } from './tracing/tracing.js';
 
 export interface AppDefinition<S extends z.ZodObject> {
   /** The app's name, as in `apps/<name>`. */
@@ -72,6 +73,8 @@ export async function runApp<S extends z.ZodObject>(
   }
   const { instanceId } = instanceIdentity(definition.name, config);
   const logger = createLogger(definition.name, instanceId, config.LOG_LEVEL);
+  // Before any module is built: the platform registers its tracing interceptor only when tracing is on.
+  const tracing = startTracing(definition.name, instanceId, environment);
 
   @Module({
     imports: [
@@ -109,6 +112,7 @@ export async function runApp<S extends z.ZodObject>(
     bodyParser: false,
   });
   const metrics = app.get(Metrics);
+  const tracedRequests = new WeakMap<FastifyRequest, ReturnType<typeof httpServerSpan>>();
   const quietRoutes: ReadonlySet<string> = new Set(definition.quietRoutes ?? []);
   const fastify = app.getHttpAdapter().getInstance();
 
@@ -125,6 +129,13 @@ export async function runApp<S extends z.ZodObject>(
   });
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    if (tracingOn) {
+      // A SERVER span per request, child of the caller's traceparent, active while the request is served.
+      const span = httpServerSpan(request.method, request.url, request.headers);
+      tracedRequests.set(request, span);
+      requestContext.run({ requestId: request.id }, () => span.run(done));
+      return;
+    }
     requestContext.run({ requestId: request.id }, done);
   });
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
@@ -132,6 +143,8 @@ export async function runApp<S extends z.ZodObject>(
     const seconds = reply.elapsedTime / 1000;
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: request.method, route }, seconds);
+    const traced = tracingOn ? tracedRequests.get(request) : undefined;
+    traced?.end(route, reply.statusCode);
     // Probes, scrapes and the app's own chatter (lease keep-alives) come every few seconds from every peer:
     // at debug, so that a process at rest writes next to nothing at info.
     // A quiet route's failures (5xx) and slow answers still log at info: those are the ones worth reading.
@@ -149,6 +162,9 @@ export async function runApp<S extends z.ZodObject>(
           url: request.url,
           status: reply.statusCode,
           ms: reply.elapsedTime,
+          ...(traced === undefined
+            ? {}
+            : { traceId: traced.span.spanContext().traceId, spanId: traced.span.spanContext().spanId }),
         },
         'request',
       );
@@ -203,6 +219,7 @@ export async function runApp<S extends z.ZodObject>(
       }, config.SHUTDOWN_GRACE_MS);
       grace.unref();
       await app.close();
+      await tracing.shutdown();
       clearTimeout(grace);
       logger.info('shutdown complete');
     })();

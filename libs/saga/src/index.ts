@@ -84,7 +84,11 @@ export {
   SagaLeadershipEntity,
   orchestratorEntities,
 } from './runtime/log.entities.js';
-export { SagaLog1767225700000, orchestratorMigrations } from './runtime/log.migration.js';
+export {
+  SagaLog1767225700000,
+  SagaTraceContext1767600000000,
+  orchestratorMigrations,
+} from './runtime/log.migration.js';
 export {
   SagaLog,
   FencedError,

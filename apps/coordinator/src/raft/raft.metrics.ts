@@ -1,8 +1,9 @@
 import { Metrics } from '@concord/platform';
 import { Inject, Injectable } from '@nestjs/common';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { CLUSTER_ADMIN, type ClusterAdmin, type ClusterView } from '../api/cluster-admin.js';
 import { WatchStreams } from '../api/watch-streams.js';
+import { raftDiskMetrics, raftProposals } from './raft-binding.js';
 
 const ROLES = ['leader', 'follower', 'learner'] as const;
 
@@ -21,6 +22,25 @@ export class RaftMetrics {
       }
     };
     const registers = [metrics.registry];
+    // Module-level histograms (the WAL and snapshot storage observe them); one registration per registry.
+    for (const histogram of Object.values(raftDiskMetrics)) {
+      try {
+        metrics.registry.registerMetric(histogram);
+      } catch {
+        // already registered on this registry
+      }
+    }
+    new Counter({
+      name: 'raft_proposals_total',
+      help: 'Proposals this node made as leader (writes and member changes), by outcome: applied or failed.',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ outcome: 'applied' }, raftProposals.applied);
+        this.inc({ outcome: 'failed' }, raftProposals.failed);
+      },
+    });
     new Gauge({
       name: 'raft_role',
       help: "This node's Raft role: 1 for the current one (leader, follower or learner), 0 for the others.",

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LoggerService } from '@nestjs/common';
 import { type DestinationStream, pino, type Logger } from 'pino';
+import { activeTraceIds } from '../tracing/tracing.js';
 
 /** The request being served, so that every log line written while serving it carries its id. */
 export interface RequestContext {
@@ -27,9 +28,14 @@ export function createLogger(
       messageKey: 'msg',
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // The request id, and with tracing on the active span's trace and span ids (W3C hex), on every line.
       mixin: () => {
         const requestId = currentRequestId();
-        return requestId === undefined ? {} : { requestId };
+        const ids = activeTraceIds();
+        if (ids === undefined) return requestId === undefined ? {} : { requestId };
+        return requestId === undefined
+          ? { traceId: ids.traceId, spanId: ids.spanId }
+          : { requestId, traceId: ids.traceId, spanId: ids.spanId };
       },
     },
     destination,

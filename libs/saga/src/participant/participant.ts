@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
 import { DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import type { CommandEnvelope, Decide, Prepare, Prepared, Reply } from '@concord/contracts';
+import { SpanKind, tracingOn, withSpan } from '@concord/platform';
 import { gidLiteral, parseGid } from './gid.js';
 import type { FenceStatus, InboxKind } from './participant.entities.js';
 
@@ -180,6 +181,34 @@ export class Participant implements OnApplicationShutdown {
     fence: { step: string; status: FenceStatus },
     body: (fence: 'inserted' | FenceStatus, runner: QueryRunner, client: PgClient) => Promise<Reply<R>>,
   ): Promise<Reply<R>> {
+    if (tracingOn)
+      return this.sqlSpan(`transaction ${kind}`, env.step, () => this.runCommand(env, kind, fence, body));
+    return this.runCommand(env, kind, fence, body);
+  }
+
+  /** One local transaction in a CLIENT span (only called with tracing on). */
+  private sqlSpan<T>(operation: string, step: string, work: () => Promise<T>): Promise<T> {
+    return withSpan(
+      `pg ${operation}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'db.system.name': 'postgresql',
+          'db.operation.name': operation,
+          'concord.service': this.service,
+          'concord.saga.step': step,
+        },
+      },
+      work,
+    );
+  }
+
+  private async runCommand<R>(
+    env: CommandEnvelope<unknown>,
+    kind: InboxKind,
+    fence: { step: string; status: FenceStatus },
+    body: (fence: 'inserted' | FenceStatus, runner: QueryRunner, client: PgClient) => Promise<Reply<R>>,
+  ): Promise<Reply<R>> {
     this.admit(env);
     const runner = this.dataSource.createQueryRunner();
     const client = (await runner.connect()) as PgClient;
@@ -288,6 +317,14 @@ export class Participant implements OnApplicationShutdown {
     env: CommandEnvelope<Prepare<unknown>>,
     work: (em: EntityManager) => Promise<Reply<R>>,
   ): Promise<Reply<Prepared>> {
+    if (tracingOn) return this.sqlSpan('prepare transaction', env.step, () => this.runPrepare(env, work));
+    return this.runPrepare(env, work);
+  }
+
+  private async runPrepare<R>(
+    env: CommandEnvelope<Prepare<unknown>>,
+    work: (em: EntityManager) => Promise<Reply<R>>,
+  ): Promise<Reply<Prepared>> {
     const gid = this.ownGid(env.payload.gid);
     this.admit(env);
     const seen = await this.dataSource.query<
@@ -375,12 +412,16 @@ export class Participant implements OnApplicationShutdown {
 
   /** 2PC phase two, commit. Idempotent: an already committed gid answers ok again. */
   async commitPrepared(env: CommandEnvelope<Decide>): Promise<Reply<null>> {
-    return this.decide(this.ownGid(env.payload.gid), 'commit');
+    const gid = this.ownGid(env.payload.gid);
+    if (tracingOn) return this.sqlSpan('commit prepared', env.step, () => this.decide(gid, 'commit'));
+    return this.decide(gid, 'commit');
   }
 
   /** 2PC phase two, abort. Idempotent; an abort that overtakes its prepare fences the late prepare out. */
   async abortPrepared(env: CommandEnvelope<Decide>): Promise<Reply<null>> {
-    return this.decide(this.ownGid(env.payload.gid), 'abort');
+    const gid = this.ownGid(env.payload.gid);
+    if (tracingOn) return this.sqlSpan('rollback prepared', env.step, () => this.decide(gid, 'abort'));
+    return this.decide(gid, 'abort');
   }
 
   /**

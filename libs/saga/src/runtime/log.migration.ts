@@ -64,4 +64,17 @@ export class SagaLog1767225700000 implements MigrationInterface {
   }
 }
 
-export const orchestratorMigrations = [SagaLog1767225700000];
+/** The W3C `traceparent` of an instance's span, so that a run resumed after a crash continues the same trace. */
+export class SagaTraceContext1767600000000 implements MigrationInterface {
+  readonly name = 'SagaTraceContext1767600000000';
+
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE saga_instance ADD COLUMN trace_context text');
+  }
+
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.query('ALTER TABLE saga_instance DROP COLUMN trace_context');
+  }
+}
+
+export const orchestratorMigrations = [SagaLog1767225700000, SagaTraceContext1767600000000];

@@ -29,6 +29,8 @@ export interface InstanceRecord {
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** W3C `traceparent` of the instance's span when it was created with tracing on: a resumed run continues it. */
+  readonly traceContext?: string | null;
 }
 
 export interface StepRecord {
@@ -131,6 +133,7 @@ interface InstanceRow {
   version: number;
   created_at: Date;
   updated_at: Date;
+  trace_context: string | null;
 }
 
 function toInstance(row: InstanceRow): InstanceRecord {
@@ -148,6 +151,7 @@ function toInstance(row: InstanceRow): InstanceRecord {
     version: row.version,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
+    traceContext: row.trace_context,
   };
 }
 
@@ -164,7 +168,7 @@ interface StepRow {
 }
 
 const instanceColumns =
-  'id, type, mode, status, reason, input, state, idempotency_key, request_hash, fencing_token, version, created_at, updated_at';
+  'id, type, mode, status, reason, input, state, idempotency_key, request_hash, fencing_token, version, created_at, updated_at, trace_context';
 
 /**
  * The orchestrator's repository: the only code that touches its tables. Every write of an instance is one
@@ -254,6 +258,7 @@ export class SagaLog {
       input: unknown;
       state: WorkflowStateBase;
       idempotencyKey: string | null;
+      traceContext?: string | null;
     },
     events: readonly LifecycleEvent[],
     fencingToken: number,
@@ -265,8 +270,8 @@ export class SagaLog {
       `WITH lead AS (SELECT fencing_token FROM saga_leadership WHERE id = 1),
        ins AS (
          INSERT INTO saga_instance (id, type, mode, status, reason, input, state, idempotency_key, request_hash,
-                                    fencing_token, version, updated_at)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, now()
+                                    fencing_token, version, updated_at, trace_context)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, now(), $13
          WHERE $10 >= (SELECT fencing_token FROM lead)
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${instanceColumns}),
        steps AS (
@@ -293,6 +298,7 @@ export class SagaLog {
         fencingToken,
         stepsJson(started),
         eventsJson(events),
+        instance.traceContext ?? null,
       ],
     );
     const row = rows[0];
@@ -589,6 +595,29 @@ export class SagaLog {
       'SELECT status, count(*)::int AS n FROM saga_instance GROUP BY status',
     );
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
+  /** Unfinished instances by type, mode, status and the step they wait on (a step row still `started`). */
+  async countWaitingByStep(): Promise<
+    Array<{ type: string; mode: string; status: string; step: string; n: number }>
+  > {
+    return this.dataSource.query(
+      `SELECT i.type, i.mode, i.status, COALESCE(s.step, '-') AS step, count(*)::int AS n
+         FROM saga_instance i LEFT JOIN saga_step s ON s.saga_id = i.id AND s.status = 'started'
+        WHERE i.status NOT IN ('completed', 'compensated', 'committed', 'aborted', 'failed')
+        GROUP BY i.type, i.mode, i.status, COALESCE(s.step, '-')`,
+    );
+  }
+
+  /** Unfinished 2PC instances that have not moved for `olderThanSeconds` (in doubt). */
+  async countInDoubt(olderThanSeconds: number): Promise<number> {
+    const rows = await this.dataSource.query<Array<{ n: number }>>(
+      `SELECT count(*)::int AS n FROM saga_instance
+        WHERE mode = '2pc' AND status NOT IN ('committed', 'aborted', 'failed')
+          AND updated_at < now() - make_interval(secs => $1)`,
+      [olderThanSeconds],
+    );
+    return rows[0]?.n ?? 0;
   }
 
   /** Seconds since the least recently updated unsettled instance last moved (0 when every one is settled). */

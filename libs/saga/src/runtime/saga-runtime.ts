@@ -9,6 +9,7 @@ import {
   type Workflow,
   type WorkflowStateBase,
 } from '../definition/workflow.js';
+import { SpanKind, traceApi, traceContextApi, tracingOn, withSpan } from '@concord/platform';
 import type { CommandSender } from '../transport/nest-nats.js';
 import type { LeadershipPort } from './leadership.js';
 import {
@@ -22,6 +23,19 @@ import {
   type StartedStep,
   type StepOutcome,
 } from './saga-log.js';
+import { type InstanceTrace, resumeInstanceTrace, startInstanceTrace, twoPhaseName } from './saga-tracing.js';
+
+/** A SQL statement of the log in a CLIENT span (only called with tracing on). */
+function sqlSpan<T>(operation: string, work: () => Promise<T>): Promise<T> {
+  return withSpan(
+    `saga_log ${operation}`,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { 'db.system.name': 'postgresql', 'db.operation.name': operation },
+    },
+    work,
+  );
+}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyWorkflow = Workflow<any, WorkflowStateBase> & {
@@ -41,6 +55,10 @@ export interface RuntimeOptions {
   readonly resumeConcurrencyMax?: number;
   /** Called once an instance reached a finished state, after that state was written (metrics, benchmarks). */
   readonly onFinished?: (id: string, status: string, reason: string | undefined) => void;
+  /** Called once a step's outcome was written: its duration from first send to answer (metrics). */
+  readonly onStepDone?: (type: string, step: string, status: StepOutcome['status'], seconds: number) => void;
+  /** Called once a transition that changed the instance's status was written (metrics: compensations...). */
+  readonly onStatusChange?: (type: string, mode: 'saga' | '2pc', from: string, to: string) => void;
 }
 
 export class UnknownWorkflowError extends Error {
@@ -126,15 +144,28 @@ export class SagaRuntime {
     const id = randomUUID();
     const state = workflow.start(input, id);
     const started = startedSteps(id, workflow.outstanding(state));
-    const outcome = await this.guard(
+    const trace = tracingOn ? startInstanceTrace(type, mode, id) : undefined;
+    const create = () =>
       this.log.create(
-        { id, type, mode, input, state, idempotencyKey },
+        { id, type, mode, input, state, idempotencyKey, traceContext: trace?.traceparent ?? null },
         [this.event(id, 1, 0, type, 'started', { mode, status: state.status })],
         this.leadership.fencingToken(),
         started,
-      ),
-    );
-    if (outcome.kind === 'created') this.drive(outcome.instance, started);
+      );
+    let outcome: CreateOutcome;
+    try {
+      outcome = await this.guard(
+        trace === undefined ? create() : traceContextApi.with(trace.context, () => sqlSpan('create', create)),
+      );
+    } catch (error) {
+      trace?.span.end();
+      throw error;
+    }
+    if (outcome.kind === 'created') this.drive(outcome.instance, started, trace);
+    else if (trace !== undefined) {
+      trace.span.setAttribute('concord.saga.outcome', outcome.kind);
+      trace.span.end();
+    }
     return outcome;
   }
 
@@ -279,6 +310,14 @@ export class SagaRuntime {
     this.options.onFinished?.(id, status, reason);
   }
 
+  stepDone(type: string, step: string, status: StepOutcome['status'], startedAtMs: number): void {
+    this.options.onStepDone?.(type, step, status, (this.clock() - startedAtMs) / 1000);
+  }
+
+  statusChanged(type: string, mode: 'saga' | '2pc', from: string, to: string): void {
+    this.options.onStatusChange?.(type, mode, from, to);
+  }
+
   /** A FencedError ends this instance's term: stop driving and tell the leadership port. */
   async guard<T>(write: Promise<T>): Promise<T> {
     try {
@@ -293,12 +332,29 @@ export class SagaRuntime {
     }
   }
 
-  private drive(instance: InstanceRecord, started: readonly StartedStep[] = []): InstanceDriver | undefined {
-    if (this.drivers.has(instance.id) || isFinished(instance.state)) return undefined;
+  private drive(
+    instance: InstanceRecord,
+    started: readonly StartedStep[] = [],
+    trace?: InstanceTrace,
+  ): InstanceDriver | undefined {
+    if (this.drivers.has(instance.id) || isFinished(instance.state)) {
+      trace?.span.end();
+      return undefined;
+    }
     const driver = new InstanceDriver(
       this,
       instance,
       started,
+      tracingOn
+        ? (trace ??
+            resumeInstanceTrace(
+              instance.type,
+              instance.mode,
+              instance.id,
+              instance.traceContext ?? null,
+              instance.version,
+            ))
+        : undefined,
       this.stopping.signal,
       this.random,
       this.logger,
@@ -324,6 +380,7 @@ class InstanceDriver {
     private readonly runtime: SagaRuntime,
     private readonly instance: InstanceRecord,
     started: readonly StartedStep[],
+    private readonly trace: InstanceTrace | undefined,
     private readonly signal: AbortSignal,
     private readonly random: () => number,
     private readonly logger: { warn(message: string): void },
@@ -334,11 +391,19 @@ class InstanceDriver {
     this.workflow = runtime.workflowOf(instance);
     const now = runtime.now();
     for (const step of started) this.startedAtMs.set(step.key, now);
-    this.done = this.run().catch((error: unknown) => {
-      if (!(error instanceof FencedError) && !this.signal.aborted) {
-        this.logger.warn(`saga ${instance.id} driver stopped: ${(error as Error).message}`);
-      }
-    });
+    const run = trace === undefined ? this.run() : traceContextApi.with(trace.context, () => this.run());
+    this.done = run
+      .catch((error: unknown) => {
+        if (!(error instanceof FencedError) && !this.signal.aborted) {
+          this.logger.warn(`saga ${instance.id} driver stopped: ${(error as Error).message}`);
+        }
+      })
+      .finally(() => {
+        if (trace === undefined) return;
+        trace.span.setAttribute('concord.saga.status', this.state.status);
+        if (!isFinished(this.state)) trace.span.addEvent('stopped before finishing');
+        trace.span.end();
+      });
   }
 
   private get running(): boolean {
@@ -349,7 +414,11 @@ class InstanceDriver {
     while (this.running) {
       const commands = this.workflow.outstanding(this.state);
       if (commands.length === 0) return;
-      await Promise.all(commands.map((command) => this.execute(command)));
+      const batch = () => Promise.all(commands.map((command) => this.execute(command)));
+      // A 2PC batch is one phase (every prepare, then every commit or abort, then the settle).
+      if (tracingOn && this.instance.mode === '2pc') {
+        await withSpan(`2pc ${twoPhaseName(commands)}`, {}, batch);
+      } else await batch();
     }
   }
 
@@ -357,7 +426,16 @@ class InstanceDriver {
     return this.workflow.outstanding(this.state).some((c) => c.key === key);
   }
 
-  private async execute(command: OutboundCommand): Promise<void> {
+  private execute(command: OutboundCommand): Promise<void> {
+    if (!tracingOn) return this.executeCommand(command);
+    return withSpan(
+      `step ${command.step}`,
+      { attributes: { 'concord.saga.step': command.step, 'concord.saga.key': command.key } },
+      () => this.executeCommand(command),
+    );
+  }
+
+  private async executeCommand(command: OutboundCommand): Promise<void> {
     const messageId = messageIdOf(this.instance.id, command.key);
     // Written with the transition that made the command outstanding; a resumed instance reads (or writes) it.
     const startedAtMs =
@@ -373,6 +451,7 @@ class InstanceDriver {
           reply: null,
           attempts,
         });
+        this.runtime.stepDone(this.instance.type, command.step, 'gave-up', startedAtMs);
         return;
       }
       attempts += 1;
@@ -388,7 +467,13 @@ class InstanceDriver {
           payload: command.payload,
         };
         reply = await this.runtime.send(command.subject, envelope as never, timeoutMs);
-      } catch {
+      } catch (error) {
+        if (tracingOn) {
+          traceApi.getActiveSpan()?.addEvent('re-send', {
+            attempt: attempts,
+            'exception.message': (error as Error).message,
+          });
+        }
         // Lost, late, no responder or a handler error: the same message goes again after a backoff.
         await this.pause(retryDelayMs(command.retry, attempts, this.random()));
         continue;
@@ -399,6 +484,12 @@ class InstanceDriver {
         reply,
         attempts,
       });
+      this.runtime.stepDone(
+        this.instance.type,
+        command.step,
+        reply.ok ? 'succeeded' : 'refused',
+        startedAtMs,
+      );
       return;
     }
   }
@@ -444,21 +535,24 @@ class InstanceDriver {
       const rebuildable =
         (outcome?.status === 'succeeded' || outcome?.status === 'refused') &&
         !(this.workflow.mustPersist?.(this.state, next) ?? false);
-      try {
-        this.version = await this.runtime.guard(
-          this.runtime.log.transition(
-            this.instance.id,
-            this.version,
-            next,
-            outcome,
-            events,
-            this.runtime.leadership.fencingToken(),
-            started,
-            !rebuildable,
-          ),
+      const transition = () =>
+        this.runtime.log.transition(
+          this.instance.id,
+          this.version,
+          next,
+          outcome,
+          events,
+          this.runtime.leadership.fencingToken(),
+          started,
+          !rebuildable,
         );
+      try {
+        this.version = await this.runtime.guard(tracingOn ? sqlSpan('transition', transition) : transition());
         const now = this.runtime.now();
         for (const step of started) this.startedAtMs.set(step.key, now);
+        if (next.status !== this.state.status) {
+          this.runtime.statusChanged(this.instance.type, this.instance.mode, this.state.status, next.status);
+        }
         this.state = next;
         if (isFinished(next)) this.runtime.finished(this.instance.id, next.status, next.reason);
         return;

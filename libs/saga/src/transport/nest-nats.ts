@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ReplyOf, RequestOf, Subject } from '@concord/contracts';
+import { tracedNatsRequest, tracingOn } from '@concord/platform';
 import { ReplyMux } from './reply-mux.js';
 
 /**
@@ -51,7 +52,12 @@ export function natsCommandSender(
 ): CommandSender {
   return async <S extends Subject>(subject: S, payload: RequestOf<S>, timeoutMs: number) => {
     const nc = await connection();
-    const message = await mux.request(nc, subject, encodeNestRequest(subject, payload), timeoutMs);
+    const data = encodeNestRequest(subject, payload);
+    const message = tracingOn
+      ? await tracedNatsRequest(nc, subject, data, timeoutMs, (headers) =>
+          mux.request(nc, subject, data, timeoutMs, headers),
+        )
+      : await mux.request(nc, subject, data, timeoutMs);
     return decodeNestReply(subject, message.string()) as ReplyOf<S>;
   };
 }
