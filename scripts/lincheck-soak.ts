@@ -203,24 +203,32 @@ async function admin(url: string, method: string, route: string, body?: unknown)
 
 /** Removes a follower, wipes it, and adds it back under its id as a learner, then promotes it. */
 async function replaceMember(cluster: CoordinatorCluster, victim: CoordinatorNode): Promise<void> {
-  const leader = await cluster.leader();
-  const removed = await admin(leader.url, 'DELETE', `/v1/cluster/members/${victim.id}`);
+  const removed = await admin((await cluster.leader()).url, 'DELETE', `/v1/cluster/members/${victim.id}`);
   if (removed.status !== 200) throw new Error(`remove ${victim.id}: ${removed.status}`);
   await victim.proc.stop(5_000);
   const fresh = await cluster.join(victim.id);
-  const added = await admin((await cluster.leader()).url, 'POST', '/v1/cluster/members', {
-    id: victim.id,
-    peerAddress: `127.0.0.1:${fresh.peerPort}`,
-    apiUrl: fresh.url,
-  });
-  if (added.status !== 202) throw new Error(`add ${victim.id}: ${added.status}`);
+  // Retried until it is in (a leader change may lose the first attempt): a run must not go on with a
+  // member short. 409: an earlier attempt went through.
   await waitFor(
     async () => {
-      const response = await admin(
-        (await cluster.leader()).url,
-        'POST',
-        `/v1/cluster/members/${victim.id}/promote`,
-      ).catch(() => undefined);
+      const leader = await cluster.leader().catch(() => undefined);
+      if (leader === undefined) return false;
+      const added = await admin(leader.url, 'POST', '/v1/cluster/members', {
+        id: victim.id,
+        peerAddress: `127.0.0.1:${fresh.peerPort}`,
+        apiUrl: fresh.url,
+      }).catch(() => undefined);
+      return added?.status === 202 || added?.status === 409;
+    },
+    { timeoutMs: 120_000, intervalMs: 1_000, description: `${victim.id} added back` },
+  );
+  await waitFor(
+    async () => {
+      const leader = await cluster.leader().catch(() => undefined);
+      if (leader === undefined) return false;
+      const response = await admin(leader.url, 'POST', `/v1/cluster/members/${victim.id}/promote`).catch(
+        () => undefined,
+      );
       return response?.status === 200;
     },
     { timeoutMs: 60_000, intervalMs: 500, description: `${victim.id} promoted after catching up` },
