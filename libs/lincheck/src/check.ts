@@ -73,17 +73,18 @@ function checkOperations(history: readonly HistoryOperation[], options: CheckOpt
       const original = new Map(settled.map((op, i) => [op, ops[i] as HistoryOperation]));
       const longestPrefix = found.order.map((op) => original.get(op) ?? op);
       const placed = new Set(longestPrefix);
+      const unplaced = ops.filter(
+        (op, i) =>
+          model.matters(settled[i] as HistoryOperation) &&
+          (settled[i] as HistoryOperation).return !== null &&
+          !placed.has(op),
+      );
       failure = {
         key,
         verdict: found.verdict,
         operations: settled.filter((op) => model.matters(op)).length,
         longestPrefix,
-        stuck: ops.filter(
-          (op, i) =>
-            model.matters(settled[i] as HistoryOperation) &&
-            (settled[i] as HistoryOperation).return !== null &&
-            !placed.has(op),
-        ),
+        stuck: blocking(model, found.order, unplaced, original),
       };
     }
     if (found.verdict === 'not-linearizable') break;
@@ -97,6 +98,41 @@ function checkOperations(history: readonly HistoryOperation[], options: CheckOpt
     steps,
     ...(failure === undefined ? {} : { failure }),
   };
+}
+
+/**
+ * Of the known operations the longest prefix leaves out, the ones that hold it up. The search refuses
+ * to leave a state that cannot come back while an operation needing it is unplaced (`Model.requires`),
+ * so its prefixes stop where such an operation could no longer be placed: the operations needing a
+ * state the prefix passed through and left (a stale read), then those needing the state it ends in.
+ * When there are none, every operation left out.
+ */
+function blocking(
+  model: ReturnType<typeof registerModelFor>,
+  order: readonly HistoryOperation[],
+  unplaced: readonly HistoryOperation[],
+  original: ReadonlyMap<HistoryOperation, HistoryOperation>,
+): HistoryOperation[] {
+  const settledOf = new Map([...original].map(([settled, recorded]) => [recorded, settled]));
+  const visited = [model.stateKey(model.init)];
+  let state: string | null | undefined = model.init;
+  for (const op of order) {
+    state = state === undefined ? undefined : model.step(state, op);
+    if (state !== undefined) visited.push(model.stateKey(state));
+  }
+  const last = visited[visited.length - 1];
+  const left = new Set(visited.slice(0, -1).filter((s) => s !== last));
+  const needs = (op: HistoryOperation) => {
+    const needed = model.requires?.(settledOf.get(op) ?? op);
+    return needed !== undefined && model.unrepeatable?.(needed) === true ? needed : undefined;
+  };
+  const stale = unplaced.filter((op) => {
+    const needed = needs(op);
+    return needed !== undefined && left.has(needed);
+  });
+  if (stale.length > 0) return stale;
+  const waiting = unplaced.filter((op) => needs(op) === last && last !== undefined);
+  return waiting.length > 0 ? waiting : [...unplaced];
 }
 
 /** Operations on different keys commute, so each key is checked on its own (P-compositionality). */
