@@ -202,9 +202,21 @@ async function admin(url: string, method: string, route: string, body?: unknown)
 }
 
 /** Removes a follower, wipes it, and adds it back under its id as a learner, then promotes it. */
+/** The member ids in the leader's configuration. */
+async function memberIds(leader: CoordinatorNode): Promise<string[]> {
+  const response = await admin(leader.url, 'GET', '/v1/cluster');
+  if (!response.ok) throw new Error(`GET /v1/cluster on ${leader.id}: ${response.status}`);
+  const view = (await response.json()) as { members: { id: string }[] };
+  return view.members.map((m) => m.id);
+}
+
 async function replaceMember(cluster: CoordinatorCluster, victim: CoordinatorNode): Promise<void> {
+  // A removal whose answer was lost (a 503 on a leader change after the entry committed) has still
+  // removed the member: go on to add it back rather than leave the cluster a member short.
   const removed = await admin((await cluster.leader()).url, 'DELETE', `/v1/cluster/members/${victim.id}`);
-  if (removed.status !== 200) throw new Error(`remove ${victim.id}: ${removed.status}`);
+  if (removed.status !== 200 && (await memberIds(await cluster.leader())).includes(victim.id)) {
+    throw new Error(`remove ${victim.id}: ${removed.status}`);
+  }
   await victim.proc.stop(5_000);
   const fresh = await cluster.join(victim.id);
   // Retried until it is in (a leader change may lose the first attempt): a run must not go on with a
@@ -297,7 +309,10 @@ async function main(): Promise<void> {
         }
         case 'membership': {
           const leader = await cluster.leader();
-          const follower = live().find((n) => n.id !== leader.id);
+          // A follower in the leader's configuration (a node left out by an earlier failed change
+          // is not one).
+          const members = await memberIds(leader);
+          const follower = live().find((n) => n.id !== leader.id && members.includes(n.id));
           if (follower === undefined) continue;
           await replaceMember(cluster, follower);
           faults.push(`membership ${follower.id}`);
