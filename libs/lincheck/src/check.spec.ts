@@ -161,8 +161,8 @@ describe('checkKv: keys, reports and limits', () => {
     ]);
     expect(result.linearizable).toBe(false);
     expect(result.failure?.key).toBe('y');
-    // put a, and no further: leaving 'a' (written once) with its read unplaced is a dead end.
-    expect(result.failure?.longestPrefix).toHaveLength(1);
+    // 'b' was written after 'a' and before the read: stale without a search, so no prefix.
+    expect(result.failure?.longestPrefix).toHaveLength(0);
     expect(result.failure?.stuck).toEqual([stale]);
   });
 
@@ -241,6 +241,23 @@ describe('checkKv: reductions for histories with many unknown outcomes', () => {
     expect(result.failure?.stuck.map((op) => op.op)).toEqual(['get']);
     // The same read before the writes returned is fine.
     expect(verdict([put('a', 0, 1), ...writes, get('a', 2.5, 5)])).toBe('linearizable');
+  });
+
+  it('finds a stale read in the middle of a long history without a search', () => {
+    // 'a' written once, then 'b' written after that returned and before the read was called: the read
+    // of 'a' is stale whatever comes before or after, found without exploring the 2,000 operations.
+    const before = Array.from({ length: 1_000 }, (_, i) => put(`p${i}`, 10 + i, 10.5 + i));
+    const after = Array.from({ length: 1_000 }, (_, i) => put(`q${i}`, 2_000 + i, 2_000.5 + i));
+    const stale = get('a', 1_500, 1_501);
+    const result = checkKv([...before, put('a', 1_100, 1_101), put('b', 1_200, 1_201), stale, ...after]);
+    expect(result.verdict).toBe('not-linearizable');
+    expect(result.steps).toBe(0);
+    expect(result.failure?.stuck).toEqual([stale]);
+    // With 'b' concurrent with the write of 'a' (it may go first) the read is not stale.
+    const concurrent = [...before, put('a', 1_100, 1_201), put('b', 1_150, 1_201), get('a', 1_500, 1_501)];
+    expect(verdict(concurrent)).toBe('linearizable');
+    // Nor when 'a' is written twice.
+    expect(verdict([put('a', 0, 1), put('b', 2, 3), put('a', 2, 3), get('a', 4, 5)])).toBe('linearizable');
   });
 
   it('does not cut off a value written twice: it may come back', () => {

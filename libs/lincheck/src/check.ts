@@ -1,5 +1,5 @@
 import { validateOperation, type History, type HistoryOperation, type KvOperation } from './history.js';
-import { settleObservedWrites } from './infer.js';
+import { settleObservedWrites, staleObservation } from './infer.js';
 import { registerModelFor } from './model.js';
 import { searchLinearization, type Verdict } from './search.js';
 
@@ -64,6 +64,18 @@ function checkOperations(history: readonly HistoryOperation[], options: CheckOpt
     const initialValue = options.initialValue ?? null;
     const settled = settleObservedWrites(ops, initialValue);
     const model = registerModelFor(settled, initialValue);
+    const stale = staleObservation(settled, initialValue);
+    if (stale !== undefined) {
+      // A read of a value certainly overwritten before it was called: no search needed.
+      failure = {
+        key,
+        verdict: 'not-linearizable',
+        operations: settled.filter((op) => model.matters(op)).length,
+        longestPrefix: [],
+        stuck: [ops[settled.indexOf(stale)] as HistoryOperation],
+      };
+      break;
+    }
     const found = searchLinearization(model, settled, { deadline, now });
     steps += found.steps;
     if (found.verdict === 'linearizable') continue;
