@@ -149,8 +149,9 @@ async function startCoordinatorClusterOnce(
             }).catch(() => undefined);
             if (response?.ok !== true) continue;
             const view = (await response.json()) as { leader: string | null };
-            const leader = view.leader === null ? undefined : nodes.find((m) => m.id === view.leader);
-            if (leader !== undefined && leader.proc.exit === undefined) return leader;
+            // A member removed and added back has a stopped namesake earlier in the list: take the live one.
+            const leader = nodes.find((m) => m.id === view.leader && m.proc.exit === undefined);
+            if (leader !== undefined) return leader;
           }
           return undefined;
         },

@@ -161,7 +161,8 @@ describe('checkKv: keys, reports and limits', () => {
     ]);
     expect(result.linearizable).toBe(false);
     expect(result.failure?.key).toBe('y');
-    expect(result.failure?.longestPrefix).toHaveLength(2);
+    // 'b' was written after 'a' and before the read: stale without a search, so no prefix.
+    expect(result.failure?.longestPrefix).toHaveLength(0);
     expect(result.failure?.stuck).toEqual([stale]);
   });
 
@@ -184,5 +185,84 @@ describe('checkKv: keys, reports and limits', () => {
     expect(() => checkKv([put('a', 5, 4)])).toThrow(InvalidOperationError);
     expect(() => checkKv([op({ op: 'cas', key: 'k', value: 'a' }, 0, 1)])).toThrow(/expect/);
     expect(() => checkKv([op({ op: 'get', key: 'k' }, 0, 1)])).toThrow(/result/);
+  });
+});
+
+// The reductions that let the checker decide a coordinator's histories (docs/lincheck.md, "At scale"),
+// each with the case that would break it if it were done naively.
+describe('checkKv: reductions for histories with many unknown outcomes', () => {
+  it('drops a read of unknown outcome: it changed nothing, whatever it would have read', () => {
+    expect(verdict([put('a', 0, 1), get('never written', 2, null), get('a', 3, 4)])).toBe('linearizable');
+  });
+
+  it('keeps an unobserved write of unknown outcome: a failed compare-and-set may need it to have landed', () => {
+    // Nobody reads 'x', but the cas expecting 'a' failed after 'a' was written: only the unknown put
+    // of 'x' in between explains that. Treating unobserved unknown writes as never applied would call
+    // this history a violation.
+    const history = [put('a', 0, 1), put('x', 2, null), cas('a', 'b', false, 3, 4)];
+    expect(verdict(history)).toBe('linearizable');
+    expect(verdict([put('a', 0, 1), cas('a', 'b', false, 3, 4)])).toBe('not-linearizable');
+  });
+
+  it('counts unobserved writes of unknown outcome: each takes effect at most once', () => {
+    // Two failed compare-and-sets, each needing the value moved off a value written once: two
+    // unobserved unknown writes (one class, counted) are needed, one is not enough.
+    const needsTwo = (unknownWrites: KvOperation[]) => [
+      put('a', 0, 1),
+      ...unknownWrites,
+      cas('a', 'c', false, 3, 4),
+      put('b', 5, 6),
+      cas('b', 'c', false, 7, 8),
+    ];
+    expect(verdict(needsTwo([put('x1', 2, null)]))).toBe('not-linearizable');
+    expect(verdict(needsTwo([put('x1', 2, null), put('x2', 2, null)]))).toBe('linearizable');
+    expect(verdict(needsTwo([put('x1', 2, null), put('x2', 6.5, null)]))).toBe('linearizable');
+    // Called only after the second cas returned: too late for it.
+    expect(verdict(needsTwo([put('x1', 2, null), put('x2', 9, null)]))).toBe('not-linearizable');
+  });
+
+  it('lets at most one compare-and-set of unknown outcome leave a value written once', () => {
+    // Both expect 'a'; once one swapped, 'a' never comes back, so the other cannot swap after it.
+    const base = [put('a', 0, 1), cas('a', 'b1', true, 2, null), cas('a', 'b2', true, 2, null)];
+    expect(verdict([...base, get('b1', 3, 4)])).toBe('linearizable');
+    expect(verdict([...base, get('b2', 3, 4)])).toBe('linearizable');
+    expect(verdict([...base, get('b1', 3, 4), get('b2', 5, 6)])).toBe('not-linearizable');
+    // Written twice, 'a' may come back: then both can swap, one after the other.
+    expect(verdict([...base, get('b1', 3, 4), put('a', 5, 6), get('b2', 7, 8)])).toBe('linearizable');
+  });
+
+  it('cuts off an order that leaves a value written once while a read of it is unplaced', () => {
+    // A stale read of 'a' after 14 concurrent writes of distinct values: without the cut-off the
+    // search tries every set of them first (2^14 configurations), with it a few steps.
+    const writes = Array.from({ length: 14 }, (_, i) => put(`w${i}`, 2, 3));
+    const result = checkKv([put('a', 0, 1), ...writes, get('a', 4, 5)]);
+    expect(result.verdict).toBe('not-linearizable');
+    expect(result.steps).toBeLessThan(100);
+    expect(result.failure?.stuck.map((op) => op.op)).toEqual(['get']);
+    // The same read before the writes returned is fine.
+    expect(verdict([put('a', 0, 1), ...writes, get('a', 2.5, 5)])).toBe('linearizable');
+  });
+
+  it('finds a stale read in the middle of a long history without a search', () => {
+    // 'a' written once, then 'b' written after that returned and before the read was called: the read
+    // of 'a' is stale whatever comes before or after, found without exploring the 2,000 operations.
+    const before = Array.from({ length: 1_000 }, (_, i) => put(`p${i}`, 10 + i, 10.5 + i));
+    const after = Array.from({ length: 1_000 }, (_, i) => put(`q${i}`, 2_000 + i, 2_000.5 + i));
+    const stale = get('a', 1_500, 1_501);
+    const result = checkKv([...before, put('a', 1_100, 1_101), put('b', 1_200, 1_201), stale, ...after]);
+    expect(result.verdict).toBe('not-linearizable');
+    expect(result.steps).toBe(0);
+    expect(result.failure?.stuck).toEqual([stale]);
+    // With 'b' concurrent with the write of 'a' (it may go first) the read is not stale.
+    const concurrent = [...before, put('a', 1_100, 1_201), put('b', 1_150, 1_201), get('a', 1_500, 1_501)];
+    expect(verdict(concurrent)).toBe('linearizable');
+    // Nor when 'a' is written twice.
+    expect(verdict([put('a', 0, 1), put('b', 2, 3), put('a', 2, 3), get('a', 4, 5)])).toBe('linearizable');
+  });
+
+  it('does not cut off a value written twice: it may come back', () => {
+    expect(verdict([put('a', 0, 1), put('b', 2, 3), put('a', 4, 5), get('a', 6, 7), get('b', 2, 7)])).toBe(
+      'linearizable',
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { validateOperation, type History, type HistoryOperation, type KvOperation } from './history.js';
-import { settleObservedWrites } from './infer.js';
+import { settleObservedWrites, staleObservation } from './infer.js';
 import { registerModelFor } from './model.js';
 import { searchLinearization, type Verdict } from './search.js';
 
@@ -64,6 +64,18 @@ function checkOperations(history: readonly HistoryOperation[], options: CheckOpt
     const initialValue = options.initialValue ?? null;
     const settled = settleObservedWrites(ops, initialValue);
     const model = registerModelFor(settled, initialValue);
+    const stale = staleObservation(settled, initialValue);
+    if (stale !== undefined) {
+      // A read of a value certainly overwritten before it was called: no search needed.
+      failure = {
+        key,
+        verdict: 'not-linearizable',
+        operations: settled.filter((op) => model.matters(op)).length,
+        longestPrefix: [],
+        stuck: [ops[settled.indexOf(stale)] as HistoryOperation],
+      };
+      break;
+    }
     const found = searchLinearization(model, settled, { deadline, now });
     steps += found.steps;
     if (found.verdict === 'linearizable') continue;
@@ -73,17 +85,18 @@ function checkOperations(history: readonly HistoryOperation[], options: CheckOpt
       const original = new Map(settled.map((op, i) => [op, ops[i] as HistoryOperation]));
       const longestPrefix = found.order.map((op) => original.get(op) ?? op);
       const placed = new Set(longestPrefix);
+      const unplaced = ops.filter(
+        (op, i) =>
+          model.matters(settled[i] as HistoryOperation) &&
+          (settled[i] as HistoryOperation).return !== null &&
+          !placed.has(op),
+      );
       failure = {
         key,
         verdict: found.verdict,
         operations: settled.filter((op) => model.matters(op)).length,
         longestPrefix,
-        stuck: ops.filter(
-          (op, i) =>
-            model.matters(settled[i] as HistoryOperation) &&
-            (settled[i] as HistoryOperation).return !== null &&
-            !placed.has(op),
-        ),
+        stuck: blocking(model, found.order, unplaced, original),
       };
     }
     if (found.verdict === 'not-linearizable') break;
@@ -97,6 +110,41 @@ function checkOperations(history: readonly HistoryOperation[], options: CheckOpt
     steps,
     ...(failure === undefined ? {} : { failure }),
   };
+}
+
+/**
+ * Of the known operations the longest prefix leaves out, the ones that hold it up. The search refuses
+ * to leave a state that cannot come back while an operation needing it is unplaced (`Model.requires`),
+ * so its prefixes stop where such an operation could no longer be placed: the operations needing a
+ * state the prefix passed through and left (a stale read), then those needing the state it ends in.
+ * When there are none, every operation left out.
+ */
+function blocking(
+  model: ReturnType<typeof registerModelFor>,
+  order: readonly HistoryOperation[],
+  unplaced: readonly HistoryOperation[],
+  original: ReadonlyMap<HistoryOperation, HistoryOperation>,
+): HistoryOperation[] {
+  const settledOf = new Map([...original].map(([settled, recorded]) => [recorded, settled]));
+  const visited = [model.stateKey(model.init)];
+  let state: string | null | undefined = model.init;
+  for (const op of order) {
+    state = state === undefined ? undefined : model.step(state, op);
+    if (state !== undefined) visited.push(model.stateKey(state));
+  }
+  const last = visited[visited.length - 1];
+  const left = new Set(visited.slice(0, -1).filter((s) => s !== last));
+  const needs = (op: HistoryOperation) => {
+    const needed = model.requires?.(settledOf.get(op) ?? op);
+    return needed !== undefined && model.unrepeatable?.(needed) === true ? needed : undefined;
+  };
+  const stale = unplaced.filter((op) => {
+    const needed = needs(op);
+    return needed !== undefined && left.has(needed);
+  });
+  if (stale.length > 0) return stale;
+  const waiting = unplaced.filter((op) => needs(op) === last && last !== undefined);
+  return waiting.length > 0 ? waiting : [...unplaced];
 }
 
 /** Operations on different keys commute, so each key is checked on its own (P-compositionality). */

@@ -38,6 +38,24 @@ export interface Model<State, Op> {
    */
   precondition?(op: Op): string | number | null | undefined;
   /**
+   * Optional, with `precondition`: true when the state `op` needs, once left, is never reached again
+   * in this partition (no other operation can produce it). Then at most one operation needing it ever
+   * takes effect on any path (taking effect leaves it), and whether one still may is told by the
+   * state alone, so the search does not record which were used.
+   */
+  oneShot?(op: Op): boolean;
+  /**
+   * Optional, with `unrepeatable`: for an operation of known outcome, the `stateKey` of the one state
+   * it can take effect in (a read's value, a successful compare-and-set's expected value), if any.
+   */
+  requires?(op: Op): string | number | null | undefined;
+  /**
+   * Optional: true when no operation of this partition can produce the state again once it is left
+   * (at most one operation, or the start, produces it). The search then refuses to leave it while a
+   * known operation that `requires` it is unplaced.
+   */
+  unrepeatable?(state: string | number | null): boolean;
+  /**
    * Optional: operations of unknown outcome with equal keys step alike from every state, so once both
    * have been called either may stand for the other; the search tries only one of them at a time.
    */
@@ -92,8 +110,34 @@ export function registerModelFor(
   }
   let unobserved = '\u0000unobserved';
   while (observed.has(unobserved)) unobserved += '\u0000';
-  const canonical = unobserved;
-  return valueModel(initialValue, (value) => (value === null || observed.has(value) ? value : canonical));
+  const canonical = (value: string | null): string | null =>
+    value === null || observed.has(value) ? value : unobserved;
+  // How many operations can produce each state, the initial state counting as one.
+  const producers = new Map<string | null, number>();
+  const produces = (state: string | null): void => {
+    producers.set(state, (producers.get(state) ?? 0) + 1);
+  };
+  produces(canonical(initialValue));
+  for (const op of operations) {
+    if (op.op === 'put' || op.op === 'cas') produces(canonical(op.value ?? null));
+    else if (op.op === 'delete') produces(null);
+  }
+  return {
+    ...valueModel(initialValue, canonical),
+    oneShot(op) {
+      // A compare-and-set of unknown outcome from a state only one operation (or the start) produces:
+      // with unique values, almost every one. The canonical unobserved state is never expected.
+      return op.op === 'cas' && (producers.get(canonical(op.expect ?? null)) ?? 0) <= 1;
+    },
+    requires(op) {
+      if (op.op === 'get') return canonical(op.result ?? null);
+      if (op.op === 'cas' && op.ok) return canonical(op.expect ?? null);
+      return undefined;
+    },
+    unrepeatable(state) {
+      return typeof state !== 'number' && (producers.get(state) ?? 0) <= 1;
+    },
+  };
 }
 
 /** {@link registerModel} with the hooks that let the search prune orders of appends early. */

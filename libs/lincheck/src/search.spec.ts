@@ -5,7 +5,7 @@ import {
   searchLinearization,
   type HistoryOperation,
 } from '@concord/lincheck';
-import { settleObservedWrites } from './infer.js';
+import { settleObservedWrites, staleObservation } from './infer.js';
 
 // The search against a brute-force reference on thousands of small random histories: every order of
 // every subset, no memo, no list. Agreement on both verdicts is the evidence that the pruning (memo,
@@ -50,9 +50,22 @@ function bruteForce(history: readonly HistoryOperation[]): boolean {
 }
 
 /** A random history: usually recorded from a real atomic register, sometimes with one outcome corrupted. */
-function randomHistory(random: () => number, unknownShare: number, appends = false): HistoryOperation[] {
+function randomHistory(
+  random: () => number,
+  unknownShare: number,
+  appends = false,
+  unique = false,
+): HistoryOperation[] {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-  const value = (): string => pick(values);
+  // unique: every write a fresh value (the coordinator's clients), expected values among those
+  // written, and no deletes, so that the register's one-shot states and stale-read cut-offs apply.
+  const written: string[] = [];
+  const value = (): string => {
+    if (!unique) return pick(values);
+    written.push(`u${written.length}`);
+    return written[written.length - 1] as string;
+  };
+  const expected = (): string => (unique && written.length > 0 ? pick(written) : value());
   const count = 1 + Math.floor(random() * 8);
   const planned = Array.from({ length: count }, (_, client) => {
     const call = Math.floor(random() * 12);
@@ -60,12 +73,12 @@ function randomHistory(random: () => number, unknownShare: number, appends = fal
     const point = call + random() * (ret - call);
     const kind = appends
       ? pick(['get', 'get', 'append', 'append', 'append', 'put', 'cas', 'delete'] as const)
-      : pick(['get', 'get', 'put', 'put', 'cas', 'cas', 'delete'] as const);
+      : pick(['get', 'get', 'put', 'put', 'cas', 'cas', unique ? 'put' : 'delete'] as const);
     const op = { client, op: kind, key: 'k', call, return: ret, ok: true } as HistoryOperation;
     if (kind === 'put' || kind === 'append') op.value = value();
     if (kind === 'cas') {
       op.value = value();
-      op.expect = random() < 0.2 ? null : value();
+      op.expect = random() < 0.2 ? null : expected();
     }
     return { op, point, unknown: random() < unknownShare, takesEffect: random() < 0.5 };
   });
@@ -84,7 +97,7 @@ function randomHistory(random: () => number, unknownShare: number, appends = fal
   const history = planned.map(({ op, unknown }) => (unknown ? { ...op, return: null } : op));
   if (random() < 0.4) {
     const victim = pick(history);
-    if (victim.op === 'get') victim.result = random() < 0.3 ? null : value();
+    if (victim.op === 'get') victim.result = random() < 0.3 ? null : expected();
     else if (victim.op === 'cas') victim.ok = !victim.ok;
     else victim.ok = random() < 0.5;
   }
@@ -115,13 +128,15 @@ describe('searchLinearization against brute force', () => {
     { unknownShare: 0.2, seed: 20260311, appends: false },
     { unknownShare: 0.5, seed: 77, appends: false },
     { unknownShare: 0.2, seed: 4242, appends: true },
+    { unknownShare: 0.3, seed: 1207, appends: false, unique: true },
+    { unknownShare: 0.5, seed: 3185, appends: false, unique: true },
   ])(
-    'agrees on 3,000 random histories with $unknownShare unknown outcomes (appends: $appends), also after settling observed writes; witnesses are linearizations',
-    ({ unknownShare, seed, appends }) => {
+    'agrees on 3,000 random histories with $unknownShare unknown outcomes (appends: $appends, unique values: $unique), also after settling observed writes; witnesses are linearizations',
+    ({ unknownShare, seed, appends, unique }) => {
       const random = prng(seed);
-      const tally = { linearizable: 0, 'not-linearizable': 0, unknown: 0 };
+      const tally = { linearizable: 0, 'not-linearizable': 0, unknown: 0, stale: 0 };
       for (let i = 0; i < 3000; i++) {
-        const history = randomHistory(random, unknownShare, appends);
+        const history = randomHistory(random, unknownShare, appends, unique);
         const expected = bruteForce(history) ? 'linearizable' : 'not-linearizable';
         const found = searchLinearization(registerModelFor(history), history);
         tally[found.verdict]++;
@@ -131,10 +146,16 @@ describe('searchLinearization against brute force', () => {
         const foundSettled = searchLinearization(registerModelFor(settled), settled);
         expect(foundSettled.verdict, `settled: ${JSON.stringify(history)}`).toBe(expected);
         if (foundSettled.verdict === 'linearizable') expectWitness(settled, foundSettled.order);
+        // The search-free stale-read test may only ever say "not linearizable" rightly.
+        if (staleObservation(settled, null) !== undefined) {
+          tally.stale++;
+          expect(expected, `stale: ${JSON.stringify(history)}`).toBe('not-linearizable');
+        }
       }
       // Both verdicts are well represented, so agreement is not agreement on trivia.
       expect(tally.linearizable).toBeGreaterThan(750);
       expect(tally['not-linearizable']).toBeGreaterThan(200);
+      if (unique === true) expect(tally.stale).toBeGreaterThan(20);
     },
   );
 });

@@ -43,7 +43,8 @@ interface Entry {
 
 /**
  * A configuration reached from its frame's own by applying operations of unknown outcome only.
- * `unknown` is the set of those applied so far on the whole path (never mutated: shared by children).
+ * `unknown` says which of those were used so far on the whole path, class by class (see `Usage`;
+ * never mutated: shared by children).
  */
 interface Item<State> {
   state: State;
@@ -132,7 +133,9 @@ export function searchLinearization<State, Op extends TimedOperation>(
   let firstUnplaced = 0;
   let knownHash = 0;
   let remainingKnown = knownCount;
-  const memo = new Memo();
+  // The layout of the unknown-outcome usage vectors: filled in once the classes are known, below.
+  const usage: Usage = { bits: 0, bitWords: 0, counts: 0 };
+  const memo = new Memo(usage);
   const states = new StateInterner<State>(model);
   let steps = 0;
 
@@ -145,27 +148,31 @@ export function searchLinearization<State, Op extends TimedOperation>(
   let firstUnknownReset = Infinity;
 
   // Operations of unknown outcome by symmetry class (`Model.symmetryKey`), each class in call order:
-  // members of a class are interchangeable once called, so the first unused one stands for the class.
-  // Classes that may step from any state, and those that can only step from one (`Model.precondition`)
-  // by that state's key.
+  // members of a class are interchangeable once called, so the first unused one stands for the class
+  // and the members used are always a prefix of it. Classes that may step from any state, and those
+  // that can only step from one (`Model.precondition`) by that state's key.
   const blind = new Uint8Array(unknownCount);
-  const freeClasses: Entry[][] = [];
-  const classesByState = new Map<StateKey, Entry[][]>();
+  const freeClasses: UnknownClass[] = [];
+  const classesByState = new Map<StateKey, UnknownClass[]>();
   {
-    const classes = new Map<string, Entry[]>();
+    const classes = new Map<string, UnknownClass>();
     for (const e of unknownCalls) {
       const op = ops[e.id] as Op;
       blind[e.slot] = model.overwrites?.(op) === true ? 1 : 0;
       if (extending[e.id] === 0) firstUnknownReset = Math.min(firstUnknownReset, e.time);
       const key = model.symmetryKey?.(op) ?? `#${e.id}`;
-      const members = classes.get(key);
-      if (members !== undefined) {
-        members.push(e);
+      const known = classes.get(key);
+      if (known !== undefined) {
+        known.members.push(e);
         continue;
       }
-      const created = [e];
-      classes.set(key, created);
       const needs = model.precondition?.(op);
+      const created: UnknownClass = {
+        members: [e],
+        kind: needs !== undefined && model.oneShot?.(op) === true ? 'oneShot' : 'bit',
+        slot: -1,
+      };
+      classes.set(key, created);
       if (needs === undefined) freeClasses.push(created);
       else {
         const group = classesByState.get(needs);
@@ -173,11 +180,47 @@ export function searchLinearization<State, Op extends TimedOperation>(
         else group.push(created);
       }
     }
+    for (const c of classes.values()) {
+      if (c.kind === 'bit' && c.members.length === 1) c.slot = usage.bits++;
+    }
+    usage.bitWords = Math.ceil(usage.bits / 32);
+    for (const c of classes.values()) {
+      if (c.kind === 'bit' && c.members.length > 1) {
+        c.kind = 'count';
+        c.slot = usage.bitWords + usage.counts++;
+      }
+    }
   }
 
-  const step = (state: State, op: Op): State | undefined => {
+  // Known operations that need a state no other operation can produce again (`Model.requires`,
+  // `Model.unrepeatable`), counted per state while unplaced: leaving such a state with one of them
+  // unplaced is a dead end (see `step`).
+  const requires: (StateKey | undefined)[] = ops.map((op) =>
+    op.return === null ? undefined : model.requires?.(op),
+  );
+  const awaiting = new Map<StateKey, number>();
+  requires.forEach((needs, id) => {
+    if (needs === undefined) return;
+    if (model.unrepeatable?.(needs) !== true) {
+      requires[id] = undefined;
+      return;
+    }
+    awaiting.set(needs, (awaiting.get(needs) ?? 0) + 1);
+  });
+
+  /**
+   * The state after `op`, or undefined when the model refuses it, or when it leaves a state that can
+   * never come back while a known operation that needs that state is still to be placed: every way on
+   * from there fails, found out at once instead of after trying every order of what lies between.
+   */
+  const step = (state: State, op: Op, id: number): State | undefined => {
     steps++;
-    return model.step(state, op);
+    const next = model.step(state, op);
+    if (next === undefined || awaiting.size === 0) return next;
+    const from = model.stateKey(state);
+    const waiting = (awaiting.get(from) ?? 0) - (requires[id] === from ? 1 : 0);
+    if (waiting > 0 && model.stateKey(next) !== from) return undefined;
+    return next;
   };
 
   /** The highest slot a placed known operation can have: the last called by `horizon`. */
@@ -193,6 +236,8 @@ export function searchLinearization<State, Op extends TimedOperation>(
   };
 
   const place = (slot: number): void => {
+    const needs = requires[(knownCalls[slot] as Entry).id];
+    if (needs !== undefined) awaiting.set(needs, (awaiting.get(needs) ?? 0) - 1);
     setBit(knownBits, slot);
     knownHash ^= zobrist[slot] ?? 0;
     if (slot === firstUnplaced) {
@@ -200,6 +245,8 @@ export function searchLinearization<State, Op extends TimedOperation>(
     }
   };
   const unplace = (slot: number): void => {
+    const needs = requires[(knownCalls[slot] as Entry).id];
+    if (needs !== undefined) awaiting.set(needs, (awaiting.get(needs) ?? 0) + 1);
     clearBit(knownBits, slot);
     knownHash ^= zobrist[slot] ?? 0;
     if (slot < firstUnplaced) firstUnplaced = slot;
@@ -292,23 +339,16 @@ export function searchLinearization<State, Op extends TimedOperation>(
   const grow = (frame: Frame<State>): void => {
     const parent = frame.grown++;
     const item = frame.items[parent] as Item<State>;
-    const tryClasses = (classes: readonly Entry[][]): void => {
-      for (const members of classes) {
+    const tryClasses = (classes: readonly UnknownClass[]): void => {
+      for (const c of classes) {
         // The first unused member stands for its class.
-        let e: Entry | undefined;
-        for (const m of members) {
-          if (m.time > frame.horizon) break;
-          if (!hasBit(item.unknown, m.slot)) {
-            e = m;
-            break;
-          }
-        }
-        if (e === undefined) continue;
+        const e = nextMember(c, item.unknown);
+        if (e === undefined || e.time > frame.horizon) continue;
         if (parent > 0 && blind[e.slot] === 1) continue;
-        const next = step(item.state, ops[e.id] as Op);
+        const next = step(item.state, ops[e.id] as Op, e.id);
         if (next === undefined) continue;
         const stateId = states.idOf(next);
-        const unknown = withBit(item.unknown, e.slot);
+        const unknown = used(c, item.unknown);
         const hash = (knownHash ^ states.mix(stateId)) >>> 0;
         if (!memo.add(knownBits, firstUnplaced, frame.lastSlot, hash, stateId, unknown)) continue;
         frame.items.push({ state: next, stateId, unknown, parent, opId: e.id });
@@ -338,7 +378,7 @@ export function searchLinearization<State, Op extends TimedOperation>(
   const init: Item<State> = {
     state: model.init,
     stateId: states.idOf(model.init),
-    unknown: new Uint32Array(wordsFor(unknownCount)),
+    unknown: new Uint32Array(usage.bitWords + usage.counts),
     parent: -1,
     opId: -1,
   };
@@ -387,7 +427,7 @@ export function searchLinearization<State, Op extends TimedOperation>(
       frame.candidateIndex = 0;
       continue;
     }
-    const next = step(item.state, ops[candidate.id] as Op);
+    const next = step(item.state, ops[candidate.id] as Op, candidate.id);
     if (next === undefined) continue;
     // A read-only operation that may go now can go first in any linearization from here: moving it
     // to the front changes no state and breaks no real-time order (whatever returned before its call
@@ -422,6 +462,48 @@ export function searchLinearization<State, Op extends TimedOperation>(
       longest = path;
     }
   }
+}
+
+/** Operations of unknown outcome with one `Model.symmetryKey`, in call order. */
+interface UnknownClass {
+  members: Entry[];
+  /**
+   * How its use is recorded: `oneShot` (`Model.oneShot`: at most one member ever takes effect on any
+   * path, and the state tells whether one may still) not at all; `bit`, a class of one, as bit `slot`;
+   * `count`, as the number of members used in word `slot`.
+   */
+  kind: 'oneShot' | 'bit' | 'count';
+  slot: number;
+}
+
+/**
+ * How a configuration's use of operations of unknown outcome is recorded: one Uint32Array per item,
+ * `bitWords` words of bits (one per class of a single operation, used or not) followed by `counts`
+ * words (per larger class, how many of its members, a prefix in call order, were used). One-shot
+ * classes take no room. In a coordinator history most unknown outcomes are writes nobody observed,
+ * which the model merges into a few large classes: a few words instead of one bit per operation of
+ * unknown outcome in the history, copied at every step.
+ */
+interface Usage {
+  bits: number;
+  bitWords: number;
+  counts: number;
+}
+
+/** The class's first member not used in `unknown` (call order), if any. */
+function nextMember(c: UnknownClass, unknown: Uint32Array): Entry | undefined {
+  if (c.kind === 'oneShot') return c.members[0];
+  if (c.kind === 'bit') return hasBit(unknown, c.slot) ? undefined : c.members[0];
+  return c.members[unknown[c.slot] ?? 0];
+}
+
+/** `unknown` with the class's next member used. */
+function used(c: UnknownClass, unknown: Uint32Array): Uint32Array {
+  if (c.kind === 'oneShot') return unknown;
+  const copy = unknown.slice();
+  if (c.kind === 'bit') setBit(copy, c.slot);
+  else copy[c.slot] = (copy[c.slot] ?? 0) + 1;
+  return copy;
 }
 
 /** The operations placed on the way to a frame, as a list shared by the frames below it. */
@@ -523,12 +605,6 @@ function clearBit(bits: Uint32Array, i: number): void {
   bits[i >>> 5] = (bits[i >>> 5] ?? 0) & ~(1 << (i & 31));
 }
 
-function withBit(bits: Uint32Array, i: number): Uint32Array {
-  const copy = bits.slice();
-  setBit(copy, i);
-  return copy;
-}
-
 /** Maps states to small integers so that the memo compares integers, not states. */
 class StateInterner<State> {
   private readonly ids = new Map<StateKey, number>();
@@ -576,7 +652,10 @@ class Memo {
   private youngEntries = 0;
   size = 0;
 
-  constructor(private readonly generationEntries = memoGenerationEntries) {}
+  constructor(
+    private readonly usage: Usage,
+    private readonly generationEntries = memoGenerationEntries,
+  ) {}
 
   /**
    * Records the configuration; false when it, or one that subsumes it (same known set and state,
@@ -619,9 +698,10 @@ class Memo {
       this.age();
       return true;
     }
-    if (entry.unknownSets.some((seen) => isSubset(seen, unknown))) return false;
+    const bitWords = this.usage.bitWords;
+    if (entry.unknownSets.some((seen) => usedNoMore(seen, unknown, bitWords))) return false;
     // Sets the new one subsumes can never prune anything it would not: drop them.
-    entry.unknownSets = entry.unknownSets.filter((seen) => !isSubset(unknown, seen));
+    entry.unknownSets = entry.unknownSets.filter((seen) => !usedNoMore(unknown, seen, bitWords));
     entry.unknownSets.push(unknown);
     this.size++;
     return true;
@@ -651,8 +731,13 @@ function sameWords(stored: Uint32Array, bits: Uint32Array, start: number, end: n
   return true;
 }
 
-function isSubset(small: Uint32Array, big: Uint32Array): boolean {
-  for (let i = 0; i < small.length; i++) if (((small[i] ?? 0) & ~(big[i] ?? 0)) !== 0) return false;
+/**
+ * Whether usage `small` used no more than `big`: a subset of its classes of one, no more members of
+ * each larger class (members are used in call order, so fewer is a subset).
+ */
+function usedNoMore(small: Uint32Array, big: Uint32Array, bitWords: number): boolean {
+  for (let i = 0; i < bitWords; i++) if (((small[i] ?? 0) & ~(big[i] ?? 0)) !== 0) return false;
+  for (let i = bitWords; i < small.length; i++) if ((small[i] ?? 0) > (big[i] ?? 0)) return false;
   return true;
 }
 
