@@ -89,6 +89,23 @@ describe('coordinator membership', () => {
       headers: admin,
     });
     expect(removed.status).toBe(200);
+    // Removing it again, once it is gone, is refused as a conflict with the configuration (nothing proposed).
+    await waitFor(async () => !(await view(other.url)).members.some((m) => m.id === leader.id), {
+      timeoutMs: 20_000,
+      description: 'the removal applied',
+    });
+    const again = await waitFor(
+      async () => {
+        const r = await fetch(`${other.url}/v1/cluster/members/${leader.id}`, {
+          method: 'DELETE',
+          headers: admin,
+        });
+        return r.status === 503 ? undefined : r; // no leader yet: ask again
+      },
+      { timeoutMs: 20_000, description: 'an answer from a leader' },
+    );
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { detail?: string }).detail).toMatch(/not a member/);
     await waitFor(
       async () => {
         const v = await view(other.url);

@@ -45,6 +45,10 @@ function translate(error: unknown): Error {
         return new UnavailableError('leadership is being transferred; retry');
       case 'overloaded':
         return new UnavailableError('too many writes in flight; retry');
+      case 'invalid':
+        // A membership change the configuration refuses (e.g. removing a node that is not a member): nothing
+        // was proposed, and retrying cannot help.
+        return new CoordinatorError(409, error.error.reason);
       default:
         return new UnavailableError(error.message);
     }
