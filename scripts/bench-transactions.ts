@@ -32,13 +32,12 @@ import {
   natsCommandSender,
   orchestratorEntities,
   orchestratorMigrations,
-  placeOrderSaga,
-  placeOrderTwoPhase,
   SagaLog,
   SagaRuntime,
   SingleInstanceLeadership,
 } from '@concord/saga';
 import { ToyParticipants, type ToyDatabases } from './transactions/toy-participants.js';
+import { orchestratorWorkflows } from '../apps/orchestrator/src/workflows/registry.js';
 
 type Mode = 'baseline' | 'saga' | '2pc';
 const MODES: readonly Mode[] = ['baseline', 'saga', '2pc'];
@@ -149,7 +148,7 @@ async function runOrchestrator(): Promise<void> {
     log,
     leadership,
     natsCommandSender(async () => commandsNc),
-    [placeOrderSaga(), placeOrderTwoPhase()],
+    orchestratorWorkflows(),
     {
       onFinished: (id, status, reason) => {
         const answer = { status, ...(reason === undefined ? {} : { reason }) };

@@ -10,7 +10,7 @@ import {
   type Reply,
   type ReserveStock,
   type StockReserved,
-  PLACE_ORDER_STEPS,
+  SUBJECTS,
 } from '@concord/contracts';
 import { Participant } from '@concord/saga';
 import type { z } from 'zod';
@@ -40,7 +40,7 @@ export class InventoryCommands {
   async reserve(env: CommandEnvelope<ReserveStock>): Promise<Reply<StockReserved>> {
     const payload = parse(reservePayload, env.payload);
     if (!payload.ok) return payload;
-    const reply = await this.participant.action(env, (em) =>
+    const reply = await this.participant.action(env, SUBJECTS.inventoryReserve, (em) =>
       this.inventory.reserve(em, payload.result.orderId, payload.result.items),
     );
     this.inventory.invalidate(payload.result.items.map((line) => line.sku));
@@ -51,7 +51,7 @@ export class InventoryCommands {
     const payload = parse(orderPayload, env.payload);
     if (!payload.ok) return payload;
     const touched: string[] = [];
-    const reply = await this.participant.compensation(env, PLACE_ORDER_STEPS.reserveStock, async (em) => {
+    const reply = await this.participant.compensation(env, SUBJECTS.inventoryReserve, async (em) => {
       touched.push(...(await this.inventory.release(em, payload.result.orderId)));
       return { ok: true, result: null };
     });
@@ -63,7 +63,7 @@ export class InventoryCommands {
     const payload = parse(orderPayload, env.payload);
     if (!payload.ok) return payload;
     const touched: string[] = [];
-    const reply = await this.participant.action(env, async (em) => {
+    const reply = await this.participant.action(env, SUBJECTS.inventoryCommit, async (em) => {
       const outcome = await this.inventory.commit(em, payload.result.orderId);
       touched.push(...outcome.skus);
       return outcome.reply;

@@ -10,7 +10,7 @@ import {
   type Prepared,
   type ReleaseFunds,
   type Reply,
-  PLACE_ORDER_STEPS,
+  SUBJECTS,
 } from '@concord/contracts';
 import { Participant } from '@concord/saga';
 import type { EntityManager } from 'typeorm';
@@ -42,7 +42,7 @@ export class PaymentsCommands {
     if (!payload.ok) return payload;
     const { orderId, customerId, amountCents } = payload.result;
     return this.run(
-      (work) => this.participant.action(env, work),
+      (work) => this.participant.action(env, SUBJECTS.paymentsHold, work),
       (em) => this.payments.hold(em, orderId, customerId, amountCents),
     );
   }
@@ -51,7 +51,7 @@ export class PaymentsCommands {
     const payload = parse(orderPayload, env.payload);
     if (!payload.ok) return payload;
     return this.run(
-      (work) => this.participant.compensation(env, PLACE_ORDER_STEPS.holdFunds, work),
+      (work) => this.participant.compensation(env, SUBJECTS.paymentsHold, work),
       (em) => this.payments.release(em, payload.result.orderId),
     );
   }
@@ -60,7 +60,7 @@ export class PaymentsCommands {
     const payload = parse(orderPayload, env.payload);
     if (!payload.ok) return payload;
     return this.run(
-      (work) => this.participant.action(env, work),
+      (work) => this.participant.action(env, SUBJECTS.paymentsCapture, work),
       (em) => this.payments.capture(em, payload.result.orderId),
     );
   }

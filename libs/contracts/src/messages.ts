@@ -13,7 +13,7 @@ export interface CommandEnvelope<P> {
   readonly messageId: string;
   /** The saga or two-phase transaction this command belongs to. */
   readonly transactionId: string;
-  /** The step name in the saga definition (e.g. "reserve-stock"). */
+  /** The step name in the workflow that sent it (e.g. "reserve-stock"): for logs and traces, never a key. */
   readonly step: string;
   /** Fencing token of the orchestrator leader that sent it (informational for participants). */
   readonly fencingToken?: number;
@@ -161,21 +161,3 @@ export const SUBJECTS = {
   orchestratorStart: 'orchestrator.start',
   orchestratorDecision: 'orchestrator.2pc.decision',
 } as const satisfies Record<string, Subject>;
-
-/**
- * Step names of the place-order workflow, as carried in `CommandEnvelope.step`. A compensation handler names
- * the action it undoes: `participant.compensation(env, PLACE_ORDER_STEPS.reserveStock, ...)` for
- * `inventory.release`, `PLACE_ORDER_STEPS.holdFunds` for `payments.release`.
- */
-export const PLACE_ORDER_STEPS = {
-  reserveStock: 'reserve-stock',
-  releaseStock: 'release-stock',
-  holdFunds: 'hold-funds',
-  releaseFunds: 'release-funds',
-  commitStock: 'commit-stock',
-  captureFunds: 'capture-funds',
-  confirmOrder: 'confirm-order',
-  cancelOrder: 'cancel-order',
-  prepareStock: 'prepare-stock',
-  prepareFunds: 'prepare-funds',
-} as const;

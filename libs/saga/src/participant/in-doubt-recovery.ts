@@ -17,6 +17,11 @@ import { Participant, PARTICIPANT_OPTIONS, type ParticipantOptions } from './par
 /** Asks the transaction's coordinator for its decision (presumed abort: no commit decision means abort). */
 export type DecisionSource = (query: DecisionQuery) => Promise<Reply<Decision>>;
 
+/** The one subject the participant kit sends: the 2PC decision query, to the orchestrator. */
+interface DecisionMessages {
+  'orchestrator.2pc.decision': [DecisionQuery, Reply<Decision>];
+}
+
 export interface RecoveryPass {
   readonly found: number;
   readonly committed: number;
@@ -98,7 +103,7 @@ export class InDoubtRecovery implements OnApplicationBootstrap, OnApplicationShu
 
   /** One pass now (a pass still running is not overlapped). */
   async runOnce(): Promise<RecoveryPass> {
-    const send = natsCommandSender(() => this.nats.get());
+    const send = natsCommandSender<DecisionMessages>(() => this.nats.get());
     const timeoutMs = this.options.decisionTimeoutMs ?? decisionTimeoutMsDefault;
     return recoverInDoubt(
       this.participant,

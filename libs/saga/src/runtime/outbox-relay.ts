@@ -53,7 +53,7 @@ export async function publishEvent(
 }
 
 /**
- * One relay pass: publish unpublished outbox rows in order, mark them. A crash between publish and mark
+ * One relay pass: publish unpublished outbox rows oldest first, mark them. A crash between publish and mark
  * re-publishes on the next pass, and the stream drops it by its Nats-Msg-Id: at-least-once in, exactly-once
  * in the stream (within the duplicate window).
  */

@@ -385,7 +385,7 @@ class InstanceDriver {
           fencingToken: this.runtime.leadership.fencingToken(),
           payload: command.payload,
         };
-        reply = await this.runtime.send(command.subject, envelope as never, timeoutMs);
+        reply = await this.runtime.send(command.subject, envelope, timeoutMs);
       } catch {
         // Lost, late, no responder or a handler error: the same message goes again after a backoff.
         await this.pause(retryDelayMs(command.retry, attempts, this.random()));
@@ -401,7 +401,7 @@ class InstanceDriver {
     }
   }
 
-  /** The decision query of a participant, applied in order with this driver's own transitions. */
+  /** The decision query of a participant, applied in sequence with this driver's own transitions. */
   async decisionQuery(): Promise<WorkflowStateBase> {
     await this.apply(undefined, (s) => this.workflow.onDecisionQuery?.(s) ?? s, undefined);
     return this.state;

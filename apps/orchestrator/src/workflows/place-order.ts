@@ -1,9 +1,35 @@
 import { z } from 'zod';
-import { PLACE_ORDER_STEPS as STEPS, type PlaceOrderInput, type PricedLine } from '@concord/contracts';
-import type { RetryPolicy } from './retry.js';
-import { command, foldResult, sagaWorkflow, type SagaState } from './saga.js';
-import { twoPhaseWorkflow, type TwoPhaseState } from './two-phase.js';
-import type { Workflow } from './workflow.js';
+import type { MessageMap, PlaceOrderInput, PricedLine } from '@concord/contracts';
+import {
+  sagaWorkflow,
+  twoPhaseWorkflow,
+  typedCommands,
+  type RetryPolicy,
+  type SagaState,
+  type TwoPhaseState,
+  type Workflow,
+} from '@concord/saga';
+
+/**
+ * Step names of place-order, as carried in `CommandEnvelope.step` and shown in the saga log. They are this
+ * workflow's own words: participants never see them as keys (their fences are keyed by subject).
+ */
+export const PLACE_ORDER_STEPS = {
+  reserveStock: 'reserve-stock',
+  releaseStock: 'release-stock',
+  holdFunds: 'hold-funds',
+  releaseFunds: 'release-funds',
+  commitStock: 'commit-stock',
+  captureFunds: 'capture-funds',
+  confirmOrder: 'confirm-order',
+  cancelOrder: 'cancel-order',
+  prepareStock: 'prepare-stock',
+  prepareFunds: 'prepare-funds',
+} as const;
+const STEPS = PLACE_ORDER_STEPS;
+
+/** Payloads checked against the message map of libs/contracts. */
+const { command, foldResult } = typedCommands<MessageMap>();
 
 /** Untrusted input of place-order (REST body or `orchestrator.start`), checked before anything is stored. */
 export const placeOrderInputSchema = z
