@@ -289,7 +289,7 @@ describe('orchestrator on PostgreSQL and NATS', () => {
     ).toEqual({ ok: true, result: { decision: 'abort' } });
     const bad = await send(
       'orchestrator.start',
-      { ...message, idempotencyKey: randomUUID(), type: 'nope' as 'place-order' },
+      { ...message, idempotencyKey: randomUUID(), type: 'nope' },
       5_000,
     );
     expect(bad.ok).toBe(false);

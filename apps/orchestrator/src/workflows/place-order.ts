@@ -1,5 +1,10 @@
-import { z } from 'zod';
-import type { MessageMap, PlaceOrderInput, PricedLine } from '@concord/contracts';
+import {
+  describeIssues,
+  schemas,
+  type MessageMap,
+  type PlaceOrderInput,
+  type PricedLine,
+} from '@concord/contracts';
 import {
   sagaWorkflow,
   twoPhaseWorkflow,
@@ -31,25 +36,13 @@ const STEPS = PLACE_ORDER_STEPS;
 /** Payloads checked against the message map of libs/contracts. */
 const { command, foldResult } = typedCommands<MessageMap>();
 
-/** Untrusted input of place-order (REST body or `orchestrator.start`), checked before anything is stored. */
-export const placeOrderInputSchema = z
-  .object({
-    orderId: z.string().regex(/^[A-Za-z0-9_-]{1,120}$/, 'must be 1-120 letters, digits, "-" or "_"'),
-    customerId: z.string().min(1).max(200),
-    items: z
-      .array(
-        z.object({ sku: z.string().min(1).max(100), qty: z.number().int().min(1).max(1_000_000) }).strict(),
-      )
-      .min(1)
-      .max(100),
-  })
-  .strict();
-
+/**
+ * Untrusted input of place-order (REST body or `orchestrator.start`), checked before anything is stored, against
+ * the same schema (and limits) as the orders API and the participants' handlers.
+ */
 export function parsePlaceOrderInput(raw: unknown): PlaceOrderInput {
-  const result = placeOrderInputSchema.safeParse(raw);
-  if (!result.success) {
-    throw new Error(result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-  }
+  const result = schemas.placeOrderInput.safeParse(raw);
+  if (!result.success) throw new Error(describeIssues(result.error, 'body'));
   return result.data;
 }
 
