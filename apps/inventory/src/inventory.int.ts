@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommandEnvelope } from '@concord/contracts';
+import type { CommandEnvelope, ReplyOf } from '@concord/contracts';
 import { startPostgres, type PostgresHandle } from '@concord/infra';
 import { type JobFence, ManualClock, Metrics, StaleFencingTokenError } from '@concord/platform';
-import { makeGid, Participant, participantEntities, participantMigrations } from '@concord/saga';
+import {
+  makeGid,
+  Participant,
+  ParticipantDispatcher,
+  participantEntities,
+  participantMigrations,
+} from '@concord/saga';
 import type { InventoryConfig } from './config.js';
-import { InventoryCommands } from './inventory.commands.js';
+import { INVENTORY_SUBJECTS, InventoryCommands } from './inventory.commands.js';
 import { inventoryEntities } from './inventory.module.js';
 import { InventoryRepository } from './inventory.repository.js';
 import { InventoryService } from './inventory.service.js';
@@ -14,12 +20,28 @@ import { inventoryMigrations } from './migrations/1767300000000-inventory-schema
 import { ProductCache } from './read-cache.js';
 import type { ProductView } from './stock.js';
 
+/** The handler table driven through the skeleton's dispatcher (parse, kit, after-commit), as NATS drives it. */
+function commandsOf(dispatcher: ParticipantDispatcher) {
+  const call =
+    <S extends (typeof INVENTORY_SUBJECTS)[number]>(subject: S) =>
+    (env: unknown) =>
+      dispatcher.dispatch(subject, env) as Promise<ReplyOf<S>>;
+  return {
+    reserve: call('inventory.reserve'),
+    release: call('inventory.release'),
+    commit: call('inventory.commit'),
+    prepare: call('inventory.2pc.prepare'),
+    commitPrepared: call('inventory.2pc.commit'),
+    abortPrepared: call('inventory.2pc.abort'),
+  };
+}
+
 /** Medium tests: the inventory service, its repository and the participant kit on a real PostgreSQL. */
 describe('inventory on PostgreSQL', () => {
   let server: PostgresHandle;
   let dataSource: DataSource;
   let inventory: InventoryService;
-  let commands: InventoryCommands;
+  let commands: ReturnType<typeof commandsOf>;
   const clock = new ManualClock();
   const config = {
     CACHE_MAX_ENTRIES: 100,
@@ -40,7 +62,8 @@ describe('inventory on PostgreSQL', () => {
     await dataSource.runMigrations();
     const cache = new ProductCache(config, clock, new Metrics());
     inventory = new InventoryService(new InventoryRepository(dataSource), cache, clock, config);
-    commands = new InventoryCommands(new Participant(dataSource, { service: 'inventory' }), inventory, clock);
+    const participant = new Participant(dataSource, { service: 'inventory' });
+    commands = commandsOf(new ParticipantDispatcher(participant, new InventoryCommands(inventory), clock));
   });
 
   afterAll(async () => {

@@ -9,9 +9,8 @@ import {
 import { ParticipantModule, participantEntities, participantMigrations } from '@concord/saga';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { InventoryConfig } from './config.js';
-import { InventoryCommands } from './inventory.commands.js';
+import { INVENTORY_SUBJECTS, InventoryCommands } from './inventory.commands.js';
 import { InventoryHttpController } from './inventory.http.controller.js';
-import { InventoryNatsController } from './inventory.nats.controller.js';
 import { InventoryRepository } from './inventory.repository.js';
 import { InventoryService } from './inventory.service.js';
 import { inventoryMigrations } from './migrations/1767300000000-inventory-schema.js';
@@ -41,17 +40,14 @@ export class InventoryModule {
         MessagingModule.forRoot(config.NATS_URL, natsCredentials(config)),
         InternalAuthModule.forRoot('inventory', config),
         serviceCoordination('inventory', config),
-        ParticipantModule.forRoot({ service: 'inventory' }),
+        ParticipantModule.forService({
+          service: 'inventory',
+          handlers: InventoryCommands,
+          subjects: INVENTORY_SUBJECTS,
+        }),
       ],
-      controllers: [InventoryHttpController, InventoryNatsController],
-      providers: [
-        Clock,
-        ProductCache,
-        InventoryRepository,
-        InventoryService,
-        InventoryCommands,
-        ReservationExpirySweeper,
-      ],
+      controllers: [InventoryHttpController],
+      providers: [Clock, ProductCache, InventoryRepository, InventoryService, ReservationExpirySweeper],
     };
   }
 }

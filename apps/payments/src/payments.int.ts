@@ -1,25 +1,47 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommandEnvelope } from '@concord/contracts';
+import type { CommandEnvelope, ReplyOf } from '@concord/contracts';
 import { startPostgres, type PostgresHandle } from '@concord/infra';
 import { ManualClock, Metrics } from '@concord/platform';
-import { makeGid, Participant, participantEntities, participantMigrations } from '@concord/saga';
+import {
+  makeGid,
+  Participant,
+  ParticipantDispatcher,
+  participantEntities,
+  participantMigrations,
+} from '@concord/saga';
 import type { PaymentsConfig } from './config.js';
 import type { AccountView } from './funds.js';
 import { paymentsMigrations } from './migrations/1767300000000-payments-schema.js';
-import { PaymentsCommands } from './payments.commands.js';
+import { PAYMENTS_SUBJECTS, PaymentsCommands } from './payments.commands.js';
 import { paymentsEntities } from './payments.module.js';
 import { PaymentsRepository } from './payments.repository.js';
 import { PaymentsService } from './payments.service.js';
 import { AccountCache } from './read-cache.js';
 
 /** Medium tests: the payments service, its repository and the participant kit on a real PostgreSQL. */
+/** The handler table driven through the skeleton's dispatcher (parse, kit, after-commit), as NATS drives it. */
+function commandsOf(dispatcher: ParticipantDispatcher) {
+  const call =
+    <S extends (typeof PAYMENTS_SUBJECTS)[number]>(subject: S) =>
+    (env: unknown) =>
+      dispatcher.dispatch(subject, env) as Promise<ReplyOf<S>>;
+  return {
+    hold: call('payments.hold'),
+    release: call('payments.release'),
+    capture: call('payments.capture'),
+    prepare: call('payments.2pc.prepare'),
+    commitPrepared: call('payments.2pc.commit'),
+    abortPrepared: call('payments.2pc.abort'),
+  };
+}
+
 describe('payments on PostgreSQL', () => {
   let server: PostgresHandle;
   let dataSource: DataSource;
   let payments: PaymentsService;
-  let commands: PaymentsCommands;
+  let commands: ReturnType<typeof commandsOf>;
   const config = { CACHE_MAX_ENTRIES: 100, CACHE_TTL_MS: 60_000 } as PaymentsConfig;
 
   beforeAll(async () => {
@@ -36,7 +58,8 @@ describe('payments on PostgreSQL', () => {
     const clock = new ManualClock();
     const cache = new AccountCache(config, clock, new Metrics());
     payments = new PaymentsService(new PaymentsRepository(dataSource), cache);
-    commands = new PaymentsCommands(new Participant(dataSource, { service: 'payments' }), payments, clock);
+    const participant = new Participant(dataSource, { service: 'payments' });
+    commands = commandsOf(new ParticipantDispatcher(participant, new PaymentsCommands(payments), clock));
   });
 
   afterAll(async () => {

@@ -13,9 +13,8 @@ import type { PaymentsConfig } from './config.js';
 import { HoldEntity } from './hold.entity.js';
 import { LedgerEntryEntity } from './ledger-entry.entity.js';
 import { paymentsMigrations } from './migrations/1767300000000-payments-schema.js';
-import { PaymentsCommands } from './payments.commands.js';
+import { PAYMENTS_SUBJECTS, PaymentsCommands } from './payments.commands.js';
 import { PaymentsHttpController } from './payments.http.controller.js';
-import { PaymentsNatsController } from './payments.nats.controller.js';
 import { PaymentsRepository } from './payments.repository.js';
 import { PaymentsService } from './payments.service.js';
 import { AccountCache } from './read-cache.js';
@@ -41,10 +40,14 @@ export class PaymentsModule {
         MessagingModule.forRoot(config.NATS_URL, natsCredentials(config)),
         InternalAuthModule.forRoot('payments', config),
         serviceCoordination('payments', config),
-        ParticipantModule.forRoot({ service: 'payments' }),
+        ParticipantModule.forService({
+          service: 'payments',
+          handlers: PaymentsCommands,
+          subjects: PAYMENTS_SUBJECTS,
+        }),
       ],
-      controllers: [PaymentsHttpController, PaymentsNatsController],
-      providers: [Clock, AccountCache, PaymentsRepository, PaymentsService, PaymentsCommands],
+      controllers: [PaymentsHttpController],
+      providers: [Clock, AccountCache, PaymentsRepository, PaymentsService],
     };
   }
 }

@@ -21,7 +21,19 @@ export {
   StaleFencingTokenError,
   type ParticipantOptions,
 } from './participant/participant.js';
-export { ParticipantModule } from './participant/participant.module.js';
+export { ParticipantModule, type ParticipantServiceOptions } from './participant/participant.module.js';
+export {
+  handle,
+  parseCommand,
+  ParticipantDispatcher,
+  PARTICIPANT_HANDLERS,
+  type ParticipantHandler,
+  type ParticipantHandlers,
+  type Touch,
+} from './participant/service/handlers.js';
+export { participantNatsController } from './participant/service/nats.js';
+export { ParticipantRepository, selectRows } from './participant/service/sql.js';
+export { cursorId, cursorKey, pageOf, pageQuery, type Page } from './participant/service/paging.js';
 export {
   InDoubtRecovery,
   recoverInDoubt,
