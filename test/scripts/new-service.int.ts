@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -31,5 +31,13 @@ describe('a generated service type-checks (strict, NodeNext) against the librari
     );
     expect(result.output).toBe('');
     expect(result.code).toBe(0);
+    // It type-checks on the participant service skeleton, not on a copy of it.
+    const source = (file: string) => readFileSync(path.join(repo.root, 'apps/billing/src', file), 'utf8');
+    expect(source('billing.module.ts')).toMatch(
+      /ParticipantModule\.forService\(\{[^}]*handlers: BillingCommands/,
+    );
+    expect(source('billing.commands.ts')).toContain("from '@concord/saga'");
+    expect(source('billing.repository.ts')).toContain('extends ParticipantRepository');
+    expect(existsSync(path.join(repo.root, 'apps/billing/src/billing.nats.controller.ts'))).toBe(false);
   });
 });
