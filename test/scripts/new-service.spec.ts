@@ -94,7 +94,7 @@ describe('npm run new:service -- billing, into a copy of the repository', () => 
     const module = read(repo.root, 'apps/billing/src/billing.module.ts');
     expect(module).toContain("serviceCoordination('billing', config)");
     // The participant service skeleton registers its NATS handlers: no controller of its own.
-    expect(module).toContain('ParticipantModule.forService({');
+    expect(module).toContain('participantService({ handlers: BillingCommands');
     expect(existsSync(path.join(repo.root, 'apps/billing/src/billing.nats.controller.ts'))).toBe(false);
     expect(read(repo.root, 'apps/billing/src/main.ts')).toContain('await runApp(');
     const commands = read(repo.root, 'apps/billing/src/billing.commands.ts');

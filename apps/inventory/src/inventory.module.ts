@@ -6,7 +6,12 @@ import {
   MessagingModule,
   natsCredentials,
 } from '@concord/platform';
-import { ParticipantModule, participantEntities, participantMigrations } from '@concord/saga';
+import {
+  ParticipantModule,
+  participantEntities,
+  participantMigrations,
+  participantService,
+} from '@concord/saga';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { InventoryConfig } from './config.js';
 import { INVENTORY_SUBJECTS, InventoryCommands } from './inventory.commands.js';
@@ -28,6 +33,8 @@ export const inventoryEntities = [ProductEntity, ReceiptEntity, ReservationEntit
 @Module({})
 export class InventoryModule {
   static register(config: InventoryConfig): DynamicModule {
+    // The participant service skeleton: NATS handlers for the table of InventoryCommands.
+    const skeleton = participantService({ handlers: InventoryCommands, subjects: INVENTORY_SUBJECTS });
     return {
       module: InventoryModule,
       imports: [
@@ -40,14 +47,17 @@ export class InventoryModule {
         MessagingModule.forRoot(config.NATS_URL, natsCredentials(config)),
         InternalAuthModule.forRoot('inventory', config),
         serviceCoordination('inventory', config),
-        ParticipantModule.forService({
-          service: 'inventory',
-          handlers: InventoryCommands,
-          subjects: INVENTORY_SUBJECTS,
-        }),
+        ParticipantModule.forRoot({ service: 'inventory' }),
       ],
-      controllers: [InventoryHttpController],
-      providers: [Clock, ProductCache, InventoryRepository, InventoryService, ReservationExpirySweeper],
+      controllers: [InventoryHttpController, ...skeleton.controllers],
+      providers: [
+        Clock,
+        ProductCache,
+        InventoryRepository,
+        InventoryService,
+        ReservationExpirySweeper,
+        ...skeleton.providers,
+      ],
     };
   }
 }

@@ -6,7 +6,12 @@ import {
   MessagingModule,
   natsCredentials,
 } from '@concord/platform';
-import { ParticipantModule, participantEntities, participantMigrations } from '@concord/saga';
+import {
+  ParticipantModule,
+  participantEntities,
+  participantMigrations,
+  participantService,
+} from '@concord/saga';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AccountEntity } from './account.entity.js';
 import type { PaymentsConfig } from './config.js';
@@ -28,6 +33,8 @@ export const paymentsEntities = [AccountEntity, HoldEntity, LedgerEntryEntity];
 @Module({})
 export class PaymentsModule {
   static register(config: PaymentsConfig): DynamicModule {
+    // The participant service skeleton: NATS handlers for the table of PaymentsCommands.
+    const skeleton = participantService({ handlers: PaymentsCommands, subjects: PAYMENTS_SUBJECTS });
     return {
       module: PaymentsModule,
       imports: [
@@ -40,14 +47,10 @@ export class PaymentsModule {
         MessagingModule.forRoot(config.NATS_URL, natsCredentials(config)),
         InternalAuthModule.forRoot('payments', config),
         serviceCoordination('payments', config),
-        ParticipantModule.forService({
-          service: 'payments',
-          handlers: PaymentsCommands,
-          subjects: PAYMENTS_SUBJECTS,
-        }),
+        ParticipantModule.forRoot({ service: 'payments' }),
       ],
-      controllers: [PaymentsHttpController],
-      providers: [Clock, AccountCache, PaymentsRepository, PaymentsService],
+      controllers: [PaymentsHttpController, ...skeleton.controllers],
+      providers: [Clock, AccountCache, PaymentsRepository, PaymentsService, ...skeleton.providers],
     };
   }
 }

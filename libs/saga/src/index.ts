@@ -21,7 +21,11 @@ export {
   StaleFencingTokenError,
   type ParticipantOptions,
 } from './participant/participant.js';
-export { ParticipantModule, type ParticipantServiceOptions } from './participant/participant.module.js';
+export {
+  ParticipantModule,
+  participantService,
+  type ParticipantServiceOptions,
+} from './participant/participant.module.js';
 export {
   handle,
   parseCommand,
