@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 
 /** Longest wait for a row lock inside a business transaction. */
@@ -7,6 +8,9 @@ const lockWaitMaxMs = 1_000;
  * What every participant service's repository needs: transactions, the shared manager, typed raw SQL and a bounded
  * lock wait. A service's repository extends it and adds its own statements (only repositories touch the database).
  */
+// Decorated so that its constructor's parameter types are emitted: a subclass without a constructor of its own
+// inherits them (Nest would otherwise inject nothing).
+@Injectable()
 export abstract class ParticipantRepository {
   constructor(protected readonly dataSource: DataSource) {}
 
