@@ -32,14 +32,13 @@ import {
   natsCommandSender,
   orchestratorEntities,
   orchestratorMigrations,
-  placeOrderSaga,
-  placeOrderTwoPhase,
   SagaLog,
   SagaRuntime,
   SingleInstanceLeadership,
 } from '@concord/saga';
 import { ToyParticipants, type ToyDatabases } from './transactions/toy-participants.js';
 import { startTracing } from '@concord/platform';
+import { orchestratorWorkflows } from '../apps/orchestrator/src/workflows/registry.js';
 
 type Mode = 'baseline' | 'saga' | '2pc';
 const MODES: readonly Mode[] = ['baseline', 'saga', '2pc'];
@@ -150,7 +149,7 @@ async function runOrchestrator(): Promise<void> {
     log,
     leadership,
     natsCommandSender(async () => commandsNc),
-    [placeOrderSaga(), placeOrderTwoPhase()],
+    orchestratorWorkflows(),
     {
       onFinished: (id, status, reason) => {
         const answer = { status, ...(reason === undefined ? {} : { reason }) };

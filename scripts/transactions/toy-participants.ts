@@ -10,7 +10,6 @@ import type {
   ReserveStock,
   SettleOrder,
 } from '@concord/contracts';
-import { PLACE_ORDER_STEPS as STEPS } from '@concord/contracts';
 import { Participant, participantEntities, participantMigrations } from '@concord/saga';
 
 /**
@@ -164,9 +163,11 @@ export class ToyParticipants {
     this.participants.push(inventory, payments, orders);
     const handlers: Record<string, Handler> = {
       'inventory.reserve': (env: CommandEnvelope<ReserveStock>) =>
-        inventory.action(env, (em) => reserve(em, env.payload.orderId, env.payload.items, false)),
+        inventory.action(env, 'inventory.reserve', (em) =>
+          reserve(em, env.payload.orderId, env.payload.items, false),
+        ),
       'inventory.release': (env: CommandEnvelope<{ orderId: string }>) =>
-        inventory.compensation(env, STEPS.reserveStock, async (em) => {
+        inventory.compensation(env, 'inventory.reserve', async (em) => {
           await em.query(
             `UPDATE product p SET stock = p.stock + r.qty, reserved = p.reserved - r.qty
              FROM reservation r WHERE r.order_id = $1 AND r.sku = p.sku AND r.status = 'reserved'`,
@@ -179,7 +180,7 @@ export class ToyParticipants {
           return ok(null);
         }),
       'inventory.commit': (env: CommandEnvelope<{ orderId: string }>) =>
-        inventory.action(env, async (em) => {
+        inventory.action(env, 'inventory.commit', async (em) => {
           await em.query(
             `UPDATE product p SET reserved = p.reserved - r.qty, sold = p.sold + r.qty
              FROM reservation r WHERE r.order_id = $1 AND r.sku = p.sku AND r.status = 'reserved'`,
@@ -192,9 +193,9 @@ export class ToyParticipants {
           return ok(null);
         }),
       'payments.hold': (env: CommandEnvelope<HoldFunds>) =>
-        payments.action(env, (em) => hold(em, env.payload, false)),
+        payments.action(env, 'payments.hold', (em) => hold(em, env.payload, false)),
       'payments.release': (env: CommandEnvelope<{ orderId: string }>) =>
-        payments.compensation(env, STEPS.holdFunds, async (em) => {
+        payments.compensation(env, 'payments.hold', async (em) => {
           await em.query(
             `UPDATE account a SET balance_cents = a.balance_cents + h.amount_cents, held_cents = a.held_cents - h.amount_cents
              FROM hold h WHERE h.order_id = $1 AND h.customer_id = a.customer_id AND h.status = 'held'`,
@@ -206,7 +207,7 @@ export class ToyParticipants {
           return ok(null);
         }),
       'payments.capture': (env: CommandEnvelope<{ orderId: string }>) =>
-        payments.action(env, async (em) => {
+        payments.action(env, 'payments.capture', async (em) => {
           const rows = await em.query<[Array<{ customer_id: string; amount_cents: number }>, number]>(
             `UPDATE hold SET status = 'captured' WHERE order_id = $1 AND status = 'held' RETURNING customer_id, amount_cents`,
             [env.payload.orderId],
@@ -224,7 +225,7 @@ export class ToyParticipants {
           return ok(null);
         }),
       'orders.settle': (env: CommandEnvelope<SettleOrder>) =>
-        orders.action(env, async (em) => {
+        orders.action(env, 'orders.settle', async (em) => {
           await em.query(
             `INSERT INTO orders (id, status, reason) VALUES ($1, $2, $3)
              ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, reason = EXCLUDED.reason`,

@@ -100,6 +100,12 @@ describe('a generated service', () => {
     );
     expect(result.output).toBe('');
     expect(result.code).toBe(0);
+    // It type-checks on the participant service skeleton, not on a copy of it.
+    const source = (file: string) => readFileSync(path.join(repo.root, 'apps/billing/src', file), 'utf8');
+    expect(source('billing.module.ts')).toContain('participantService({ handlers: BillingCommands');
+    expect(source('billing.commands.ts')).toContain("from '@concord/saga'");
+    expect(source('billing.repository.ts')).toContain('extends ParticipantRepository');
+    expect(existsSync(path.join(repo.root, 'apps/billing/src/billing.nats.controller.ts'))).toBe(false);
   });
 
   it('has its NATS user and permissions in the stack (harness nats-server, users from the topology)', async () => {

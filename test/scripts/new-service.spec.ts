@@ -124,7 +124,6 @@ describe('npm run new:service -- billing, into a copy of the repository', () => 
       'main.ts',
       'config.ts',
       'billing.module.ts',
-      'billing.nats.controller.ts',
       'billing.commands.ts',
       'billing.http.controller.ts',
       'billing.repository.ts',
@@ -136,9 +135,14 @@ describe('npm run new:service -- billing, into a copy of the repository', () => 
     }
     const module = read(repo.root, 'apps/billing/src/billing.module.ts');
     expect(module).toContain("serviceCoordination('billing', config)");
-    expect(module).toContain("ParticipantModule.forRoot({ service: 'billing' })");
+    // The participant service skeleton registers its NATS handlers: no controller of its own.
+    expect(module).toContain('participantService({ handlers: BillingCommands');
+    expect(existsSync(path.join(repo.root, 'apps/billing/src/billing.nats.controller.ts'))).toBe(false);
     expect(read(repo.root, 'apps/billing/src/main.ts')).toContain('await runApp(');
-    expect(read(repo.root, 'apps/billing/src/billing.commands.ts')).toContain('this.participant.action(');
+    const commands = read(repo.root, 'apps/billing/src/billing.commands.ts');
+    expect(commands).toContain('implements ParticipantHandlers');
+    expect(commands).toContain('handle.action(');
+    expect(commands).toMatch(/handle\.compensation\(\s*BILLING_SUBJECTS\.charge/);
     expect(generated.ports).toEqual([8501, 8502]);
     expect(JSON.stringify(generated.files)).not.toContain('__');
   });

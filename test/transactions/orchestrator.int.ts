@@ -9,6 +9,7 @@ import {
   type NatsHandle,
   type PostgresHandle,
 } from '@concord/infra';
+import type { MessageMap } from '@concord/contracts';
 import { generateInternalTokenKeyPair, runApp, type RunningApp } from '@concord/platform';
 import { DataSource } from 'typeorm';
 import {
@@ -263,7 +264,7 @@ describe('orchestrator on PostgreSQL and NATS', () => {
   });
 
   it('starts over NATS with orchestrator.start, idempotently; answers decision queries with presumed abort', async () => {
-    const send = natsCommandSender(async () => nc);
+    const send = natsCommandSender<MessageMap>(async () => nc);
     const input = await order();
     const message = {
       idempotencyKey: input.orderId,
@@ -289,7 +290,7 @@ describe('orchestrator on PostgreSQL and NATS', () => {
     ).toEqual({ ok: true, result: { decision: 'abort' } });
     const bad = await send(
       'orchestrator.start',
-      { ...message, idempotencyKey: randomUUID(), type: 'nope' as 'place-order' },
+      { ...message, idempotencyKey: randomUUID(), type: 'nope' },
       5_000,
     );
     expect(bad.ok).toBe(false);
@@ -353,7 +354,7 @@ describe('orchestrator on PostgreSQL and NATS', () => {
           description: 'inventory prepared',
         },
       );
-      const send = natsCommandSender(async () => nc);
+      const send = natsCommandSender<MessageMap>(async () => nc);
       const answer = await send(
         'orchestrator.2pc.decision',
         { gid: `inventory:${id}`, transactionId: id },

@@ -1,115 +1,56 @@
-import { Clock, LruCache } from '@concord/platform';
 import { Injectable } from '@nestjs/common';
-import {
-  type CommandEnvelope,
-  type CommitStock,
-  type Decide,
-  type Prepare,
-  type Prepared,
-  type ReleaseStock,
-  type Reply,
-  type ReserveStock,
-  type StockReserved,
-  PLACE_ORDER_STEPS,
-} from '@concord/contracts';
-import { Participant } from '@concord/saga';
-import type { z } from 'zod';
+import { schemas, type Subject } from '@concord/contracts';
+import { handle, type ParticipantHandler, type ParticipantHandlers } from '@concord/saga';
 import { InventoryService } from './inventory.service.js';
-import { orderPayload, reservePayload } from './inventory.schemas.js';
 
-/** How long the skus of a prepared 2PC branch are remembered, to invalidate the cache when it commits. */
-const preparedSkusTtlMs = 15 * 60_000;
-const preparedSkusMax = 10_000;
+/** The subjects inventory listens on (queue group "inventory"). */
+export const INVENTORY_SUBJECTS = [
+  'inventory.reserve',
+  'inventory.release',
+  'inventory.commit',
+  'inventory.2pc.prepare',
+  'inventory.2pc.commit',
+  'inventory.2pc.abort',
+] as const satisfies readonly Subject[];
 
 /**
- * Saga and 2PC commands, each run by the participant kit: inbox, fence and the business change in one local
- * transaction. The product cache is invalidated after the kit has committed.
+ * Inventory's saga and 2PC commands, on the participant service skeleton: each payload is checked against the wire
+ * schema, then run by the kit (inbox, fence and the business change in one local transaction); the product cache is
+ * invalidated for the skus the work touched once the kit has committed (a prepared branch: once it is decided).
  */
 @Injectable()
-export class InventoryCommands {
-  private readonly preparedSkus: LruCache<string[]>;
+export class InventoryCommands implements ParticipantHandlers {
+  readonly handlers: Record<(typeof INVENTORY_SUBJECTS)[number], ParticipantHandler>;
 
-  constructor(
-    private readonly participant: Participant,
-    private readonly inventory: InventoryService,
-    clock: Clock,
-  ) {
-    this.preparedSkus = new LruCache(preparedSkusMax, preparedSkusTtlMs, () => clock.nowMs());
+  constructor(private readonly inventory: InventoryService) {
+    this.handlers = {
+      'inventory.reserve': handle.action(schemas.reserveStock, (em, p, touch) => {
+        touch(...p.items.map((line) => line.sku));
+        return inventory.reserve(em, p.orderId, p.items);
+      }),
+      'inventory.release': handle.compensation(
+        'inventory.reserve',
+        schemas.releaseStock,
+        async (em, p, touch) => {
+          touch(...(await inventory.release(em, p.orderId)));
+          return { ok: true, result: null };
+        },
+      ),
+      'inventory.commit': handle.action(schemas.commitStock, async (em, p, touch) => {
+        const outcome = await inventory.commit(em, p.orderId);
+        touch(...outcome.skus);
+        return outcome.reply;
+      }),
+      'inventory.2pc.prepare': handle.prepare(schemas.reserveStock, (em, p, touch) => {
+        touch(...p.items.map((line) => line.sku));
+        return inventory.prepareSale(em, p.orderId, p.items);
+      }),
+      'inventory.2pc.commit': handle.commitPrepared(),
+      'inventory.2pc.abort': handle.abortPrepared(),
+    };
   }
 
-  async reserve(env: CommandEnvelope<ReserveStock>): Promise<Reply<StockReserved>> {
-    const payload = parse(reservePayload, env.payload);
-    if (!payload.ok) return payload;
-    const reply = await this.participant.action(env, (em) =>
-      this.inventory.reserve(em, payload.result.orderId, payload.result.items),
-    );
-    this.inventory.invalidate(payload.result.items.map((line) => line.sku));
-    return reply;
+  afterCommit(skus: readonly string[]): void {
+    this.inventory.invalidate(skus);
   }
-
-  async release(env: CommandEnvelope<ReleaseStock>): Promise<Reply<null>> {
-    const payload = parse(orderPayload, env.payload);
-    if (!payload.ok) return payload;
-    const touched: string[] = [];
-    const reply = await this.participant.compensation(env, PLACE_ORDER_STEPS.reserveStock, async (em) => {
-      touched.push(...(await this.inventory.release(em, payload.result.orderId)));
-      return { ok: true, result: null };
-    });
-    this.inventory.invalidate(touched);
-    return reply;
-  }
-
-  async commit(env: CommandEnvelope<CommitStock>): Promise<Reply<null>> {
-    const payload = parse(orderPayload, env.payload);
-    if (!payload.ok) return payload;
-    const touched: string[] = [];
-    const reply = await this.participant.action(env, async (em) => {
-      const outcome = await this.inventory.commit(em, payload.result.orderId);
-      touched.push(...outcome.skus);
-      return outcome.reply;
-    });
-    this.inventory.invalidate(touched);
-    return reply;
-  }
-
-  async prepare(env: CommandEnvelope<Prepare<ReserveStock>>): Promise<Reply<Prepared>> {
-    const payload = parse(reservePayload, env.payload.operation);
-    if (!payload.ok) return payload;
-    const reply = await this.participant.prepare(env, (em) =>
-      this.inventory.prepareSale(em, payload.result.orderId, payload.result.items),
-    );
-    if (reply.ok)
-      this.preparedSkus.set(
-        env.payload.gid,
-        payload.result.items.map((line) => line.sku),
-      );
-    return reply;
-  }
-
-  async commitPrepared(env: CommandEnvelope<Decide>): Promise<Reply<null>> {
-    return this.decided(env, await this.participant.commitPrepared(env));
-  }
-
-  async abortPrepared(env: CommandEnvelope<Decide>): Promise<Reply<null>> {
-    return this.decided(env, await this.participant.abortPrepared(env));
-  }
-
-  private decided(env: CommandEnvelope<Decide>, reply: Reply<null>): Reply<null> {
-    const skus = this.preparedSkus.get(env.payload.gid);
-    if (skus !== undefined) {
-      this.preparedSkus.delete(env.payload.gid);
-      this.inventory.invalidate(skus);
-    }
-    return reply;
-  }
-}
-
-/** A malformed command is refused (with the reason) rather than half applied; the kit is not involved. */
-export function parse<S extends z.ZodType>(schema: S, value: unknown): Reply<z.infer<S>> {
-  const result = schema.safeParse(value);
-  if (result.success) return { ok: true, result: result.data };
-  const detail = result.error.issues
-    .map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`)
-    .join('; ');
-  return { ok: false, reason: `malformed command: ${detail}` };
 }

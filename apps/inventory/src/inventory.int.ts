@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CommandEnvelope, PLACE_ORDER_STEPS } from '@concord/contracts';
+import type { CommandEnvelope, ReplyOf } from '@concord/contracts';
 import { startPostgres, type PostgresHandle } from '@concord/infra';
 import { type JobFence, ManualClock, Metrics, StaleFencingTokenError } from '@concord/platform';
-import { makeGid, Participant, participantEntities, participantMigrations } from '@concord/saga';
+import {
+  makeGid,
+  Participant,
+  ParticipantDispatcher,
+  participantEntities,
+  participantMigrations,
+} from '@concord/saga';
 import type { InventoryConfig } from './config.js';
-import { InventoryCommands } from './inventory.commands.js';
+import { INVENTORY_SUBJECTS, InventoryCommands } from './inventory.commands.js';
 import { inventoryEntities } from './inventory.module.js';
 import { InventoryRepository } from './inventory.repository.js';
 import { InventoryService } from './inventory.service.js';
@@ -14,12 +20,28 @@ import { inventoryMigrations } from './migrations/1767300000000-inventory-schema
 import { ProductCache } from './read-cache.js';
 import type { ProductView } from './stock.js';
 
+/** The handler table driven through the skeleton's dispatcher (parse, kit, after-commit), as NATS drives it. */
+function commandsOf(dispatcher: ParticipantDispatcher) {
+  const call =
+    <S extends (typeof INVENTORY_SUBJECTS)[number]>(subject: S) =>
+    (env: unknown) =>
+      dispatcher.dispatch(subject, env) as Promise<ReplyOf<S>>;
+  return {
+    reserve: call('inventory.reserve'),
+    release: call('inventory.release'),
+    commit: call('inventory.commit'),
+    prepare: call('inventory.2pc.prepare'),
+    commitPrepared: call('inventory.2pc.commit'),
+    abortPrepared: call('inventory.2pc.abort'),
+  };
+}
+
 /** Medium tests: the inventory service, its repository and the participant kit on a real PostgreSQL. */
 describe('inventory on PostgreSQL', () => {
   let server: PostgresHandle;
   let dataSource: DataSource;
   let inventory: InventoryService;
-  let commands: InventoryCommands;
+  let commands: ReturnType<typeof commandsOf>;
   const clock = new ManualClock();
   const config = {
     CACHE_MAX_ENTRIES: 100,
@@ -40,7 +62,8 @@ describe('inventory on PostgreSQL', () => {
     await dataSource.runMigrations();
     const cache = new ProductCache(config, clock, new Metrics());
     inventory = new InventoryService(new InventoryRepository(dataSource), cache, clock, config);
-    commands = new InventoryCommands(new Participant(dataSource, { service: 'inventory' }), inventory, clock);
+    const participant = new Participant(dataSource, { service: 'inventory' });
+    commands = commandsOf(new ParticipantDispatcher(participant, new InventoryCommands(inventory), clock));
   });
 
   afterAll(async () => {
@@ -102,9 +125,7 @@ describe('inventory on PostgreSQL', () => {
       { sku: 'p-r1', qty: 2 },
       { sku: 'p-r2', qty: 1 },
     ];
-    const reserved = await commands.reserve(
-      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items }, txn),
-    );
+    const reserved = await commands.reserve(envelope('reserve-stock', { orderId, items }, txn));
     expect(reserved).toEqual({
       ok: true,
       result: {
@@ -116,7 +137,7 @@ describe('inventory on PostgreSQL', () => {
       },
     });
     expect(await counters('p-r1')).toEqual({ stock: 8, reserved: 2, sold: 0, received: 10 });
-    expect(await commands.commit(envelope(PLACE_ORDER_STEPS.commitStock, { orderId }, txn))).toEqual({
+    expect(await commands.commit(envelope('commit-stock', { orderId }, txn))).toEqual({
       ok: true,
       result: null,
     });
@@ -128,7 +149,7 @@ describe('inventory on PostgreSQL', () => {
     await product('p-short-a', 5);
     await product('p-short-b', 1);
     const short = await commands.reserve(
-      envelope(PLACE_ORDER_STEPS.reserveStock, {
+      envelope('reserve-stock', {
         orderId: randomUUID(),
         items: [
           { sku: 'p-short-a', qty: 2 },
@@ -138,7 +159,7 @@ describe('inventory on PostgreSQL', () => {
     );
     expect(short).toEqual({ ok: false, reason: 'out of stock: p-short-b (wanted 2, 1 available)' });
     const unknown = await commands.reserve(
-      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId: randomUUID(), items: [{ sku: 'p-none', qty: 1 }] }),
+      envelope('reserve-stock', { orderId: randomUUID(), items: [{ sku: 'p-none', qty: 1 }] }),
     );
     expect(unknown).toEqual({ ok: false, reason: 'unknown sku p-none' });
     expect(await counters('p-short-a')).toEqual({ stock: 5, reserved: 0, sold: 0, received: 5 });
@@ -148,10 +169,8 @@ describe('inventory on PostgreSQL', () => {
     await product('p-comp', 4);
     const orderId = randomUUID();
     const txn = randomUUID();
-    await commands.reserve(
-      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items: [{ sku: 'p-comp', qty: 3 }] }, txn),
-    );
-    expect(await commands.release(envelope(PLACE_ORDER_STEPS.releaseStock, { orderId }, txn))).toEqual({
+    await commands.reserve(envelope('reserve-stock', { orderId, items: [{ sku: 'p-comp', qty: 3 }] }, txn));
+    expect(await commands.release(envelope('release-stock', { orderId }, txn))).toEqual({
       ok: true,
       result: null,
     });
@@ -159,13 +178,9 @@ describe('inventory on PostgreSQL', () => {
 
     const lateOrder = randomUUID();
     const lateTxn = randomUUID();
-    await commands.release(envelope(PLACE_ORDER_STEPS.releaseStock, { orderId: lateOrder }, lateTxn));
+    await commands.release(envelope('release-stock', { orderId: lateOrder }, lateTxn));
     const late = await commands.reserve(
-      envelope(
-        PLACE_ORDER_STEPS.reserveStock,
-        { orderId: lateOrder, items: [{ sku: 'p-comp', qty: 1 }] },
-        lateTxn,
-      ),
+      envelope('reserve-stock', { orderId: lateOrder, items: [{ sku: 'p-comp', qty: 1 }] }, lateTxn),
     );
     expect(late.ok).toBe(false);
     expect(await counters('p-comp')).toEqual({ stock: 4, reserved: 0, sold: 0, received: 4 });
@@ -173,7 +188,7 @@ describe('inventory on PostgreSQL', () => {
 
   it('answers a re-sent reserve with the first reply and reserves once', async () => {
     await product('p-dup', 5);
-    const env = envelope(PLACE_ORDER_STEPS.reserveStock, {
+    const env = envelope('reserve-stock', {
       orderId: randomUUID(),
       items: [{ sku: 'p-dup', qty: 2 }],
     });
@@ -187,7 +202,7 @@ describe('inventory on PostgreSQL', () => {
     const replies = await Promise.all(
       Array.from({ length: 12 }, () =>
         commands.reserve(
-          envelope(PLACE_ORDER_STEPS.reserveStock, {
+          envelope('reserve-stock', {
             orderId: randomUUID(),
             items: [{ sku: 'p-race', qty: 1 }],
           }),
@@ -217,9 +232,7 @@ describe('inventory on PostgreSQL', () => {
   it('refuses, in PostgreSQL, the expiry writes of a holder whose fencing token is older than one seen', async () => {
     await product('p-fence', 4);
     const orderId = randomUUID();
-    await commands.reserve(
-      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items: [{ sku: 'p-fence', qty: 3 }] }),
-    );
+    await commands.reserve(envelope('reserve-stock', { orderId, items: [{ sku: 'p-fence', qty: 3 }] }));
     clock.advance(config.RESERVATION_TTL_MS);
     await inventory.claimFence(fence(7, 'inventory-b')); // the next holder's term starts
     await expect(inventory.expireDue(100, fence(5))).rejects.toBeInstanceOf(StaleFencingTokenError);
@@ -241,14 +254,12 @@ describe('inventory on PostgreSQL', () => {
     await product('p-exp', 3);
     const orderId = randomUUID();
     const txn = randomUUID();
-    await commands.reserve(
-      envelope(PLACE_ORDER_STEPS.reserveStock, { orderId, items: [{ sku: 'p-exp', qty: 2 }] }, txn),
-    );
+    await commands.reserve(envelope('reserve-stock', { orderId, items: [{ sku: 'p-exp', qty: 2 }] }, txn));
     expect(await inventory.expireDue(100, fence(10))).toEqual([]);
     clock.advance(config.RESERVATION_TTL_MS);
     expect(await inventory.expireDue(100, fence(10))).toContain('p-exp');
     expect(await counters('p-exp')).toEqual({ stock: 3, reserved: 0, sold: 0, received: 3 });
-    expect(await commands.commit(envelope(PLACE_ORDER_STEPS.commitStock, { orderId }, txn))).toEqual({
+    expect(await commands.commit(envelope('commit-stock', { orderId }, txn))).toEqual({
       ok: true,
       result: null,
     });
@@ -262,7 +273,7 @@ describe('inventory on PostgreSQL', () => {
       const gid = makeGid('inventory', txn);
       const prepared = await commands.prepare(
         envelope(
-          PLACE_ORDER_STEPS.prepareStock,
+          'prepare-stock',
           {
             gid,
             operation: { orderId: randomUUID(), items: [{ sku: 'p-2pc', qty: 2 }] },

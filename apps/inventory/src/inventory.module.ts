@@ -6,12 +6,16 @@ import {
   MessagingModule,
   natsCredentials,
 } from '@concord/platform';
-import { ParticipantModule, participantEntities, participantMigrations } from '@concord/saga';
+import {
+  ParticipantModule,
+  participantEntities,
+  participantMigrations,
+  participantService,
+} from '@concord/saga';
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { InventoryConfig } from './config.js';
-import { InventoryCommands } from './inventory.commands.js';
+import { INVENTORY_SUBJECTS, InventoryCommands } from './inventory.commands.js';
 import { InventoryHttpController } from './inventory.http.controller.js';
-import { InventoryNatsController } from './inventory.nats.controller.js';
 import { InventoryRepository } from './inventory.repository.js';
 import { InventoryService } from './inventory.service.js';
 import { inventoryMigrations } from './migrations/1767300000000-inventory-schema.js';
@@ -29,6 +33,8 @@ export const inventoryEntities = [ProductEntity, ReceiptEntity, ReservationEntit
 @Module({})
 export class InventoryModule {
   static register(config: InventoryConfig): DynamicModule {
+    // The participant service skeleton: NATS handlers for the table of InventoryCommands.
+    const skeleton = participantService({ handlers: InventoryCommands, subjects: INVENTORY_SUBJECTS });
     return {
       module: InventoryModule,
       imports: [
@@ -43,14 +49,14 @@ export class InventoryModule {
         serviceCoordination('inventory', config),
         ParticipantModule.forRoot({ service: 'inventory' }),
       ],
-      controllers: [InventoryHttpController, InventoryNatsController],
+      controllers: [InventoryHttpController, ...skeleton.controllers],
       providers: [
         Clock,
         ProductCache,
         InventoryRepository,
         InventoryService,
-        InventoryCommands,
         ReservationExpirySweeper,
+        ...skeleton.providers,
       ],
     };
   }

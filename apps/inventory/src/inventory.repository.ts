@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { OrderLine } from '@concord/contracts';
-import { DataSource, type EntityManager } from 'typeorm';
+import { ParticipantRepository, selectRows as rows } from '@concord/saga';
+import type { EntityManager } from 'typeorm';
 import type { ReservationStatus } from './reservation.entity.js';
 import type { ProductView } from './stock.js';
 import { RECEIVED_MAX } from './migrations/1767400000000-inventory-bigint-counters.js';
@@ -19,35 +20,13 @@ const productColumns = `sku, name, price_cents AS "priceCents", stock::float8 AS
   sold::float8 AS sold, received::float8 AS received`;
 const reservationColumns = `order_id AS "orderId", sku, qty, price_cents AS "priceCents", status`;
 
-/** Longest wait for a row lock inside a business transaction. */
-const lockWaitMaxMs = 1_000;
-
 /**
  * The only class that touches the inventory database. Every method takes the EntityManager of the transaction
  * it runs in (the participant kit's, or one from {@link transaction}). Counter changes are single conditional
  * UPDATEs, so "stock never negative" holds without a read-modify-write race; the table's CHECKs back them up.
  */
 @Injectable()
-export class InventoryRepository {
-  constructor(private readonly dataSource: DataSource) {}
-
-  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
-  get manager(): EntityManager {
-    return this.dataSource.manager;
-  }
-
-  /**
-   * Bounds how long the rest of this transaction waits for a row lock. A 2PC branch keeps its row locks from
-   * PREPARE until COMMIT PREPARED; unbounded waiters behind it would hold every pooled connection, including the
-   * one the decision needs. A waiter that times out fails (the caller retries) and gives its connection back.
-   */
-  async boundLockWait(em: EntityManager): Promise<void> {
-    await em.query(`SET LOCAL lock_timeout = '${lockWaitMaxMs}ms'`);
-  }
-
+export class InventoryRepository extends ParticipantRepository {
   async findProduct(em: EntityManager, sku: string, lock = false): Promise<ProductView | undefined> {
     const found = await rows<ProductView>(
       em,
@@ -222,7 +201,3 @@ export class InventoryRepository {
 }
 
 /** Rows of a statement (TypeORM answers `[rows, count]` for a bare UPDATE; statements here wrap them in WITH). */
-async function rows<T>(em: EntityManager, sql: string, parameters: readonly unknown[]): Promise<T[]> {
-  const result: unknown = await em.query(sql, [...parameters]);
-  return result as T[];
-}

@@ -1,3 +1,4 @@
+import { pageQuery } from '@concord/saga';
 import { z } from 'zod';
 
 /** Request shapes of the inventory API; each mismatch is a 400 problem body naming the field (ZodPipe). */
@@ -30,15 +31,5 @@ export const receiptBody = z.strictObject({
 });
 export type ReceiptBody = z.infer<typeof receiptBody>;
 
-export const listQuery = z.strictObject({
-  limit: z.coerce.number().int('must be an integer').min(1, 'must be >= 1').max(PAGE_LIMIT_MAX).default(50),
-  cursor: z.string().min(1).max(200).optional(),
-});
+export const listQuery = pageQuery(PAGE_LIMIT_MAX);
 export type ListQuery = z.infer<typeof listQuery>;
-
-const line = z.strictObject({ sku, qty: z.number().int().min(1).max(QTY_MAX) });
-const orderId = z.string().min(1).max(100);
-
-/** NATS payloads are checked too: a malformed command is an error reply, never a half-applied change. */
-export const reservePayload = z.object({ orderId, items: z.array(line).min(1).max(100) });
-export const orderPayload = z.object({ orderId });

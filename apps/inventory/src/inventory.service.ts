@@ -1,3 +1,4 @@
+import { cursorKey, pageOf, type Page } from '@concord/saga';
 import { Inject, Injectable } from '@nestjs/common';
 import type { OrderLine, Reply, StockReserved } from '@concord/contracts';
 import { APP_CONFIG, Clock, type JobFence, passFence, ProblemException } from '@concord/platform';
@@ -8,11 +9,7 @@ import { ProductCache } from './read-cache.js';
 import { mergeLines, type ProductView, refusal, refusalFor, totalCents } from './stock.js';
 import { RECEIVED_MAX } from './migrations/1767400000000-inventory-bigint-counters.js';
 
-export interface Page<T> {
-  readonly items: readonly T[];
-  /** Pass as `cursor` to get the next page; absent on the last page. */
-  readonly nextCursor?: string;
-}
+export type { Page };
 
 const OK: Reply<null> = { ok: true, result: null };
 
@@ -41,12 +38,9 @@ export class InventoryService {
   }
 
   async listProducts(cursor: string | undefined, limit: number): Promise<Page<ProductView>> {
-    const afterSku = cursor === undefined ? undefined : decodeCursor(cursor);
+    const afterSku = cursor === undefined ? undefined : cursorKey(cursor);
     const items = await this.repository.listProducts(this.repository.manager, afterSku, limit);
-    const last = items.at(-1);
-    return items.length === limit && last !== undefined
-      ? { items, nextCursor: encodeCursor(last.sku) }
-      : { items };
+    return pageOf(items, limit, (product) => product.sku);
   }
 
   async createProduct(input: {
@@ -194,14 +188,4 @@ export class InventoryService {
     );
     return { ok: true, result: { lines, totalCents: totalCents(lines) } };
   }
-}
-
-export function encodeCursor(key: string): string {
-  return Buffer.from(key, 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string): string {
-  const key = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (key.length === 0) throw new ProblemException(400, 'cursor: not a cursor this service returned');
-  return key;
 }

@@ -16,8 +16,6 @@ import {
   natsCommandSender,
   orchestratorEntities,
   orchestratorMigrations,
-  placeOrderSaga,
-  placeOrderTwoPhase,
   SagaLog,
   SagaRuntime,
   SingleInstanceLeadership,
@@ -31,6 +29,7 @@ import { OrchestratorBoot } from './orchestrator.boot.js';
 import { SagasHttpController, TransactionsHttpController } from './sagas.http.controller.js';
 import { OrchestratorNatsController } from './orchestrator.nats.controller.js';
 import { SagasService } from './sagas.service.js';
+import { orchestratorWorkflows } from './workflows/registry.js';
 
 @Module({})
 export class OrchestratorModule {
@@ -86,7 +85,7 @@ export class OrchestratorModule {
               log,
               leadership,
               natsCommandSender(() => nats.get()),
-              [placeOrderSaga(timing), placeOrderTwoPhase(timing)],
+              orchestratorWorkflows(timing),
               { logger: new Logger('SagaRuntime'), ...metrics.runtimeHooks() },
             ),
           inject: [SagaLog, LEADERSHIP, NatsConnectionHolder, OrchestratorMetrics],

@@ -9,12 +9,14 @@ import {
   type InstanceRecord,
   type StepRecord,
 } from '@concord/saga';
-import type {
-  Decision,
-  DecisionQuery,
-  Reply,
-  StartTransaction,
-  TransactionStarted,
+import {
+  describeIssues,
+  schemas,
+  type Decision,
+  type DecisionQuery,
+  type Reply,
+  type StartTransaction,
+  type TransactionStarted,
 } from '@concord/contracts';
 
 export interface InstanceView {
@@ -115,12 +117,10 @@ export class SagasService {
   }
 
   /** `orchestrator.start` over NATS: refusals are replies, never exceptions. */
-  async startFromMessage(message: StartTransaction): Promise<Reply<TransactionStarted>> {
-    if (typeof message?.idempotencyKey !== 'string' || message.idempotencyKey.length === 0) {
-      return { ok: false, reason: 'idempotencyKey is required' };
-    }
-    if (message.mode !== 'saga' && message.mode !== '2pc')
-      return { ok: false, reason: 'mode must be saga or 2pc' };
+  async startFromMessage(raw: StartTransaction): Promise<Reply<TransactionStarted>> {
+    const parsed = schemas.startTransaction.safeParse(raw);
+    if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error, '(message)') };
+    const message = parsed.data;
     try {
       const { instance } = await this.start(
         message.type,
@@ -138,7 +138,8 @@ export class SagasService {
   }
 
   async decision(query: DecisionQuery): Promise<Reply<Decision>> {
-    if (typeof query?.transactionId !== 'string') return { ok: false, reason: 'transactionId is required' };
-    return this.runtime.decisionFor(query);
+    const parsed = schemas.decisionQuery.safeParse(query);
+    if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error, '(message)') };
+    return this.runtime.decisionFor(parsed.data);
   }
 }

@@ -1,6 +1,6 @@
 import { retry } from '@concord/resilience';
 import { Inject, Injectable } from '@nestjs/common';
-import type { PlaceOrderInput, Reply, TransactionStarted } from '@concord/contracts';
+import type { MessageMap, PlaceOrderInput, Reply, TransactionStarted } from '@concord/contracts';
 import { APP_CONFIG, NatsConnectionHolder } from '@concord/platform';
 import { type CommandSender, natsCommandSender } from '@concord/saga';
 import type { OrdersConfig } from './config.js';
@@ -13,14 +13,14 @@ export abstract class OrchestratorPort {
 /** `orchestrator.start` over NATS, idempotency key = order id, so a re-send finds the same transaction. */
 @Injectable()
 export class NatsOrchestratorClient extends OrchestratorPort {
-  private readonly send: CommandSender;
+  private readonly send: CommandSender<MessageMap>;
 
   constructor(
     nats: NatsConnectionHolder,
     @Inject(APP_CONFIG) private readonly config: OrdersConfig,
   ) {
     super();
-    this.send = natsCommandSender(() => nats.get());
+    this.send = natsCommandSender<MessageMap>(() => nats.get());
   }
 
   /**

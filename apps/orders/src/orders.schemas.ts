@@ -1,31 +1,17 @@
 import { z } from 'zod';
+import { schemas } from '@concord/contracts';
 
 /** Request shapes of the orders API; each mismatch is a 400 problem body naming the field (ZodPipe). */
 
-export const LINES_MAX = 50;
-export const QTY_MAX = 1_000;
 export const PAGE_LIMIT_MAX = 200;
 
-const customerId = z
-  .string()
-  .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'must be 1 to 100 letters, digits, ".", "_", ":" or "-"');
-const sku = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 letters, digits, ".", "_" or "-"');
+// Ids, skus and line limits are the wire contract's (libs/contracts): the orchestrator and the participants check
+// the same ones, so an order this API accepts is never refused downstream for a different cap.
+const { customerId, orderLines } = schemas;
 
 export const placeOrderBody = z.strictObject({
   customerId,
-  items: z
-    .array(
-      z.strictObject({
-        sku,
-        qty: z
-          .number()
-          .int('must be an integer')
-          .min(1, 'must be >= 1')
-          .max(QTY_MAX, `must be <= ${QTY_MAX}`),
-      }),
-    )
-    .min(1, 'must have at least one line')
-    .max(LINES_MAX, `must have at most ${LINES_MAX} lines`),
+  items: orderLines,
   mode: z.enum(['saga', '2pc'], { message: 'must be "saga" or "2pc"' }),
 });
 export type PlaceOrderBody = z.infer<typeof placeOrderBody>;
@@ -58,9 +44,4 @@ export const listOrdersQuery = z.strictObject({
 export type ListOrdersQuery = z.infer<typeof listOrdersQuery>;
 
 /** The orchestrator's verdict, checked like any input. */
-export const settlePayload = z.object({
-  orderId: z.string().min(1).max(100),
-  status: z.enum(['CONFIRMED', 'CANCELLED']),
-  totalCents: z.number().int().min(0).optional(),
-  reason: z.string().max(1_000).optional(),
-});
+export const settlePayload = schemas.settleOrder;

@@ -1,25 +1,47 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CommandEnvelope, PLACE_ORDER_STEPS } from '@concord/contracts';
+import type { CommandEnvelope, ReplyOf } from '@concord/contracts';
 import { startPostgres, type PostgresHandle } from '@concord/infra';
 import { ManualClock, Metrics } from '@concord/platform';
-import { makeGid, Participant, participantEntities, participantMigrations } from '@concord/saga';
+import {
+  makeGid,
+  Participant,
+  ParticipantDispatcher,
+  participantEntities,
+  participantMigrations,
+} from '@concord/saga';
 import type { PaymentsConfig } from './config.js';
 import type { AccountView } from './funds.js';
 import { paymentsMigrations } from './migrations/1767300000000-payments-schema.js';
-import { PaymentsCommands } from './payments.commands.js';
+import { PAYMENTS_SUBJECTS, PaymentsCommands } from './payments.commands.js';
 import { paymentsEntities } from './payments.module.js';
 import { PaymentsRepository } from './payments.repository.js';
 import { PaymentsService } from './payments.service.js';
 import { AccountCache } from './read-cache.js';
 
 /** Medium tests: the payments service, its repository and the participant kit on a real PostgreSQL. */
+/** The handler table driven through the skeleton's dispatcher (parse, kit, after-commit), as NATS drives it. */
+function commandsOf(dispatcher: ParticipantDispatcher) {
+  const call =
+    <S extends (typeof PAYMENTS_SUBJECTS)[number]>(subject: S) =>
+    (env: unknown) =>
+      dispatcher.dispatch(subject, env) as Promise<ReplyOf<S>>;
+  return {
+    hold: call('payments.hold'),
+    release: call('payments.release'),
+    capture: call('payments.capture'),
+    prepare: call('payments.2pc.prepare'),
+    commitPrepared: call('payments.2pc.commit'),
+    abortPrepared: call('payments.2pc.abort'),
+  };
+}
+
 describe('payments on PostgreSQL', () => {
   let server: PostgresHandle;
   let dataSource: DataSource;
   let payments: PaymentsService;
-  let commands: PaymentsCommands;
+  let commands: ReturnType<typeof commandsOf>;
   const config = { CACHE_MAX_ENTRIES: 100, CACHE_TTL_MS: 60_000 } as PaymentsConfig;
 
   beforeAll(async () => {
@@ -36,7 +58,8 @@ describe('payments on PostgreSQL', () => {
     const clock = new ManualClock();
     const cache = new AccountCache(config, clock, new Metrics());
     payments = new PaymentsService(new PaymentsRepository(dataSource), cache);
-    commands = new PaymentsCommands(new Participant(dataSource, { service: 'payments' }), payments, clock);
+    const participant = new Participant(dataSource, { service: 'payments' });
+    commands = commandsOf(new ParticipantDispatcher(participant, new PaymentsCommands(payments), clock));
   });
 
   afterAll(async () => {
@@ -82,7 +105,7 @@ describe('payments on PostgreSQL', () => {
     const orderId = randomUUID();
     const txn = randomUUID();
     const held = await commands.hold(
-      envelope(PLACE_ORDER_STEPS.holdFunds, { orderId, customerId: 'c-hold', amountCents: 300 }, txn),
+      envelope('hold-funds', { orderId, customerId: 'c-hold', amountCents: 300 }, txn),
     );
     expect(held.ok).toBe(true);
     expect(await counters('c-hold')).toEqual({
@@ -91,14 +114,12 @@ describe('payments on PostgreSQL', () => {
       capturedCents: 0,
       depositedCents: 1_000,
     });
-    expect(await commands.capture(envelope(PLACE_ORDER_STEPS.captureFunds, { orderId }, txn))).toEqual({
+    expect(await commands.capture(envelope('capture-funds', { orderId }, txn))).toEqual({
       ok: true,
       result: null,
     });
     // A re-sent capture with a new message id is still a single capture.
-    expect(
-      (await commands.capture(envelope(PLACE_ORDER_STEPS.captureFunds, { orderId }, randomUUID()))).ok,
-    ).toBe(true);
+    expect((await commands.capture(envelope('capture-funds', { orderId }, randomUUID()))).ok).toBe(true);
     expect(await counters('c-hold')).toEqual({
       balanceCents: 700,
       heldCents: 0,
@@ -127,7 +148,7 @@ describe('payments on PostgreSQL', () => {
   it('refuses insufficient funds and unknown accounts, changing nothing', async () => {
     await account('c-poor', 100);
     const poor = await commands.hold(
-      envelope(PLACE_ORDER_STEPS.holdFunds, {
+      envelope('hold-funds', {
         orderId: randomUUID(),
         customerId: 'c-poor',
         amountCents: 101,
@@ -138,7 +159,7 @@ describe('payments on PostgreSQL', () => {
       reason: 'insufficient funds: account c-poor has 100 cents, order needs 101',
     });
     const unknown = await commands.hold(
-      envelope(PLACE_ORDER_STEPS.holdFunds, {
+      envelope('hold-funds', {
         orderId: randomUUID(),
         customerId: 'c-nobody',
         amountCents: 1,
@@ -161,10 +182,8 @@ describe('payments on PostgreSQL', () => {
     await account('c-rel', 500);
     const orderId = randomUUID();
     const txn = randomUUID();
-    await commands.hold(
-      envelope(PLACE_ORDER_STEPS.holdFunds, { orderId, customerId: 'c-rel', amountCents: 200 }, txn),
-    );
-    expect(await commands.release(envelope(PLACE_ORDER_STEPS.releaseFunds, { orderId }, txn))).toEqual({
+    await commands.hold(envelope('hold-funds', { orderId, customerId: 'c-rel', amountCents: 200 }, txn));
+    expect(await commands.release(envelope('release-funds', { orderId }, txn))).toEqual({
       ok: true,
       result: null,
     });
@@ -177,13 +196,9 @@ describe('payments on PostgreSQL', () => {
 
     const lateOrder = randomUUID();
     const lateTxn = randomUUID();
-    await commands.release(envelope(PLACE_ORDER_STEPS.releaseFunds, { orderId: lateOrder }, lateTxn));
+    await commands.release(envelope('release-funds', { orderId: lateOrder }, lateTxn));
     const late = await commands.hold(
-      envelope(
-        PLACE_ORDER_STEPS.holdFunds,
-        { orderId: lateOrder, customerId: 'c-rel', amountCents: 100 },
-        lateTxn,
-      ),
+      envelope('hold-funds', { orderId: lateOrder, customerId: 'c-rel', amountCents: 100 }, lateTxn),
     );
     expect(late.ok).toBe(false);
     expect(await counters('c-rel')).toEqual({
@@ -199,7 +214,7 @@ describe('payments on PostgreSQL', () => {
     const replies = await Promise.all(
       Array.from({ length: 12 }, () =>
         commands.hold(
-          envelope(PLACE_ORDER_STEPS.holdFunds, {
+          envelope('hold-funds', {
             orderId: randomUUID(),
             customerId: 'c-race',
             amountCents: 100,
@@ -237,7 +252,7 @@ describe('payments on PostgreSQL', () => {
       const gid = makeGid('payments', txn);
       const prepared = await commands.prepare(
         envelope(
-          PLACE_ORDER_STEPS.prepareFunds,
+          'prepare-funds',
           {
             gid,
             operation: { orderId: randomUUID(), customerId: 'c-2pc', amountCents: 400 },
@@ -266,7 +281,7 @@ describe('payments on PostgreSQL', () => {
       depositedCents: 1_000,
     });
     const refused = await commands.prepare(
-      envelope(PLACE_ORDER_STEPS.prepareFunds, {
+      envelope('prepare-funds', {
         gid: makeGid('payments', randomUUID()),
         operation: { orderId: randomUUID(), customerId: 'c-2pc', amountCents: 601 },
       }),

@@ -6,16 +6,20 @@ import {
   MessagingModule,
   natsCredentials,
 } from '@concord/platform';
-import { ParticipantModule, participantEntities, participantMigrations } from '@concord/saga';
+import {
+  ParticipantModule,
+  participantEntities,
+  participantMigrations,
+  participantService,
+} from '@concord/saga';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AccountEntity } from './account.entity.js';
 import type { PaymentsConfig } from './config.js';
 import { HoldEntity } from './hold.entity.js';
 import { LedgerEntryEntity } from './ledger-entry.entity.js';
 import { paymentsMigrations } from './migrations/1767300000000-payments-schema.js';
-import { PaymentsCommands } from './payments.commands.js';
+import { PAYMENTS_SUBJECTS, PaymentsCommands } from './payments.commands.js';
 import { PaymentsHttpController } from './payments.http.controller.js';
-import { PaymentsNatsController } from './payments.nats.controller.js';
 import { PaymentsRepository } from './payments.repository.js';
 import { PaymentsService } from './payments.service.js';
 import { AccountCache } from './read-cache.js';
@@ -29,6 +33,8 @@ export const paymentsEntities = [AccountEntity, HoldEntity, LedgerEntryEntity];
 @Module({})
 export class PaymentsModule {
   static register(config: PaymentsConfig): DynamicModule {
+    // The participant service skeleton: NATS handlers for the table of PaymentsCommands.
+    const skeleton = participantService({ handlers: PaymentsCommands, subjects: PAYMENTS_SUBJECTS });
     return {
       module: PaymentsModule,
       imports: [
@@ -43,8 +49,8 @@ export class PaymentsModule {
         serviceCoordination('payments', config),
         ParticipantModule.forRoot({ service: 'payments' }),
       ],
-      controllers: [PaymentsHttpController, PaymentsNatsController],
-      providers: [Clock, AccountCache, PaymentsRepository, PaymentsService, PaymentsCommands],
+      controllers: [PaymentsHttpController, ...skeleton.controllers],
+      providers: [Clock, AccountCache, PaymentsRepository, PaymentsService, ...skeleton.providers],
     };
   }
 }

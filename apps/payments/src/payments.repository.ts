@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import { ParticipantRepository, selectRows as rows } from '@concord/saga';
+import type { EntityManager } from 'typeorm';
 import { type AccountView, type Counter, MOVES } from './funds.js';
 import type { HoldStatus } from './hold.entity.js';
 import type { LedgerKind } from './ledger-entry.entity.js';
@@ -37,35 +38,13 @@ const accountColumns = `customer_id AS "customerId", balance_cents::float8 AS "b
 const holdColumns = `id AS "holdId", order_id AS "orderId", customer_id AS "customerId",
   amount_cents::float8 AS "amountCents", status`;
 
-/** Longest wait for a row lock inside a business transaction. */
-const lockWaitMaxMs = 1_000;
-
 /**
  * The only class that touches the payments database. Every method takes the EntityManager of the transaction it
  * runs in. A change of an account's counters and its ledger entry are one statement, conditional on the source
  * counter covering the amount: "balance never negative" holds without a read-modify-write race.
  */
 @Injectable()
-export class PaymentsRepository {
-  constructor(private readonly dataSource: DataSource) {}
-
-  transaction<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(work);
-  }
-
-  get manager(): EntityManager {
-    return this.dataSource.manager;
-  }
-
-  /**
-   * Bounds how long the rest of this transaction waits for a row lock. A 2PC branch keeps its row locks from
-   * PREPARE until COMMIT PREPARED; unbounded waiters behind it would hold every pooled connection, including the
-   * one the decision needs. A waiter that times out fails (the caller retries) and gives its connection back.
-   */
-  async boundLockWait(em: EntityManager): Promise<void> {
-    await em.query(`SET LOCAL lock_timeout = '${lockWaitMaxMs}ms'`);
-  }
-
+export class PaymentsRepository extends ParticipantRepository {
   async findAccount(em: EntityManager, customerId: string): Promise<AccountView | undefined> {
     const found = await rows<AccountView>(
       em,
@@ -169,7 +148,3 @@ export class PaymentsRepository {
 }
 
 /** Rows of a statement (TypeORM answers `[rows, count]` for a bare UPDATE; statements here wrap them in WITH). */
-async function rows<T>(em: EntityManager, sql: string, parameters: readonly unknown[]): Promise<T[]> {
-  const result: unknown = await em.query(sql, [...parameters]);
-  return result as T[];
-}

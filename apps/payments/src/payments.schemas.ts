@@ -1,3 +1,4 @@
+import { pageQuery } from '@concord/saga';
 import { z } from 'zod';
 
 /** Request shapes of the payments API; each mismatch is a 400 problem body naming the field (ZodPipe). */
@@ -25,18 +26,5 @@ export const depositBody = z.strictObject({
 });
 export type DepositBody = z.infer<typeof depositBody>;
 
-export const listQuery = z.strictObject({
-  limit: z.coerce.number().int('must be an integer').min(1, 'must be >= 1').max(PAGE_LIMIT_MAX).default(50),
-  cursor: z.string().min(1).max(200).optional(),
-});
+export const listQuery = pageQuery(PAGE_LIMIT_MAX);
 export type ListQuery = z.infer<typeof listQuery>;
-
-const orderId = z.string().min(1).max(100);
-
-/** NATS payloads are checked too: a malformed command is refused, never half applied. */
-export const holdPayload = z.object({
-  orderId,
-  customerId: z.string().min(1).max(100),
-  amountCents: z.number().int().min(0).max(AMOUNT_CENTS_MAX),
-});
-export const orderPayload = z.object({ orderId });

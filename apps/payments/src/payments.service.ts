@@ -1,3 +1,4 @@
+import { cursorId, pageOf, type Page } from '@concord/saga';
 import { Injectable } from '@nestjs/common';
 import type { FundsHeld, Reply } from '@concord/contracts';
 import { ProblemException } from '@concord/platform';
@@ -7,11 +8,7 @@ import { type LedgerRow, PaymentsRepository } from './payments.repository.js';
 import { AccountCache } from './read-cache.js';
 import { DEPOSITED_CENTS_MAX } from './migrations/1767400000000-payments-caps.js';
 
-export interface Page<T> {
-  readonly items: readonly T[];
-  /** Pass as `cursor` to get the next page; absent on the last page. */
-  readonly nextCursor?: string;
-}
+export type { Page };
 
 /** What a transactional operation answers, with the account it touched (to invalidate the cache after commit). */
 export interface Outcome<R> {
@@ -65,12 +62,9 @@ export class PaymentsService {
 
   async listLedger(customerId: string, cursor: string | undefined, limit: number): Promise<Page<LedgerRow>> {
     await this.getAccount(customerId);
-    const afterId = cursor === undefined ? 0 : decodeCursor(cursor);
+    const afterId = cursor === undefined ? 0 : cursorId(cursor);
     const items = await this.repository.listLedger(this.repository.manager, customerId, afterId, limit);
-    const last = items.at(-1);
-    return items.length === limit && last !== undefined
-      ? { items, nextCursor: encodeCursor(last.id) }
-      : { items };
+    return pageOf(items, limit, (entry) => entry.id);
   }
 
   // --- Saga: hold, release, capture ----------------------------------------------------------------------------
@@ -165,15 +159,4 @@ export class PaymentsService {
     if (moved === undefined)
       throw new Error(`account ${customerId} cannot ${kind} ${amountCents} cents of order ${orderId}`);
   }
-}
-
-export function encodeCursor(id: number): string {
-  return Buffer.from(String(id), 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string): number {
-  const id = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!Number.isSafeInteger(id) || id < 0)
-    throw new ProblemException(400, 'cursor: not a cursor this service returned');
-  return id;
 }

@@ -1,3 +1,6 @@
+import type { z } from 'zod';
+import type * as schemas from './schemas.js';
+
 /**
  * Typed message map of every NATS subject Concord uses: one place maps each subject to its payload and reply,
  * so that a publisher and a handler cannot disagree. Subjects are `<service>.<verb>`; each service listens in a
@@ -13,7 +16,7 @@ export interface CommandEnvelope<P> {
   readonly messageId: string;
   /** The saga or two-phase transaction this command belongs to. */
   readonly transactionId: string;
-  /** The step name in the saga definition (e.g. "reserve-stock"). */
+  /** The step name in the workflow that sent it (e.g. "reserve-stock"): for logs and traces, never a key. */
   readonly step: string;
   /** Fencing token of the orchestrator leader that sent it (informational for participants). */
   readonly fencingToken?: number;
@@ -24,56 +27,26 @@ export interface CommandEnvelope<P> {
 export type Reply<R> =
   { readonly ok: true; readonly result: R } | { readonly ok: false; readonly reason: string };
 
-export interface OrderLine {
-  readonly sku: string;
-  readonly qty: number;
-}
+export type OrderLine = z.infer<typeof schemas.orderLine>;
+export type PricedLine = z.infer<typeof schemas.pricedLine>;
 
-export interface PricedLine extends OrderLine {
-  readonly priceCents: number;
-}
-
+// Payload types are inferred from the runtime schemas in schemas.ts: one definition, checked and typed alike.
 // --- inventory ---------------------------------------------------------------------------------------------
-export interface ReserveStock {
-  readonly orderId: string;
-  readonly items: readonly OrderLine[];
-}
-export interface StockReserved {
-  readonly lines: readonly PricedLine[];
-  readonly totalCents: number;
-}
+export type ReserveStock = z.infer<typeof schemas.reserveStock>;
+export type StockReserved = z.infer<typeof schemas.stockReserved>;
 /** Compensation of ReserveStock, or the abort of a prepared reservation. */
-export interface ReleaseStock {
-  readonly orderId: string;
-}
+export type ReleaseStock = z.infer<typeof schemas.releaseStock>;
 /** Turns the order's reservations into sales. */
-export interface CommitStock {
-  readonly orderId: string;
-}
+export type CommitStock = z.infer<typeof schemas.commitStock>;
 
 // --- payments ----------------------------------------------------------------------------------------------
-export interface HoldFunds {
-  readonly orderId: string;
-  readonly customerId: string;
-  readonly amountCents: number;
-}
-export interface FundsHeld {
-  readonly holdId: string;
-}
-export interface ReleaseFunds {
-  readonly orderId: string;
-}
-export interface CaptureFunds {
-  readonly orderId: string;
-}
+export type HoldFunds = z.infer<typeof schemas.holdFunds>;
+export type FundsHeld = z.infer<typeof schemas.fundsHeld>;
+export type ReleaseFunds = z.infer<typeof schemas.releaseFunds>;
+export type CaptureFunds = z.infer<typeof schemas.captureFunds>;
 
 // --- orders ------------------------------------------------------------------------------------------------
-export interface SettleOrder {
-  readonly orderId: string;
-  readonly status: 'CONFIRMED' | 'CANCELLED';
-  readonly totalCents?: number;
-  readonly reason?: string;
-}
+export type SettleOrder = z.infer<typeof schemas.settleOrder>;
 
 // --- two-phase commit --------------------------------------------------------------------------------------
 /**
@@ -89,32 +62,15 @@ export interface Prepared {
   /** What the prepared work computed (e.g. prices for the reservation). */
   readonly result: unknown;
 }
-export interface Decide {
-  readonly gid: string;
-}
+export type Decide = z.infer<typeof schemas.decide>;
 /** A participant that finds a prepared transaction of its own at start asks the coordinator of the decision. */
-export interface DecisionQuery {
-  readonly gid: string;
-  readonly transactionId: string;
-}
+export type DecisionQuery = z.infer<typeof schemas.decisionQuery>;
 /** Presumed abort: no durable commit decision means abort. */
-export interface Decision {
-  readonly decision: 'commit' | 'abort';
-}
+export type Decision = z.infer<typeof schemas.decision>;
 
 // --- orchestrator ------------------------------------------------------------------------------------------
-export interface StartTransaction {
-  /** Idempotency key: a repeat with the same key returns the same transaction. */
-  readonly idempotencyKey: string;
-  readonly type: 'place-order';
-  readonly mode: 'saga' | '2pc';
-  readonly input: PlaceOrderInput;
-}
-export interface PlaceOrderInput {
-  readonly orderId: string;
-  readonly customerId: string;
-  readonly items: readonly OrderLine[];
-}
+export type StartTransaction = z.infer<typeof schemas.startTransaction>;
+export type PlaceOrderInput = z.infer<typeof schemas.placeOrderInput>;
 export interface TransactionStarted {
   readonly transactionId: string;
 }
@@ -161,21 +117,3 @@ export const SUBJECTS = {
   orchestratorStart: 'orchestrator.start',
   orchestratorDecision: 'orchestrator.2pc.decision',
 } as const satisfies Record<string, Subject>;
-
-/**
- * Step names of the place-order workflow, as carried in `CommandEnvelope.step`. A compensation handler names
- * the action it undoes: `participant.compensation(env, PLACE_ORDER_STEPS.reserveStock, ...)` for
- * `inventory.release`, `PLACE_ORDER_STEPS.holdFunds` for `payments.release`.
- */
-export const PLACE_ORDER_STEPS = {
-  reserveStock: 'reserve-stock',
-  releaseStock: 'release-stock',
-  holdFunds: 'hold-funds',
-  releaseFunds: 'release-funds',
-  commitStock: 'commit-stock',
-  captureFunds: 'capture-funds',
-  confirmOrder: 'confirm-order',
-  cancelOrder: 'cancel-order',
-  prepareStock: 'prepare-stock',
-  prepareFunds: 'prepare-funds',
-} as const;

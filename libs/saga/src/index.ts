@@ -1,8 +1,10 @@
 /**
  * @concord/saga: sagas and two-phase commit.
  * - participant kit (inbox, fence, 2PC prepare/commit/abort, in-doubt recovery) for the domain services;
- * - saga definitions as code (pure deciders) and the place-order workflows;
- * - the durable runtime used by apps/orchestrator.
+ * - the workflow-definition API: sagas (compensatable and retriable steps, after-dependencies), two-phase
+ *   commit branches, retry policies; pure deciders an app writes its workflows with;
+ * - the durable runtime an orchestrator app runs them on.
+ * It knows no domain: workflows live in the app that runs them (apps/orchestrator/src/workflows).
  */
 export {
   InboxMessageEntity,
@@ -19,7 +21,23 @@ export {
   StaleFencingTokenError,
   type ParticipantOptions,
 } from './participant/participant.js';
-export { ParticipantModule } from './participant/participant.module.js';
+export {
+  ParticipantModule,
+  participantService,
+  type ParticipantServiceOptions,
+} from './participant/participant.module.js';
+export {
+  handle,
+  parseCommand,
+  ParticipantDispatcher,
+  PARTICIPANT_HANDLERS,
+  type ParticipantHandler,
+  type ParticipantHandlers,
+  type Touch,
+} from './participant/service/handlers.js';
+export { participantNatsController } from './participant/service/nats.js';
+export { ParticipantRepository, selectRows } from './participant/service/sql.js';
+export { cursorId, cursorKey, pageOf, pageQuery, type Page } from './participant/service/paging.js';
 export {
   InDoubtRecovery,
   recoverInDoubt,
@@ -27,12 +45,14 @@ export {
   type RecoveryPass,
 } from './participant/in-doubt-recovery.js';
 export { makeGid, parseGid } from './participant/gid.js';
+export { rekeyFences, rekeyFencesBack } from './participant/fence-keys.js';
 export {
   natsCommandSender,
   encodeNestRequest,
   decodeNestReply,
   RemoteCallError,
   type CommandSender,
+  type UntypedMessages,
 } from './transport/nest-nats.js';
 export { ReplyMux, ReplyTimeoutError, NoRespondersError } from './transport/reply-mux.js';
 
@@ -44,6 +64,8 @@ export {
   type CommandSubject,
   type OutboundCommand,
   type PayloadOf,
+  type ReplyIn,
+  type RequestIn,
   type ResultOf,
   type Workflow,
   type WorkflowStateBase,
@@ -51,8 +73,8 @@ export {
 } from './definition/workflow.js';
 export {
   command,
-  foldResult,
   sagaWorkflow,
+  typedCommands,
   type CommandSpec,
   type SagaDefinition,
   type SagaState,
@@ -64,17 +86,6 @@ export {
   type TwoPhaseParticipant,
   type TwoPhaseState,
 } from './definition/two-phase.js';
-export {
-  placeOrderSaga,
-  placeOrderTwoPhase,
-  parsePlaceOrderInput,
-  placeOrderInputSchema,
-  PLACE_ORDER_TIMING_DEFAULT,
-  type PlaceOrderData,
-  type PlaceOrderTiming,
-  type PlaceOrderSagaState,
-  type PlaceOrderTwoPhaseState,
-} from './definition/place-order.js';
 
 // --- runtime (apps/orchestrator) -----------------------------------------------------------------------------
 export {

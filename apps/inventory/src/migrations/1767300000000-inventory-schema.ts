@@ -2,6 +2,7 @@ import { SingletonFences1767500000000 } from '@concord/platform';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { ReservationExpiryFence1767500000001 } from './1767500000001-reservation-expiry-fence.js';
 import { InventoryBigintCounters1767400000000 } from './1767400000000-inventory-bigint-counters.js';
+import { InventoryFenceKeysBySubject1767600000000 } from './1767600000000-fence-keys-by-subject.js';
 
 /** Products with their counters, receipts and reservations. The CHECKs are the invariants, enforced by the database. */
 export class InventorySchema1767300000000 implements MigrationInterface {
@@ -60,4 +61,5 @@ export const inventoryMigrations = [
   InventoryBigintCounters1767400000000,
   SingletonFences1767500000000,
   ReservationExpiryFence1767500000001,
+  InventoryFenceKeysBySubject1767600000000,
 ];

@@ -1,5 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { PaymentsCaps1767400000000 } from './1767400000000-payments-caps.js';
+import { PaymentsFenceKeysBySubject1767600000000 } from './1767600000000-fence-keys-by-subject.js';
 
 /** Accounts, holds and the ledger. The CHECKs are the invariants, enforced by the database. */
 export class PaymentsSchema1767300000000 implements MigrationInterface {
@@ -48,4 +49,8 @@ export class PaymentsSchema1767300000000 implements MigrationInterface {
   }
 }
 
-export const paymentsMigrations = [PaymentsSchema1767300000000, PaymentsCaps1767400000000];
+export const paymentsMigrations = [
+  PaymentsSchema1767300000000,
+  PaymentsCaps1767400000000,
+  PaymentsFenceKeysBySubject1767600000000,
+];

@@ -11,18 +11,40 @@ import type {
 
 /** A command of a step: its subject and how its payload is built from the saga's data. */
 export interface CommandSpec<D> {
-  readonly subject: CommandSubject;
+  readonly subject: string;
   readonly step: string;
   readonly build: (data: D, reason: string | undefined) => unknown;
 }
 
-/** Builds a {@link CommandSpec} whose payload type is checked against the message map. */
-export function command<D, S extends CommandSubject>(
-  subject: S,
+/** Builds a {@link CommandSpec} (untyped: see {@link typedCommands} for one checked against a message map). */
+export function command<D>(
+  subject: string,
   step: string,
-  build: (data: D, reason: string | undefined) => PayloadOf<S>,
+  build: (data: D, reason: string | undefined) => unknown,
 ): CommandSpec<D> {
   return { subject, step, build };
+}
+
+/**
+ * `command` and `foldResult` checked against an app's message map `M`: a payload built for a subject must be
+ * the payload `M` gives it, and a fold receives the result type of its reply.
+ * `const { command, foldResult } = typedCommands<MessageMap>();`
+ */
+export function typedCommands<M>(): {
+  readonly command: <D, S extends CommandSubject<M>>(
+    subject: S,
+    step: string,
+    build: (data: D, reason: string | undefined) => PayloadOf<M, S>,
+  ) => CommandSpec<D>;
+  readonly foldResult: <D, S extends CommandSubject<M>>(
+    subject: S,
+    fold: (data: D, result: ResultOf<M, S>) => D,
+  ) => (data: D, result: unknown) => D;
+} {
+  return {
+    command: (subject, step, build) => ({ subject, step, build }),
+    foldResult: (_subject, fold) => (data, result) => fold(data, result as never),
+  };
 }
 
 /**
@@ -34,7 +56,7 @@ export interface SagaStep<D> {
   readonly name: string;
   readonly kind: 'compensatable' | 'retriable';
   readonly action: CommandSpec<D>;
-  /** Folds the action's result into the saga's data (e.g. the total of a reservation). */
+  /** Folds the action's result into the saga's data (e.g. a price the next step needs). */
   readonly onResult?: (data: D, result: unknown) => D;
   readonly compensation?: CommandSpec<D>;
   readonly retry: RetryPolicy;
@@ -42,17 +64,9 @@ export interface SagaStep<D> {
   readonly timeoutMs: number;
   /**
    * Retriable steps only: the retriable steps that must be done before this one is sent. The others after the
-   * pivot run at once; e.g. an order is confirmed only once its stock is sold and its money captured.
+   * pivot run at once; e.g. a booking is confirmed only once each resource it books is paid for.
    */
   readonly after?: readonly string[];
-}
-
-/** Typed helper for `onResult`: the result type follows the action's subject. */
-export function foldResult<D, S extends CommandSubject>(
-  _subject: S,
-  fold: (data: D, result: ResultOf<S>) => D,
-): (data: D, result: unknown) => D {
-  return (data, result) => fold(data, result as ResultOf<S>);
 }
 
 export interface SagaDefinition<I, D> {
@@ -60,7 +74,7 @@ export interface SagaDefinition<I, D> {
   readonly parseInput: (raw: unknown) => I;
   readonly initialData: (input: I) => D;
   readonly steps: readonly SagaStep<D>[];
-  /** Runs after the compensations (e.g. settle the order as cancelled); retried until they succeed. */
+  /** Runs after the compensations (e.g. mark the request cancelled); retried until they succeed. */
   readonly afterCompensation: readonly { readonly name: string; readonly command: CommandSpec<D> }[];
   /** Timeout of one attempt of a compensation or an after-compensation command. */
   readonly compensationTimeoutMs: number;
@@ -71,9 +85,9 @@ export interface SagaState<D> extends WorkflowStateBase {
   readonly data: D;
   /** running: index of the current step; compensating: index into `plan` (then into afterCompensation). */
   readonly position: number;
-  /** Names of the steps to compensate, in the order they run (reverse of completion). */
+  /** Names of the steps to compensate, as they run (reverse of completion). */
   readonly plan: readonly string[];
-  /** Names of the steps whose action succeeded (or is in doubt after a timeout), in order. */
+  /** Names of the steps whose action succeeded (or is in doubt after a timeout), first to last. */
   readonly done: readonly string[];
 }
 
@@ -84,6 +98,11 @@ const afterPrefix = 'after:';
 export function sagaWorkflow<I, D>(definition: SagaDefinition<I, D>): Workflow<I, SagaState<D>> {
   const byName = new Map(definition.steps.map((s) => [s.name, s] as const));
   if (byName.size !== definition.steps.length) throw new Error(`saga ${definition.type}: step names repeat`);
+  // A participant fences an action by (transaction, subject): two steps sending the same subject would share it.
+  const subjects = definition.steps.map((s) => s.action.subject);
+  if (new Set(subjects).size !== subjects.length) {
+    throw new Error(`saga ${definition.type}: two steps send the same subject (fences are keyed by subject)`);
+  }
   const lastCompensatable = definition.steps.map((s) => s.kind).lastIndexOf('compensatable');
   const firstRetriable = definition.steps.findIndex((s) => s.kind === 'retriable');
   if (firstRetriable !== -1 && firstRetriable < lastCompensatable) {
@@ -139,7 +158,7 @@ export function sagaWorkflow<I, D>(definition: SagaDefinition<I, D>): Workflow<I
 
   /**
    * The steps whose action should be in flight: the current one before the pivot; after it, every retriable
-   * step not yet done, all at once (none can be refused into a compensation, so their order does not matter).
+   * step not yet done, all at once (none can be refused into a compensation, so their sequence does not matter).
    */
   function pendingSteps(state: SagaState<D>): readonly SagaStep<D>[] {
     if (state.status !== 'running') return [];

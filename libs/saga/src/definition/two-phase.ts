@@ -2,18 +2,18 @@ import type { Prepare, Prepared, Reply } from '@concord/contracts';
 import { makeGid } from '../participant/gid.js';
 import { RETRY_FOREVER, type RetryPolicy } from './retry.js';
 import type { CommandSpec } from './saga.js';
-import type { CommandSubject, OutboundCommand, Workflow, WorkflowStateBase } from './workflow.js';
+import type { OutboundCommand, Workflow, WorkflowStateBase } from './workflow.js';
 
 /** One resource manager of a two-phase transaction: a service with prepare, commit and abort subjects. */
 export interface TwoPhaseParticipant<D> {
   /** The service name: the gid is `<service>:<transactionId>`. */
   readonly service: string;
-  readonly prepare: { readonly subject: CommandSubject; readonly step: string };
-  readonly commit: CommandSubject;
-  readonly abort: CommandSubject;
+  readonly prepare: { readonly subject: string; readonly step: string };
+  readonly commit: string;
+  readonly abort: string;
   /** The operation sent inside `Prepare<Op>`, built from the data gathered so far. */
   readonly operation: (data: D) => unknown;
-  /** Folds the prepared work's result into the data (e.g. the prices, for the next participant). */
+  /** Folds the prepared work's result into the data (e.g. a figure the next participant needs). */
   readonly onPrepared?: (data: D, result: unknown) => D;
   readonly prepareRetry: RetryPolicy;
   readonly prepareTimeoutMs: number;
@@ -23,9 +23,9 @@ export interface TwoPhaseDefinition<I, D> {
   readonly type: string;
   readonly parseInput: (raw: unknown) => I;
   readonly initialData: (input: I) => D;
-  /** Prepared one after the other, in this order (a later one may need an earlier one's result). */
+  /** Prepared one after the other, first to last (a later one may need an earlier one's result). */
   readonly participants: readonly TwoPhaseParticipant<D>[];
-  /** After phase two: told the outcome (e.g. settle the order), retried until it succeeds. */
+  /** After phase two: told the outcome (e.g. record the outcome), retried until it succeeds. */
   readonly afterCommit: CommandSpec<D>;
   readonly afterAbort: CommandSpec<D>;
   readonly phaseTwoTimeoutMs: number;

@@ -1,13 +1,19 @@
-import type { CommandEnvelope, Reply, ReplyOf, RequestOf, Subject } from '@concord/contracts';
+import type { CommandEnvelope, Reply } from '@concord/contracts';
 import type { RetryPolicy } from './retry.js';
 
+/**
+ * The engine knows no subjects of its own: an app passes its message map `M` (subject -> [request, reply]) where
+ * it wants payloads checked against it (see {@link typedCommands}). Untyped, a subject is any string.
+ */
+export type RequestIn<M, S extends keyof M> = M[S] extends readonly [infer Q, unknown] ? Q : never;
+export type ReplyIn<M, S extends keyof M> = M[S] extends readonly [unknown, infer R] ? R : never;
 /** The payload a subject's envelope carries, and the result its positive reply carries. */
-export type PayloadOf<S extends Subject> = RequestOf<S> extends CommandEnvelope<infer P> ? P : never;
-export type ResultOf<S extends Subject> = ReplyOf<S> extends Reply<infer R> ? R : never;
-/** Subjects whose request is a command envelope (the participant commands). */
-export type CommandSubject = {
-  [S in Subject]: RequestOf<S> extends CommandEnvelope<unknown> ? S : never;
-}[Subject];
+export type PayloadOf<M, S extends keyof M> = RequestIn<M, S> extends CommandEnvelope<infer P> ? P : never;
+export type ResultOf<M, S extends keyof M> = ReplyIn<M, S> extends Reply<infer R> ? R : never;
+/** Subjects of `M` whose request is a command envelope (the participant commands). */
+export type CommandSubject<M> = {
+  [S in keyof M & string]: RequestIn<M, S> extends CommandEnvelope<unknown> ? S : never;
+}[keyof M & string];
 
 /** One command a workflow wants in flight. The runtime sends it until it has an answer or gives up. */
 export interface OutboundCommand {
@@ -15,7 +21,7 @@ export interface OutboundCommand {
   readonly key: string;
   /** The envelope's `step`. */
   readonly step: string;
-  readonly subject: CommandSubject;
+  readonly subject: string;
   readonly payload: unknown;
   /** How long one attempt waits for an answer. */
   readonly timeoutMs: number;

@@ -17,6 +17,11 @@ import { Participant, PARTICIPANT_OPTIONS, type ParticipantOptions } from './par
 /** Asks the transaction's coordinator for its decision (presumed abort: no commit decision means abort). */
 export type DecisionSource = (query: DecisionQuery) => Promise<Reply<Decision>>;
 
+/** The one subject the participant kit sends: the 2PC decision query, to the orchestrator. */
+interface DecisionMessages {
+  'orchestrator.2pc.decision': [DecisionQuery, Reply<Decision>];
+}
+
 export interface RecoveryPass {
   readonly found: number;
   readonly committed: number;
@@ -70,7 +75,7 @@ export class InDoubtRecovery implements OnApplicationBootstrap, OnApplicationShu
   private readonly logger = new Logger('InDoubtRecovery');
   private readonly job: SingletonJob;
   /** One sender (one reply subscription) for the life of the service, not one per pass. */
-  private readonly send: CommandSender;
+  private readonly send: CommandSender<DecisionMessages>;
 
   constructor(
     private readonly participant: Participant,
@@ -79,7 +84,7 @@ export class InDoubtRecovery implements OnApplicationBootstrap, OnApplicationShu
     @Optional() @Inject(COORDINATION_CLIENT) coordinator: CoordinationClient | null = null,
     @Optional() metrics?: Metrics,
   ) {
-    this.send = natsCommandSender(() => this.nats.get());
+    this.send = natsCommandSender<DecisionMessages>(() => this.nats.get());
     this.job = new SingletonJob({
       name: `${options.service}-in-doubt-recovery`,
       holder: options.instanceId ?? `${options.service}@${hostname()}:${process.pid}`,

@@ -40,9 +40,14 @@ export type FenceStatus = 'tried' | 'compensated' | 'suspended';
 
 @Entity({ name: 'saga_fence' })
 export class CompensationFenceEntity {
+  /** The transaction id; for a 2PC branch, its gid. */
   @PrimaryColumn({ name: 'transaction_id', type: 'text' })
   transactionId!: string;
 
+  /**
+   * The fence key: the subject of the action it guards (`rooms.book`), which its compensation names too; `2pc`
+   * for a 2PC branch. Never a workflow's step name (see the migration SagaFenceBySubject1767600000000).
+   */
   @PrimaryColumn({ type: 'text' })
   step!: string;
 

@@ -5,6 +5,7 @@ import { Column, DataSource, Entity, PrimaryColumn, type EntityManager } from 't
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandEnvelope, Decide, Prepare, Reply } from '@concord/contracts';
 import { startPostgres, type PostgresHandle } from '@concord/infra';
+import { rekeyFences } from './fence-keys.js';
 import { makeGid } from './gid.js';
 import { recoverInDoubt } from './in-doubt-recovery.js';
 import { participantEntities } from './participant.entities.js';
@@ -38,7 +39,7 @@ describe('participant kit on a real PostgreSQL', () => {
     await dataSource.initialize();
     await dataSource.runMigrations();
     await dataSource.query('CREATE TABLE counter (key text PRIMARY KEY, value integer NOT NULL)');
-    participant = new Participant(dataSource, { service: 'inventory' });
+    participant = new Participant(dataSource, { service: 'rooms' });
   });
 
   afterAll(async () => {
@@ -81,25 +82,29 @@ describe('participant kit on a real PostgreSQL', () => {
   it('answers a duplicate message with the first reply and applies the effect once', async () => {
     const key = randomUUID();
     const env = envelope('reserve', {});
-    const first = await participant.action(env, add(key, 5));
-    const again = await participant.action(env, add(key, 5));
+    const first = await participant.action(env, 'counter.add', add(key, 5));
+    const again = await participant.action(env, 'counter.add', add(key, 5));
     expect(first).toEqual({ ok: true, result: { value: 5 } });
     expect(again).toEqual(first);
     expect(await valueOf(key)).toBe(5);
   });
 
   it('refuses a command carrying a fencing token older than one it has seen, and runs nothing', async () => {
-    const fresh = new Participant(dataSource, { service: 'inventory' });
+    const fresh = new Participant(dataSource, { service: 'rooms' });
     try {
       const key = randomUUID();
-      expect(await fresh.action({ ...envelope('reserve', {}), fencingToken: 7 }, add(key, 1))).toMatchObject({
+      expect(
+        await fresh.action({ ...envelope('reserve', {}), fencingToken: 7 }, 'counter.add', add(key, 1)),
+      ).toMatchObject({
         ok: true,
       });
       await expect(
-        fresh.action({ ...envelope('reserve', {}), fencingToken: 6 }, add(key, 1)),
+        fresh.action({ ...envelope('reserve', {}), fencingToken: 6 }, 'counter.add', add(key, 1)),
       ).rejects.toBeInstanceOf(StaleFencingTokenError);
       expect(await valueOf(key)).toBe(1);
-      expect(await fresh.action({ ...envelope('reserve', {}), fencingToken: 8 }, add(key, 1))).toMatchObject({
+      expect(
+        await fresh.action({ ...envelope('reserve', {}), fencingToken: 8 }, 'counter.add', add(key, 1)),
+      ).toMatchObject({
         ok: true,
       });
       expect(await valueOf(key)).toBe(2);
@@ -111,8 +116,8 @@ describe('participant kit on a real PostgreSQL', () => {
   it('prunes inbox and fence rows past their retention, and keeps younger ones', async () => {
     const old = envelope('reserve', {});
     const young = envelope('reserve', {});
-    await participant.action(old, add(randomUUID(), 1));
-    await participant.action(young, add(randomUUID(), 1));
+    await participant.action(old, 'counter.add', add(randomUUID(), 1));
+    await participant.action(young, 'counter.add', add(randomUUID(), 1));
     await dataSource.query(
       `UPDATE saga_inbox SET created_at = now() - interval '8 days' WHERE message_id = $1`,
       [old.messageId],
@@ -133,7 +138,9 @@ describe('participant kit on a real PostgreSQL', () => {
   it('applies concurrent deliveries of one message once', async () => {
     const key = randomUUID();
     const env = envelope('reserve', {});
-    const replies = await Promise.all(Array.from({ length: 6 }, () => participant.action(env, add(key, 1))));
+    const replies = await Promise.all(
+      Array.from({ length: 6 }, () => participant.action(env, 'counter.add', add(key, 1))),
+    );
     expect(new Set(replies.map((r) => JSON.stringify(r))).size).toBe(1);
     expect(await valueOf(key)).toBe(1);
   });
@@ -145,10 +152,16 @@ describe('participant kit on a real PostgreSQL', () => {
     const refuse = async (em: EntityManager): Promise<Reply<never>> => {
       calls += 1;
       await add(key, 7)(em);
-      return { ok: false, reason: 'out of stock' };
+      return { ok: false, reason: 'nothing left' };
     };
-    expect(await participant.action(env, refuse)).toEqual({ ok: false, reason: 'out of stock' });
-    expect(await participant.action(env, refuse)).toEqual({ ok: false, reason: 'out of stock' });
+    expect(await participant.action(env, 'counter.add', refuse)).toEqual({
+      ok: false,
+      reason: 'nothing left',
+    });
+    expect(await participant.action(env, 'counter.add', refuse)).toEqual({
+      ok: false,
+      reason: 'nothing left',
+    });
     expect(calls).toBe(1);
     expect(await valueOf(key)).toBeUndefined();
   });
@@ -156,17 +169,17 @@ describe('participant kit on a real PostgreSQL', () => {
   it('compensates an action that ran, once', async () => {
     const key = randomUUID();
     const action = envelope('reserve', {});
-    await participant.action(action, add(key, 3));
+    await participant.action(action, 'counter.add', add(key, 3));
     const undo = envelope('release', {}, action.transactionId);
     const undoWork = async (em: EntityManager): Promise<Reply<null>> => {
       await add(key, -3)(em);
       return { ok: true, result: null };
     };
-    expect(await participant.compensation(undo, 'reserve', undoWork)).toEqual({ ok: true, result: null });
-    expect(await participant.compensation(undo, 'reserve', undoWork)).toEqual({ ok: true, result: null });
+    expect(await participant.compensation(undo, 'counter.add', undoWork)).toEqual({ ok: true, result: null });
+    expect(await participant.compensation(undo, 'counter.add', undoWork)).toEqual({ ok: true, result: null });
     // A second compensation message for the same step (another message id) is a no-op too.
     const undoAgain = envelope('release', {}, action.transactionId);
-    expect(await participant.compensation(undoAgain, 'reserve', undoWork)).toEqual({
+    expect(await participant.compensation(undoAgain, 'counter.add', undoWork)).toEqual({
       ok: true,
       result: null,
     });
@@ -179,7 +192,7 @@ describe('participant kit on a real PostgreSQL', () => {
     let compensated = 0;
     const undo = await participant.compensation(
       envelope('release', {}, transactionId),
-      'reserve',
+      'counter.add',
       async () => {
         compensated += 1;
         return { ok: true, result: null };
@@ -187,19 +200,65 @@ describe('participant kit on a real PostgreSQL', () => {
     );
     expect(undo).toEqual({ ok: true, result: null });
     expect(compensated).toBe(0);
-    const late = await participant.action(envelope('reserve', {}, transactionId), add(key, 4));
+    const late = await participant.action(envelope('book', {}, transactionId), 'counter.add', add(key, 4));
     expect(late).toEqual({ ok: false, reason: 'compensated' });
     expect(await valueOf(key)).toBeUndefined();
     const marker: Array<{ status: string }> = await dataSource.query(
       'SELECT status FROM saga_fence WHERE transaction_id = $1 AND step = $2',
-      [transactionId, 'reserve'],
+      [transactionId, 'counter.add'],
     );
     expect(marker).toEqual([{ status: 'suspended' }]);
   });
 
+  it('re-keys step-name fences to subjects in place (the upgrade migration), and stops on a row under both', async () => {
+    const ran = randomUUID();
+    const compensatedFirst = randomUUID();
+    await dataSource.query(
+      `INSERT INTO saga_fence (transaction_id, step, status) VALUES ($1, 'book-room', 'tried'), ($2, 'book-room', 'suspended')`,
+      [ran, compensatedFirst],
+    );
+    const rekey = async (): Promise<void> => {
+      const runner = dataSource.createQueryRunner();
+      await runner.connect();
+      try {
+        await runner.startTransaction();
+        await rekeyFences(runner, [['book-room', 'counter.add']]);
+        await runner.commitTransaction();
+      } catch (error) {
+        await runner.rollbackTransaction();
+        throw error;
+      } finally {
+        await runner.release();
+      }
+    };
+    await rekey();
+    // A compensation arriving after the upgrade finds the action that ran before it, and undoes it.
+    let undone = 0;
+    const undo = await participant.compensation(envelope('release', {}, ran), 'counter.add', async () => {
+      undone += 1;
+      return { ok: true, result: null };
+    });
+    expect(undo).toEqual({ ok: true, result: null });
+    expect(undone).toBe(1);
+    // A late action finds the marker its compensation left before the upgrade.
+    const key = randomUUID();
+    expect(
+      await participant.action(envelope('book', {}, compensatedFirst), 'counter.add', add(key, 1)),
+    ).toEqual({ ok: false, reason: 'compensated' });
+    expect(await valueOf(key)).toBeUndefined();
+    // Both keys for one transaction (old and new instances writing at once) is not guessed at.
+    const both = randomUUID();
+    await dataSource.query(
+      `INSERT INTO saga_fence (transaction_id, step, status) VALUES ($1, 'book-room', 'tried'), ($1, 'counter.add', 'suspended')`,
+      [both],
+    );
+    await expect(rekey()).rejects.toThrow(both);
+    await dataSource.query('DELETE FROM saga_fence WHERE transaction_id = $1', [both]);
+  });
+
   describe('two-phase commit', () => {
     function prepareEnvelope(transactionId: string = randomUUID()): CommandEnvelope<Prepare<unknown>> {
-      return envelope('prepare', { gid: makeGid('inventory', transactionId), operation: {} }, transactionId);
+      return envelope('prepare', { gid: makeGid('rooms', transactionId), operation: {} }, transactionId);
     }
     function decideEnvelope(prepare: CommandEnvelope<Prepare<unknown>>): CommandEnvelope<Decide> {
       return envelope('decide', { gid: prepare.payload.gid }, prepare.transactionId);
@@ -242,14 +301,14 @@ describe('participant kit on a real PostgreSQL', () => {
 
     it('a refused prepare prepares nothing and its refusal is answered again', async () => {
       const env = prepareEnvelope();
-      const refuse = async (): Promise<Reply<never>> => ({ ok: false, reason: 'insufficient funds' });
-      expect(await participant.prepare(env, refuse)).toEqual({ ok: false, reason: 'insufficient funds' });
-      expect(await participant.prepare(env, refuse)).toEqual({ ok: false, reason: 'insufficient funds' });
+      const refuse = async (): Promise<Reply<never>> => ({ ok: false, reason: 'declined' });
+      expect(await participant.prepare(env, refuse)).toEqual({ ok: false, reason: 'declined' });
+      expect(await participant.prepare(env, refuse)).toEqual({ ok: false, reason: 'declined' });
       expect(await participant.listPrepared(0)).not.toContain(env.payload.gid);
     });
 
     it('rejects a gid of another service', async () => {
-      const env = envelope('prepare', { gid: makeGid('payments', randomUUID()), operation: {} });
+      const env = envelope('prepare', { gid: makeGid('cards', randomUUID()), operation: {} });
       await expect(participant.prepare(env, add('x', 1))).rejects.toThrow(/does not belong/);
     });
 
@@ -265,7 +324,7 @@ describe('participant kit on a real PostgreSQL', () => {
         for (const id of process.argv.slice(2)) {
           await client.query('BEGIN');
           await client.query("INSERT INTO counter (key, value) VALUES ($1, 1)", [process.argv[2] === id ? '${orphanKey}' : id]);
-          await client.query("PREPARE TRANSACTION 'inventory:" + id + "'");
+          await client.query("PREPARE TRANSACTION 'rooms:" + id + "'");
         }
         process.kill(process.pid, 'SIGKILL');
       `;
@@ -277,7 +336,7 @@ describe('participant kit on a real PostgreSQL', () => {
       const [, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
       expect(signal).toBe('SIGKILL');
       expect(await participant.listPrepared(0)).toEqual(
-        expect.arrayContaining([makeGid('inventory', committedId), makeGid('inventory', abortedId)]),
+        expect.arrayContaining([makeGid('rooms', committedId), makeGid('rooms', abortedId)]),
       );
       const asked: string[] = [];
       const pass = await recoverInDoubt(

@@ -66,7 +66,7 @@ const OK_NULL: Reply<null> = { ok: true, result: null };
 
 /**
  * The participant side of sagas and two-phase commit: idempotency and fencing as data, in the service's own
- * database. Every method is safe to call again with the same envelope, in any order, from any instance.
+ * database. Every method is safe to call again with the same envelope, in any sequence, from any instance.
  */
 @Injectable()
 export class Participant implements OnApplicationShutdown {
@@ -124,44 +124,51 @@ export class Participant implements OnApplicationShutdown {
   }
 
   /**
-   * A saga action. Runs `work` in one local transaction together with the inbox row for env.messageId.
-   * A duplicate messageId gets the first reply again without running work. A refusal (`{ok:false}`) rolls back
-   * the business change but the reply is still recorded. Refused with {ok:false, reason:'compensated'} if the
-   * compensation for (transactionId, step) already ran (the late action is refused).
+   * A saga action received on `subject`. Runs `work` in one local transaction together with the inbox row for
+   * env.messageId. A duplicate messageId gets the first reply again without running work. A refusal
+   * (`{ok:false}`) rolls back the business change but the reply is still recorded. Refused with
+   * {ok:false, reason:'compensated'} if the compensation of (transactionId, subject) already ran (the late action
+   * is refused).
+   *
+   * The fence is keyed by the action's subject, not by the workflow's step name: the participant owns its
+   * subjects, while step names belong to whichever workflow sent the command (a saga may therefore send one
+   * subject once per transaction; the saga definition checks it).
    *
    * Round trips: one to begin, claim the message id and the fence and open the savepoint; the work's own; one
    * to record the reply and commit (one WAL flush).
    */
   async action<R>(
     env: CommandEnvelope<unknown>,
+    subject: string,
     work: (em: EntityManager) => Promise<Reply<R>>,
   ): Promise<Reply<R>> {
-    return this.command(env, 'action', { step: env.step, status: 'tried' }, async (fence, runner) => {
+    return this.command(env, 'action', { step: subject, status: 'tried' }, async (fence, runner) => {
       if (fence === 'inserted') return work(runner.manager);
       return { ok: false, reason: fence === 'tried' ? 'duplicate action' : 'compensated' };
     });
   }
 
   /**
-   * A compensation of the action named `compensatesStep` in the same transaction. If that action never ran,
-   * records a marker so the late action is refused, and succeeds as a no-op (work is not called).
+   * A compensation of the action received on subject `undoes` in the same transaction (e.g. a release names
+   * the reserve it undoes). If that action never ran, records a marker so the late action is refused, and
+   * succeeds as a no-op (work is not called).
    */
   async compensation(
     env: CommandEnvelope<unknown>,
-    compensatesStep: string,
+    undoes: string,
     work: (em: EntityManager) => Promise<Reply<null>>,
   ): Promise<Reply<null>> {
     return this.command(
       env,
       'compensation',
-      { step: compensatesStep, status: 'suspended' },
+      { step: undoes, status: 'suspended' },
       async (fence, runner, client) => {
         if (fence !== 'tried') return OK_NULL;
         const reply = await work(runner.manager);
         if (reply.ok) {
           await client.query('UPDATE saga_fence SET status = $3 WHERE transaction_id = $1 AND step = $2', [
             env.transactionId,
-            compensatesStep,
+            undoes,
             'compensated',
           ]);
         }

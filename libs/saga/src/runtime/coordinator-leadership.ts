@@ -78,7 +78,7 @@ export class CoordinatorLeadership implements LeadershipPort {
         const keeper = this.keeper;
         const won = await this.client.campaign(this.options.election, keeper.id, this.options.holder);
         if (keeper.isLost() || this.stopped) continue;
-        // The election term orders leaders; the log's counter also covers tokens claimed before (or without) it.
+        // The election term ranks leaders; the log's counter also covers tokens claimed before (or without) it.
         this.token = await this.log.claimFencingToken(this.options.holder, won.term);
         this.setLeader(true);
         this.logger.log(

@@ -5,7 +5,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, PrimaryGenerate
  * (fencing, conditional updates) lives in {@link SagaLog}.
  */
 
-/** One saga or two-phase transaction. `state` is the decider's whole state; `version` orders changes. */
+/** One saga or two-phase transaction. `state` is the decider's whole state; `version` sequences changes. */
 @Entity({ name: 'saga_instance' })
 export class SagaInstanceEntity {
   @PrimaryColumn({ type: 'text' })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Reply } from '@concord/contracts';
-import { placeOrderSaga, placeOrderTwoPhase } from '../definition/place-order.js';
+import { bookTripSaga, bookTripTwoPhase } from '../testing/book-trip.js';
 import type { WorkflowStateBase } from '../definition/workflow.js';
 import type { CommandSender } from '../transport/nest-nats.js';
 import type { LeadershipPort } from './leadership.js';
@@ -15,7 +15,7 @@ import { SagaRuntime } from './saga-runtime.js';
 
 /**
  * The runtime against an in-memory log and a scripted transport, recording one trace of writes and sends: the
- * order "persist, then send" is checked on it, with no database and no broker.
+ * rule "persist, then send" is checked on it, with no database and no broker.
  */
 class MemoryLog {
   readonly trace: string[] = [];
@@ -116,14 +116,14 @@ function leadership(token = 1): LeadershipPort & { leader: boolean } {
   };
 }
 
-const input = { orderId: 'o-1', customerId: 'c-1', items: [{ sku: 'apple', qty: 1 }] };
-const priced = { lines: [{ sku: 'apple', qty: 1, priceCents: 100 }], totalCents: 100 };
+const input = { tripId: 't-1', travellerId: 'c-1', nights: 1 };
+const priced = { priceCents: 100 };
 
 function scripted(log: MemoryLog, answer: (subject: string) => Reply<unknown>): CommandSender {
-  return (async (subject: string) => {
+  return async (subject: string) => {
     log.trace.push(`send ${subject}`);
     return answer(subject);
-  }) as CommandSender;
+  };
 }
 
 async function finished(log: MemoryLog, statuses: readonly string[]): Promise<InstanceRecord> {
@@ -139,30 +139,30 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
   it('writes each transition before it sends the next command', async () => {
     const log = new MemoryLog();
     const send = scripted(log, (s) =>
-      s === 'inventory.reserve' ? { ok: true, result: priced } : { ok: true, result: null },
+      s === 'rooms.book' ? { ok: true, result: priced } : { ok: true, result: null },
     );
-    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [placeOrderSaga()]);
-    await runtime.start('place-order', 'saga', input, 'k-1');
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [bookTripSaga()]);
+    await runtime.start('book-trip', 'saga', input, 'k-1');
     await finished(log, ['completed']);
     expect(log.trace.slice(0, 9)).toEqual([
       'write running',
-      'started reserve-stock',
-      'send inventory.reserve',
+      'started book-room',
+      'send rooms.book',
       'write running',
-      'started hold-funds',
-      'send payments.hold',
-      // Past the pivot, commit and capture are written as started together and sent at once.
+      'started hold-card',
+      'send cards.hold',
+      // Past the pivot, the room's confirmation and the charge are written as started together and sent at once.
       'write running',
-      'started commit-stock',
-      'started capture-funds',
+      'started confirm-room',
+      'started charge-card',
     ]);
-    expect(log.trace.slice(9, 11).sort()).toEqual(['send inventory.commit', 'send payments.capture']);
-    // The order is confirmed only once both answered: the transition that makes it outstanding writes it.
+    expect(log.trace.slice(9, 11).sort()).toEqual(['send cards.charge', 'send rooms.confirm']);
+    // The trip is confirmed only once both answered: the transition that makes it outstanding writes it.
     expect(log.trace.slice(11)).toEqual([
       'write running',
       'write running',
-      'started confirm-order',
-      'send orders.settle',
+      'started confirm-trip',
+      'send trips.settle',
       'write completed',
     ]);
     // The creation is flushed; every later state was reached on an answer a re-send gets again from the
@@ -177,8 +177,8 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
         ? { ok: true, result: { gid: 'x', result: priced } }
         : { ok: true, result: null },
     );
-    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [placeOrderTwoPhase()]);
-    await runtime.start('place-order', '2pc', input, 'k-2');
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [bookTripTwoPhase()]);
+    await runtime.start('book-trip', '2pc', input, 'k-2');
     await finished(log, ['committed']);
     const decision = log.trace.indexOf('write committing');
     const firstCommit = log.trace.findIndex((t) => t.endsWith('.2pc.commit'));
@@ -196,20 +196,20 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     const ids: string[] = [];
     let failures = 2;
     const send = (async (subject: string, envelope: { messageId: string }) => {
-      if (subject === 'inventory.reserve') {
+      if (subject === 'rooms.book') {
         ids.push(envelope.messageId);
         if (failures-- > 0) throw new Error('timeout');
         return { ok: true, result: priced };
       }
       return { ok: true, result: null };
     }) as unknown as CommandSender;
-    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [placeOrderSaga()], {
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [bookTripSaga()], {
       random: () => 0.99,
     });
-    await runtime.start('place-order', 'saga', input, 'k-3');
+    await runtime.start('book-trip', 'saga', input, 'k-3');
     const done = await waitCompleted(log);
     expect(ids).toHaveLength(3);
-    expect(new Set(ids)).toEqual(new Set([`${done.id}:reserve-stock`]));
+    expect(new Set(ids)).toEqual(new Set([`${done.id}:book-room`]));
   });
 
   it('stops driving and steps down when the log refuses its fencing token', async () => {
@@ -219,47 +219,47 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
       log.newestToken = 2; // another leader claimed a newer token while this command was in flight
       return { ok: true, result: priced };
     });
-    const runtime = new SagaRuntime(log as unknown as SagaLog, port, send, [placeOrderSaga()]);
-    await runtime.start('place-order', 'saga', input, 'k-4');
+    const runtime = new SagaRuntime(log as unknown as SagaLog, port, send, [bookTripSaga()]);
+    await runtime.start('book-trip', 'saga', input, 'k-4');
     for (let i = 0; i < 100 && port.leader; i += 1) await new Promise((resolve) => setImmediate(resolve));
     expect(port.leader).toBe(false);
     await runtime.stopAll();
-    expect(log.trace.filter((t) => t.startsWith('send'))).toEqual(['send inventory.reserve']);
+    expect(log.trace.filter((t) => t.startsWith('send'))).toEqual(['send rooms.book']);
   });
 
   it('gives a step up at its deadline by the injected clock, not by waiting', async () => {
     const log = new MemoryLog();
     let nowMs = 1_000_000;
     const send = (async (subject: string) => {
-      if (subject === 'inventory.reserve') {
+      if (subject === 'rooms.book') {
         nowMs += 20_000; // each attempt "takes" 20 s: past the 15 s step deadline after the first
         throw new Error('timeout');
       }
       return { ok: true, result: null };
     }) as unknown as CommandSender;
-    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [placeOrderSaga()], {
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [bookTripSaga()], {
       clock: () => nowMs,
       random: () => 0,
     });
     const startedAt = Date.now();
-    await runtime.start('place-order', 'saga', input, 'k-clock');
+    await runtime.start('book-trip', 'saga', input, 'k-clock');
     for (let i = 0; i < 400 && ![...log.instances.values()].some((r) => r.status === 'compensated'); i += 1) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     const done = await finished(log, ['compensated']);
     expect(Date.now() - startedAt).toBeLessThan(5_000); // far less than the 15 s deadline
-    expect((done.state as { reason?: string }).reason).toBe('reserve-stock: no answer before the deadline');
+    expect((done.state as { reason?: string }).reason).toBe('book-room: no answer before the deadline');
   });
 
   it('resumes a backlog at most resumeConcurrencyMax instances at a time', async () => {
     const log = new MemoryLog();
-    const saga = placeOrderSaga();
+    const saga = bookTripSaga();
     for (let i = 0; i < 6; i += 1) {
       const id = `backlog-${i}`;
-      const state = saga.start({ ...input, orderId: `o-${i}` }, id);
+      const state = saga.start({ ...input, tripId: `t-${i}` }, id);
       log.instances.set(id, {
         id,
-        type: 'place-order',
+        type: 'book-trip',
         mode: 'saga',
         status: state.status,
         reason: null,
@@ -280,7 +280,7 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
       inFlightMax = Math.max(inFlightMax, inFlight);
       await new Promise((resolve) => setTimeout(resolve, 2));
       inFlight -= 1;
-      return subject === 'inventory.reserve' ? { ok: true, result: priced } : { ok: true, result: null };
+      return subject === 'rooms.book' ? { ok: true, result: priced } : { ok: true, result: null };
     }) as unknown as CommandSender;
     const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [saga], {
       resumeConcurrencyMax: 2,
@@ -302,16 +302,16 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
       log as unknown as SagaLog,
       leadership(),
       scripted(log, () => ({ ok: false, reason: 'no' })),
-      [placeOrderSaga()],
+      [bookTripSaga()],
     );
-    const first = await runtime.start('place-order', 'saga', input, 'k-5');
+    const first = await runtime.start('book-trip', 'saga', input, 'k-5');
     const again = await runtime.start(
-      'place-order',
+      'book-trip',
       'saga',
-      { items: input.items, customerId: 'c-1', orderId: 'o-1' },
+      { nights: 1, travellerId: 'c-1', tripId: 't-1' },
       'k-5',
     );
-    const changed = await runtime.start('place-order', 'saga', { ...input, customerId: 'c-2' }, 'k-5');
+    const changed = await runtime.start('book-trip', 'saga', { ...input, travellerId: 'c-2' }, 'k-5');
     expect(again).toMatchObject({ kind: 'existing', instance: { id: first.instance.id } });
     expect(changed.kind).toBe('conflict');
     await runtime.stopAll();

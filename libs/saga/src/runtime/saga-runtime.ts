@@ -466,7 +466,7 @@ class InstanceDriver {
           fencingToken: this.runtime.leadership.fencingToken(),
           payload: command.payload,
         };
-        reply = await this.runtime.send(command.subject, envelope as never, timeoutMs);
+        reply = await this.runtime.send(command.subject, envelope, timeoutMs);
       } catch (error) {
         if (tracingOn) {
           traceApi.getActiveSpan()?.addEvent('re-send', {
@@ -494,7 +494,7 @@ class InstanceDriver {
     }
   }
 
-  /** The decision query of a participant, applied in order with this driver's own transitions. */
+  /** The decision query of a participant, applied in sequence with this driver's own transitions. */
   async decisionQuery(): Promise<WorkflowStateBase> {
     await this.apply(undefined, (s) => this.workflow.onDecisionQuery?.(s) ?? s, undefined);
     return this.state;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { ReplyOf, RequestOf, Subject } from '@concord/contracts';
+import type { Reply } from '@concord/contracts';
 import { tracedNatsRequest, tracingOn } from '@concord/platform';
+import type { ReplyIn, RequestIn } from '../definition/workflow.js';
 import { ReplyMux } from './reply-mux.js';
 
 /**
@@ -21,12 +22,18 @@ export class RemoteCallError extends Error {
   }
 }
 
-/** Sends one command; resolves with the handler's reply or rejects (timeout, no responders, handler error). */
-export type CommandSender = <S extends Subject>(
+/** Any subject, any payload: what the engine itself sends (it knows no app's subjects). */
+export type UntypedMessages = Record<string, readonly [unknown, Reply<unknown>]>;
+
+/**
+ * Sends one command; resolves with the handler's reply or rejects (timeout, no responders, handler error). `M` is
+ * the caller's message map (subject -> [request, reply]), so a typed caller cannot send the wrong payload.
+ */
+export type CommandSender<M = UntypedMessages> = <S extends keyof M & string>(
   subject: S,
-  payload: RequestOf<S>,
+  payload: RequestIn<M, S>,
   timeoutMs: number,
-) => Promise<ReplyOf<S>>;
+) => Promise<ReplyIn<M, S>>;
 
 export function encodeNestRequest(subject: string, payload: unknown): string {
   return JSON.stringify({ pattern: subject, data: payload, id: randomUUID() });
@@ -46,11 +53,11 @@ export function decodeNestReply(subject: string, text: string): unknown {
  * A {@link CommandSender} over a NATS connection obtained per call (it may be replaced after a reconnect).
  * Replies come back through one {@link ReplyMux} subscription per sender: no Error, timer or inbox per request.
  */
-export function natsCommandSender(
+export function natsCommandSender<M = UntypedMessages>(
   connection: () => Promise<NatsConnection>,
   mux = new ReplyMux(),
-): CommandSender {
-  return async <S extends Subject>(subject: S, payload: RequestOf<S>, timeoutMs: number) => {
+): CommandSender<M> {
+  return async <S extends keyof M & string>(subject: S, payload: RequestIn<M, S>, timeoutMs: number) => {
     const nc = await connection();
     const data = encodeNestRequest(subject, payload);
     const message = tracingOn
@@ -58,6 +65,6 @@ export function natsCommandSender(
           mux.request(nc, subject, data, timeoutMs, headers),
         )
       : await mux.request(nc, subject, data, timeoutMs);
-    return decodeNestReply(subject, message.string()) as ReplyOf<S>;
+    return decodeNestReply(subject, message.string()) as ReplyIn<M, S>;
   };
 }

@@ -1,29 +1,48 @@
-import { z } from 'zod';
-import { PLACE_ORDER_STEPS as STEPS, type PlaceOrderInput, type PricedLine } from '@concord/contracts';
-import type { RetryPolicy } from './retry.js';
-import { command, foldResult, sagaWorkflow, type SagaState } from './saga.js';
-import { twoPhaseWorkflow, type TwoPhaseState } from './two-phase.js';
-import type { Workflow } from './workflow.js';
+import {
+  describeIssues,
+  schemas,
+  type MessageMap,
+  type PlaceOrderInput,
+  type PricedLine,
+} from '@concord/contracts';
+import {
+  sagaWorkflow,
+  twoPhaseWorkflow,
+  typedCommands,
+  type RetryPolicy,
+  type SagaState,
+  type TwoPhaseState,
+  type Workflow,
+} from '@concord/saga';
 
-/** Untrusted input of place-order (REST body or `orchestrator.start`), checked before anything is stored. */
-export const placeOrderInputSchema = z
-  .object({
-    orderId: z.string().regex(/^[A-Za-z0-9_-]{1,120}$/, 'must be 1-120 letters, digits, "-" or "_"'),
-    customerId: z.string().min(1).max(200),
-    items: z
-      .array(
-        z.object({ sku: z.string().min(1).max(100), qty: z.number().int().min(1).max(1_000_000) }).strict(),
-      )
-      .min(1)
-      .max(100),
-  })
-  .strict();
+/**
+ * Step names of place-order, as carried in `CommandEnvelope.step` and shown in the saga log. They are this
+ * workflow's own words: participants never see them as keys (their fences are keyed by subject).
+ */
+export const PLACE_ORDER_STEPS = {
+  reserveStock: 'reserve-stock',
+  releaseStock: 'release-stock',
+  holdFunds: 'hold-funds',
+  releaseFunds: 'release-funds',
+  commitStock: 'commit-stock',
+  captureFunds: 'capture-funds',
+  confirmOrder: 'confirm-order',
+  cancelOrder: 'cancel-order',
+  prepareStock: 'prepare-stock',
+  prepareFunds: 'prepare-funds',
+} as const;
+const STEPS = PLACE_ORDER_STEPS;
 
+/** Payloads checked against the message map of libs/contracts. */
+const { command, foldResult } = typedCommands<MessageMap>();
+
+/**
+ * Untrusted input of place-order (REST body or `orchestrator.start`), checked before anything is stored, against
+ * the same schema (and limits) as the orders API and the participants' handlers.
+ */
 export function parsePlaceOrderInput(raw: unknown): PlaceOrderInput {
-  const result = placeOrderInputSchema.safeParse(raw);
-  if (!result.success) {
-    throw new Error(result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-  }
+  const result = schemas.placeOrderInput.safeParse(raw);
+  if (!result.success) throw new Error(describeIssues(result.error, 'body'));
   return result.data;
 }
 
