@@ -52,8 +52,8 @@ export async function publishEvent(
 }
 
 /**
- * One relay pass, pipelined: every unpublished row of the batch is published at once, in outbox order on one
- * connection (so JetStream stores them in that order), and the acknowledgements are awaited together; then the
+ * One relay pass, pipelined: every unpublished row of the batch is published at once, in outbox sequence on one
+ * connection (so JetStream stores them in that sequence), and the acknowledgements are awaited together; then the
  * acknowledged prefix is marked. A row after a failed one is published again on the next pass and dropped by the
  * stream as a duplicate (its Nats-Msg-Id), so the stream holds each event once; after such a failure an event can
  * land after later ones, which is why every event carries its instance's version. A crash between publish and

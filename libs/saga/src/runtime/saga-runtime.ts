@@ -140,7 +140,7 @@ export class SagaRuntime {
       throw new NotLeaderError('this orchestrator instance does not lead');
     }
     // The leader does not look the key up first: `create` inserts nothing for a known key and answers the
-    // existing instance (`existing` or `conflict`), so a new order costs one statement, not two.
+    // existing instance (`existing` or `conflict`), so a new instance costs one statement, not two.
     const id = randomUUID();
     const state = workflow.start(input, id);
     const started = startedSteps(id, workflow.outstanding(state));

@@ -13,7 +13,7 @@ import type { OutboundCommand } from '../definition/workflow.js';
 /**
  * The spans of one transaction instance, made only while tracing is on (callers test `tracingOn` first):
  *
- *   saga place-order | 2pc place-order          one per run of a driver (a resumed run: a new span, same trace)
+ *   saga <type> | 2pc <type>                    one per run of a driver (a resumed run: a new span, same trace)
  *     2pc prepare | 2pc commit | 2pc abort       2PC: one per phase (a batch of commands the decider made outstanding)
  *       step <name>                              one per command until its answer (re-sends are events)
  *         <subject> send                         the NATS request, whose traceparent the participant continues

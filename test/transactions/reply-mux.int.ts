@@ -2,8 +2,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { NATS_USERS, type NatsUser, natsInboxPrefix, natsUserConfigs } from '@concord/contracts';
 import { type NatsHandle, startNats } from '@concord/infra';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { natsCommandSender } from './nest-nats.js';
-import { NoRespondersError, ReplyMux, ReplyTimeoutError } from './reply-mux.js';
+import { natsCommandSender, NoRespondersError, ReplyMux, ReplyTimeoutError } from '@concord/saga';
 
 /** The reply mux on a real nats-server with the stack's users and permissions (replies on the user's own inbox). */
 describe('ReplyMux', () => {
