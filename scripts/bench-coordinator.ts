@@ -29,9 +29,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort, ProcessGroup, waitFor } from '@concord/infra';
 import { Pool } from 'undici';
+import { handleHelp } from './cli-help.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
+handleHelp(import.meta.filename, argv, [
+  'clients',
+  'cpu-prof',
+  'json',
+  'no-snapshots',
+  'ops',
+  'quick',
+  'repeats',
+  'seconds',
+  'warmup',
+]);
 const flag = (name: string) => argv.includes(`--${name}`);
 const option = (name: string): string | undefined => {
   const i = argv.indexOf(`--${name}`);

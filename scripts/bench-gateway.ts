@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, type ProcessHandle, startProcess, stopAll } from '@concord/infra';
 import { SignJWT } from 'jose';
+import { handleHelp } from './cli-help.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LUA_SCRIPT = path.join(ROOT, 'scripts/bench-gateway/random-key.lua');
@@ -46,6 +47,16 @@ const DEFAULT_PROXIES = ['concord', 'nginx', 'http-proxy'] as const;
 const BARE_PROXY = path.join(ROOT, 'scripts/bench-gateway/bare-proxy.ts');
 type ProxyName = (typeof PROXIES)[number];
 
+handleHelp(import.meta.filename, process.argv.slice(2), [
+  'duration',
+  'repeats',
+  'warmup',
+  'connections',
+  'proxies',
+  'threads',
+  'json',
+  'profile',
+]);
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },

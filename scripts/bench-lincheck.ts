@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateHistory, toJepsenKv, toJsonl } from '../libs/lincheck/src/generate.js';
+import { handleHelp } from './cli-help.js';
 
 interface Row {
   history: string;
@@ -33,6 +34,7 @@ interface Row {
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2).filter((a) => a !== '--');
+handleHelp(import.meta.filename, args, ['json', 'seed']);
 const json = args.includes('--json');
 const seedAt = args.indexOf('--seed');
 const seed = seedAt >= 0 ? Number(args[seedAt + 1]) : 1;

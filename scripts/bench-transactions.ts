@@ -39,6 +39,7 @@ import {
 import { ToyParticipants, type ToyDatabases } from './transactions/toy-participants.js';
 import { startTracing } from '@concord/platform';
 import { orchestratorWorkflows } from '../apps/orchestrator/src/workflows/registry.js';
+import { handleHelp } from './cli-help.js';
 
 type Mode = 'baseline' | 'saga' | '2pc';
 const MODES: readonly Mode[] = ['baseline', 'saga', '2pc'];
@@ -744,11 +745,23 @@ const role = option('role', 'conductor');
 // Tracing as the apps have it: on only when the shell sets OTEL_EXPORTER_OTLP_ENDPOINT (a no-op otherwise).
 if (role === 'participant' || role === 'orchestrator')
   startTracing(`bench-${role}`, `${role}-${process.pid}`);
-if (flag('help')) {
-  // The options are documented once, in this file's header comment.
-  const header = readFileSync(import.meta.filename, 'utf8').split('*/')[0] ?? '';
-  process.stdout.write(`${header.replace(/^\/\*\*\n?|^ \* ?/gm, '')}\n`);
-} else if (role === 'participant') await runParticipant(option('service', 'inventory') as keyof ToyDatabases);
+// Child processes (--role, --service, --urls...) are started by this script itself; a person types the others.
+if (option('role', 'conductor') === 'conductor') {
+  handleHelp(import.meta.filename, process.argv.slice(2), [
+    'admin-token',
+    'clients',
+    'cpu-prof',
+    'e2e-orders',
+    'gateway',
+    'hot-seconds',
+    'json',
+    'repeats',
+    'seconds',
+    'token',
+    'warmup',
+  ]);
+}
+if (role === 'participant') await runParticipant(option('service', 'inventory') as keyof ToyDatabases);
 else if (role === 'orchestrator') await runOrchestrator();
 else if (role === 'load') await runLoad();
 else await conduct();

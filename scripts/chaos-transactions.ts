@@ -28,6 +28,7 @@ import {
 import { DomainApi } from './domain/domain-api.js';
 import { builtMain, isBuilt, startDomainStack, type DomainStack } from './domain/domain-stack.js';
 import { checkInvariants, readSnapshot } from './domain/invariants.js';
+import { handleHelp } from './cli-help.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const log = (message: string): void => void process.stderr.write(`chaos: ${message}\n`);
@@ -42,6 +43,14 @@ interface Listed {
 }
 
 async function main(): Promise<number> {
+  handleHelp(import.meta.filename, process.argv.slice(2), [
+    'orders',
+    'clients',
+    'fault-every-ms',
+    'min-chaos-seconds',
+    'settle-seconds',
+    'seed',
+  ]);
   const options = parseChaosArgs(process.argv.slice(2));
   for (const app of ['gateway', 'orchestrator', 'orders', 'inventory', 'payments']) {
     if (!isBuilt(app)) throw new Error(`${builtMain(app)} is missing: run \`npm run build\` first`);
