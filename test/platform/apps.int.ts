@@ -109,6 +109,10 @@ describe.each(['gateway', 'coordinator', 'orchestrator', 'orders', 'inventory', 
     expect(lines.every((l) => l.app === app && typeof l.level === 'string')).toBe(true);
     expect(lines.some((l) => l.requestId === `probe-${app}`)).toBe(true);
     expect(lines.some((l) => l.msg === 'shutdown complete')).toBe(true);
+    // A clean boot and shutdown says nothing at error level (the stack's terminal shows every error line).
+    expect(lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([]);
+    // Nor any deprecation warning (Node or Fastify) on stderr.
+    expect(proc.logs()).not.toMatch(/DeprecationWarning|FastifyWarning/);
   });
 
   it('refuses to start with a bad variable, in one line naming it', async () => {

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type DynamicModule, type INestApplication, Module, type Type } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { ModuleRef, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
@@ -32,8 +32,10 @@ export interface AppDefinition<S extends z.ZodObject> {
 }
 
 function optionalProvider<T>(app: INestApplication, token: Type<T>): T | undefined {
+  // Through ModuleRef, not app.get: Nest's application proxy logs every failed lookup as an ERROR line
+  // ("could not find ... element") before rethrowing, and an app without the provider is not an error.
   try {
-    return app.get(token, { strict: false });
+    return app.get(ModuleRef).get(token, { strict: false });
   } catch {
     return undefined;
   }
