@@ -255,6 +255,8 @@ export class CoordinationClient implements Coordination {
         const url = this.urlFor(this.preferred);
         const q = new URLSearchParams('key' in filter ? { key: filter.key } : { prefix: filter.prefix });
         if (next !== undefined) q.set('fromRevision', String(next));
+        // Events before the resume point were delivered already (a lagging node may still send them).
+        const resumeFrom = next ?? 0;
         try {
           const response = await fetch(`${url}/v1/watch?${q.toString()}`, {
             headers: { authorization: `Bearer ${this.options.token}`, accept: 'text/event-stream' },
@@ -277,7 +279,7 @@ export class CoordinationClient implements Coordination {
           failures = 0;
           for await (const message of parseSse(response.body)) {
             const event = JSON.parse(message.data) as WatchEvent;
-            if (event.revision < lastRevision) continue;
+            if (event.revision < resumeFrom || event.revision < lastRevision) continue;
             lastRevision = event.revision;
             next = event.revision + 1;
             handlers.onEvent(event);

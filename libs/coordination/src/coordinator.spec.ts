@@ -150,6 +150,17 @@ describe('Coordinator: watches', () => {
     ]);
   });
 
+  it('on a node behind the start revision, sends nothing older than it (a resumed watch sees no repeat)', async () => {
+    const { coordinator } = setup();
+    await coordinator.put('w/a', '1'); // revision 1: this node is at 1, the client already saw up to 2 elsewhere
+    const seen: WatchEvent[] = [];
+    const stop = coordinator.watch({ prefix: 'w/' }, 3, (e) => seen.push(e));
+    await coordinator.put('w/b', '1'); // revision 2, applied late here: already delivered by another node
+    await coordinator.put('w/c', '1'); // revision 3: new to the client
+    stop();
+    expect(seen.map((e) => `${e.kv.key}@${e.revision}`)).toEqual(['w/c@3']);
+  });
+
   it('answers 410 with the compaction revision for a compacted start', async () => {
     const { coordinator, state } = setup();
     await coordinator.put('a', '1');

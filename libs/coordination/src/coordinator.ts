@@ -256,8 +256,11 @@ export class Coordinator {
       }
       for (const event of replay.events) onEvent(event);
     }
+    // A node behind the revision asked for (a follower still applying what the client saw elsewhere) must not
+    // send those older revisions again: live events start at `fromRevision` too.
+    const from = fromRevision ?? 0;
     return this.state.onEvents((events) => {
-      for (const event of events) if (matches(event.kv.key)) onEvent(event);
+      for (const event of events) if (event.revision >= from && matches(event.kv.key)) onEvent(event);
     });
   }
 
