@@ -196,16 +196,18 @@ describe('the console', () => {
     const held = await coordinator('POST', '/v1/locks/inventory-reservation-expiry', {
       lease: holderLease,
       waitMs: 5_000,
+      holder: 'inventory-1',
     });
     expect(held.status).toBe(200);
     const waiting = coordinator('POST', '/v1/locks/inventory-reservation-expiry', {
       lease: waiterLease,
       waitMs: 20_000,
+      holder: 'inventory-2',
     });
     const row = page.locator('#singletons tr[data-job="inventory-reservation-expiry"]');
     await expect.poll(() => row.locator('td').nth(2).textContent(), { timeout: 15_000 }).toBe('1');
     const cells = await row.locator('td').allTextContents();
-    expect(cells[0]).toContain(holderLease);
+    expect(cells[0]).toBe(`inventory-1 (${holderLease})`);
     expect(cells[1]).toBe(String(held.body['fencingToken']));
     // The holder's lease ends (a crashed instance): the next in line holds it, with a larger fencing token.
     await coordinator('DELETE', `/v1/leases/${holderLease}`);
@@ -215,7 +217,7 @@ describe('the console', () => {
     await expect
       .poll(() => row.locator('td').nth(1).textContent(), { timeout: 15_000 })
       .toBe(String(next.body['fencingToken']));
-    expect(await row.locator('td').first().textContent()).toContain(waiterLease);
+    expect(await row.locator('td').first().textContent()).toBe(`inventory-2 (${waiterLease})`);
   });
 
   it('runs a seeded Paxos run and shows its timeline, from the keyboard', async () => {

@@ -9,7 +9,8 @@ import { freePort, ProcessGroup, startNats, startPostgres, startProcess, waitFor
 import type { NatsHandle, PostgresHandle, ProcessHandle } from '@concord/infra';
 import pg from 'pg';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { SERVICE_TOKENS, startCoordinatorCluster } from '../coordinator/cluster.js';
+import { READ_TOKEN, SERVICE_TOKENS, startCoordinatorCluster } from '../coordinator/cluster.js';
+import { CoordinationClient } from '@concord/coordination-client';
 import { generateInternalTokenKeyPair } from '@concord/platform';
 
 const internalKeys = generateInternalTokenKeyPair();
@@ -107,6 +108,11 @@ describe('singleton jobs under a coordinator lock', () => {
     const other = holder === a ? b : a;
     expect(await metric(holder.url, 'singleton_job_held')).toBe(1);
     expect(await metric(other.url, 'singleton_job_held')).toBe(0);
+    // The coordinator names the holder: the lock key at the head of the line carries the instance's name.
+    const locks = await new CoordinationClient({ urls: cluster.urls, token: READ_TOKEN }).range(`locks/${JOB}/`);
+    const head = [...locks.items].sort((x, y) => x.createRevision - y.createRevision)[0];
+    expect(head?.value).toBe(holder.id);
+    expect(head?.createRevision).toBe(first.token);
 
     // Reservations due now are released by the holder under its token.
     await reserve('w', 20, 0);

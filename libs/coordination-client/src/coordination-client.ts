@@ -164,12 +164,17 @@ export class CoordinationClient implements Coordination {
     await this.call({ method: 'DELETE', path: `/v1/leases/${id}`, idempotent: true, accept: [404] });
   }
 
-  async lock(name: string, lease: string, waitMs = 30_000): Promise<{ key: string; fencingToken: number }> {
+  async lock(
+    name: string,
+    lease: string,
+    waitMs = 30_000,
+    holder?: string,
+  ): Promise<{ key: string; fencingToken: number }> {
     // Re-sending is safe: the lock key is derived from the lease, so a repeat finds the same place in line.
     return this.call({
       method: 'POST',
       path: `/v1/locks/${name}`,
-      body: { lease, waitMs },
+      body: holder === undefined ? { lease, waitMs } : { lease, waitMs, holder },
       idempotent: true,
       timeoutMs: waitMs + this.timeoutMs,
     });

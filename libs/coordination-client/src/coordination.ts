@@ -67,8 +67,16 @@ export interface Coordination {
   keepAlive(id: string): Promise<number | null>;
   revokeLease(id: string): Promise<void>;
 
-  /** Waits in FIFO order for `locks/{name}/`; the fencing token is the lock key's create revision. */
-  lock(name: string, lease: string, waitMs?: number): Promise<{ key: string; fencingToken: number }>;
+  /**
+   * Waits in FIFO order for `locks/{name}/`; the fencing token is the lock key's create revision. `holder` (an
+   * instance name) is stored as the lock key's value, so whoever reads `locks/` sees who holds it.
+   */
+  lock(
+    name: string,
+    lease: string,
+    waitMs?: number,
+    holder?: string,
+  ): Promise<{ key: string; fencingToken: number }>;
   unlock(name: string, key: string): Promise<void>;
   /** Waits until this candidate leads `elections/{name}/`; the term is its key's create revision. */
   campaign(

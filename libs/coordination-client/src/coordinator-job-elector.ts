@@ -21,7 +21,7 @@ export class CoordinatorJobElector implements JobElector {
     private readonly options: CoordinatorJobElectorOptions,
   ) {}
 
-  async acquire(job: string, _holder: string, signal: AbortSignal): Promise<JobLease> {
+  async acquire(job: string, holder: string, signal: AbortSignal): Promise<JobLease> {
     const waitMs = this.options.waitMs ?? 3_000;
     const keeper = await LeaseKeeper.grant(this.client, this.options.ttlSeconds);
     // The job name itself: it starts with the service (`inventory-…`), which is what a service token may lock.
@@ -32,7 +32,7 @@ export class CoordinatorJobElector implements JobElector {
         if (keeper.isLost()) throw new Error('lease lost while waiting for the lock');
         try {
           // Re-sending with the same lease finds the same place in line (the key derives from the lease).
-          const { key, fencingToken } = await this.client.lock(name, keeper.id, waitMs);
+          const { key, fencingToken } = await this.client.lock(name, keeper.id, waitMs, holder);
           if (keeper.isLost()) throw new Error('lease lost as the lock was granted');
           return {
             fencingToken,

@@ -215,9 +215,14 @@ export class EtcdCoordination implements Coordination {
 
   // --- locks and elections ----------------------------------------------------------------------------------
 
-  async lock(name: string, lease: string, waitMs = 30_000): Promise<{ key: string; fencingToken: number }> {
+  async lock(
+    name: string,
+    lease: string,
+    waitMs = 30_000,
+    holder = '',
+  ): Promise<{ key: string; fencingToken: number }> {
     const prefix = `locks/${name}/`;
-    const { key, createRevision } = await this.enqueue(prefix, lease, '');
+    const { key, createRevision } = await this.enqueue(prefix, lease, holder);
     if (!(await this.awaitTurn(prefix, key, waitMs))) {
       await this.delete(key).catch(() => undefined);
       throw new CoordinatorHttpError(408, {

@@ -175,8 +175,14 @@ export class Coordinator {
   // --- locks and elections ----------------------------------------------------------------------------------
 
   /** Waits in FIFO order (create revision) until this lease's key is the oldest under the name. */
-  async lock(name: string, lease: string, waitMs: number): Promise<{ key: string; fencingToken: number }> {
-    const { key, createRevision } = await this.enqueue(`locks/${name}/`, lease, '');
+  /** Waits in line for `locks/{name}/`; `holder` (an instance name, may be empty) is the lock key's value. */
+  async lock(
+    name: string,
+    lease: string,
+    waitMs: number,
+    holder = '',
+  ): Promise<{ key: string; fencingToken: number }> {
+    const { key, createRevision } = await this.enqueue(`locks/${name}/`, lease, holder);
     const acquired = await this.awaitTurn(`locks/${name}/`, key, waitMs);
     if (!acquired) {
       await this.delete(key).catch(() => undefined);

@@ -161,6 +161,31 @@ describe('assemble and changes', () => {
     expect(after.events.every((e) => e.level === 'warn')).toBe(true);
   });
 
+  it('names the old leader when an election happens between polls that saw no leader', () => {
+    const first = assemble(poll(1_000, [node('n1', 7001, 'n1', 1), node('n2', 7002, 'n1', 1)]), undefined);
+    const gap = assemble(poll(2_000, [down(7001), node('n2', 7002, null, 1)]), {
+      snapshot: first.snapshot,
+      counts: undefined,
+    });
+    expect(gap.events.map((e) => e.message)).toContain('no leader (was n1)');
+    expect(gap.snapshot.lastLeader).toBe('n1');
+    const elected = assemble(poll(3_000, [down(7001), node('n2', 7002, 'n2', 2)]), {
+      snapshot: gap.snapshot,
+      counts: undefined,
+    });
+    expect(elected.events.map((e) => e.message)).toEqual(['leader n1 → n2 (term 2)']);
+    expect(elected.events[0]?.level).toBe('warn');
+    const back = assemble(poll(4_000, [down(7001), node('n2', 7002, null, 2)]), {
+      snapshot: elected.snapshot,
+      counts: undefined,
+    });
+    const again = assemble(poll(5_000, [down(7001), node('n2', 7002, 'n2', 3)]), {
+      snapshot: back.snapshot,
+      counts: undefined,
+    });
+    expect(again.events.map((e) => e.message)).toEqual(['leader n2 again (term 3)']);
+  });
+
   it('says nothing about instances when the gateway could not be read, and keeps the last transactions', () => {
     const tx = {
       id: 'a'.repeat(36),

@@ -113,6 +113,8 @@ export interface ServiceRingView {
 export interface ConsoleSnapshot {
   readonly atMs: number;
   readonly cluster: ClusterView;
+  /** The most recent leader any poll saw, kept through polls that found none, so a change is named old → new. */
+  readonly lastLeader: string | null;
   readonly rings: readonly ServiceRingView[];
   readonly ringsError?: string;
   readonly transactions: readonly TransactionAnswer[];
@@ -257,6 +259,7 @@ export function assemble(
   const snapshot: ConsoleSnapshot = {
     atMs: poll.atMs,
     cluster,
+    lastLeader: cluster.leader ?? previous?.snapshot.lastLeader ?? null,
     rings,
     ...(poll.rings.ok ? {} : { ringsError: poll.rings.error }),
     transactions: poll.transactions.ok ? poll.transactions.items : (previous?.snapshot.transactions ?? []),
@@ -280,13 +283,16 @@ export function changes(before: ConsoleSnapshot, after: ConsoleSnapshot): Consol
     if (was !== undefined && !was.up && m.up) push('member-up', 'info', `coordinator ${m.id} is back`);
   }
   if (a.leader !== b.leader) {
-    if (a.leader === null) push('leader-lost', 'warn', `no leader (was ${b.leader ?? 'none'})`);
-    else
+    // Between the old leader's death and an election, polls see no leader; the change is still old → new.
+    const was = b.leader ?? before.lastLeader;
+    if (a.leader === null) push('leader-lost', 'warn', `no leader (was ${was ?? 'none'})`);
+    else if (a.leader !== was)
       push(
         'leader-elected',
-        b.leader === null ? 'info' : 'warn',
-        `leader ${b.leader ?? 'none'} → ${a.leader} (term ${a.term ?? '?'})`,
+        was === null ? 'info' : 'warn',
+        `leader ${was ?? 'none'} → ${a.leader} (term ${a.term ?? '?'})`,
       );
+    else push('leader-elected', 'info', `leader ${a.leader} again (term ${a.term ?? '?'})`);
   }
 
   const instancesBefore = new Map(

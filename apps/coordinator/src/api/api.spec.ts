@@ -225,6 +225,21 @@ describe('coordinator API: watch (SSE) and the client library', () => {
     expect(await client.keepAlive(lease.id)).toBeNull();
   });
 
+  it("stores a lock's holder as its key's value and refuses a holder name too long", async () => {
+    const client = new CoordinationClient({ urls: [base], token: TOKEN });
+    const lease = await client.grantLease(5);
+    const lock = await client.lock('named-job', lease.id, 1_000, 'inventory-2');
+    expect((await client.get(lock.key))?.value).toBe('inventory-2');
+    const tooLong = await fetch(`${base}/v1/locks/named-job`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ lease: lease.id, holder: 'x'.repeat(257) }),
+    });
+    expect(tooLong.status).toBe(400);
+    expect(await tooLong.text()).toContain('holder');
+    await client.revokeLease(lease.id);
+  });
+
   it('follows shared configuration by watch', async () => {
     const client = new CoordinationClient({ urls: [base], token: TOKEN });
     await client.put('config/orders/maxLinesPerOrder', '7');

@@ -39,7 +39,7 @@ export class LeasesHttpController {
     @Param('name', new ZodPipe(name)) lockName: string,
     @Body(new ZodPipe(lockBody)) body: z.infer<typeof lockBody>,
   ) {
-    return this.coordinator.lock(lockName, body.lease, body.waitMs);
+    return this.coordinator.lock(lockName, body.lease, body.waitMs, body.holder);
   }
 
   @Delete('locks/:name/*')

@@ -80,6 +80,8 @@ export const leaseIdParam = leaseId;
 export const lockBody = z.strictObject({
   lease: leaseId,
   waitMs: z.number().int().min(0).max(300_000, 'must be ≤ 300000').default(30_000),
+  /** Who waits (an instance name): the lock key's value, so operators and the console see who holds it. */
+  holder: z.string().max(256, 'must be at most 256 characters').default(''),
 });
 
 export const campaignBody = z.strictObject({
