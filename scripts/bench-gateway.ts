@@ -15,6 +15,10 @@
  * - http-proxy: node:http + the http-proxy package + the hashring package (the recipe found in tutorials).
  * - node-floor (only with --proxies): node:http + undici Pool + the ring, no features: the floor for a Node
  *   proxy on this machine (scripts/bench-gateway/bare-proxy.ts), to tell Node's cost from the gateway's.
+ * - concord-traced (only with --proxies): the same gateway with tracing on, as OTEL_* variables turn it on
+ *   (OTLP/HTTP JSON to a sink, every request sampled unless the shell sets OTEL_TRACES_SAMPLER): the cost of tracing,
+ *   against `concord` in the same run (tracing off). The sink is an nginx listener that answers 200 and logs
+ *   each export, so the report says how many exports arrived.
  * Cells (proxy x connections) run interleaved: every repeat visits every connection count and, within it,
  * every proxy (rotating which goes first); medians over repeats. CPU per request is the proxy's processes'
  * user+system time from /proc (all workers and children) divided by the requests wrk completed.
@@ -41,7 +45,7 @@ const HTTP_PROXY_RECIPE = path.join(ROOT, 'scripts/bench-gateway/http-proxy-reci
 const UPSTREAMS = 10;
 const CLOCK_TICKS_PER_SECOND = 100;
 const JWT_SECRET = 'bench-gateway-jwt-secret-0123456789abcdef';
-const PROXIES = ['concord', 'nginx', 'http-proxy', 'node-floor'] as const;
+const PROXIES = ['concord', 'nginx', 'http-proxy', 'node-floor', 'concord-traced'] as const;
 /** The issue's three; node-floor (a bare node:http + undici proxy, no features) only when asked for. */
 const DEFAULT_PROXIES = ['concord', 'nginx', 'http-proxy'] as const;
 const BARE_PROXY = path.join(ROOT, 'scripts/bench-gateway/bare-proxy.ts');
@@ -207,7 +211,7 @@ const NGINX_TEMP = (prefix: string): string => `
   uwsgi_temp_path ${prefix}/uwsgi;
   scgi_temp_path ${prefix}/scgi;`;
 
-function upstreamsConfig(prefix: string, ports: readonly number[]): string {
+function upstreamsConfig(prefix: string, ports: readonly number[], sinkPort: number): string {
   const servers = ports.map(
     (port, i) => `
   server {
@@ -224,6 +228,10 @@ events { worker_connections 8192; }
 http {
   access_log off;${NGINX_TEMP(prefix)}
 ${servers.join('\n')}
+  server {
+    listen 127.0.0.1:${sinkPort};
+    location /v1/traces { access_log ${prefix}/otlp-exports.log; return 200; }
+  }
 }
 `;
 }
@@ -270,7 +278,7 @@ async function main(): Promise<void> {
   if (!findBinary(['/usr/bin/wrk', '/usr/local/bin/wrk']))
     fail('wrk not found (Debian: apt-get install wrk)');
   const gatewayMain = path.join(ROOT, 'dist/apps/gateway/src/main.js');
-  if (proxies.includes('concord') && !existsSync(gatewayMain))
+  if ((proxies.includes('concord') || proxies.includes('concord-traced')) && !existsSync(gatewayMain))
     fail(`${gatewayMain} is missing: npm run build`);
 
   const now = Math.floor(Date.now() / 1000);
@@ -288,7 +296,8 @@ async function main(): Promise<void> {
   try {
     const upstreamPorts: number[] = [];
     for (let i = 0; i < UPSTREAMS; i++) upstreamPorts.push(await freePort());
-    writeFileSync(path.join(prefix, 'upstreams.conf'), upstreamsConfig(prefix, upstreamPorts));
+    const sinkPort = await freePort();
+    writeFileSync(path.join(prefix, 'upstreams.conf'), upstreamsConfig(prefix, upstreamPorts, sinkPort));
     processes.push(
       await startProcess({
         name: 'upstreams',
@@ -299,11 +308,11 @@ async function main(): Promise<void> {
       }),
     );
 
-    if (proxies.includes('concord')) {
+    const startGateway = async (name: 'concord' | 'concord-traced'): Promise<void> => {
       const port = await freePort();
       const { privateKey } = generateKeyPairSync('ed25519');
       const gateway = await startProcess({
-        name: 'concord',
+        name,
         command: process.execPath,
         args: [
           ...(args.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)]),
@@ -325,12 +334,21 @@ async function main(): Promise<void> {
           RATE_LIMIT_PER_SECOND: '10000000',
           RATE_LIMIT_BURST: '10000000',
           HEALTH_PATH: '/health',
+          // Tracing as the shell's OTEL_* variables decide for `concord` (off unless set); on for the traced one.
+          ...(name === 'concord-traced'
+            ? {
+                OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
+                OTEL_SERVICE_NAME: 'gateway',
+              }
+            : {}),
         },
         ready: { url: `http://127.0.0.1:${port}/health/ready`, timeoutMs: 30_000 },
       });
       processes.push(gateway);
-      targets.push({ proxy: 'concord', url: `http://127.0.0.1:${port}`, pids: () => [gateway.pid] });
-    }
+      targets.push({ proxy: name, url: `http://127.0.0.1:${port}`, pids: () => [gateway.pid] });
+    };
+    if (proxies.includes('concord')) await startGateway('concord');
+    if (proxies.includes('concord-traced')) await startGateway('concord-traced');
     if (proxies.includes('nginx')) {
       const port = await freePort();
       writeFileSync(path.join(prefix, 'proxy.conf'), nginxProxyConfig(prefix, port, upstreamPorts));
@@ -401,15 +419,23 @@ async function main(): Promise<void> {
     }
     // What the gateway did besides proxying (stderr, before the report so that the --json line stays last):
     // retries, breaker changes or refusals would mean some requests cost more than one upstream exchange.
-    for (const target of targets.filter((t) => t.proxy === 'concord')) {
+    for (const target of targets.filter((t) => t.proxy === 'concord' || t.proxy === 'concord-traced')) {
       const text = await (await fetch(`${target.url}/metrics`)).text();
       const lines = text
         .split('\n')
         .filter((l) => /^gateway_(retries|breaker_state|retry_budget|bounded_load|panic|rejected)/.test(l));
       progress(
-        `concord after the run: ${lines.length === 0 ? 'no retries, overflows, breaker changes or refusals' : ''}`,
+        `${target.proxy} after the run: ${lines.length === 0 ? 'no retries, overflows, breaker changes or refusals' : ''}`,
       );
       for (const line of lines) progress(`  ${line}`);
+    }
+    if (proxies.includes('concord-traced')) {
+      const exportsLog = path.join(prefix, 'otlp-exports.log');
+      const exports = existsSync(exportsLog)
+        ? readFileSync(exportsLog, 'utf8').split('\n').filter(Boolean)
+        : [];
+      progress(`concord-traced exported ${exports.length} OTLP batches to the sink`);
+      if (exports.length === 0) throw new Error('concord-traced exported nothing: tracing did not turn on');
     }
     report(cells);
   } finally {
@@ -449,6 +475,12 @@ function report(cells: readonly Cell[]): void {
       find('concord', connections)?.cpuUsPerReq,
     );
   }
+  if (proxies.includes('concord-traced'))
+    for (const connections of [16, 64, 256])
+      ratios[`tracedCpu@${connections}`] = ratio(
+        find('concord-traced', connections)?.cpuUsPerReq,
+        find('concord', connections)?.cpuUsPerReq,
+      );
   ratios['throughputVsHttpProxy@64'] = ratio(
     find('concord', 64)?.reqPerSec,
     find('http-proxy', 64)?.reqPerSec,

@@ -96,6 +96,25 @@ describe('RaftDriver', () => {
     await until(() => nodes.every((n) => n.sm.get('k') === 'v2'));
   });
 
+  it('a proposal made as the Ready loop ends, before its promise settles, is not left for the next tick', async () => {
+    const { leader } = await cluster(['a']);
+    // No ticks from here on: only the loop's own wake-ups can carry the proposal (a tick would hide the bug).
+    const internals = leader.driver as unknown as { timer: NodeJS.Timeout; runLoop: () => Promise<void> };
+    clearInterval(internals.timer);
+    const original = internals.runLoop.bind(leader.driver);
+    let late: Promise<unknown> | undefined;
+    internals.runLoop = async () => {
+      await original();
+      // The loop looked for the last time; its promise has not settled yet (an HTTP handler resuming in a
+      // microtask, or a peer message, lands exactly here).
+      late ??= leader.driver.propose(put('late', '1'));
+    };
+    await leader.driver.propose(put('first', '1'));
+    await until(() => late !== undefined);
+    await expect(late).resolves.toMatchObject({ result: { ok: true } });
+    expect(leader.sm.get('late')).toBe('1');
+  });
+
   it("a leader's appends leave before its own fsync; it applies only once its write is durable", async () => {
     const { nodes, leader } = await cluster(['a', 'b', 'c']);
     const warm = await leader.driver.propose(put('warm', 'up'));

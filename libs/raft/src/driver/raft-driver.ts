@@ -409,15 +409,20 @@ export class RaftDriver<Result = unknown> {
     return this.core;
   }
 
+  /**
+   * Runs the Ready loop, or asks the running one to look again. A kick that lands after the loop's last look
+   * but before its promise settled (the `.finally` below runs a few microtasks after `runLoop` returned) would
+   * otherwise be lost until the next tick: a follower's forwarded proposal then waited up to a whole tick
+   * (100 ms) on the leader. So the flag is set first and checked again once the loop is gone.
+   */
   private kick(): void {
-    if (this.loop) {
-      this.rerun = true;
-      return;
-    }
+    this.rerun = true;
+    if (this.loop) return;
     this.loop = this.runLoop()
       .catch((error: unknown) => this.fatal(error))
       .finally(() => {
         this.loop = null;
+        if (this.rerun && !this.stopped) this.kick();
       });
   }
 
