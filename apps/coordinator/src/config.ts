@@ -72,8 +72,8 @@ export const coordinatorConfigSchema = z.object({
   ),
   RAFT_HEARTBEAT_TICKS: env.int('Leader heartbeat interval in ticks.', 1, 1),
   SNAPSHOT_EVERY_ENTRIES: env.int(
-    'Take a snapshot and compact the log after this many applied entries.',
-    10_000,
+    'Take a snapshot and compact the log after this many applied entries (etcd 3.4+: --snapshot-count 100000). Each snapshot encodes every key and the whole watch history, so a low value costs CPU under write load.',
+    100_000,
     10,
   ),
   LEASE_CHECK_INTERVAL_MS: env.int('How often the leader looks for expired leases.', 250, 10),

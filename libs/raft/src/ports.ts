@@ -59,6 +59,12 @@ export interface SnapshotStorage {
 export interface StateMachine<Result = unknown> {
   apply(entry: Entry): Result;
   snapshot(): Uint8Array;
+  /**
+   * Optional: captures the state as of now, cheaply and synchronously (references to immutable records), and
+   * returns an encoder that may take several event-loop turns and yields exactly what `snapshot()` would have
+   * returned at capture time. The driver then takes snapshots without stopping the node for the encoding.
+   */
+  captureSnapshot?(): () => Promise<Uint8Array>;
   restore(data: Uint8Array): void;
 }
 

@@ -252,6 +252,41 @@ describe('RaftDriver', () => {
     await until(() => rest.every((n) => n.sm.get('k') === 'after'));
   });
 
+  it('keeps committing while a snapshot is encoded, then saves it at the index it was captured at', async () => {
+    const { leader } = await cluster(['a']);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let capturedAt = -1;
+    let captured: Uint8Array | undefined;
+    const saves: { index: number; data: Uint8Array }[] = [];
+    const save = leader.snapshots.save.bind(leader.snapshots);
+    leader.snapshots.save = async (snapshot) => {
+      saves.push({ index: snapshot.meta.index, data: snapshot.data });
+      await save(snapshot);
+    };
+    // The KV machine of this library encodes synchronously; give it a capture that waits for the gate (once).
+    Object.assign(leader.sm, {
+      captureSnapshot: () => {
+        if (capturedAt >= 0) return () => Promise.resolve(leader.sm.snapshot());
+        capturedAt = leader.driver.status().appliedIndex;
+        captured = leader.sm.snapshot();
+        return async () => {
+          await gate;
+          return captured!;
+        };
+      },
+    });
+    while (capturedAt < 0) await leader.driver.propose(put('k', 'x'));
+    // The encoding is held, yet the node goes on committing and applying.
+    for (let i = 0; i < 30; i++) await leader.driver.propose(put('during', `${i}`));
+    expect(leader.sm.get('during')).toBe('29');
+    expect(saves).toEqual([]);
+    release();
+    await until(() => saves.length > 0);
+    expect(saves[0]?.index).toBe(capturedAt);
+    expect(Buffer.from(saves[0]!.data).equals(Buffer.from(captured!))).toBe(true);
+  });
+
   it('restarts from its durable log and snapshot', async () => {
     const { net, nodes, leader } = await cluster(['a', 'b', 'c']);
     for (let i = 0; i < 30; i++) await leader.driver.propose(put('k', `${i}`));

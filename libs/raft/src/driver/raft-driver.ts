@@ -573,9 +573,16 @@ export class RaftDriver<Result = unknown> {
     const every = this.options.snapshotEveryEntries ?? 0;
     if (every <= 0 || this.snapshotSave !== null) return;
     if (this.appliedIndex - core.status().snapshotIndex < every) return;
-    const snap = core.compact(this.appliedIndex, this.options.stateMachine.snapshot());
-    const { snapshots, log } = this.options;
+    const { snapshots, log, stateMachine } = this.options;
+    const index = this.appliedIndex;
+    // The state is captured now, at `index`; a state machine that can encode it later does so in slices while
+    // this loop goes on serving (one that cannot encodes it here, synchronously, as before).
+    const encode = stateMachine.captureSnapshot?.() ?? (() => Promise.resolve(stateMachine.snapshot()));
     this.snapshotSave = (async () => {
+      const data = await encode();
+      // A leader's snapshot installed meanwhile (or a stop) makes this one moot.
+      if (this.stopped || this.core !== core || index <= core.status().snapshotIndex) return;
+      const snap = core.compact(index, data);
       await snapshots.save(snap);
       // Keep the entry at the snapshot's index: it is the witness `recoverState` checks on restart.
       await log.compact(snap.meta.index - 1);
