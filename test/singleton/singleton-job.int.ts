@@ -109,7 +109,9 @@ describe('singleton jobs under a coordinator lock', () => {
     expect(await metric(holder.url, 'singleton_job_held')).toBe(1);
     expect(await metric(other.url, 'singleton_job_held')).toBe(0);
     // The coordinator names the holder: the lock key at the head of the line carries the instance's name.
-    const locks = await new CoordinationClient({ urls: cluster.urls, token: READ_TOKEN }).range(`locks/${JOB}/`);
+    const locks = await new CoordinationClient({ urls: cluster.urls, token: READ_TOKEN }).range(
+      `locks/${JOB}/`,
+    );
     const head = [...locks.items].sort((x, y) => x.createRevision - y.createRevision)[0];
     expect(head?.value).toBe(holder.id);
     expect(head?.createRevision).toBe(first.token);
