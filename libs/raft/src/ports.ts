@@ -74,6 +74,11 @@ export interface StateMachine<Result = unknown> {
  */
 export interface Transport {
   send(message: Message): void;
+  /**
+   * Optional: sends what `send` queued now rather than when the transport would on its own (e.g. at the end of the
+   * event-loop turn). The driver calls it after each batch of messages, so a batch still goes out together.
+   */
+  flush?(): void;
   onMessage(handler: (message: Message) => void): void;
   /** Peers can be added and removed as membership changes. */
   setPeer(id: NodeId, address: string): void;

@@ -327,6 +327,7 @@ export class RaftDriver<Result = unknown> {
       return;
     }
     for (const m of this.forwarder.drain(leader, term, this.ticks)) this.options.transport.send(m);
+    this.options.transport.flush?.();
   };
 
   /**
@@ -466,6 +467,7 @@ export class RaftDriver<Result = unknown> {
         const early = pending.filter(sendsBeforePersist);
         if (early.length > 0) {
           for (const m of early) transport.send(m);
+          transport.flush?.();
           pending = pending.filter((m) => !sendsBeforePersist(m));
         }
       }
@@ -488,6 +490,7 @@ export class RaftDriver<Result = unknown> {
     }
     // 2. Send: only now may anyone learn of a vote or an acknowledged entry.
     for (const m of pending) transport.send(m);
+    if (pending.length > 0) transport.flush?.();
     // 3. Apply.
     if (rd.snapshot) {
       stateMachine.restore(rd.snapshot.data);

@@ -108,6 +108,28 @@ describe('TcpTransport', () => {
     expect(a.transport.stats().peers.b).toMatchObject({ connected: true, sent: 1000, dropped: 0 });
   });
 
+  it('flush() writes at once what the turn sent; without it the write waits for the end of the turn', async () => {
+    const a = await startNode('a');
+    const b = await startNode('b');
+    a.transport.setPeer('b', b.transport.address);
+    a.transport.send(heartbeat('a', 'b', 0));
+    await until(() => b.received.length === 1, 'connected');
+    // Seen from a callback queued before the send: it runs in the same check phase as the transport's own
+    // end-of-turn flush, but first; only a write made during the turn can have been read by b before it.
+    const seenAtEndOfTurn = async (flush: boolean, commit: number): Promise<boolean> => {
+      const seen = new Promise<boolean>((resolve) =>
+        setImmediate(() => resolve(b.received.some((m) => m.type === 'heartbeat' && m.commit === commit))),
+      );
+      a.transport.send(heartbeat('a', 'b', commit));
+      if (flush) a.transport.flush();
+      return seen;
+    };
+    expect(await seenAtEndOfTurn(false, 1)).toBe(false);
+    await until(() => b.received.length === 2, 'the unflushed one, later');
+    expect(await seenAtEndOfTurn(true, 2)).toBe(true);
+    expect(a.transport.stats().peers.b).toMatchObject({ sent: 3, dropped: 0 });
+  });
+
   it('refuses a peer with the wrong secret, in both directions, and logs it', async () => {
     const a = await startNode('a');
     const c = await startNode('c', { clusterSecret: 'not the cluster secret at all!!' });

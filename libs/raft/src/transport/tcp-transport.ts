@@ -138,6 +138,11 @@ class PeerLink {
     if (this.ready) this.scheduleFlush();
   }
 
+  /** Writes what is queued now instead of at the end of this event-loop turn. */
+  flushNow(): void {
+    if (this.ready) this.flush();
+  }
+
   close(): void {
     this.closed = true;
     this.clearTimers();
@@ -500,6 +505,15 @@ export class TcpTransport implements Transport {
       return;
     }
     link.enqueue(message);
+  }
+
+  /**
+   * Writes every peer's queue now (one write per peer). Without it, what `send` queued goes out at the end of the
+   * event-loop turn, behind whatever else the turn runs: on a commit's critical path (the leader's appends, a
+   * follower's acknowledgement) that cost ~0.2-0.3 ms per hop on an idle machine.
+   */
+  flush(): void {
+    for (const link of this.links.values()) link.flushNow();
   }
 
   onMessage(handler: (message: Message) => void): void {
