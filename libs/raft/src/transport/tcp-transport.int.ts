@@ -45,6 +45,16 @@ async function startNode(id: string, options: Partial<TcpTransportOptions> = {})
   return { transport, received, logs };
 }
 
+/** Two nodes, a → b connected: one heartbeat (commit `commit`) has gone through. */
+async function connectedPair(commit = 1): Promise<{ a: Node; b: Node }> {
+  const a = await startNode('a');
+  const b = await startNode('b');
+  a.transport.setPeer('b', b.transport.address);
+  a.transport.send(heartbeat('a', 'b', commit));
+  await until(() => b.received.length === 1, 'the first delivery');
+  return { a, b };
+}
+
 const heartbeat = (from: string, to: string, commit: number): Message => ({
   type: 'heartbeat',
   from,
@@ -109,11 +119,7 @@ describe('TcpTransport', () => {
   });
 
   it('flush() writes at once what the turn sent; without it the write waits for the end of the turn', async () => {
-    const a = await startNode('a');
-    const b = await startNode('b');
-    a.transport.setPeer('b', b.transport.address);
-    a.transport.send(heartbeat('a', 'b', 0));
-    await until(() => b.received.length === 1, 'connected');
+    const { a, b } = await connectedPair(0);
     // Seen from a callback queued before the send: it runs in the same check phase as the transport's own
     // end-of-turn flush, but first; only a write made during the turn can have been read by b before it.
     const seenAtEndOfTurn = async (flush: boolean, commit: number): Promise<boolean> => {
@@ -272,11 +278,7 @@ describe('TcpTransport', () => {
   });
 
   it('stops talking to a removed peer', async () => {
-    const a = await startNode('a');
-    const b = await startNode('b');
-    a.transport.setPeer('b', b.transport.address);
-    a.transport.send(heartbeat('a', 'b', 1));
-    await until(() => b.received.length === 1, 'delivery');
+    const { a, b } = await connectedPair();
     a.transport.removePeer('b');
     await until(() => b.transport.stats().inboundConnections === 0, 'the connection to close');
     a.transport.send(heartbeat('a', 'b', 2));
