@@ -200,10 +200,25 @@ describe('messaging across the cluster', () => {
 
   it('the orchestrator creates its 3-replica stream and has its events acknowledged', async () => {
     const { nc } = await as('orchestrator', nodes[1]);
-    const created = await nc.request(
-      '$JS.API.STREAM.CREATE.SAGA_EVENTS',
-      JSON.stringify({ name: 'SAGA_EVENTS', subjects: ['saga.events.>'], num_replicas: 3, storage: 'file' }),
-      { timeout: 10_000 },
+    // A cluster that has just formed may not have elected its JetStream meta leader yet: ask until it answers
+    // (creating the same stream again is idempotent).
+    const created = await waitFor(
+      () =>
+        nc
+          .request(
+            '$JS.API.STREAM.CREATE.SAGA_EVENTS',
+            JSON.stringify({
+              name: 'SAGA_EVENTS',
+              subjects: ['saga.events.>'],
+              num_replicas: 3,
+              storage: 'file',
+            }),
+            { timeout: 2_000 },
+          )
+          // An error answer (no meta leader yet) is asked again too.
+          .then((reply) => (reply.json<{ error?: unknown }>().error === undefined ? reply : undefined))
+          .catch(() => undefined),
+      { timeoutMs: 30_000, intervalMs: 200, description: 'JetStream to create the stream' },
     );
     expect(created.json<{ error?: unknown; config?: { num_replicas: number } }>()).toMatchObject({
       config: { num_replicas: 3 },
