@@ -191,6 +191,55 @@ describe('KvStateMachine: watches and snapshots', () => {
     expect(sm.snapshot()).toEqual(before);
   });
 
+  it('writes each key-value record once: the next event on a key and the key table refer to it by number', () => {
+    const { sm, run } = machine();
+    const value = 'v'.repeat(1000);
+    // 100 puts over 10 keys: 100 records, each also the `prev` of the next put on its key or a current value.
+    for (let i = 0; i < 100; i++) run({ type: 'put', key: `k${i % 10}`, value });
+    run({ type: 'delete', key: 'k3' });
+    const snapshot = sm.snapshot();
+    // Written unshared, the 100 values would appear ~200 times (kv and prev) plus 10 in the key table.
+    expect(snapshot.byteLength).toBeGreaterThan(100 * 1000);
+    expect(snapshot.byteLength).toBeLessThan(120 * 1000);
+    const copy = new KvStateMachine();
+    copy.restore(snapshot);
+    expect(copy.snapshot()).toEqual(snapshot);
+    for (const at of [5, 50, 100, 101]) expect(copy.range('', 20, at)).toEqual(sm.range('', 20, at));
+    expect(copy.eventsSince(1, () => true)).toEqual(sm.eventsSince(1, () => true));
+    expect(copy.historySize()).toEqual(sm.historySize());
+  });
+
+  it('restores a snapshot in the first line format (lines-1: every record written in full)', () => {
+    const kv1 = { key: 'a', value: '1', createRevision: 1, modRevision: 1, version: 1 };
+    const kv2 = { key: 'a', value: '2', createRevision: 1, modRevision: 2, version: 2 };
+    const lines = [
+      { format: 'concord-kv/lines-1', revision: 2, compactRevision: 0, nextLease: 1 },
+      ['k', kv2],
+      ['h', { type: 'put', kv: kv1, revision: 1, prev: null }],
+      ['h', { type: 'put', kv: kv2, revision: 2, prev: kv1 }],
+      ['m', ['n1', 'http://127.0.0.1:7001']],
+    ];
+    const copy = new KvStateMachine();
+    copy.restore(new TextEncoder().encode(lines.map((l) => `${JSON.stringify(l)}\n`).join('')));
+    expect(copy.get('a')).toEqual(kv2);
+    expect(copy.range('', 10, 1)).toMatchObject({ ok: true, items: [kv1] });
+    expect(copy.memberApiUrls().get('n1')).toBe('http://127.0.0.1:7001');
+  });
+
+  it('refuses a snapshot of an unknown format, or one that refers to a record not yet written', () => {
+    const encode = (lines: unknown[]) =>
+      new TextEncoder().encode(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const header = (format: string) => ({ format, revision: 1, compactRevision: 0, nextLease: 1 });
+    expect(() => new KvStateMachine().restore(encode([header('concord-kv/lines-9')]))).toThrow(
+      /unknown snapshot format/,
+    );
+    expect(() =>
+      new KvStateMachine().restore(
+        encode([header('concord-kv/lines-2'), ['h', { type: 'put', kv: 3, revision: 1, prev: null }]]),
+      ),
+    ).toThrow(/refers to record 3 before it was written/);
+  });
+
   it('restores a snapshot written as one JSON document (before the line format)', () => {
     const { sm, run } = machine();
     run({ type: 'put', key: 'a', value: '1' });
