@@ -82,7 +82,6 @@ export class InventoryService {
 
   /** Compensation of {@link reserve}: open reservations go back to stock. A no-op when there are none. */
   async release(em: EntityManager, orderId: string): Promise<string[]> {
-    await this.repository.boundLockWait(em);
     const released = await this.repository.endOpenReservations(em, orderId, 'RELEASED');
     return released.map((line) => line.sku);
   }
@@ -93,7 +92,6 @@ export class InventoryService {
    * (RESERVATION_TTL_MS must exceed every saga deadline for this never to happen).
    */
   async commit(em: EntityManager, orderId: string): Promise<{ reply: Reply<null>; skus: string[] }> {
-    await this.repository.boundLockWait(em);
     await this.repository.endOpenReservations(em, orderId, 'SOLD');
     const lines = await this.repository.findReservations(em, orderId);
     const skus = lines.map((line) => line.sku);
@@ -158,7 +156,6 @@ export class InventoryService {
     items: readonly OrderLine[],
     into: 'reserved' | 'sold',
   ): Promise<Reply<StockReserved>> {
-    await this.repository.boundLockWait(em);
     const existing = await this.repository.findReservations(em, orderId);
     if (existing.length > 0) {
       const wanted = into === 'reserved' ? 'RESERVED' : 'SOLD';

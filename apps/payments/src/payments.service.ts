@@ -81,7 +81,6 @@ export class PaymentsService {
 
   /** Compensation of {@link hold}: a held amount goes back to balance. A no-op when nothing is held. */
   async release(em: EntityManager, orderId: string): Promise<Outcome<null>> {
-    await this.repository.boundLockWait(em);
     const hold = await this.repository.setHoldStatus(em, orderId, 'HELD', 'RELEASED');
     if (hold === undefined) return { reply: { ok: true, result: null } };
     await this.mustMove(em, hold.customerId, 'release', hold.amountCents, orderId);
@@ -90,7 +89,6 @@ export class PaymentsService {
 
   /** After the saga's pivot: the held amount is charged. Idempotent; refused only if there is nothing to capture. */
   async capture(em: EntityManager, orderId: string): Promise<Outcome<null>> {
-    await this.repository.boundLockWait(em);
     const hold = await this.repository.setHoldStatus(em, orderId, 'HELD', 'CAPTURED');
     if (hold !== undefined) {
       await this.mustMove(em, hold.customerId, 'capture', hold.amountCents, orderId);
@@ -125,7 +123,6 @@ export class PaymentsService {
     amountCents: number,
     kind: 'hold' | 'charge',
   ): Promise<Outcome<FundsHeld>> {
-    await this.repository.boundLockWait(em);
     const existing = await this.repository.findHold(em, orderId);
     if (existing !== undefined) {
       // A repeat of the same order: answer the first hold (the inbox catches re-sends; this catches new ids).

@@ -1,12 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 
-/** Longest wait for a row lock inside a business transaction. */
-const lockWaitMaxMs = 1_000;
-
 /**
- * What every participant service's repository needs: transactions, the shared manager, typed raw SQL and a bounded
- * lock wait. A service's repository extends it and adds its own statements (only repositories touch the database).
+ * What every participant service's repository needs: transactions, the shared manager and typed raw SQL. A
+ * service's repository extends it and adds its own statements (only repositories touch the database). The bound on
+ * row-lock waits is the kit's `workLockTimeoutMs`, set once per connection, not a statement per transaction.
  */
 // Decorated so that its constructor's parameter types are emitted: a subclass without a constructor of its own
 // inherits them (Nest would otherwise inject nothing).
@@ -20,15 +18,6 @@ export abstract class ParticipantRepository {
 
   get manager(): EntityManager {
     return this.dataSource.manager;
-  }
-
-  /**
-   * Bounds how long the rest of this transaction waits for a row lock. A 2PC branch keeps its row locks from
-   * PREPARE until COMMIT PREPARED; unbounded waiters behind it would hold every pooled connection, including the
-   * one the decision needs. A waiter that times out fails (the caller retries) and gives its connection back.
-   */
-  async boundLockWait(em: EntityManager): Promise<void> {
-    await em.query(`SET LOCAL lock_timeout = '${lockWaitMaxMs}ms'`);
   }
 }
 
