@@ -19,7 +19,11 @@ export interface RaftDriverOptions<Result> {
   readonly bootstrap?: readonly NodeId[];
   /** Peer addresses known at start (the rest arrive in membership-change contexts). */
   readonly peers?: ReadonlyMap<NodeId, string>;
-  /** Snapshot the state machine and compact the log every this many applied entries (0: never). */
+  /**
+   * Snapshot the state machine and compact the log every this many applied entries (0: never). Voters take turns:
+   * voter k of n (by id) snapshots at the indexes k/n of this interval past each multiple of it, so the members of
+   * a cluster do not all encode and write a snapshot at the same moment.
+   */
   readonly snapshotEveryEntries?: number;
   /** A proposal or read not answered within this long is rejected with an unknown outcome. */
   readonly requestTimeoutMs?: number;
@@ -575,7 +579,7 @@ export class RaftDriver<Result = unknown> {
   private maybeSnapshot(core: RaftNode): void {
     const every = this.options.snapshotEveryEntries ?? 0;
     if (every <= 0 || this.snapshotSave !== null) return;
-    if (this.appliedIndex - core.status().snapshotIndex < every) return;
+    if (!snapshotDue(core.status(), this.appliedIndex, every)) return;
     const { snapshots, log, stateMachine } = this.options;
     const index = this.appliedIndex;
     // The state is captured now, at `index`; a state machine that can encode it later does so in slices while
@@ -622,4 +626,29 @@ export class RaftDriver<Result = unknown> {
     this.failAll('stopped');
     this.options.onFatal?.(error);
   }
+}
+
+/**
+ * Whether a node should snapshot now: it has applied at least half an interval since its last snapshot and has
+ * crossed its own mark, `m * every - offset`, where voter k of n (voters sorted by id) has offset `k * every / n`.
+ * Every node still snapshots once per `every` entries (at least every / 2, at most `every` apart), but the voters
+ * of a cluster do it at different indexes: encoding and writing a snapshot takes each node's CPU and the disk for
+ * a while, and all three at once is what showed in the put tail (docs/coordinator.md). A node that is not a voter
+ * uses offset 0.
+ */
+export function snapshotDue(
+  status: {
+    readonly id: NodeId;
+    readonly snapshotIndex: number;
+    readonly conf: { readonly voters: readonly NodeId[] };
+  },
+  appliedIndex: number,
+  every: number,
+): boolean {
+  const since = appliedIndex - status.snapshotIndex;
+  if (since < every / 2) return false;
+  const voters = [...status.conf.voters].sort();
+  const rank = voters.indexOf(status.id);
+  const offset = rank <= 0 ? 0 : Math.floor((rank * every) / voters.length);
+  return Math.floor((appliedIndex + offset) / every) > Math.floor((status.snapshotIndex + offset) / every);
 }
