@@ -338,9 +338,20 @@ function cpuMsOf(pid: number): number {
   }
 }
 
-/** CPU ms of a process and all its direct children (PostgreSQL's backends are children of the postmaster). */
+/**
+ * CPU ms of a process and all its direct children (PostgreSQL's backends are children of the postmaster): its own,
+ * its children's that ended and were reaped (cutime + cstime, fields 16 and 17: a backend whose connection closed
+ * during a cell keeps counting), and those of the children still running. Never decreases.
+ */
 function cpuMsOfTree(root: number): number {
   let total = cpuMsOf(root);
+  try {
+    const stat = readFileSync(`/proc/${root}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_S;
+  } catch {
+    // The root ended: its own figure above is 0 too.
+  }
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -518,7 +529,7 @@ async function conduct(): Promise<void> {
         const used = (after[i] ?? 0) - (before[i] ?? 0);
         // The idle participants and orchestrator of a baseline cell are not part of its cost.
         if (mode === 'baseline' && !['load', 'postgres'].includes(p.name)) return;
-        byProcess[p.name] = round(Math.max(0, used) / done, 3); // an exited backend takes its ticks along
+        byProcess[p.name] = round(Math.max(0, used) / done, 3);
       });
       raw.latenciesMs.sort((a, b) => a - b);
       return {
