@@ -72,7 +72,7 @@ export const coordinatorConfigSchema = z.object({
   ),
   RAFT_HEARTBEAT_TICKS: env.int('Leader heartbeat interval in ticks.', 1, 1),
   SNAPSHOT_EVERY_ENTRIES: env.int(
-    'Take a snapshot and compact the log after this many applied entries (etcd 3.4+: --snapshot-count 100000). Each snapshot encodes every key and the whole watch history, so a low value costs CPU under write load.',
+    'Take a snapshot and compact the log after this many applied entries (etcd 3.4+: --snapshot-count 100000). Each snapshot encodes every key and the whole watch history (each record once), so a low value costs CPU under write load. Voters take turns: each snapshots at its own offset within the interval.',
     100_000,
     10,
   ),
