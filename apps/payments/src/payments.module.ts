@@ -47,9 +47,7 @@ export class PaymentsModule {
         MessagingModule.forRoot(config.NATS_URL, natsCredentials(config)),
         InternalAuthModule.forRoot('payments', config),
         serviceCoordination('payments', config),
-        // Business statements wait at most 1 s for a row lock (set once per connection by the kit): a request
-        // queued behind a prepared branch fails and is re-sent instead of holding a pooled connection.
-        ParticipantModule.forRoot({ service: 'payments', workLockTimeoutMs: 1_000 }),
+        ParticipantModule.forRoot({ service: 'payments' }),
       ],
       controllers: [PaymentsHttpController, ...skeleton.controllers],
       providers: [Clock, AccountCache, PaymentsRepository, PaymentsService, ...skeleton.providers],
