@@ -327,41 +327,40 @@ async function runLoad(): Promise<void> {
 const TICKS_PER_S = 100; // USER_HZ on Linux
 
 /** utime + stime of a process in ms (0 if it is gone). */
-function cpuMsOf(pid: number): number {
+/** The fields of /proc/<pid>/stat after the command name: fields[0] is field 3 (state), fields[1] the ppid. */
+function statFields(pid: number | string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state); utime is field 14, stime field 15.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_S;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0;
+    return undefined; // the process ended
   }
+}
+
+/** utime + stime (fields 14 and 15), plus cutime + cstime (16 and 17: children that ended and were reaped). */
+function ticksToMs(fields: string[], withReapedChildren = false): number {
+  const own = Number(fields[11]) + Number(fields[12]);
+  const reaped = withReapedChildren ? Number(fields[13]) + Number(fields[14]) : 0;
+  return ((own + reaped) * 1000) / TICKS_PER_S;
+}
+
+function cpuMsOf(pid: number): number {
+  const fields = statFields(pid);
+  return fields === undefined ? 0 : ticksToMs(fields);
 }
 
 /**
  * CPU ms of a process and all its direct children (PostgreSQL's backends are children of the postmaster): its own,
- * its children's that ended and were reaped (cutime + cstime, fields 16 and 17: a backend whose connection closed
- * during a cell keeps counting), and those of the children still running. Never decreases.
+ * its children's that ended and were reaped (a backend whose connection closed during a cell keeps counting), and
+ * those of the children still running. Never decreases.
  */
 function cpuMsOfTree(root: number): number {
-  let total = cpuMsOf(root);
-  try {
-    const stat = readFileSync(`/proc/${root}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    total += ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_S;
-  } catch {
-    // The root ended: its own figure above is 0 too.
-  }
+  const rootFields = statFields(root);
+  let total = rootFields === undefined ? 0 : ticksToMs(rootFields, true);
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === root)
-        total += ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_S;
-    } catch {
-      // The process ended between the listing and the read.
-    }
+    const fields = statFields(entry);
+    if (fields !== undefined && Number(fields[1]) === root) total += ticksToMs(fields);
   }
   return total;
 }

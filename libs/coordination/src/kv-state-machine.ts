@@ -515,6 +515,8 @@ export class KvStateMachine implements StateMachine<CommandResult | null> {
 
 /** Records encoded per slice of {@link KvStateMachine.captureSnapshot} before it yields to the event loop. */
 const SNAPSHOT_RECORDS_PER_SLICE = 2_000;
+/** Characters of snapshot lines gathered before they become one buffer (see SnapshotLines). */
+const SNAPSHOT_CHUNK_CHARS = 1 << 20;
 
 function* snapshotRecords(state: SnapshotState): Generator<unknown> {
   yield {
@@ -574,4 +576,3 @@ class SnapshotLines {
   }
 }
 
-const SNAPSHOT_CHUNK_CHARS = 1 << 20;

@@ -647,8 +647,10 @@ export function snapshotDue(
 ): boolean {
   const since = appliedIndex - status.snapshotIndex;
   if (since < every / 2) return false;
-  const voters = [...status.conf.voters].sort();
-  const rank = voters.indexOf(status.id);
-  const offset = rank <= 0 ? 0 : Math.floor((rank * every) / voters.length);
+  // Called on every Ready past half an interval: the rank is counted, not found in a sorted copy.
+  const voters = status.conf.voters;
+  let rank = 0;
+  for (const voter of voters) if (voter < status.id) rank++;
+  const offset = voters.includes(status.id) ? Math.floor((rank * every) / voters.length) : 0;
   return Math.floor((appliedIndex + offset) / every) > Math.floor((status.snapshotIndex + offset) / every);
 }
