@@ -575,4 +575,3 @@ class SnapshotLines {
     this.pending = '';
   }
 }
-
