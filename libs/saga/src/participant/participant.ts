@@ -20,8 +20,8 @@ export interface ParticipantOptions {
   /**
    * Longest wait of the business work for a row lock (`lock_timeout`). A row held by a prepared transaction
    * stays locked until its decision: without a bound, handlers pile up behind it and exhaust the pool.
-   * Default 1000 ms (what inventory and payments need: a request queued behind a prepared branch gives its
-   * connection back within a second); the command fails and the orchestrator re-sends it.
+   * Default 1000 ms: a request queued behind a prepared branch gives its connection back within a second; the
+   * command fails and the orchestrator re-sends it.
    */
   readonly workLockTimeoutMs?: number;
   /** Connections of the kit's own pool for phase two and prepared replies. Default 8. */
