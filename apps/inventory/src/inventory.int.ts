@@ -213,6 +213,60 @@ describe('inventory on PostgreSQL', () => {
     expect(await counters('p-race')).toEqual({ stock: 0, reserved: 5, sold: 0, received: 5 });
   });
 
+  it('takes products in sku order: orders naming the same skus in opposite orders never deadlock', async () => {
+    await product('p-lock-a', 1_000);
+    await product('p-lock-b', 1_000);
+    const orders = Array.from({ length: 20 }, (_, n) => ({
+      transactionId: randomUUID(),
+      orderId: randomUUID(),
+      items:
+        n % 2 === 0
+          ? [
+              { sku: 'p-lock-a', qty: 1 },
+              { sku: 'p-lock-b', qty: 1 },
+            ]
+          : [
+              { sku: 'p-lock-b', qty: 1 },
+              { sku: 'p-lock-a', qty: 1 },
+            ],
+    }));
+    const reserved = await Promise.all(
+      orders.map(({ transactionId, ...o }) => commands.reserve(envelope('reserve-stock', o, transactionId))),
+    );
+    expect(reserved.every((r) => r.ok)).toBe(true);
+    const committed = await Promise.all(
+      orders.map((o, n) =>
+        n % 3 === 0
+          ? commands.release(envelope('release-stock', { orderId: o.orderId }, o.transactionId))
+          : commands.commit(envelope('commit-stock', { orderId: o.orderId }, o.transactionId)),
+      ),
+    );
+    expect(committed.every((r) => r.ok)).toBe(true);
+    const released = orders.filter((_, n) => n % 3 === 0).length;
+    for (const sku of ['p-lock-a', 'p-lock-b']) {
+      expect(await counters(sku)).toEqual({
+        stock: 1_000 - 20 + released,
+        reserved: 0,
+        sold: 20 - released,
+        received: 1_000,
+      });
+    }
+  });
+
+  it('answers a reserve for the same order in another transaction with the first reservation, taking nothing more', async () => {
+    await product('p-again', 10, 250);
+    const order = { orderId: randomUUID(), items: [{ sku: 'p-again', qty: 3 }] };
+    const transactionId = randomUUID();
+    const first = await commands.reserve(envelope('reserve-stock', order, transactionId));
+    const again = await commands.reserve(envelope('reserve-stock', order, randomUUID()));
+    expect(first).toEqual({
+      ok: true,
+      result: { lines: [{ sku: 'p-again', qty: 3, priceCents: 250 }], totalCents: 750 },
+    });
+    expect(again).toEqual(first);
+    expect(await counters('p-again')).toEqual({ stock: 7, reserved: 3, sold: 0, received: 10 });
+  });
+
   it('refuses at the database a change that would break a counter invariant', async () => {
     await product('p-check', 1);
     await expect(

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { OrderLine } from '@concord/contracts';
+import type { OrderLine, PricedLine } from '@concord/contracts';
 import { ParticipantRepository, selectRows as rows } from '@concord/saga';
 import type { EntityManager } from 'typeorm';
 import type { ReservationStatus } from './reservation.entity.js';
@@ -98,48 +98,70 @@ export class InventoryRepository extends ParticipantRepository {
     return taken[0];
   }
 
-  findReservations(em: EntityManager, orderId: string): Promise<ReservationRow[]> {
-    return rows<ReservationRow>(
-      em,
-      `SELECT ${reservationColumns} FROM reservations WHERE order_id = $1 ORDER BY sku`,
-      [orderId],
-    );
-  }
-
-  async insertReservations(
+  /**
+   * The work of a reserve (or a 2PC sale) in one statement: unless the order has reservations already, moves each
+   * line's qty from stock to `into` where the stock covers it, and records the lines taken with `status`. Products
+   * are locked in sku order first, as every writer of several products does, so orders over the same skus cannot
+   * deadlock. Answers the order's earlier reservations (a repeat), or the lines taken: fewer than asked means a
+   * line was short (or unknown), and the caller refuses, which rolls the others back.
+   */
+  async takeLines(
     em: EntityManager,
     orderId: string,
-    lines: readonly { sku: string; qty: number; priceCents: number }[],
-    status: 'RESERVED' | 'SOLD',
+    lines: readonly OrderLine[],
+    into: 'reserved' | 'sold',
     expiresAtMs: number,
-  ): Promise<void> {
-    for (const line of lines) {
-      await em.query(
-        `INSERT INTO reservations (order_id, sku, qty, price_cents, status, expires_at)
-         VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision / 1000))`,
-        [orderId, line.sku, line.qty, line.priceCents, status, expiresAtMs],
-      );
-    }
+  ): Promise<{ earlier: ReservationRow[] } | { taken: PricedLine[] }> {
+    const status: ReservationStatus = into === 'reserved' ? 'RESERVED' : 'SOLD';
+    const found = await rows<ReservationRow & { repeat: boolean }>(
+      em,
+      `WITH earlier AS (SELECT ${reservationColumns} FROM reservations WHERE order_id = $1),
+            wanted AS (SELECT sku, qty FROM unnest($2::text[], $3::integer[]) AS w (sku, qty)
+                       WHERE NOT EXISTS (SELECT 1 FROM earlier)),
+            locked AS MATERIALIZED (SELECT sku FROM products WHERE sku IN (SELECT sku FROM wanted)
+                                    ORDER BY sku FOR UPDATE),
+            taken AS (UPDATE products p SET stock = p.stock - w.qty, ${into} = p.${into} + w.qty, updated_at = now()
+                      FROM wanted w
+                      WHERE p.sku = w.sku AND p.sku IN (SELECT sku FROM locked) AND p.stock >= w.qty
+                      RETURNING p.sku, w.qty, p.price_cents),
+            recorded AS (INSERT INTO reservations (order_id, sku, qty, price_cents, status, expires_at)
+                         SELECT $1, sku, qty, price_cents, $4, to_timestamp($5::double precision / 1000) FROM taken)
+       SELECT "orderId", sku, qty, "priceCents", status, true AS repeat FROM earlier
+       UNION ALL SELECT $1, sku, qty, price_cents, $4, false FROM taken
+       ORDER BY sku`,
+      [orderId, lines.map((line) => line.sku), lines.map((line) => line.qty), status, expiresAtMs],
+    );
+    if (found.some((row) => row.repeat)) return { earlier: found.map(({ repeat: _, ...row }) => row) };
+    return { taken: found.map(({ sku, qty, priceCents }) => ({ sku, qty, priceCents })) };
   }
 
   /**
    * Ends the order's open (RESERVED) reservations with status `to` and moves their quantities out of
-   * products.reserved: back to stock (RELEASED, EXPIRED) or on to sold (SOLD). Answers the lines it ended.
+   * products.reserved: back to stock (RELEASED, EXPIRED) or on to sold (SOLD), in one statement (products locked in
+   * sku order). Answers every line of the order, with its status after this and whether this ended it.
    */
   async endOpenReservations(
     em: EntityManager,
     orderId: string,
     to: 'SOLD' | 'RELEASED' | 'EXPIRED',
-  ): Promise<OrderLine[]> {
-    const ended = await rows<OrderLine>(
+  ): Promise<Array<ReservationRow & { ended: boolean }>> {
+    const counter = to === 'SOLD' ? 'sold' : 'stock';
+    return rows<ReservationRow & { ended: boolean }>(
       em,
-      `WITH u AS (UPDATE reservations SET status = $2, updated_at = now()
-                  WHERE order_id = $1 AND status = 'RESERVED' RETURNING sku, qty)
-       SELECT * FROM u ORDER BY sku`,
+      `WITH ended AS (UPDATE reservations SET status = $2, updated_at = now()
+                      WHERE order_id = $1 AND status = 'RESERVED' RETURNING id, sku, qty),
+            locked AS MATERIALIZED (SELECT sku FROM products WHERE sku IN (SELECT sku FROM ended)
+                                    ORDER BY sku FOR UPDATE),
+            moved AS (UPDATE products p SET reserved = p.reserved - e.qty, ${counter} = p.${counter} + e.qty,
+                                            updated_at = now()
+                      FROM (SELECT sku, sum(qty) AS qty FROM ended GROUP BY sku) e
+                      WHERE p.sku = e.sku AND p.sku IN (SELECT sku FROM locked))
+       SELECT r.order_id AS "orderId", r.sku, r.qty, r.price_cents AS "priceCents",
+              CASE WHEN e.id IS NULL THEN r.status ELSE $2 END AS status, e.id IS NOT NULL AS ended
+       FROM reservations r LEFT JOIN ended e ON e.id = r.id
+       WHERE r.order_id = $1 ORDER BY r.sku`,
       [orderId, to],
     );
-    await this.moveReserved(em, ended, to === 'SOLD' ? 'sold' : 'stock');
-    return ended;
   }
 
   /** Changes one reservation line's status from `from` to `to`; false when it was not in `from`. */
@@ -199,5 +221,3 @@ export class InventoryRepository extends ParticipantRepository {
     }
   }
 }
-
-/** Rows of a statement (TypeORM answers `[rows, count]` for a bare UPDATE; statements here wrap them in WITH). */

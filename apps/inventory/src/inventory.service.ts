@@ -82,8 +82,8 @@ export class InventoryService {
 
   /** Compensation of {@link reserve}: open reservations go back to stock. A no-op when there are none. */
   async release(em: EntityManager, orderId: string): Promise<string[]> {
-    const released = await this.repository.endOpenReservations(em, orderId, 'RELEASED');
-    return released.map((line) => line.sku);
+    const lines = await this.repository.endOpenReservations(em, orderId, 'RELEASED');
+    return lines.filter((line) => line.ended).map((line) => line.sku);
   }
 
   /**
@@ -92,8 +92,7 @@ export class InventoryService {
    * (RESERVATION_TTL_MS must exceed every saga deadline for this never to happen).
    */
   async commit(em: EntityManager, orderId: string): Promise<{ reply: Reply<null>; skus: string[] }> {
-    await this.repository.endOpenReservations(em, orderId, 'SOLD');
-    const lines = await this.repository.findReservations(em, orderId);
+    const lines = await this.repository.endOpenReservations(em, orderId, 'SOLD');
     const skus = lines.map((line) => line.sku);
     if (lines.length === 0)
       return { reply: { ok: false, reason: `no reservation for order ${orderId}` }, skus };
@@ -156,33 +155,24 @@ export class InventoryService {
     items: readonly OrderLine[],
     into: 'reserved' | 'sold',
   ): Promise<Reply<StockReserved>> {
-    const existing = await this.repository.findReservations(em, orderId);
-    if (existing.length > 0) {
+    const merged = mergeLines(items);
+    const expiresAtMs = this.clock.nowMs() + this.config.RESERVATION_TTL_MS;
+    const outcome = await this.repository.takeLines(em, orderId, merged, into, expiresAtMs);
+    if ('earlier' in outcome) {
+      // A repeat of the same order: answer the first reservation (the inbox catches re-sends; this, new ids).
       const wanted = into === 'reserved' ? 'RESERVED' : 'SOLD';
-      if (existing.some((line) => line.status !== wanted && line.status !== 'SOLD')) {
+      if (outcome.earlier.some((line) => line.status !== wanted && line.status !== 'SOLD')) {
         return { ok: false, reason: refusal.alreadyReleased(orderId) };
       }
-      const lines = existing.map(({ sku, qty, priceCents }) => ({ sku, qty, priceCents }));
+      const lines = outcome.earlier.map(({ sku, qty, priceCents }) => ({ sku, qty, priceCents }));
       return { ok: true, result: { lines, totalCents: totalCents(lines) } };
     }
-    const merged = mergeLines(items);
     if (merged.length === 0) return { ok: false, reason: refusal.noItems() };
-    const lines = [];
-    for (const line of merged) {
-      const taken = await this.repository.takeStock(em, line.sku, line.qty, into);
-      if (taken === undefined) {
-        return { ok: false, reason: refusalFor(line, await this.repository.findProduct(em, line.sku)) };
-      }
-      lines.push({ ...line, priceCents: taken.priceCents });
+    const short = merged.find((line) => !outcome.taken.some((taken) => taken.sku === line.sku));
+    if (short !== undefined) {
+      return { ok: false, reason: refusalFor(short, await this.repository.findProduct(em, short.sku)) };
     }
-    const status = into === 'reserved' ? 'RESERVED' : 'SOLD';
-    await this.repository.insertReservations(
-      em,
-      orderId,
-      lines,
-      status,
-      this.clock.nowMs() + this.config.RESERVATION_TTL_MS,
-    );
+    const lines = outcome.taken;
     return { ok: true, result: { lines, totalCents: totalCents(lines) } };
   }
 }

@@ -134,6 +134,35 @@ describe('payments on PostgreSQL', () => {
     ]);
   });
 
+  it('answers a hold for the same order in another transaction with the first hold; a released hold is not captured', async () => {
+    await account('c-again', 1_000);
+    const orderId = randomUUID();
+    const txn = randomUUID();
+    const hold = { orderId, customerId: 'c-again', amountCents: 400 };
+    const first = await commands.hold(envelope('hold-funds', hold, txn));
+    const again = await commands.hold(envelope('hold-funds', hold, randomUUID()));
+    expect(first.ok).toBe(true);
+    expect(again).toEqual(first);
+    expect(await commands.release(envelope('release-funds', { orderId }, txn))).toEqual({
+      ok: true,
+      result: null,
+    });
+    const capture = await commands.capture(envelope('capture-funds', { orderId }, randomUUID()));
+    expect(capture.ok).toBe(false);
+    expect(await counters('c-again')).toEqual({
+      balanceCents: 1_000,
+      heldCents: 0,
+      capturedCents: 0,
+      depositedCents: 1_000,
+    });
+    const ledger = await payments.listLedger('c-again', undefined, 10);
+    expect(ledger.items.map((e) => [e.kind, e.amountCents, e.balanceAfterCents, e.heldAfterCents])).toEqual([
+      ['deposit', 1_000, 1_000, 0],
+      ['hold', 400, 600, 400],
+      ['release', 400, 1_000, 0],
+    ]);
+  });
+
   it('pages through the ledger with a cursor', async () => {
     await account('c-page', 1);
     for (let i = 0; i < 4; i += 1) await payments.deposit('c-page', 1);

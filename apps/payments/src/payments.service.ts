@@ -81,19 +81,15 @@ export class PaymentsService {
 
   /** Compensation of {@link hold}: a held amount goes back to balance. A no-op when nothing is held. */
   async release(em: EntityManager, orderId: string): Promise<Outcome<null>> {
-    const hold = await this.repository.setHoldStatus(em, orderId, 'HELD', 'RELEASED');
-    if (hold === undefined) return { reply: { ok: true, result: null } };
-    await this.mustMove(em, hold.customerId, 'release', hold.amountCents, orderId);
-    return { reply: { ok: true, result: null }, customerId: hold.customerId };
+    const settled = await this.settle(em, orderId, 'RELEASED', 'release');
+    if (settled === undefined) return { reply: { ok: true, result: null } };
+    return { reply: { ok: true, result: null }, customerId: settled };
   }
 
   /** After the saga's pivot: the held amount is charged. Idempotent; refused only if there is nothing to capture. */
   async capture(em: EntityManager, orderId: string): Promise<Outcome<null>> {
-    const hold = await this.repository.setHoldStatus(em, orderId, 'HELD', 'CAPTURED');
-    if (hold !== undefined) {
-      await this.mustMove(em, hold.customerId, 'capture', hold.amountCents, orderId);
-      return { reply: { ok: true, result: null }, customerId: hold.customerId };
-    }
+    const settled = await this.settle(em, orderId, 'CAPTURED', 'capture');
+    if (settled !== undefined) return { reply: { ok: true, result: null }, customerId: settled };
     const existing = await this.repository.findHold(em, orderId);
     if (existing?.status === 'CAPTURED') return { reply: { ok: true, result: null } };
     const reason = existing === undefined ? refusal.noHold(orderId) : refusal.alreadyReleased(orderId);
@@ -123,15 +119,15 @@ export class PaymentsService {
     amountCents: number,
     kind: 'hold' | 'charge',
   ): Promise<Outcome<FundsHeld>> {
-    const existing = await this.repository.findHold(em, orderId);
-    if (existing !== undefined) {
+    const status = kind === 'hold' ? 'HELD' : 'CAPTURED';
+    const taken = await this.repository.takeForOrder(em, { orderId, customerId, amountCents }, kind, status);
+    if (taken.outcome === 'repeat') {
       // A repeat of the same order: answer the first hold (the inbox catches re-sends; this catches new ids).
-      if (existing.status === 'RELEASED')
+      if (taken.hold.status === 'RELEASED')
         return { reply: { ok: false, reason: refusal.alreadyReleased(orderId) } };
-      return { reply: { ok: true, result: { holdId: existing.holdId } } };
+      return { reply: { ok: true, result: { holdId: taken.hold.holdId } } };
     }
-    const account = await this.repository.move(em, customerId, kind, amountCents, orderId);
-    if (account === undefined) {
+    if (taken.outcome === 'short') {
       const current = await this.repository.findAccount(em, customerId);
       const reason =
         current === undefined
@@ -139,21 +135,23 @@ export class PaymentsService {
           : refusal.insufficientFunds(customerId, amountCents, current.balanceCents);
       return { reply: { ok: false, reason } };
     }
-    const status = kind === 'hold' ? 'HELD' : 'CAPTURED';
-    const hold = await this.repository.insertHold(em, { orderId, customerId, amountCents, status });
-    return { reply: { ok: true, result: { holdId: hold.holdId } }, customerId };
+    return { reply: { ok: true, result: { holdId: taken.hold.holdId } }, customerId };
   }
 
-  /** A move the hold's own state guarantees; failing means the data broke an invariant, so it throws. */
-  private async mustMove(
+  /**
+   * Ends the order's HELD hold as `kind` says; answers its customer, or undefined when nothing was held. The move
+   * is one the hold's own state guarantees: failing means the data broke an invariant, so it throws.
+   */
+  private async settle(
     em: EntityManager,
-    customerId: string,
-    kind: 'release' | 'capture',
-    amountCents: number,
     orderId: string,
-  ): Promise<void> {
-    const moved = await this.repository.move(em, customerId, kind, amountCents, orderId);
-    if (moved === undefined)
-      throw new Error(`account ${customerId} cannot ${kind} ${amountCents} cents of order ${orderId}`);
+    to: 'CAPTURED' | 'RELEASED',
+    kind: 'capture' | 'release',
+  ): Promise<string | undefined> {
+    const settled = await this.repository.settleHold(em, orderId, to, kind);
+    if (settled === undefined) return undefined;
+    if (!settled.moved)
+      throw new Error(`account ${settled.customerId} cannot ${kind} the hold of order ${orderId}`);
+    return settled.customerId;
   }
 }

@@ -270,6 +270,9 @@ describe('participant kit on a real PostgreSQL', () => {
       const first = await participant.prepare(env, add(key, 2));
       expect(first).toEqual({ ok: true, result: { gid: env.payload.gid, result: { value: 2 } } });
       expect(await participant.prepare(env, add(key, 2))).toEqual(first);
+      // Re-sent under a new message id while prepared: answered from the kept reply, without waiting on the rows
+      // the prepared transaction holds.
+      expect(await participant.prepare({ ...env, messageId: randomUUID() }, add(key, 2))).toEqual(first);
       expect(await valueOf(key)).toBeUndefined();
       expect(await participant.listPrepared(0)).toContain(env.payload.gid);
       expect(await participant.commitPrepared(decideEnvelope(env))).toEqual({ ok: true, result: null });

@@ -317,7 +317,7 @@ export class Participant implements OnApplicationShutdown {
 
   /**
    * 2PC phase one: BEGIN; work; inbox row; PREPARE TRANSACTION gid. A repeat while prepared answers the same.
-   * Round trips: one look (already committed? prepared?), one to begin and claim, the work's own, one to keep
+   * Round trips: one to begin, look (already committed? prepared?) and claim, the work's own, one to keep
    * the reply outside the transaction (no flush of its own: the PREPARE's flush, later in the same WAL, covers
    * it), one to record the reply and prepare (one flush).
    */
@@ -335,41 +335,50 @@ export class Participant implements OnApplicationShutdown {
   ): Promise<Reply<Prepared>> {
     const gid = this.ownGid(env.payload.gid);
     this.admit(env);
-    const seen = await this.dataSource.query<
-      Array<{ committed: Reply<unknown> | null; kept: Reply<unknown> | null; prepared: boolean }>
-    >(
-      `SELECT (SELECT reply FROM saga_inbox WHERE message_id = $1) AS committed,
-              (SELECT reply FROM saga_prepared_reply WHERE gid = $2) AS kept,
-              EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $2 AND database = current_database()) AS prepared`,
-      [env.messageId, gid],
-    );
-    const look = seen[0];
-    if (look?.committed !== null && look?.committed !== undefined) return look.committed as Reply<Prepared>;
-    if (look?.prepared === true) {
-      // The reply row is written before PREPARE, so a prepared gid always has one; the fallback is defensive.
-      return (look.kept as Reply<Prepared> | null) ?? { ok: true, result: { gid, result: null } };
-    }
     const runner = this.dataSource.createQueryRunner();
     const client = (await runner.connect()) as PgClient;
     let open = true;
     let prepared = false;
     try {
       await this.configure(client);
-      await client.query('BEGIN');
-      (runner as { isTransactionActive: boolean }).isTransactionActive = true;
-      const claimed = await client.query<{ claimed: boolean; fenced: boolean }>(
-        `WITH claim AS (
-           INSERT INTO saga_inbox (message_id, transaction_id, step, kind) VALUES ($1, $2, $3, 'prepare')
+      // One round trip: begin, look (answered already? prepared already?) and claim. The claim is skipped when the
+      // look finds an answer: a prepared gid's inbox and fence rows are held by its prepared transaction, and
+      // inserting over them would wait for phase two.
+      const results = (await client.query(
+        `BEGIN; WITH look AS (
+           SELECT (SELECT reply FROM saga_inbox WHERE message_id = ${literal(env.messageId)}) AS committed,
+                  (SELECT reply FROM saga_prepared_reply WHERE gid = ${literal(gid)}) AS kept,
+                  EXISTS (SELECT 1 FROM pg_prepared_xacts
+                          WHERE gid = ${literal(gid)} AND database = current_database()) AS prepared),
+         claim AS (
+           INSERT INTO saga_inbox (message_id, transaction_id, step, kind)
+           SELECT ${literal(env.messageId)}, ${literal(env.transactionId)}, ${literal(env.step)}, 'prepare'
+           FROM look WHERE committed IS NULL AND NOT prepared
            ON CONFLICT (message_id) DO NOTHING RETURNING message_id),
          fence AS (
-           INSERT INTO saga_fence (transaction_id, step, status) SELECT $4, $5, 'tried'
-           WHERE EXISTS (SELECT 1 FROM claim)
+           INSERT INTO saga_fence (transaction_id, step, status)
+           SELECT ${literal(gid)}, ${literal(twoPhaseFenceStep)}, 'tried' WHERE EXISTS (SELECT 1 FROM claim)
            ON CONFLICT (transaction_id, step) DO NOTHING RETURNING status)
-         SELECT EXISTS (SELECT 1 FROM claim) AS claimed, EXISTS (SELECT 1 FROM fence) AS fenced`,
-        [env.messageId, env.transactionId, env.step, gid, twoPhaseFenceStep],
-      );
-      const claim = claimed.rows[0];
+         SELECT look.committed, look.kept, look.prepared, EXISTS (SELECT 1 FROM claim) AS claimed,
+                EXISTS (SELECT 1 FROM fence) AS fenced
+         FROM look`,
+      )) as unknown as pg.QueryResult[];
+      (runner as { isTransactionActive: boolean }).isTransactionActive = true;
+      const claim = results.find((r) => r.command === 'SELECT')?.rows[0] as
+        | {
+            committed: Reply<Prepared> | null;
+            kept: Reply<Prepared> | null;
+            prepared: boolean;
+            claimed: boolean;
+            fenced: boolean;
+          }
+        | undefined;
       if (claim === undefined) throw new Error('claim statement returned nothing');
+      if (claim.committed !== null) return claim.committed;
+      if (claim.prepared) {
+        // The reply row is written before PREPARE, so a prepared gid always has one; the fallback is defensive.
+        return claim.kept ?? { ok: true, result: { gid, result: null } };
+      }
       if (!claim.claimed) {
         const rows = await client.query<{ reply: Reply<Prepared> | null }>(
           'SELECT reply FROM saga_inbox WHERE message_id = $1',
