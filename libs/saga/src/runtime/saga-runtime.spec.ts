@@ -251,6 +251,50 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     expect((done.state as { reason?: string }).reason).toBe('book-room: no answer before the deadline');
   });
 
+  it('asks a resumed step once before giving it up, so an answer already given is taken again', async () => {
+    // The instance as a database crash can leave it: the write after book-room's answer was not flushed, but the
+    // commands it made outstanding had left. book-room started long past its deadline.
+    const log = new MemoryLog();
+    const nowMs = 5_000_000;
+    const saga = bookTripSaga();
+    const id = 'resumed-late';
+    const state = saga.start(input, id);
+    log.instances.set(id, {
+      id,
+      type: 'book-trip',
+      mode: 'saga',
+      status: state.status,
+      reason: null,
+      input,
+      state,
+      idempotencyKey: id,
+      requestHash: '',
+      fencingToken: 1,
+      version: 1,
+      createdAt: '',
+      updatedAt: '',
+    });
+    log.stepStarted = async (_id: string, command: { key: string }) => {
+      log.trace.push(`started ${command.key}`);
+      return { startedAtMs: nowMs - 60_000, attempts: 1 };
+    };
+    const sent: string[] = [];
+    const send = (async (subject: string) => {
+      sent.push(subject);
+      return subject === 'rooms.book' ? { ok: true, result: priced } : { ok: true, result: null };
+    }) as unknown as CommandSender;
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [saga], {
+      clock: () => nowMs,
+      random: () => 0,
+    });
+    expect(await runtime.resumeAll()).toBe(1);
+    const done = await finished(log, ['completed', 'compensated']);
+    expect(done.status).toBe('completed');
+    expect(sent[0]).toBe('rooms.book');
+    expect(sent.filter((subject) => subject.endsWith('.release') || subject.endsWith('.cancel'))).toEqual([]);
+    await runtime.stopAll();
+  });
+
   it('resumes a backlog at most resumeConcurrencyMax instances at a time', async () => {
     const log = new MemoryLog();
     const saga = bookTripSaga();

@@ -444,7 +444,12 @@ class InstanceDriver {
     let attempts = 0;
     while (this.running && this.isOutstanding(command.key)) {
       const elapsedMs = this.runtime.now() - startedAtMs;
-      if (retryExhausted(command.retry, attempts, elapsedMs)) {
+      // Every command is sent at least once by this driver, even past its deadline. A resumed instance may be
+      // behind what was sent: a transition written without a flush is lost with a database crash, after the
+      // commands it made outstanding left. Re-sent, the command is answered from the participant's inbox as
+      // before and the instance takes the same path again; given up unasked, a step whose successors already
+      // ran would be compensated under them.
+      if (attempts > 0 && retryExhausted(command.retry, attempts, elapsedMs)) {
         await this.apply(command.key, (s) => this.workflow.onGiveUp(s, command.key), {
           key: command.key,
           status: 'gave-up',
@@ -456,7 +461,8 @@ class InstanceDriver {
       }
       attempts += 1;
       const remainingMs = command.retry.deadlineMs - elapsedMs;
-      const timeoutMs = Math.max(1, Math.min(command.timeoutMs, remainingMs));
+      const timeoutMs =
+        remainingMs > 0 ? Math.max(1, Math.min(command.timeoutMs, remainingMs)) : command.timeoutMs;
       let reply: Reply<unknown>;
       try {
         const envelope = {
