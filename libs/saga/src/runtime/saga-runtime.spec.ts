@@ -136,7 +136,7 @@ async function finished(log: MemoryLog, statuses: readonly string[]): Promise<In
 }
 
 describe('saga runtime (in-memory log, scripted transport)', () => {
-  it('writes each transition before it sends the next command', async () => {
+  it('writes each transition in order, and sends a command only after its durable ancestors are written', async () => {
     const log = new MemoryLog();
     const send = scripted(log, (s) =>
       s === 'rooms.book' ? { ok: true, result: priced } : { ok: true, result: null },
@@ -168,6 +168,36 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     // The creation is flushed; every later state was reached on an answer a re-send gets again from the
     // participants' inboxes, so none waits for its flush.
     expect(log.flushes).toEqual([true, false, false, false, false, false]);
+  });
+
+  it('sends the next command while a rebuildable state is still being written, and stops when that write is fenced', async () => {
+    const log = new MemoryLog();
+    const gate: Array<() => void> = [];
+    const transition = log.transition.bind(log);
+    // Writes without a flush wait until the test lets them land.
+    log.transition = (async (...args: Parameters<MemoryLog['transition']>) => {
+      if (args[7] === false) await new Promise<void>((resolve) => gate.push(resolve));
+      return transition(...args);
+    }) as MemoryLog['transition'];
+    const send = scripted(log, (s) =>
+      s === 'rooms.book' ? { ok: true, result: priced } : { ok: true, result: null },
+    );
+    const runtime = new SagaRuntime(log as unknown as SagaLog, leadership(), send, [bookTripSaga()]);
+    await runtime.start('book-trip', 'saga', input, 'k-behind');
+    for (let i = 0; i < 50 && !log.trace.includes('send cards.hold'); i += 1) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // book-room's answer is not written yet, and hold-card has left: the write is behind the command.
+    expect(log.trace).toEqual(['write running', 'started book-room', 'send rooms.book', 'send cards.hold']);
+    // The log now refuses this term: the write behind is fenced, and nothing more is sent.
+    log.newestToken = 2;
+    for (let i = 0; i < 50 && gate.length > 0; i += 1) {
+      gate.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await runtime.stopAll();
+    expect(log.trace).toEqual(['write running', 'started book-room', 'send rooms.book', 'send cards.hold']);
+    expect([...log.instances.values()][0]?.version).toBe(1);
   });
 
   it('writes the 2PC commit decision before any commit is sent', async () => {

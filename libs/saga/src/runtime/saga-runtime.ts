@@ -366,13 +366,32 @@ export class SagaRuntime {
   }
 }
 
+/** A decided transition on its way to the log. */
+interface PendingWrite {
+  /** The version the instance has before it (the write is refused unless the log still has it). */
+  readonly version: number;
+  readonly before: WorkflowStateBase;
+  readonly next: WorkflowStateBase;
+  readonly outcome: StepOutcome | undefined;
+  readonly events: LifecycleEvent[];
+  readonly started: StartedStep[];
+}
+
 /** Drives one instance to a finished state (or until stopped). Transitions are applied one at a time. */
 class InstanceDriver {
   readonly done: Promise<void>;
+  /** The newest decided state; ahead of the log while rebuildable transitions are still being written. */
   private state: WorkflowStateBase;
+  /** The version `state` has, or will have once its write lands. */
   private version: number;
   private readonly workflow: AnyWorkflow;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The write of the last rebuildable transition, running behind the commands it made outstanding (one at most). */
+  private writesBehind: Promise<void> = Promise.resolve();
+  /** Bumped when the log's state replaces the decided one: writes decided before that are void. */
+  private epoch = 0;
+  /** Why a write behind failed for good (fenced, stopped): the driver stops at its next turn. */
+  private failure: Error | undefined;
   /** When each command this driver made outstanding was first written as started (no read needed to send). */
   private readonly startedAtMs = new Map<string, number>();
 
@@ -407,19 +426,29 @@ class InstanceDriver {
   }
 
   private get running(): boolean {
-    return !this.signal.aborted && this.runtime.leadership.isLeader() && !isFinished(this.state);
+    return (
+      this.failure === undefined &&
+      !this.signal.aborted &&
+      this.runtime.leadership.isLeader() &&
+      !isFinished(this.state)
+    );
   }
 
   private async run(): Promise<void> {
-    while (this.running) {
-      const commands = this.workflow.outstanding(this.state);
-      if (commands.length === 0) return;
-      const batch = () => Promise.all(commands.map((command) => this.execute(command)));
-      // A 2PC batch is one phase (every prepare, then every commit or abort, then the settle).
-      if (tracingOn && this.instance.mode === '2pc') {
-        await withSpan(`2pc ${twoPhaseName(commands)}`, {}, batch);
-      } else await batch();
+    try {
+      while (this.running) {
+        const commands = this.workflow.outstanding(this.state);
+        if (commands.length === 0) break;
+        const batch = () => Promise.all(commands.map((command) => this.execute(command)));
+        // A 2PC batch is one phase (every prepare, then every commit or abort, then the settle).
+        if (tracingOn && this.instance.mode === '2pc') {
+          await withSpan(`2pc ${twoPhaseName(commands)}`, {}, batch);
+        } else await batch();
+      }
+    } finally {
+      await this.writesBehind;
     }
+    if (this.failure !== undefined) throw this.failure;
   }
 
   private isOutstanding(key: string): boolean {
@@ -522,6 +551,9 @@ class InstanceDriver {
     outcome: StepOutcome | undefined,
   ): Promise<void> {
     for (;;) {
+      // At most one transition is written behind the commands: the next is decided once the last one landed.
+      await this.writesBehind;
+      if (this.failure !== undefined) throw this.failure;
       if (key !== undefined && !this.isOutstanding(key)) return;
       const next = decide(this.state);
       if (next === this.state) return;
@@ -541,24 +573,31 @@ class InstanceDriver {
       const rebuildable =
         (outcome?.status === 'succeeded' || outcome?.status === 'refused') &&
         !(this.workflow.mustPersist?.(this.state, next) ?? false);
-      const transition = () =>
-        this.runtime.log.transition(
-          this.instance.id,
-          this.version,
-          next,
-          outcome,
-          events,
-          this.runtime.leadership.fencingToken(),
-          started,
-          !rebuildable,
-        );
-      try {
-        this.version = await this.runtime.guard(tracingOn ? sqlSpan('transition', transition) : transition());
+      const write: PendingWrite = {
+        version: this.version,
+        before: this.state,
+        next,
+        outcome,
+        events,
+        started,
+      };
+      if (rebuildable && !isFinished(next)) {
+        // Written behind: the commands this state makes outstanding leave now, while it is being written. If the
+        // write is lost (a crash of this process, or of the database before its flush), a resumed driver re-sends
+        // the same message ids from the last written state and the participants' inboxes answer as before, so the
+        // same state is reached again and the same commands (same ids) go again.
+        this.state = next;
+        this.version += 1;
         const now = this.runtime.now();
         for (const step of started) this.startedAtMs.set(step.key, now);
-        if (next.status !== this.state.status) {
-          this.runtime.statusChanged(this.instance.type, this.instance.mode, this.state.status, next.status);
-        }
+        const epoch = this.epoch;
+        this.writesBehind = this.writesBehind.then(() => this.writeBehind(write, epoch));
+        return;
+      }
+      try {
+        this.version = await this.write(write, !rebuildable);
+        const now = this.runtime.now();
+        for (const step of started) this.startedAtMs.set(step.key, now);
         this.state = next;
         if (isFinished(next)) this.runtime.finished(this.instance.id, next.status, next.reason);
         return;
@@ -571,12 +610,64 @@ class InstanceDriver {
           if (this.signal.aborted) throw error;
           continue;
         }
-        const fresh = await this.runtime.log.find(this.instance.id);
-        if (fresh === undefined) throw error;
-        this.state = fresh.state;
-        this.version = fresh.version;
+        await this.reload(error);
       }
     }
+  }
+
+  /** Writes one transition; answers the new version. Status-change metrics follow the write. */
+  private async write(w: PendingWrite, durable: boolean): Promise<number> {
+    const transition = () =>
+      this.runtime.log.transition(
+        this.instance.id,
+        w.version,
+        w.next,
+        w.outcome,
+        w.events,
+        this.runtime.leadership.fencingToken(),
+        w.started,
+        durable,
+      );
+    const version = await this.runtime.guard(tracingOn ? sqlSpan('transition', transition) : transition());
+    if (w.next.status !== w.before.status) {
+      this.runtime.statusChanged(this.instance.type, this.instance.mode, w.before.status, w.next.status);
+    }
+    return version;
+  }
+
+  /** A write behind: retried while the database is unreachable; a fenced or stopped driver stops. */
+  private async writeBehind(w: PendingWrite, epoch: number): Promise<void> {
+    while (this.failure === undefined && epoch === this.epoch) {
+      try {
+        await this.write(w, false);
+        return;
+      } catch (error) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        if (error instanceof StaleVersionError) {
+          // Another writer moved the instance: what was decided on top of this state is void.
+          await this.reload(failure).catch((reloadError: unknown) => {
+            this.failure = reloadError instanceof Error ? reloadError : failure;
+          });
+          return;
+        }
+        if (error instanceof FencedError || this.signal.aborted) {
+          this.failure = failure;
+          return;
+        }
+        this.logger.warn(`saga ${this.instance.id}: write failed, retrying: ${failure.message}`);
+        await this.pause(this.writeRetryMs);
+        if (this.signal.aborted) this.failure = failure;
+      }
+    }
+  }
+
+  /** Takes the log's state and version in place of the decided ones (after a stale-version refusal). */
+  private async reload(cause: Error): Promise<void> {
+    const fresh = await this.runtime.log.find(this.instance.id);
+    if (fresh === undefined) throw cause;
+    this.epoch += 1;
+    this.state = fresh.state;
+    this.version = fresh.version;
   }
 
   private async pause(ms: number): Promise<void> {
