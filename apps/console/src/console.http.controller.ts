@@ -16,7 +16,8 @@ const HEARTBEAT_MS = 1_000;
 
 /**
  * The console: one page (open: it holds no data) and two data endpoints behind the admin token, a snapshot
- * and a Server-Sent Events stream pushed on every poll (at least once a second).
+ * and a Server-Sent Events stream pushed on every poll (at least once a second). The system is polled only while a
+ * stream is open, or once for a snapshot when the last picture is older than one poll interval.
  */
 @Controller('console')
 export class ConsoleHttpController {
@@ -46,8 +47,8 @@ export class ConsoleHttpController {
 
   @Get('api/snapshot')
   @UseGuards(ConsoleTokenGuard)
-  snapshot() {
-    return { ...this.feed.current(), jaegerUrl: this.config.JAEGER_URL ?? null };
+  async snapshot() {
+    return { ...(await this.feed.fresh()), jaegerUrl: this.config.JAEGER_URL ?? null };
   }
 
   /** A seeded Paxos run from libs/paxos's simulator, as a timeline (see paxos/paxos-run.query.ts). */

@@ -14,7 +14,7 @@ import { ConsoleAssets } from './page/assets.js';
 import { SingletonHolderSource } from './system/singletons.js';
 import { SystemSources } from './system/sources.js';
 
-/** Starts polling once the app is up and ends open streams on shutdown, so SIGTERM drains at once. */
+/** Lets the feed poll (while a page watches) once the app is up, and ends open streams on shutdown, so SIGTERM drains at once. */
 @Injectable()
 export class ConsoleLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(

@@ -20,6 +20,11 @@ export class PeriodicTask {
     this.timer.unref();
   }
 
+  /** Whether the timer runs (started and not stopped since). */
+  get active(): boolean {
+    return this.timer !== undefined;
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
