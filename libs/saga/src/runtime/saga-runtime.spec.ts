@@ -175,10 +175,10 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     const gate: Array<() => void> = [];
     const transition = log.transition.bind(log);
     // Writes without a flush wait until the test lets them land.
-    log.transition = (async (...args: Parameters<MemoryLog['transition']>) => {
+    log.transition = async (...args: Parameters<MemoryLog['transition']>) => {
       if (args[7] === false) await new Promise<void>((resolve) => gate.push(resolve));
       return transition(...args);
-    }) as MemoryLog['transition'];
+    };
     const send = scripted(log, (s) =>
       s === 'rooms.book' ? { ok: true, result: priced } : { ok: true, result: null },
     );
