@@ -22,7 +22,12 @@ export const consoleConfigSchema = z.object({
     .url({ message: 'must be a URL' })
     .optional()
     .describe('Jaeger UI, linked from each transaction when set (traces of one order share its trace).'),
-  CONSOLE_POLL_INTERVAL_MS: env.int('How often the system is read and the pages updated while a console page is open (no page open: no polling).', 500, 100, 10_000),
+  CONSOLE_POLL_INTERVAL_MS: env.int(
+    'How often the system is read and the pages updated while a console page is open (no page open: no polling).',
+    500,
+    100,
+    10_000,
+  ),
   CONSOLE_RECENT_TRANSACTIONS: env.int('Recent sagas and 2PC transactions shown (each kind).', 12, 1, 100),
   CONSOLE_SOURCE_TIMEOUT_MS: env.int('Deadline of each read of a part of the system.', 800, 50, 10_000),
   CONSOLE_VIEWERS_MAX: env.int('Pages that may watch at once.', 32, 1, 10_000),
