@@ -8,7 +8,7 @@ import { checkInvariants, readSnapshot } from '../domain/invariants.js';
 /**
  * Crash tests with real processes: orders, two instances each of inventory and payments, and the orchestrator
  * (all built under dist/), on a private PostgreSQL and NATS. Clients place orders in both modes while a nemesis
- * SIGKILLs the orchestrator, SIGKILLs a participant instance, and restarts nats-server. When the faults stop and
+ * SIGKILLs the orchestrator, SIGKILLs a participant instance, restarts nats-server and crashes PostgreSQL. When the faults stop and
  * everything has settled: every order is CONFIRMED or CANCELLED, every saga completed or compensated and every
  * two-phase transaction committed or aborted, `pg_prepared_xacts` is empty in every database, and the domain
  * invariants (which include "each effect exactly once") hold.
@@ -105,7 +105,7 @@ describe('transactions under crashes (real processes)', () => {
     return counts;
   }
 
-  it('ends every transaction committed or aborted everywhere, exactly once, through SIGKILLs and a NATS restart', async () => {
+  it('ends every transaction committed or aborted everywhere, exactly once, through SIGKILLs, a NATS restart and a PostgreSQL crash', async () => {
     onTestFailed(() => {
       process.stderr.write(`\ncrash test SEED=${SEED}\n`);
       stack.processes.printLogs(undefined, 60);
@@ -151,6 +151,17 @@ describe('transactions under crashes (real processes)', () => {
         },
       ],
       ['restart nats-server', async () => stack.nats.restart(2_000)],
+      [
+        // SIGQUIT is PostgreSQL's immediate shutdown: no checkpoint, crash recovery at the next start. Commits made
+        // with synchronous_commit off whose WAL was not yet written are lost, as in a crash of the server; the
+        // orchestrator's log may be behind the commands it sent (writes behind, unflushed transitions).
+        'crash PostgreSQL',
+        async () => {
+          stack.postgres.process.kill('SIGQUIT');
+          await stack.postgres.process.waitForExit(10_000);
+          await stack.postgres.process.restart();
+        },
+      ],
       [
         'SIGKILL a payments instance',
         async () => {
