@@ -136,7 +136,7 @@ async function finished(log: MemoryLog, statuses: readonly string[]): Promise<In
 }
 
 describe('saga runtime (in-memory log, scripted transport)', () => {
-  it('writes each transition in order, and sends a command only after its durable ancestors are written', async () => {
+  it('writes each transition one after the other, and sends a command only after its durable ancestors are written', async () => {
     const log = new MemoryLog();
     const send = scripted(log, (s) =>
       s === 'rooms.book' ? { ok: true, result: priced } : { ok: true, result: null },
