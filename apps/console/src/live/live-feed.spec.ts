@@ -21,18 +21,24 @@ function countingSources(clock: { nowMs: number }): SystemSources & { polls: num
   return sources as unknown as SystemSources & { polls: number };
 }
 
+/** A started feed over counting sources, on a fake clock at 1,000 ms. */
+function startedFeed(pollIntervalMs: number) {
+  const clock = { nowMs: 1_000 };
+  const sources = countingSources(clock);
+  const feed = new LiveFeed(
+    sources,
+    { pollIntervalMs, eventsKept: 10, subscribersMax: 2 },
+    () => clock.nowMs,
+  );
+  feed.start();
+  return { clock, sources, feed };
+}
+
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('LiveFeed', () => {
   it('polls only while a page watches, from the first subscriber to the last', async () => {
-    const clock = { nowMs: 1_000 };
-    const sources = countingSources(clock);
-    const feed = new LiveFeed(
-      sources,
-      { pollIntervalMs: 60_000, eventsKept: 10, subscribersMax: 2 },
-      () => clock.nowMs,
-    );
-    feed.start();
+    const { sources, feed } = startedFeed(60_000);
     await settle();
     expect(sources.polls).toBe(0);
     expect(feed.polling).toBe(false);
@@ -54,14 +60,7 @@ describe('LiveFeed', () => {
   });
 
   it('answers a one-off read from the picture at hand while it is fresh, and polls once when it is not', async () => {
-    const clock = { nowMs: 1_000 };
-    const sources = countingSources(clock);
-    const feed = new LiveFeed(
-      sources,
-      { pollIntervalMs: 500, eventsKept: 10, subscribersMax: 2 },
-      () => clock.nowMs,
-    );
-    feed.start();
+    const { clock, sources, feed } = startedFeed(500);
     const [a, b] = await Promise.all([feed.fresh(), feed.fresh()]);
     expect(sources.polls).toBe(1); // two reads at once share one poll
     expect(a.snapshot?.atMs).toBe(1_000);

@@ -24,6 +24,25 @@ class MemoryLog {
   readonly instances = new Map<string, InstanceRecord>();
   newestToken = 1;
 
+  /** An unfinished instance as a previous leader left it in the log (version 1, token 1), to be resumed. */
+  seed(id: string, type: string, input: unknown, state: WorkflowStateBase): void {
+    this.instances.set(id, {
+      id,
+      type,
+      mode: 'saga',
+      status: state.status,
+      reason: null,
+      input,
+      state,
+      idempotencyKey: id,
+      requestHash: '',
+      fencingToken: 1,
+      version: 1,
+      createdAt: '',
+      updatedAt: '',
+    });
+  }
+
   async findByKey(key: string): Promise<InstanceRecord | undefined> {
     return [...this.instances.values()].find((i) => i.idempotencyKey === key);
   }
@@ -289,21 +308,7 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     const saga = bookTripSaga();
     const id = 'resumed-late';
     const state = saga.start(input, id);
-    log.instances.set(id, {
-      id,
-      type: 'book-trip',
-      mode: 'saga',
-      status: state.status,
-      reason: null,
-      input,
-      state,
-      idempotencyKey: id,
-      requestHash: '',
-      fencingToken: 1,
-      version: 1,
-      createdAt: '',
-      updatedAt: '',
-    });
+    log.seed(id, 'book-trip', input, state);
     log.stepStarted = async (_id: string, command: { key: string }) => {
       log.trace.push(`started ${command.key}`);
       return { startedAtMs: nowMs - 60_000, attempts: 1 };
@@ -331,21 +336,7 @@ describe('saga runtime (in-memory log, scripted transport)', () => {
     for (let i = 0; i < 6; i += 1) {
       const id = `backlog-${i}`;
       const state = saga.start({ ...input, tripId: `t-${i}` }, id);
-      log.instances.set(id, {
-        id,
-        type: 'book-trip',
-        mode: 'saga',
-        status: state.status,
-        reason: null,
-        input,
-        state,
-        idempotencyKey: id,
-        requestHash: '',
-        fencingToken: 1,
-        version: 1,
-        createdAt: '',
-        updatedAt: '',
-      });
+      log.seed(id, 'book-trip', input, state);
     }
     let inFlight = 0;
     let inFlightMax = 0;
