@@ -1,4 +1,5 @@
 import { LocalConsensus } from '@concord/coordination';
+import { freePort } from '@concord/infra';
 import { runApp, type RunningApp } from '@concord/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { coordinatorConfigSchema } from '../config.js';
@@ -11,7 +12,8 @@ const blocked: string[][] = [];
 const apps: RunningApp[] = [];
 
 async function start(faultInjection: boolean): Promise<string> {
-  const port = 30_000 + Math.floor(Math.random() * 20_000);
+  // A port the kernel just handed out, not a random one: a random port can be another test's ephemeral port.
+  const port = await freePort();
   let current: string[] = [];
   const app = await runApp(
     {
