@@ -144,9 +144,11 @@ describe('tracing', () => {
     const root = expectOneTree(spans);
     const ordersServer = one(spans, 'POST /v1/orders', 'orders');
     expect(ordersServer.parentSpanId).toBe(root.spanId);
-    const startSend = one(spans, 'orchestrator.start send', 'orders');
+    // Orders sends the start to the leading orchestrator's own subject (the queue group only when none leads).
+    const startSend = one(spans, 'orchestrator.leader.start send', 'orders');
     expect(isDescendant(spans, startSend, ordersServer)).toBe(true);
-    const startProcess = one(spans, 'orchestrator.start process', 'orchestrator');
+    expect(named(spans, 'orchestrator.start send')).toHaveLength(0);
+    const startProcess = one(spans, 'orchestrator.leader.start process', 'orchestrator');
     expect(startProcess.parentSpanId).toBe(startSend.spanId);
     const instance = one(spans, 'saga place-order', 'orchestrator');
     expect(isDescendant(spans, instance, startProcess)).toBe(true);

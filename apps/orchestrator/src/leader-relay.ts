@@ -6,23 +6,27 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import type { Subscription } from '@nats-io/transport-node';
-import type { DecisionQuery, ReplyOf, StartTransaction } from '@concord/contracts';
+import {
+  type DecisionQuery,
+  isLeaderRetry,
+  type LeaderRetry,
+  ORCHESTRATOR_LEADER_SUBJECTS as LEADER_SUBJECTS,
+  type ReplyOf,
+  type StartTransaction,
+} from '@concord/contracts';
 import { NatsConnectionHolder, tracedNatsRequest, tracingOn, withNatsConsumerSpan } from '@concord/platform';
 import { LEADERSHIP, type LeadershipPort } from '@concord/saga';
 import { SagasService } from './sagas.service.js';
 
-/** Subjects only the leading instance subscribes to; followers relay requests there. */
-const LEADER_SUBJECTS = {
-  start: 'orchestrator.leader.start',
-  decision: 'orchestrator.leader.decision',
-} as const;
 const RELAY_TIMEOUT_MS = 5_000;
 
 /**
  * Any orchestrator instance takes any request. `orchestrator.start` and decision queries arrive in the queue
  * group at whichever instance NATS picks; a follower relays them to the leader, which alone subscribes to the
- * leader subjects while it leads. With no leader (an election in progress) the request fails and its sender
- * retries, as it would after a lost message.
+ * leader subjects while it leads (orders sends its starts there directly). With no leader (an election in
+ * progress) the request fails and its sender retries, as it would after a lost message. A leader that fails to
+ * handle a message answers {@link LeaderRetry}; the relay turns that into a failure of its own, so the sender
+ * retries rather than taking it for a refusal.
  */
 @Injectable()
 export class LeaderRelay implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -63,7 +67,9 @@ export class LeaderRelay implements OnApplicationBootstrap, OnApplicationShutdow
     const answer = tracingOn
       ? await tracedNatsRequest(connection, subject, JSON.stringify(payload), RELAY_TIMEOUT_MS)
       : await connection.request(subject, JSON.stringify(payload), { timeout: RELAY_TIMEOUT_MS });
-    return answer.json<T>();
+    const reply = answer.json<T | LeaderRetry>();
+    if (isLeaderRetry(reply)) throw new Error(`${subject}: ${reply.reason}`);
+    return reply;
   }
 
   private async subscribe(): Promise<void> {
@@ -92,7 +98,12 @@ export class LeaderRelay implements OnApplicationBootstrap, OnApplicationShutdow
           const handled = tracingOn ? withNatsConsumerSpan(message, () => handle(payload)) : handle(payload);
           handled.then(answer, (failure: unknown) => {
             this.logger.warn(`${subject}: ${(failure as Error).message}`);
-            answer({ ok: false, reason: 'the orchestrator could not handle this message; send it again' });
+            const retry: LeaderRetry = {
+              ok: false,
+              retry: true,
+              reason: 'the orchestrator could not handle this message; send it again',
+            };
+            answer(retry);
           });
         },
       });

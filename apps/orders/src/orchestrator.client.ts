@@ -1,8 +1,18 @@
 import { retry } from '@concord/resilience';
 import { Inject, Injectable } from '@nestjs/common';
-import type { MessageMap, PlaceOrderInput, Reply, TransactionStarted } from '@concord/contracts';
-import { APP_CONFIG, NatsConnectionHolder } from '@concord/platform';
-import { type CommandSender, natsCommandSender } from '@concord/saga';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  isLeaderRetry,
+  type LeaderRetry,
+  type MessageMap,
+  ORCHESTRATOR_LEADER_SUBJECTS,
+  type PlaceOrderInput,
+  type Reply,
+  type StartTransaction,
+  type TransactionStarted,
+} from '@concord/contracts';
+import { APP_CONFIG, NatsConnectionHolder, tracedNatsRequest, tracingOn } from '@concord/platform';
+import { type CommandSender, natsCommandSender, NoRespondersError, ReplyMux } from '@concord/saga';
 import type { OrdersConfig } from './config.js';
 
 /** The port to the orchestrator: starts a place-order transaction. Rejects when it cannot be reached. */
@@ -10,17 +20,25 @@ export abstract class OrchestratorPort {
   abstract start(mode: 'saga' | '2pc', input: PlaceOrderInput): Promise<Reply<TransactionStarted>>;
 }
 
-/** `orchestrator.start` over NATS, idempotency key = order id, so a re-send finds the same transaction. */
+/**
+ * `orchestrator.start` over NATS, idempotency key = order id, so a re-send finds the same transaction.
+ *
+ * The start goes to the leading orchestrator directly (`orchestrator.leader.start`, which only the leader
+ * subscribes to). Through the queue group (`orchestrator.start`) half the starts would land on a follower and take
+ * one more NATS round trip to reach the leader. With no leader subscribed (an election in progress, or an
+ * orchestrator that predates the direct subject) the start goes through the queue group as before.
+ */
 @Injectable()
 export class NatsOrchestratorClient extends OrchestratorPort {
+  private readonly mux = new ReplyMux();
   private readonly send: CommandSender<MessageMap>;
 
   constructor(
-    nats: NatsConnectionHolder,
+    private readonly nats: NatsConnectionHolder,
     @Inject(APP_CONFIG) private readonly config: OrdersConfig,
   ) {
     super();
-    this.send = natsCommandSender<MessageMap>(() => nats.get());
+    this.send = natsCommandSender<MessageMap>(() => nats.get(), this.mux);
   }
 
   /**
@@ -30,13 +48,16 @@ export class NatsOrchestratorClient extends OrchestratorPort {
    */
   start(mode: 'saga' | '2pc', input: PlaceOrderInput): Promise<Reply<TransactionStarted>> {
     const timeoutMs = this.config.ORCHESTRATOR_TIMEOUT_MS;
+    const message: StartTransaction = { idempotencyKey: input.orderId, type: 'place-order', mode, input };
     return retry(
-      () =>
-        this.send(
-          'orchestrator.start',
-          { idempotencyKey: input.orderId, type: 'place-order', mode, input },
-          timeoutMs,
-        ),
+      async () => {
+        try {
+          return await this.startAtLeader(message, timeoutMs);
+        } catch (error) {
+          if (!(error instanceof NoRespondersError)) throw error;
+          return this.send('orchestrator.start', message, timeoutMs);
+        }
+      },
       {
         maxAttempts: 4,
         deadlineMs: 2 * timeoutMs,
@@ -46,5 +67,23 @@ export class NatsOrchestratorClient extends OrchestratorPort {
         shouldRetry: () => true,
       },
     );
+  }
+
+  /** The start in plain JSON on the leader's subject; a {@link LeaderRetry} answer is a failure to retry. */
+  private async startAtLeader(
+    message: StartTransaction,
+    timeoutMs: number,
+  ): Promise<Reply<TransactionStarted>> {
+    const nc: NatsConnection = await this.nats.get();
+    const subject = ORCHESTRATOR_LEADER_SUBJECTS.start;
+    const data = JSON.stringify(message);
+    const answer = tracingOn
+      ? await tracedNatsRequest(nc, subject, data, timeoutMs, (headers) =>
+          this.mux.request(nc, subject, data, timeoutMs, headers),
+        )
+      : await this.mux.request(nc, subject, data, timeoutMs);
+    const reply = answer.json<Reply<TransactionStarted> | LeaderRetry>();
+    if (isLeaderRetry(reply)) throw new Error(`${subject}: ${reply.reason}`);
+    return reply;
   }
 }

@@ -1,6 +1,6 @@
 import { ManualClock } from '@concord/platform';
 import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PlaceOrderInput, Reply, TransactionStarted } from '@concord/contracts';
 import { startPostgres, waitFor, type PostgresHandle } from '@concord/infra';
 import type { OrdersConfig } from './config.js';
@@ -8,7 +8,7 @@ import { ordersMigrations } from './migrations/1767300000000-orders-schema.js';
 import { OrderEntity } from './order.entity.js';
 import { OrderIds } from './order-ids.js';
 import { OrchestratorPort } from './orchestrator.client.js';
-import { OrdersRepository } from './orders.repository.js';
+import { type OrderRow, OrdersRepository } from './orders.repository.js';
 import { OrdersService } from './orders.service.js';
 import { SettlementSignal } from './settlement-signal.js';
 
@@ -16,12 +16,15 @@ import { SettlementSignal } from './settlement-signal.js';
 class FakeOrchestrator extends OrchestratorPort {
   mode: 'up' | 'down' | 'refuse' = 'up';
   readonly starts: PlaceOrderInput[] = [];
+  /** Runs before the start is answered (a transaction that settles its order before the start's reply lands). */
+  beforeAnswer: ((input: PlaceOrderInput) => Promise<unknown>) | undefined;
 
-  start(_mode: 'saga' | '2pc', input: PlaceOrderInput): Promise<Reply<TransactionStarted>> {
-    if (this.mode === 'down') return Promise.reject(new Error('no responders'));
+  async start(_mode: 'saga' | '2pc', input: PlaceOrderInput): Promise<Reply<TransactionStarted>> {
+    if (this.mode === 'down') throw new Error('no responders');
     this.starts.push(input);
-    if (this.mode === 'refuse') return Promise.resolve({ ok: false, reason: 'unknown workflow' });
-    return Promise.resolve({ ok: true, result: { transactionId: `txn-${input.orderId}` } });
+    await this.beforeAnswer?.(input);
+    if (this.mode === 'refuse') return { ok: false, reason: 'unknown workflow' };
+    return { ok: true, result: { transactionId: `txn-${input.orderId}` } };
   }
 }
 
@@ -33,7 +36,7 @@ describe('orders on PostgreSQL', () => {
   let orders: OrdersService;
   const orchestrator = new FakeOrchestrator();
   const clock = new ManualClock();
-  const signal = new SettlementSignal();
+  const signal = new SettlementSignal<OrderRow>();
   const config = {
     ORDER_WAIT_TIMEOUT_MS: 5_000,
     ORDER_WAIT_RECHECK_MS: 1_000,
@@ -69,6 +72,8 @@ describe('orders on PostgreSQL', () => {
 
   beforeEach(() => {
     orchestrator.mode = 'up';
+    orchestrator.beforeAnswer = undefined;
+    vi.restoreAllMocks();
   });
 
   it('records the order PENDING and starts its transaction with the order id as idempotency key', async () => {
@@ -168,6 +173,35 @@ describe('orders on PostgreSQL', () => {
     });
     await orders.settle({ orderId, status: 'CANCELLED', reason: 'out of stock: a' });
     expect(await waiting).toMatchObject({ orderId, status: 'CANCELLED', reason: 'out of stock: a' });
+  });
+
+  it('answers ?wait=true from a settle on this instance, with no read of its own', async () => {
+    const find = vi.spyOn(OrdersRepository.prototype, 'find');
+    const waiting = orders.place({ customerId: 'c5b', items: line, mode: 'saga' }, { wait: true });
+    const orderId = await waitFor(() => orchestrator.starts.find((s) => s.customerId === 'c5b')?.orderId, {
+      timeoutMs: 5_000,
+      intervalMs: 10,
+      description: 'the order reaches the orchestrator',
+    });
+    await waitFor(() => signal.waiting > 0 || undefined, {
+      timeoutMs: 5_000,
+      intervalMs: 5,
+      description: 'the request waits',
+    });
+    await orders.settle({ orderId, status: 'CONFIRMED', totalCents: 330 });
+    expect(await waiting).toMatchObject({ orderId, status: 'CONFIRMED', totalCents: 330 });
+    expect(find).not.toHaveBeenCalled();
+  });
+
+  it('answers ?wait=true when the order settles before the start is answered', async () => {
+    orchestrator.beforeAnswer = (input) =>
+      orders.settle({ orderId: input.orderId, status: 'CANCELLED', reason: 'out of stock: a' });
+    const placed = await orders.place({ customerId: 'c5c', items: line, mode: 'saga' }, { wait: true });
+    expect(placed).toMatchObject({ status: 'CANCELLED', reason: 'out of stock: a' });
+    expect(await orders.get(placed.orderId)).toMatchObject({
+      status: 'CANCELLED',
+      transactionId: `txn-${placed.orderId}`,
+    });
   });
 
   it('answers a repeated Idempotency-Key with the first order', async () => {

@@ -107,11 +107,19 @@ export class OrdersRepository {
     );
   }
 
-  async setTransactionId(em: EntityManager, id: string, transactionId: string): Promise<void> {
-    await em.query('UPDATE orders SET transaction_id = $2 WHERE id = $1 AND transaction_id IS NULL', [
-      id,
-      transactionId,
-    ]);
+  /** Records the orchestrator's id once; answers the order as it is now, or undefined when it already had one. */
+  async setTransactionId(
+    em: EntityManager,
+    id: string,
+    transactionId: string,
+  ): Promise<OrderRow | undefined> {
+    const updated = await rows<OrderRow>(
+      em,
+      `WITH u AS (UPDATE orders SET transaction_id = $2 WHERE id = $1 AND transaction_id IS NULL RETURNING *)
+       SELECT ${orderColumns} FROM u`,
+      [id, transactionId],
+    );
+    return updated[0];
   }
 
   /** Settles a PENDING order; undefined when it is not PENDING (already settled, or unknown). */

@@ -49,7 +49,7 @@ export class OrdersService {
   constructor(
     private readonly repository: OrdersRepository,
     private readonly orchestrator: OrchestratorPort,
-    private readonly signal: SettlementSignal,
+    private readonly signal: SettlementSignal<OrderRow>,
     private readonly ids: OrderIds,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: OrdersConfig,
@@ -85,10 +85,13 @@ export class OrdersService {
         'this Idempotency-Key was already used with a different request; use a new key for a new order',
       );
     }
-    let current = order;
-    if (created) current = (await this.start(order)) ?? order;
-    if (options.wait && current.status === 'PENDING') current = await this.waitSettled(current.id);
-    return toPlaced(current);
+    if (!created) {
+      return toPlaced(options.wait && order.status === 'PENDING' ? await this.waitSettled(order.id) : order);
+    }
+    // A new order is PENDING and nothing can settle it before its start is sent. With `wait`, the waiter is
+    // registered before the start, so the order the start answers serves as the first read.
+    const started = async (): Promise<OrderRow> => (await this.start(order)) ?? order;
+    return toPlaced(options.wait ? await this.waitSettled(order.id, started) : await started());
   }
 
   async get(id: string): Promise<OrderView> {
@@ -119,7 +122,7 @@ export class OrdersService {
       nowMs: this.clock.nowMs(),
     });
     if (settled !== undefined) {
-      this.signal.settled(message.orderId);
+      this.signal.settled(message.orderId, settled);
       return { ok: true, result: null };
     }
     const current = await this.repository.find(this.repository.manager, message.orderId);
@@ -165,9 +168,14 @@ export class OrdersService {
         // Refused outright (the orchestrator will never run it): the order ends here.
         await this.settle({ orderId: order.id, status: 'CANCELLED', reason: reply.reason });
       } else {
-        await this.repository.setTransactionId(this.repository.manager, order.id, reply.result.transactionId);
+        const updated = await this.repository.setTransactionId(
+          this.repository.manager,
+          order.id,
+          reply.result.transactionId,
+        );
+        if (updated !== undefined) return updated;
       }
-      return this.repository.find(this.repository.manager, order.id);
+      return await this.repository.find(this.repository.manager, order.id);
     } catch (error) {
       this.logger.warn(
         `orchestrator.start for order ${order.id} failed (stays PENDING, re-sent later): ${(error as Error).message}`,
@@ -177,19 +185,21 @@ export class OrdersService {
   }
 
   /**
-   * Waits for the order's settle: woken by the settle itself (here or announced by another instance), and
-   * re-reads the order every ORDER_WAIT_RECHECK_MS in case an announcement was lost. The waiter is registered
-   * before each read, so a settle that lands between the read and the wait still wakes it.
+   * Waits for the order's settle: woken by the settle itself (here, with the settled order; or announced by
+   * another instance), and re-reads the order every ORDER_WAIT_RECHECK_MS in case an announcement was lost. The
+   * waiter is registered before each read, so a settle that lands between the read and the wait still wakes it.
+   * `firstRead` stands in for the first read (the start's answer, for a new order).
    */
-  private async waitSettled(id: string): Promise<OrderRow> {
+  private async waitSettled(id: string, firstRead?: () => Promise<OrderRow | undefined>): Promise<OrderRow> {
     const deadlineMs = this.clock.nowMs() + this.config.ORDER_WAIT_TIMEOUT_MS;
-    for (;;) {
+    const find = () => this.repository.find(this.repository.manager, id);
+    for (let read = firstRead ?? find; ; read = find) {
       const remainingMs = deadlineMs - this.clock.nowMs();
       const wait = this.signal.wait(
         id,
         Math.min(this.config.ORDER_WAIT_RECHECK_MS, Math.max(0, remainingMs)),
       );
-      const order = await this.repository.find(this.repository.manager, id);
+      const order = await read();
       if (order === undefined) {
         wait.cancel();
         throw new Error(`order ${id} vanished`);
@@ -198,7 +208,8 @@ export class OrdersService {
         wait.cancel();
         return order;
       }
-      await wait.woken;
+      const settled = await wait.woken;
+      if (settled !== undefined) return settled;
     }
   }
 }

@@ -9,7 +9,7 @@ import { ordersMigrations } from './migrations/1767300000000-orders-schema.js';
 import { OrderEntity } from './order.entity.js';
 import { OrderIds } from './order-ids.js';
 import { OrchestratorPort } from './orchestrator.client.js';
-import { OrdersRepository } from './orders.repository.js';
+import { type OrderRow, OrdersRepository } from './orders.repository.js';
 import { OrdersService } from './orders.service.js';
 import { NatsSettlementPeers } from './settlement-peers.nats.js';
 import { SettlementSignal } from './settlement-signal.js';
@@ -39,7 +39,7 @@ describe('?wait=true woken by a settle on another orders instance', () => {
   let nats: NatsHandle;
   let dataSource: DataSource;
   const holders: NatsConnectionHolder[] = [];
-  const signals: SettlementSignal[] = [];
+  const signals: SettlementSignal<OrderRow>[] = [];
   let a: OrdersService;
   let b: OrdersService;
 
@@ -51,7 +51,7 @@ describe('?wait=true woken by a settle on another orders instance', () => {
     });
     await holder.onModuleInit();
     holders.push(holder);
-    const signal = new SettlementSignal(new NatsSettlementPeers(holder));
+    const signal = new SettlementSignal<OrderRow>(new NatsSettlementPeers(holder));
     signal.onApplicationBootstrap();
     signals.push(signal);
     return new OrdersService(

@@ -5,9 +5,13 @@ import {
   Optional,
 } from '@nestjs/common';
 
-/** One registered wait: `woken` resolves on a settle of the order or at the timeout; `cancel` releases it early. */
-export interface SettlementWait {
-  readonly woken: Promise<void>;
+/**
+ * One registered wait: `woken` resolves on a settle of the order or at the timeout; `cancel` releases it early.
+ * It resolves with what the settle on this instance passed (the settled order), and with undefined on a timeout,
+ * a cancel or a settle announced by another instance (the waiter then reads the order itself).
+ */
+export interface SettlementWait<T = unknown> {
+  readonly woken: Promise<T | undefined>;
   cancel(): void;
 }
 
@@ -15,7 +19,7 @@ export interface SettlementWait {
  * The other orders instances: a settle handled here is announced to them, and theirs are followed here, so a
  * `?wait=true` request is woken wherever the orchestrator's `orders.settle` lands (the queue group picks one
  * instance). Delivery is best effort (core NATS): a lost announcement costs one re-check interval, never a
- * wrong answer, because the waiter always reads the order from the database.
+ * wrong answer, because a waiter woken by an announcement reads the order from the database.
  */
 export abstract class SettlementPeers {
   /** Tells the other instances that `orderId` settled (fire and forget). */
@@ -31,8 +35,8 @@ export abstract class SettlementPeers {
  * read and the wait is not missed.
  */
 @Injectable()
-export class SettlementSignal implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly waiters = new Map<string, Set<() => void>>();
+export class SettlementSignal<T = unknown> implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly waiters = new Map<string, Set<(value?: T) => void>>();
 
   constructor(@Optional() private readonly peers?: SettlementPeers) {}
 
@@ -45,38 +49,41 @@ export class SettlementSignal implements OnApplicationBootstrap, OnApplicationSh
   }
 
   /** Registers a waiter for `orderId`, woken by a settle or after `timeoutMs`, whichever comes first. */
-  wait(orderId: string, timeoutMs: number): SettlementWait {
-    let wake!: () => void;
-    const woken = new Promise<void>((resolve) => {
-      const set = this.waiters.get(orderId) ?? new Set<() => void>();
+  wait(orderId: string, timeoutMs: number): SettlementWait<T> {
+    let wake!: (value?: T) => void;
+    const woken = new Promise<T | undefined>((resolve) => {
+      const set = this.waiters.get(orderId) ?? new Set<(value?: T) => void>();
       this.waiters.set(orderId, set);
-      wake = (): void => {
+      wake = (value?: T): void => {
         clearTimeout(timer);
         set.delete(wake);
         if (set.size === 0 && this.waiters.get(orderId) === set) this.waiters.delete(orderId);
-        resolve();
+        resolve(value);
       };
-      const timer = setTimeout(wake, Math.max(0, timeoutMs));
+      const timer = setTimeout(() => wake(), Math.max(0, timeoutMs));
       set.add(wake);
     });
     return { woken, cancel: () => wake() };
   }
 
   /** Resolves on a settle of `orderId` or after `timeoutMs`, whichever comes first. */
-  next(orderId: string, timeoutMs: number): Promise<void> {
+  next(orderId: string, timeoutMs: number): Promise<T | undefined> {
     return this.wait(orderId, timeoutMs).woken;
   }
 
-  /** `orderId` settled on this instance: wake its waiters here and tell the other instances. */
-  settled(orderId: string): void {
-    this.notify(orderId);
+  /**
+   * `orderId` settled on this instance: wake its waiters here with `value` (the settled order, which spares them
+   * a read) and tell the other instances.
+   */
+  settled(orderId: string, value?: T): void {
+    this.notify(orderId, value);
     this.peers?.announce(orderId);
   }
 
-  notify(orderId: string): void {
+  notify(orderId: string, value?: T): void {
     const set = this.waiters.get(orderId);
     if (set === undefined) return;
-    for (const wake of [...set]) wake();
+    for (const wake of [...set]) wake(value);
   }
 
   get waiting(): number {

@@ -44,12 +44,36 @@ export const SUBJECT_SENDERS: { readonly [S in Subject]: readonly NatsUser[] } =
 export const ORDERS_SETTLED_PREFIX = 'orders.settled.';
 
 /**
- * Subjects outside the message map: the orchestrator's follower-to-leader relay (`orchestrator.leader.*`), its
- * lifecycle events, published to JetStream (`saga.events.>`) with the stream created through the JetStream API,
- * and the orders instances' settle announcements.
+ * Subjects only the leading orchestrator instance subscribes to, in plain JSON (no Nest packet). A follower that
+ * takes `orchestrator.start` or a decision query from the queue group relays it here; orders sends its starts here
+ * first, skipping that hop, and falls back to `orchestrator.start` when nobody leads (no responders).
+ * A reply is the subject's `Reply`, or {@link LeaderRetry} when the leader failed to handle the message.
+ */
+export const ORCHESTRATOR_LEADER_SUBJECTS = {
+  start: 'orchestrator.leader.start',
+  decision: 'orchestrator.leader.decision',
+} as const;
+
+/** The leader's answer when handling failed (not a refusal): the sender sends it again later. */
+export interface LeaderRetry {
+  readonly ok: false;
+  readonly retry: true;
+  readonly reason: string;
+}
+
+/** Whether a leader subject's answer is a {@link LeaderRetry}. */
+export function isLeaderRetry(answer: unknown): answer is LeaderRetry {
+  return typeof answer === 'object' && answer !== null && (answer as { retry?: unknown }).retry === true;
+}
+
+/**
+ * Subjects outside the message map: the orchestrator's follower-to-leader relay (`orchestrator.leader.*`; orders
+ * sends its starts straight to `orchestrator.leader.start`), its lifecycle events, published to JetStream
+ * (`saga.events.>`) with the stream created through the JetStream API, and the orders instances' settle
+ * announcements.
  */
 const EXTRA_PUBLISH: { readonly [U in NatsUser]: readonly string[] } = {
-  orders: [`${ORDERS_SETTLED_PREFIX}*`],
+  orders: [`${ORDERS_SETTLED_PREFIX}*`, ORCHESTRATOR_LEADER_SUBJECTS.start],
   inventory: [],
   payments: [],
   orchestrator: [
