@@ -93,6 +93,8 @@ async function startCoordinatorClusterOnce(
         PEERS: peers,
         API_URLS: apiUrls,
         DATA_DIR: s.dataDir,
+        // Small segments: each is zero-filled before use, and these clusters are started many times over.
+        WAL_SEGMENT_BYTES: String(1024 * 1024),
         CLUSTER_SECRET,
         CLIENT_TOKEN,
         ADMIN_TOKEN,

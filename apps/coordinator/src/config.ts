@@ -30,6 +30,12 @@ export const coordinatorConfigSchema = z.object({
   ),
   API_URLS: idMap('HTTP API URLs of every member, for forwarding to the leader: n1=http://host:7001,...'),
   DATA_DIR: env.string("Directory for the Raft WAL and snapshots; a restart with it keeps the node's state."),
+  WAL_SEGMENT_BYTES: env.int(
+    'Size of each WAL segment file. Segments are zero-filled to this size before use (the next one in the background), so that each fsync flushes data only; etcd also uses 64 MiB.',
+    64 * 1024 * 1024,
+    64 * 1024,
+    1024 * 1024 * 1024,
+  ),
   CLUSTER_SECRET: env.secret(
     'Shared secret that peers authenticate each other with (at least 16 characters).',
   ),

@@ -215,6 +215,7 @@ export function createRaftBinding(config: CoordinatorConfig, state: KvStateMachi
       const [log, transport] = await Promise.all([
         DiskWal.open({
           dir: path.join(config.DATA_DIR, 'wal'),
+          segmentBytesMax: config.WAL_SEGMENT_BYTES,
           onSync: (seconds) => raftDiskMetrics.fsyncSeconds.observe(seconds),
         }),
         TcpTransport.start({

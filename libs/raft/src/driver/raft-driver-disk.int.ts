@@ -38,7 +38,7 @@ describe('RaftDriver on disk storage', () => {
         },
         tickIntervalMs: 10,
         transport: net.transport(id),
-        log: await DiskWal.open({ dir: join(base, id, 'wal') }),
+        log: await DiskWal.open({ dir: join(base, id, 'wal'), segmentBytesMax: 1024 * 1024 }),
         snapshots: new FileSnapshotStorage({ dir: join(base, id, 'snapshots') }),
         stateMachine: sm,
         bootstrap: ids,

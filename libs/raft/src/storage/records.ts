@@ -7,6 +7,10 @@
  * The CRC-32 (IEEE, zlib's, computed natively by node:zlib) covers the type byte and the payload. A record is
  * valid only when it is whole, its checksum matches and its payload decodes; the first invalid record ends the
  * valid prefix of a segment.
+ *
+ * A segment may be zero-filled ahead of its records (preallocated, see wal.ts). No record can start with nine zero
+ * bytes (the checksum of a type byte is never 0 for the types that exist), so zeros from a record boundary to the
+ * end of the segment are its unused space, not a problem. Zeros followed by anything else are.
  */
 import { crc32 } from 'node:zlib';
 import { ByteReader, type ByteWriter, CodecError } from '../codec/bytes.js';
@@ -56,7 +60,7 @@ export function writeCompactRecord(w: ByteWriter, throughIndex: number): void {
 
 export interface ScanResult {
   readonly records: WalRecord[];
-  /** Length of the valid prefix; equals the input length when every record is valid. */
+  /** Length of the valid prefix; equals the input length when every record is valid and nothing is preallocated. */
   readonly validBytes: number;
   /** Why scanning stopped before the end, if it did. */
   readonly problem: string | null;
@@ -73,6 +77,21 @@ function decodePayload(type: number, payload: Uint8Array): WalRecord {
   return record;
 }
 
+/** Whether every byte of `input` from `from` on is zero (a preallocated segment's unused space). */
+function allZero(input: Uint8Array, from: number): boolean {
+  // Eight bytes at a time where aligned; the scan runs once per segment at recovery.
+  let pos = from;
+  while (pos < input.length && (input.byteOffset + pos) % 8 !== 0) if (input[pos++] !== 0) return false;
+  const words = new BigUint64Array(
+    input.buffer,
+    input.byteOffset + pos,
+    Math.floor((input.length - pos) / 8),
+  );
+  for (const word of words) if (word !== 0n) return false;
+  for (pos += words.length * 8; pos < input.length; pos++) if (input[pos] !== 0) return false;
+  return true;
+}
+
 /** Reads records until the end or the first torn or corrupt one. Never throws on bad input. */
 export function scanRecords(input: Uint8Array, recordBytesMax: number): ScanResult {
   const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
@@ -84,6 +103,7 @@ export function scanRecords(input: Uint8Array, recordBytesMax: number): ScanResu
     problem: `${problem} at byte ${pos}`,
   });
   while (pos < input.length) {
+    if (input[pos] === 0 && allZero(input, pos)) return { records, validBytes: pos, problem: null };
     if (input.length - pos < RECORD_HEADER_BYTES) return stop('torn record header');
     const length = view.getUint32(pos, true);
     const expected = view.getUint32(pos + 4, true);

@@ -19,8 +19,9 @@ const range = (from: number, to: number, term = 1, dataBytes = 8): Entry[] =>
 let dir: string;
 const opened: DiskWal[] = [];
 
+/** Segments of 64 KiB unless a test says otherwise: preallocation (on by default) zero-fills each one. */
 async function openWal(options: Partial<DiskWalOptions> = {}): Promise<DiskWal> {
-  const wal = await DiskWal.open({ dir, ...options });
+  const wal = await DiskWal.open({ dir, segmentBytesMax: 64 * 1024, ...options });
   opened.push(wal);
   return wal;
 }
@@ -99,7 +100,7 @@ describe('DiskWal', () => {
   });
 
   it('cuts a torn tail (file truncated mid-record) and keeps the records before it', async () => {
-    const wal = await openWal();
+    const wal = await openWal({ preallocate: false });
     for (let i = 1; i <= 10; i++) await wal.append([entry(i, 1, 100)]);
     await wal.close();
     const [name] = await segmentFiles();
@@ -107,7 +108,7 @@ describe('DiskWal', () => {
     const size = (await stat(path)).size;
     await truncate(path, size - 37);
 
-    const again = await openWal();
+    const again = await openWal({ preallocate: false });
     expect(await again.load()).toStrictEqual(range(1, 9, 1, 100));
     expect(again.recovery.truncatedBytes).toBeGreaterThan(0);
     expect(again.recovery.problem).toMatch(/torn/);
@@ -115,11 +116,14 @@ describe('DiskWal', () => {
     // Writing continues cleanly after the cut.
     await again.append([entry(10, 2)]);
     await again.close();
-    expect(await (await openWal()).load()).toStrictEqual([...range(1, 9, 1, 100), entry(10, 2)]);
+    expect(await (await openWal({ preallocate: false })).load()).toStrictEqual([
+      ...range(1, 9, 1, 100),
+      entry(10, 2),
+    ]);
   });
 
   it('cuts a last record whose checksum fails and keeps the ones before it', async () => {
-    const wal = await openWal();
+    const wal = await openWal({ preallocate: false });
     for (let i = 1; i <= 10; i++) await wal.append([entry(i, 1, 100)]);
     await wal.close();
     const [name] = await segmentFiles();
@@ -134,7 +138,7 @@ describe('DiskWal', () => {
   });
 
   it('recovers exactly the saves wholly on disk, wherever a crash cut the last segment', async () => {
-    const wal = await openWal();
+    const wal = await openWal({ preallocate: false });
     const saves: [number, number][] = []; // [segment size after the save, entries then]
     await wal.saveHardState({ term: 1, vote: 'a', commit: 0 });
     for (let i = 1; i <= 8; i++) {
@@ -148,7 +152,7 @@ describe('DiskWal', () => {
       const crashDir = await mkdtemp(join(tmpdir(), 'concord-wal-cut-'));
       try {
         await writeFile(join(crashDir, name!), whole.subarray(0, cut));
-        const recovered = await DiskWal.open({ dir: crashDir });
+        const recovered = await DiskWal.open({ dir: crashDir, preallocate: false });
         const survivors = saves.filter(([bytes]) => bytes <= cut).at(-1)?.[1] ?? 0;
         expect((await recovered.load()).map((e) => e.index)).toEqual(range(1, survivors).map((e) => e.index));
         // Each save wrote its hard state record, then its entry: the next save's hard state may have made it.
@@ -159,6 +163,97 @@ describe('DiskWal', () => {
         await rm(crashDir, { recursive: true, force: true });
       }
     }
+  });
+
+  it('zero-fills each segment before it holds a record, and recovers records followed by zeros', async () => {
+    const wal = await openWal({ segmentBytesMax: 4096 });
+    expect(await segmentFiles()).toEqual(['wal-0000000000000001.log']);
+    expect((await stat(join(dir, 'wal-0000000000000001.log'))).size).toBe(4096);
+    await wal.saveHardState({ term: 1, vote: 'a', commit: 0 });
+    for (let i = 1; i <= 60; i++) await wal.append([entry(i, 1, 100)]);
+    const files = await segmentFiles();
+    expect(files.length).toBeGreaterThan(1);
+    // Every segment is full size: the sealed ones (records, then zeros) and the active one.
+    for (const name of files) expect((await stat(join(dir, name))).size).toBe(4096);
+    await wal.close();
+    // The next segment was made ahead of need, and is not a segment to recovery.
+    expect((await readdir(dir)).sort()).toEqual([...files, 'wal.spare']);
+
+    const again = await openWal({ segmentBytesMax: 4096 });
+    expect(again.recovery).toMatchObject({ truncatedBytes: 0, problem: null });
+    expect(await again.load()).toStrictEqual(range(1, 60, 1, 100));
+    // Writing resumes after the last record, not at the end of the file.
+    await again.append([entry(61, 2)]);
+    await again.close();
+    expect(await (await openWal({ segmentBytesMax: 4096 })).load()).toStrictEqual([
+      ...range(1, 60, 1, 100),
+      entry(61, 2),
+    ]);
+  });
+
+  it('cuts a torn record in a preallocated segment and zeroes what followed it', async () => {
+    const wal = await openWal({ segmentBytesMax: 8192 });
+    for (let i = 1; i <= 10; i++) await wal.append([entry(i, 1, 100)]);
+    const valid = wal.stats().bytes;
+    await wal.close();
+    const [name] = await segmentFiles();
+    const path = join(dir, name!);
+    // A crash mid-write: the last record's tail never reached the disk (zeros), and a later sector did.
+    const data = await readFile(path);
+    data.fill(0, valid - 30, valid);
+    data.fill(0xab, valid + 200, valid + 300);
+    await writeFile(path, data);
+
+    const again = await openWal({ segmentBytesMax: 8192 });
+    expect(await again.load()).toStrictEqual(range(1, 9, 1, 100));
+    expect(again.recovery.problem).not.toBeNull();
+    const after = await readFile(path);
+    expect(after.length).toBe(8192);
+    expect(after.subarray(again.stats().bytes).every((byte) => byte === 0)).toBe(true);
+    await again.append([entry(10, 2)]);
+    await again.close();
+    expect(await (await openWal({ segmentBytesMax: 8192 })).load()).toStrictEqual([
+      ...range(1, 9, 1, 100),
+      entry(10, 2),
+    ]);
+  });
+
+  it('refuses a sealed segment with bytes after its zeros, and grows an old unpreallocated one', async () => {
+    const wal = await openWal({ segmentBytesMax: 2048 });
+    for (let i = 1; i <= 40; i++) await wal.append([entry(i, 1, 100)]);
+    await wal.close();
+    const [first] = await segmentFiles();
+    const path = join(dir, first!);
+    const data = await readFile(path);
+    data[data.length - 1] = 1; // in the unused space of a sealed segment: not a crash's doing
+    await writeFile(path, data);
+    await expect(DiskWal.open({ dir, segmentBytesMax: 2048 })).rejects.toThrow(WalCorruptError);
+
+    // A WAL written without preallocation opens with it: the active segment is zero-filled to full size.
+    await rm(dir, { recursive: true, force: true });
+    const old = await openWal({ segmentBytesMax: 64 * 1024, preallocate: false });
+    for (let i = 1; i <= 5; i++) await old.append([entry(i, 1, 100)]);
+    await old.close();
+    const [only] = await segmentFiles();
+    expect((await stat(join(dir, only!))).size).toBeLessThan(1024);
+    const grown = await openWal({ segmentBytesMax: 64 * 1024 });
+    expect((await stat(join(dir, only!))).size).toBe(64 * 1024);
+    await grown.append([entry(6, 1, 100)]);
+    await grown.close();
+    expect(await (await openWal({ segmentBytesMax: 64 * 1024 })).load()).toStrictEqual(range(1, 6, 1, 100));
+  });
+
+  it('scanning stops cleanly at zeros that run to the end, and nowhere else', () => {
+    const zeros = new Uint8Array(100);
+    expect(scanRecords(zeros, 1024)).toEqual({ records: [], validBytes: 0, problem: null });
+    const holed = new Uint8Array(100);
+    holed[99] = 7;
+    expect(scanRecords(holed, 1024).problem).not.toBeNull();
+    // Unaligned views (a Buffer from the pool) are scanned byte-exactly.
+    const backing = new Uint8Array(203);
+    backing[202] = 1;
+    expect(scanRecords(backing.subarray(3, 202), 1024).problem).toBeNull();
+    expect(scanRecords(backing.subarray(3, 203), 1024).problem).not.toBeNull();
   });
 
   it('refuses to open when a sealed segment is corrupt', async () => {

@@ -13,6 +13,14 @@
  * in one `write` and one `fdatasync`, then resolves every save in the batch. Saves that arrive while a sync is
  * in flight wait for the next one, so under load a single fsync covers many saves.
  *
+ * Preallocation (on by default, as PostgreSQL zero-fills its WAL segments and etcd preallocates its own): each
+ * segment is made full size and zero-filled, and synced, before it holds a record, so a batch's fdatasync only
+ * flushes data. Appending to a growing file makes every fdatasync also commit the file's new size through the
+ * file system's journal; on this project's machine (ext4, virtio disk) three processes syncing at once measured a
+ * p50 of 0.30 ms and a p99 of 5-7 ms that way, against 0.20 ms and 0.6-1 ms on a zero-filled file
+ * (docs/raft.md). The next segment is zero-filled in the background as `wal.spare` and renamed into place when the
+ * active one is sealed; zeros from a record boundary to the end of a segment are its unused space (records.ts).
+ *
  * Recovery: segments are replayed in order. In the last segment the first torn or corrupt record and
  * everything after it are cut off (a crash mid-write leaves exactly that). In an earlier segment, which was
  * synced whole before its successor was created, a bad record is real corruption and opening fails with
@@ -21,7 +29,7 @@
  * A failed write or fdatasync poisons the WAL: every later call rejects. After a failed fsync the page cache
  * cannot be trusted (PostgreSQL's "fsyncgate"), so the only safe continuation is a restart and recovery.
  */
-import { mkdir, open, readdir, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ByteWriter } from '../codec/bytes.js';
 import type { DurableLog } from '../ports.js';
@@ -53,6 +61,11 @@ export interface DiskWalOptions {
   readonly log?: (message: string, fields: Record<string, unknown>) => void;
   /** Told how long each batch's fdatasync took, in seconds (metrics). */
   readonly onSync?: (seconds: number) => void;
+  /**
+   * Zero-fill each segment to `segmentBytesMax` before writing to it (and keep the next one ready). Default true;
+   * false appends to growing files (each fdatasync then also commits the file size).
+   */
+  readonly preallocate?: boolean;
 }
 
 /** What recovery found, for logs and tests. */
@@ -97,6 +110,9 @@ interface Batch {
 }
 
 const SEGMENT_NAME = /^wal-(\d{16})\.log$/;
+/** The next segment, zero-filled ahead of need; never read by recovery (it is not named like a segment). */
+const SPARE_NAME = 'wal.spare';
+const ZERO_CHUNK = new Uint8Array(1024 * 1024);
 const segmentName = (sequence: number): string => `wal-${String(sequence).padStart(16, '0')}.log`;
 const BATCH_BYTES_INITIAL = 64 * 1024;
 
@@ -116,6 +132,42 @@ async function writeFully(handle: FileHandle, data: Uint8Array, position: number
     const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
     done += bytesWritten;
   }
+}
+
+/**
+ * Writes zeros over [from, to) and syncs the file (its size included), a chunk at a time: the spare is filled
+ * while the active segment syncs its batches, and one flush of 64 MiB would queue those behind it on the disk.
+ */
+async function zeroFill(handle: FileHandle, from: number, to: number): Promise<void> {
+  for (let pos = from; pos < to; pos += ZERO_CHUNK.length) {
+    await writeFully(handle, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, to - pos)), pos);
+    await handle.datasync();
+  }
+  if (from >= to) await handle.datasync();
+}
+
+/** A zero-filled, synced file of `bytes` at `<dir>/wal.spare` (any older spare is replaced); answers its path. */
+async function makeSpare(dir: string, bytes: number): Promise<string> {
+  const path = join(dir, SPARE_NAME);
+  await unlink(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  const handle = await open(path, 'wx');
+  try {
+    await zeroFill(handle, 0, bytes);
+  } finally {
+    await handle.close();
+  }
+  return path;
+}
+
+/**
+ * Puts a zero-filled file of `bytes` at `path` (a new segment's name): the spare when one is ready, else one made
+ * now. The rename is made durable by the caller's directory fsync.
+ */
+async function placeSegment(dir: string, path: string, bytes: number, spare: Promise<string> | null) {
+  const ready = spare === null ? null : await spare.catch(() => null);
+  await rename(ready ?? (await makeSpare(dir, bytes)), path);
 }
 
 interface Replayed {
@@ -142,6 +194,9 @@ export class DiskWal implements DurableLog {
   private saves = 0;
   private fsyncs = 0;
   private readonly onSync: ((seconds: number) => void) | undefined;
+  private readonly preallocate: boolean;
+  /** The next segment being zero-filled (preallocation on); awaited, or made then, when the active one seals. */
+  private spare: Promise<string> | null = null;
   readonly recovery: WalRecovery;
 
   private constructor(
@@ -155,6 +210,7 @@ export class DiskWal implements DurableLog {
     this.onSync = options.onSync;
     this.segmentBytesMax = options.segmentBytesMax ?? 64 * 1024 * 1024;
     this.recordBytesMax = options.recordBytesMax ?? 64 * 1024 * 1024;
+    this.preallocate = options.preallocate ?? true;
     this.segments = segments;
     this.active = active;
     this.recovered = replayed;
@@ -166,6 +222,8 @@ export class DiskWal implements DurableLog {
   /** Opens (creating if needed) the WAL in `dir`, recovering from whatever a crash left. */
   static async open(options: DiskWalOptions): Promise<DiskWal> {
     const recordBytesMax = options.recordBytesMax ?? 64 * 1024 * 1024;
+    const segmentBytesMax = options.segmentBytesMax ?? 64 * 1024 * 1024;
+    const preallocate = options.preallocate ?? true;
     await mkdir(options.dir, { recursive: true });
     const names = (await readdir(options.dir)).filter((name) => SEGMENT_NAME.test(name)).sort();
     const segments: Segment[] = names.map((name) => ({
@@ -215,7 +273,8 @@ export class DiskWal implements DurableLog {
     const last = segments.at(-1);
     if (last === undefined) {
       const first: Segment = { sequence: 1, path: join(options.dir, segmentName(1)), bytes: 0, maxIndex: 0 };
-      active = await open(first.path, 'wx');
+      if (preallocate) await placeSegment(options.dir, first.path, segmentBytesMax, null);
+      active = await open(first.path, preallocate ? 'r+' : 'wx');
       await fsyncDirectory(options.dir);
       segments.push(first);
     } else {
@@ -224,8 +283,19 @@ export class DiskWal implements DurableLog {
         await active.truncate(last.bytes);
         await active.datasync();
       }
+      // A segment written without preallocation, or just cut: zeros from its last record to full size.
+      const size = (await active.stat()).size;
+      if (preallocate && size < segmentBytesMax) await zeroFill(active, size, segmentBytesMax);
     }
-    return new DiskWal(options, segments, active, { entries: live, hardState, compactedThrough }, recovery);
+    const wal = new DiskWal(
+      options,
+      segments,
+      active,
+      { entries: live, hardState, compactedThrough },
+      recovery,
+    );
+    if (preallocate) wal.prepareSpare();
+    return wal;
   }
 
   /** Every entry not yet compacted, in order; torn and corrupt tails were cut off by `open`. */
@@ -311,6 +381,7 @@ export class DiskWal implements DurableLog {
     }
     this.closed = true;
     await this.writing?.catch(() => undefined);
+    await this.spare?.catch(() => undefined);
     await this.active.close();
   }
 
@@ -377,16 +448,32 @@ export class DiskWal implements DurableLog {
     this.recovered = null;
   }
 
-  /** Seals the active segment (already synced whole) and starts the next; its name is made durable first. */
+  /**
+   * Seals the active segment (already synced whole) and starts the next, from the spare when preallocating; its
+   * name is made durable first.
+   */
   private async roll(): Promise<Segment> {
     const sequence = (this.segments.at(-1)?.sequence ?? 0) + 1;
     const segment: Segment = { sequence, path: join(this.dir, segmentName(sequence)), bytes: 0, maxIndex: 0 };
-    const handle = await open(segment.path, 'wx');
+    if (this.preallocate) {
+      const spare = this.spare;
+      this.spare = null;
+      await placeSegment(this.dir, segment.path, this.segmentBytesMax, spare);
+    }
+    const handle = await open(segment.path, this.preallocate ? 'r+' : 'wx');
     await fsyncDirectory(this.dir);
     await this.active.close();
     this.active = handle;
     this.segments.push(segment);
+    if (this.preallocate) this.prepareSpare();
     return segment;
+  }
+
+  /** Starts zero-filling the next segment in the background; a failure here is retried at the roll. */
+  private prepareSpare(): void {
+    const spare = makeSpare(this.dir, this.segmentBytesMax);
+    spare.catch(() => undefined);
+    this.spare = spare;
   }
 
   /** Re-reads what has been written (for a `load` after writes, which the driver does not normally do). */
