@@ -55,4 +55,16 @@ describe('SettlementSignal', () => {
     expect(peers.announced).toEqual(['o7']);
     expect(there.waiting).toBe(0);
   });
+
+  it('does not announce a settle whose waiter was here (the other instances have nobody to wake)', async () => {
+    const peers = new MemoryPeers();
+    const here = new SettlementSignal<string>(peers);
+    here.onApplicationBootstrap();
+    const waiting = here.wait('o8', 60_000);
+    here.settled('o8', 'the settled order');
+    expect(await waiting.woken).toBe('the settled order');
+    expect(peers.announced).toEqual([]);
+    here.settled('o9');
+    expect(peers.announced).toEqual(['o9']);
+  });
 });

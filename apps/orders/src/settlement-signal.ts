@@ -16,9 +16,9 @@ export interface SettlementWait<T = unknown> {
 }
 
 /**
- * The other orders instances: a settle handled here is announced to them, and theirs are followed here, so a
- * `?wait=true` request is woken wherever the orchestrator's `orders.settle` lands (the queue group picks one
- * instance). Delivery is best effort (core NATS): a lost announcement costs one re-check interval, never a
+ * The other orders instances: a settle handled here with nobody waiting here is announced to them, and theirs are
+ * followed here, so a `?wait=true` request is woken wherever the orchestrator's `orders.settle` lands (the queue
+ * group picks one instance). Delivery is best effort (core NATS): a lost announcement costs one re-check interval, never a
  * wrong answer, because a waiter woken by an announcement reads the order from the database.
  */
 export abstract class SettlementPeers {
@@ -73,17 +73,20 @@ export class SettlementSignal<T = unknown> implements OnApplicationBootstrap, On
 
   /**
    * `orderId` settled on this instance: wake its waiters here with `value` (the settled order, which spares them
-   * a read) and tell the other instances.
+   * a read), or, when nobody here waits for it, tell the other instances. An order's `?wait=true` request waits
+   * on one instance; two requests for the same order on two instances at once (the same Idempotency-Key) would
+   * leave the other one to its re-read interval, never to a wrong answer.
    */
   settled(orderId: string, value?: T): void {
-    this.notify(orderId, value);
-    this.peers?.announce(orderId);
+    if (!this.notify(orderId, value)) this.peers?.announce(orderId);
   }
 
-  notify(orderId: string, value?: T): void {
+  /** Wakes the waiters of `orderId` here; answers whether there were any. */
+  notify(orderId: string, value?: T): boolean {
     const set = this.waiters.get(orderId);
-    if (set === undefined) return;
+    if (set === undefined) return false;
     for (const wake of [...set]) wake(value);
+    return true;
   }
 
   get waiting(): number {
