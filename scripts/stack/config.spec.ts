@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadStackConfig, parseStackArgs } from './config.js';
+import { cpuProfileArgs } from './run-stack.js';
 
 describe('npm run stack flags', () => {
   it('selects the coordination backend with --coordination', () => {
@@ -7,6 +8,22 @@ describe('npm run stack flags', () => {
     expect(parseStackArgs(['--coordination=concord'])).toEqual({ STACK_COORDINATION: 'concord' });
     expect(parseStackArgs([])).toEqual({});
     expect(loadStackConfig({}).STACK_COORDINATION).toBe('concord');
+  });
+
+  it('profiles every app with --cpu-prof DIR, and nothing without it', () => {
+    expect(parseStackArgs(['--cpu-prof', '/tmp/p'])).toEqual({ STACK_CPU_PROF: '/tmp/p' });
+    expect(parseStackArgs(['--cpu-prof=prof', '--coordination', 'etcd'])).toEqual({
+      STACK_CPU_PROF: 'prof',
+      STACK_COORDINATION: 'etcd',
+    });
+    expect(() => parseStackArgs(['--cpu-prof'])).toThrow(/needs a directory/);
+    expect(loadStackConfig({}).STACK_CPU_PROF).toBeUndefined();
+    expect(cpuProfileArgs(undefined, 'orders-1')).toEqual([]);
+    expect(cpuProfileArgs('/tmp/p', 'orders-1', 1234)).toEqual([
+      '--cpu-prof',
+      '--cpu-prof-dir=/tmp/p',
+      '--cpu-prof-name=orders-1.1234.cpuprofile',
+    ]);
   });
 
   it('refuses an unknown flag, a missing value and an unknown backend', () => {

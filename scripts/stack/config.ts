@@ -60,6 +60,9 @@ export const stackConfigSchema = z.object({
     'With --coordination etcd: use this etcd cluster (comma-separated client URLs) instead of a private one.',
   ),
   STACK_READY_TIMEOUT_MS: env.int('How long each process may take to become ready.', 60_000, 1_000),
+  STACK_CPU_PROF: env.optionalString(
+    '`npm run stack -- --cpu-prof DIR`: run every app under `node --cpu-prof`, each writing `<process>.<start ms>.cpuprofile` to DIR when it exits (Ctrl-C stops the stack gracefully; summarize one with `npx tsx scripts/bench-gateway/profile-summary.ts FILE`). Node refuses --cpu-prof in NODE_OPTIONS, hence the flag.',
+  ),
   LOG_LEVEL: env.logLevel(),
   ...serviceShapes,
 });
@@ -74,7 +77,10 @@ export function servicePorts(config: StackConfig, app: string): number[] {
   return config[`${app.toUpperCase()}_PORTS`] as number[];
 }
 
-/** Command-line flags of `npm run stack`, as the variables they set: `--coordination <concord|etcd>`. */
+/**
+ * Command-line flags of `npm run stack`, as the variables they set: `--coordination <concord|etcd>`,
+ * `--cpu-prof <dir>`.
+ */
 export function parseStackArgs(args: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
@@ -86,8 +92,12 @@ export function parseStackArgs(args: readonly string[]): Record<string, string> 
       const value = inline ?? args[++i];
       if (value === undefined) throw new Error('--coordination needs a value: concord or etcd');
       out['STACK_COORDINATION'] = value;
+    } else if (flag === '--cpu-prof') {
+      const value = inline ?? args[++i];
+      if (value === undefined || value === '') throw new Error('--cpu-prof needs a directory');
+      out['STACK_CPU_PROF'] = value;
     } else {
-      throw new Error(`unknown argument ${arg} (known: --coordination <concord|etcd>)`);
+      throw new Error(`unknown argument ${arg} (known: --coordination <concord|etcd>, --cpu-prof <dir>)`);
     }
   }
   return out;

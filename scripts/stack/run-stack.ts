@@ -30,6 +30,15 @@ async function secret(dataDir: string, file: string): Promise<string> {
   return value;
 }
 
+/**
+ * Node flags that profile one app process for its whole life (`--cpu-prof`), the file named after the process and
+ * the time it started; none without a directory.
+ */
+export function cpuProfileArgs(dir: string | undefined, name: string, nowMs = Date.now()): string[] {
+  if (dir === undefined || dir === '') return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`, `--cpu-prof-name=${name}.${nowMs}.cpuprofile`];
+}
+
 function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
@@ -73,8 +82,13 @@ export async function runStack(environment: Record<string, string | undefined>):
     stopping = true;
     stopStatus();
     process.stdout.write('\nstack: stopping every process...\n');
-    // Reverse start order: the gateway first, the databases last.
-    await Promise.allSettled([...processes].reverse().map((p) => p.stop(10_000)));
+    // The apps first, all at once, then the coordinators, then the databases: an app's graceful shutdown still
+    // talks to the coordinators (releasing its registration, leases and job locks). Stopped together, the apps
+    // waited for coordinators that were gone until SIGKILL ended them (and `--cpu-prof` lost their profiles).
+    const coordinators = processes.filter((p) => p.name.startsWith('coordinator-'));
+    const apps = processes.filter((p) => !coordinators.includes(p));
+    await Promise.allSettled(apps.map((p) => p.stop(10_000)));
+    await Promise.allSettled(coordinators.map((p) => p.stop(10_000)));
     for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
     process.stdout.write('stack: stopped; nothing left running.\n');
     process.exit(code);
@@ -153,7 +167,11 @@ export async function runStack(environment: Record<string, string | undefined>):
       const proc = await startProcess({
         name,
         command: process.execPath,
-        args: ['--enable-source-maps', path.join(ROOT, 'dist/apps', app, 'src/main.js')],
+        args: [
+          '--enable-source-maps',
+          ...cpuProfileArgs(config.STACK_CPU_PROF, name),
+          path.join(ROOT, 'dist/apps', app, 'src/main.js'),
+        ],
         cwd: ROOT,
         env: {
           HOST: config.HOST,
