@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadStackConfig, parseStackArgs } from './config.js';
-import { cpuProfileArgs } from './run-stack.js';
+import { cpuProfileArgs, loadStackConfig, parseStackArgs } from './config.js';
 
 describe('npm run stack flags', () => {
   it('selects the coordination backend with --coordination', () => {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { DEFAULT_PORTS, DOMAIN_SERVICES } from '@concord/contracts';
 import { env, loadConfig } from '@concord/platform';
 import { z } from 'zod';
@@ -101,4 +102,12 @@ export function parseStackArgs(args: readonly string[]): Record<string, string> 
     }
   }
   return out;
+}
+/**
+ * Node flags that profile one app process for its whole life (`--cpu-prof`), the file named after the process and
+ * the time it started; none without a directory.
+ */
+export function cpuProfileArgs(dir: string | undefined, name: string, nowMs = Date.now()): string[] {
+  if (dir === undefined || dir === '') return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`, `--cpu-prof-name=${name}.${nowMs}.cpuprofile`];
 }

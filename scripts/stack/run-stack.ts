@@ -5,7 +5,7 @@ import path from 'node:path';
 import { DOMAIN_SERVICES, natsUserConfigs, natsUserNames } from '@concord/contracts';
 import { type ProcessHandle, startEtcd, startNats, startPostgres, startProcess } from '@concord/infra';
 import { ConfigError, ensureInternalTokenKeyPair } from '@concord/platform';
-import { loadStackConfig, servicePorts, type StackConfig } from './config.js';
+import { cpuProfileArgs, loadStackConfig, servicePorts, type StackConfig } from './config.js';
 import { watchStatus } from './status.js';
 import { terminalLine } from './terminal.js';
 
@@ -28,15 +28,6 @@ async function secret(dataDir: string, file: string): Promise<string> {
   const value = randomBytes(32).toString('base64url');
   await writeFile(full, `${value}\n`, { mode: 0o600 });
   return value;
-}
-
-/**
- * Node flags that profile one app process for its whole life (`--cpu-prof`), the file named after the process and
- * the time it started; none without a directory.
- */
-export function cpuProfileArgs(dir: string | undefined, name: string, nowMs = Date.now()): string[] {
-  if (dir === undefined || dir === '') return [];
-  return ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`, `--cpu-prof-name=${name}.${nowMs}.cpuprofile`];
 }
 
 function withDatabase(url: string, database: string): string {

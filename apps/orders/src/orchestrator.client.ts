@@ -1,6 +1,5 @@
 import { retry } from '@concord/resilience';
 import { Inject, Injectable } from '@nestjs/common';
-import type { NatsConnection } from '@nats-io/transport-node';
 import {
   isLeaderRetry,
   type LeaderRetry,
@@ -11,8 +10,14 @@ import {
   type StartTransaction,
   type TransactionStarted,
 } from '@concord/contracts';
-import { APP_CONFIG, NatsConnectionHolder, tracedNatsRequest, tracingOn } from '@concord/platform';
-import { type CommandSender, natsCommandSender, NoRespondersError, ReplyMux } from '@concord/saga';
+import { APP_CONFIG, NatsConnectionHolder } from '@concord/platform';
+import {
+  type CommandSender,
+  muxRequest,
+  natsCommandSender,
+  NoRespondersError,
+  ReplyMux,
+} from '@concord/saga';
 import type { OrdersConfig } from './config.js';
 
 /** The port to the orchestrator: starts a place-order transaction. Rejects when it cannot be reached. */
@@ -74,14 +79,14 @@ export class NatsOrchestratorClient extends OrchestratorPort {
     message: StartTransaction,
     timeoutMs: number,
   ): Promise<Reply<TransactionStarted>> {
-    const nc: NatsConnection = await this.nats.get();
     const subject = ORCHESTRATOR_LEADER_SUBJECTS.start;
-    const data = JSON.stringify(message);
-    const answer = tracingOn
-      ? await tracedNatsRequest(nc, subject, data, timeoutMs, (headers) =>
-          this.mux.request(nc, subject, data, timeoutMs, headers),
-        )
-      : await this.mux.request(nc, subject, data, timeoutMs);
+    const answer = await muxRequest(
+      this.mux,
+      await this.nats.get(),
+      subject,
+      JSON.stringify(message),
+      timeoutMs,
+    );
     const reply = answer.json<Reply<TransactionStarted> | LeaderRetry>();
     if (isLeaderRetry(reply)) throw new Error(`${subject}: ${reply.reason}`);
     return reply;

@@ -48,6 +48,7 @@ export { makeGid, parseGid } from './participant/gid.js';
 export { rekeyFences, rekeyFencesBack } from './participant/fence-keys.js';
 export {
   natsCommandSender,
+  muxRequest,
   encodeNestRequest,
   decodeNestReply,
   RemoteCallError,

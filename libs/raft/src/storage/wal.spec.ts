@@ -26,6 +26,18 @@ async function openWal(options: Partial<DiskWalOptions> = {}): Promise<DiskWal> 
   return wal;
 }
 
+/** Appends `next` to `wal` and closes it; a fresh open (with `options`) must then load `before` and `next`. */
+async function expectWritingResumes(
+  wal: DiskWal,
+  before: Entry[],
+  next: Entry,
+  options: Partial<DiskWalOptions>,
+): Promise<void> {
+  await wal.append([next]);
+  await wal.close();
+  expect(await (await openWal(options)).load()).toStrictEqual([...before, next]);
+}
+
 async function segmentFiles(): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.startsWith('wal-')).sort();
 }
@@ -114,12 +126,7 @@ describe('DiskWal', () => {
     expect(again.recovery.problem).toMatch(/torn/);
     expect((await stat(path)).size).toBeLessThan(size - 37);
     // Writing continues cleanly after the cut.
-    await again.append([entry(10, 2)]);
-    await again.close();
-    expect(await (await openWal({ preallocate: false })).load()).toStrictEqual([
-      ...range(1, 9, 1, 100),
-      entry(10, 2),
-    ]);
+    await expectWritingResumes(again, range(1, 9, 1, 100), entry(10, 2), { preallocate: false });
   });
 
   it('cuts a last record whose checksum fails and keeps the ones before it', async () => {
@@ -183,12 +190,7 @@ describe('DiskWal', () => {
     expect(again.recovery).toMatchObject({ truncatedBytes: 0, problem: null });
     expect(await again.load()).toStrictEqual(range(1, 60, 1, 100));
     // Writing resumes after the last record, not at the end of the file.
-    await again.append([entry(61, 2)]);
-    await again.close();
-    expect(await (await openWal({ segmentBytesMax: 4096 })).load()).toStrictEqual([
-      ...range(1, 60, 1, 100),
-      entry(61, 2),
-    ]);
+    await expectWritingResumes(again, range(1, 60, 1, 100), entry(61, 2), { segmentBytesMax: 4096 });
   });
 
   it('cuts a torn record in a preallocated segment and zeroes what followed it', async () => {
@@ -210,12 +212,7 @@ describe('DiskWal', () => {
     const after = await readFile(path);
     expect(after.length).toBe(8192);
     expect(after.subarray(again.stats().bytes).every((byte) => byte === 0)).toBe(true);
-    await again.append([entry(10, 2)]);
-    await again.close();
-    expect(await (await openWal({ segmentBytesMax: 8192 })).load()).toStrictEqual([
-      ...range(1, 9, 1, 100),
-      entry(10, 2),
-    ]);
+    await expectWritingResumes(again, range(1, 9, 1, 100), entry(10, 2), { segmentBytesMax: 8192 });
   });
 
   it('refuses a sealed segment with bytes after its zeros, and grows an old unpreallocated one', async () => {
@@ -238,9 +235,7 @@ describe('DiskWal', () => {
     expect((await stat(join(dir, only!))).size).toBeLessThan(1024);
     const grown = await openWal({ segmentBytesMax: 64 * 1024 });
     expect((await stat(join(dir, only!))).size).toBe(64 * 1024);
-    await grown.append([entry(6, 1, 100)]);
-    await grown.close();
-    expect(await (await openWal({ segmentBytesMax: 64 * 1024 })).load()).toStrictEqual(range(1, 6, 1, 100));
+    await expectWritingResumes(grown, range(1, 5, 1, 100), entry(6, 1, 100), { segmentBytesMax: 64 * 1024 });
   });
 
   it('scanning stops cleanly at zeros that run to the end, and nowhere else', () => {

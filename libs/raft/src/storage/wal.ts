@@ -175,12 +175,20 @@ async function makeSpare(dir: string, bytes: number, pauseMs = 0, signal?: Abort
 }
 
 /**
- * Puts a zero-filled file of `bytes` at `path` (a new segment's name): the spare when one is ready, else one made
- * now. The rename is made durable by the caller's directory fsync.
+ * Creates and opens a new segment at `path`. Preallocating, it is a zero-filled file of `bytes`: the spare when one
+ * is ready, else one made now. The caller makes the name durable with a directory fsync.
  */
-async function placeSegment(dir: string, path: string, bytes: number, spare: Promise<string> | null) {
+async function openNewSegment(
+  dir: string,
+  path: string,
+  bytes: number,
+  preallocate: boolean,
+  spare: Promise<string> | null,
+): Promise<FileHandle> {
+  if (!preallocate) return open(path, 'wx');
   const ready = spare === null ? null : await spare.catch(() => null);
   await rename(ready ?? (await makeSpare(dir, bytes)), path);
+  return open(path, 'r+');
 }
 
 interface Replayed {
@@ -288,8 +296,7 @@ export class DiskWal implements DurableLog {
     const last = segments.at(-1);
     if (last === undefined) {
       const first: Segment = { sequence: 1, path: join(options.dir, segmentName(1)), bytes: 0, maxIndex: 0 };
-      if (preallocate) await placeSegment(options.dir, first.path, segmentBytesMax, null);
-      active = await open(first.path, preallocate ? 'r+' : 'wx');
+      active = await openNewSegment(options.dir, first.path, segmentBytesMax, preallocate, null);
       await fsyncDirectory(options.dir);
       segments.push(first);
     } else {
@@ -471,12 +478,15 @@ export class DiskWal implements DurableLog {
   private async roll(): Promise<Segment> {
     const sequence = (this.segments.at(-1)?.sequence ?? 0) + 1;
     const segment: Segment = { sequence, path: join(this.dir, segmentName(sequence)), bytes: 0, maxIndex: 0 };
-    if (this.preallocate) {
-      const spare = this.spare;
-      this.spare = null;
-      await placeSegment(this.dir, segment.path, this.segmentBytesMax, spare);
-    }
-    const handle = await open(segment.path, this.preallocate ? 'r+' : 'wx');
+    const spare = this.spare;
+    this.spare = null;
+    const handle = await openNewSegment(
+      this.dir,
+      segment.path,
+      this.segmentBytesMax,
+      this.preallocate,
+      spare,
+    );
     await fsyncDirectory(this.dir);
     await this.active.close();
     this.active = handle;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { Reply } from '@concord/contracts';
 import { tracedNatsRequest, tracingOn } from '@concord/platform';
 import type { ReplyIn, RequestIn } from '../definition/workflow.js';
@@ -58,13 +58,28 @@ export function natsCommandSender<M = UntypedMessages>(
   mux = new ReplyMux(),
 ): CommandSender<M> {
   return async <S extends keyof M & string>(subject: S, payload: RequestIn<M, S>, timeoutMs: number) => {
-    const nc = await connection();
-    const data = encodeNestRequest(subject, payload);
-    const message = tracingOn
-      ? await tracedNatsRequest(nc, subject, data, timeoutMs, (headers) =>
-          mux.request(nc, subject, data, timeoutMs, headers),
-        )
-      : await mux.request(nc, subject, data, timeoutMs);
+    const message = await muxRequest(
+      mux,
+      await connection(),
+      subject,
+      encodeNestRequest(subject, payload),
+      timeoutMs,
+    );
     return decodeNestReply(subject, message.string()) as ReplyIn<M, S>;
   };
+}
+
+/** One request through `mux`, inside a PRODUCER span with its trace context in the headers when tracing is on. */
+export function muxRequest(
+  mux: ReplyMux,
+  nc: NatsConnection,
+  subject: string,
+  data: string,
+  timeoutMs: number,
+): Promise<Msg> {
+  return tracingOn
+    ? tracedNatsRequest(nc, subject, data, timeoutMs, (headers) =>
+        mux.request(nc, subject, data, timeoutMs, headers),
+      )
+    : mux.request(nc, subject, data, timeoutMs);
 }
