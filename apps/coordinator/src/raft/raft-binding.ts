@@ -65,13 +65,13 @@ function translate(error: unknown): Error {
 export const raftProposals = { applied: 0, failed: 0 };
 
 /**
- * Disk timings of this node, observed at the storage edges (the WAL's fdatasync per batch, each snapshot saved,
+ * Disk timings of this node, observed at the storage edges (the WAL's synced write per batch, each snapshot saved,
  * taken here or installed from the leader). Registered on the app's registry by RaftMetrics.
  */
 export const raftDiskMetrics = {
   fsyncSeconds: new Histogram({
     name: 'raft_wal_fsync_duration_seconds',
-    help: 'Duration of each WAL fdatasync (one per batch of saves).',
+    help: 'Duration of each WAL batch made durable (an O_DSYNC write, or write + fdatasync; one per batch of saves).',
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [],
   }),

@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, rm, stat, truncate, readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdtemp, readdir, readlink, rm, stat, truncate, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -42,6 +43,19 @@ async function segmentFiles(): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.startsWith('wal-')).sort();
 }
 
+/** The open flags (`/proc/self/fdinfo`, Linux) of every descriptor this process holds on a segment in `dir`. */
+async function segmentOpenFlags(): Promise<number[]> {
+  const flags: number[] = [];
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+    if (!target.startsWith(join(dir, 'wal-'))) continue;
+    const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+    const octal = /^flags:\s+([0-7]+)$/m.exec(info)?.[1];
+    if (octal !== undefined) flags.push(Number.parseInt(octal, 8));
+  }
+  return flags;
+}
+
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'concord-wal-'));
 });
@@ -57,6 +71,24 @@ describe('DiskWal', () => {
     expect(await wal.load()).toEqual([]);
     expect(await wal.loadHardState()).toBeNull();
     expect(await segmentFiles()).toEqual(['wal-0000000000000001.log']);
+  });
+
+  it('writes segments through O_DSYNC: each batch is durable when its one write returns', async () => {
+    for (const preallocate of [true, false]) {
+      await rm(dir, { recursive: true, force: true });
+      const wal = await openWal({ preallocate, segmentBytesMax: 4096 });
+      await wal.append(range(1, 20, 1, 100));
+      await wal.append(range(21, 40, 1, 100)); // past 4 KiB: the second segment is opened by a roll
+      const flags = await segmentOpenFlags();
+      expect(flags).toHaveLength(1);
+      expect(flags[0]! & constants.O_DSYNC).toBe(constants.O_DSYNC);
+      expect(wal.stats().segments).toBe(2);
+      await wal.close();
+      // Reopened after a restart, too.
+      await openWal({ preallocate, segmentBytesMax: 4096 });
+      expect((await segmentOpenFlags()).map((f) => f & constants.O_DSYNC)).toEqual([constants.O_DSYNC]);
+      await opened.pop()!.close();
+    }
   });
 
   it('round-trips entries and hard state across a restart', async () => {

@@ -1,5 +1,5 @@
 /**
- * The disk write-ahead log: Raft entries and hard state in append-only segment files, one fdatasync per batch.
+ * The disk write-ahead log: Raft entries and hard state in append-only segment files, one synced write per batch.
  *
  * Files: `<dir>/wal-<sequence, 16 digits>.log`, each a run of records (see records.ts). A segment is sealed when
  * it passes `segmentBytesMax`; the next one opens with the current hard state and compaction mark, so that
@@ -10,8 +10,8 @@
  * on disk until their segment is compacted away.
  *
  * Group commit: `save` encodes its records at once and queues them; one writer loop writes everything queued
- * in one `write` and one `fdatasync`, then resolves every save in the batch. Saves that arrive while a sync is
- * in flight wait for the next one, so under load a single fsync covers many saves.
+ * in one synced `write` (O_DSYNC, see SEGMENT_APPEND_FLAGS), then resolves every save in the batch. Saves that
+ * arrive while a write is in flight wait for the next one, so under load a single sync covers many saves.
  *
  * Preallocation (on by default, as PostgreSQL zero-fills its WAL segments and etcd preallocates its own): each
  * segment is made full size and zero-filled, and synced, before it holds a record, so a batch's fdatasync only
@@ -29,6 +29,7 @@
  * A failed write or fdatasync poisons the WAL: every later call rejects. After a failed fsync the page cache
  * cannot be trusted (PostgreSQL's "fsyncgate"), so the only safe continuation is a restart and recovery.
  */
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ByteWriter } from '../codec/bytes.js';
@@ -59,7 +60,7 @@ export interface DiskWalOptions {
   readonly recordBytesMax?: number;
   /** Told what recovery cut off, if anything. */
   readonly log?: (message: string, fields: Record<string, unknown>) => void;
-  /** Told how long each batch's fdatasync took, in seconds (metrics). */
+  /** Told how long each batch took to be durable (its synced write), in seconds (metrics). */
   readonly onSync?: (seconds: number) => void;
   /**
    * Zero-fill each segment to `segmentBytesMax` before writing to it (and keep the next one ready). Default true;
@@ -159,6 +160,18 @@ async function zeroFill(
 /** Pause between the 1 MiB chunks of a spare made in the background: 64 MiB then takes about 1.5 s and up. */
 const SPARE_CHUNK_PAUSE_MS = 20;
 
+/**
+ * Segments are written through O_DSYNC where the platform has it: each write returns once its data (and the size,
+ * when it grew the file) is on the disk, as a write followed by fdatasync would, but in one call to libuv's thread
+ * pool instead of two, so one wake-up of the event loop per batch instead of two. Measured on this project's
+ * machine (300-byte records on a zero-filled file, three processes at once): 0.36 ms per synced write against
+ * 0.47 ms, and 138 against 180-200 µs of CPU. Where O_DSYNC is missing (Windows), each batch is followed by an
+ * fdatasync as before.
+ */
+const O_DSYNC: number | undefined = constants.O_DSYNC;
+const SEGMENT_APPEND_FLAGS = constants.O_RDWR | (O_DSYNC ?? 0);
+const SEGMENT_CREATE_FLAGS = SEGMENT_APPEND_FLAGS | constants.O_CREAT | constants.O_EXCL;
+
 /** A zero-filled, synced file of `bytes` at `<dir>/wal.spare` (any older spare is replaced); answers its path. */
 async function makeSpare(dir: string, bytes: number, pauseMs = 0, signal?: AbortSignal): Promise<string> {
   const path = join(dir, SPARE_NAME);
@@ -185,10 +198,10 @@ async function openNewSegment(
   preallocate: boolean,
   spare: Promise<string> | null,
 ): Promise<FileHandle> {
-  if (!preallocate) return open(path, 'wx');
+  if (!preallocate) return open(path, SEGMENT_CREATE_FLAGS, 0o666);
   const ready = spare === null ? null : await spare.catch(() => null);
   await rename(ready ?? (await makeSpare(dir, bytes)), path);
-  return open(path, 'r+');
+  return open(path, SEGMENT_APPEND_FLAGS);
 }
 
 interface Replayed {
@@ -300,7 +313,7 @@ export class DiskWal implements DurableLog {
       await fsyncDirectory(options.dir);
       segments.push(first);
     } else {
-      active = await open(last.path, 'r+');
+      active = await open(last.path, SEGMENT_APPEND_FLAGS);
       if (recovery.truncatedBytes > 0) {
         await active.truncate(last.bytes);
         await active.datasync();
@@ -459,9 +472,9 @@ export class DiskWal implements DurableLog {
       header.raw(data);
       data = header.view();
     }
-    await writeFully(this.active, data, segment.bytes);
     const syncStartedMs = performance.now();
-    await this.active.datasync();
+    await writeFully(this.active, data, segment.bytes);
+    if (O_DSYNC === undefined) await this.active.datasync();
     this.onSync?.((performance.now() - syncStartedMs) / 1000);
     this.fsyncs++;
     segment.bytes += data.length;
