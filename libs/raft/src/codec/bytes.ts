@@ -33,6 +33,11 @@ export class ByteWriter {
     return this.pos;
   }
 
+  /** Bytes it can hold before growing. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
   reset(): void {
     this.pos = 0;
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdtemp, readdir, readlink, rm, stat, truncate, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -113,6 +114,28 @@ describe('DiskWal', () => {
     expect(stats.fsyncs).toBeLessThanOrEqual(2);
     await wal.close();
     expect(await (await openWal()).load()).toStrictEqual(range(1, 100));
+  });
+
+  it('reuses batch buffers without mixing batches: small, grown past the kept size, small again', async () => {
+    const wal = await openWal({ segmentBytesMax: 16 * 1024 * 1024, preallocate: false });
+    const sizes = [8, 100_000, 8, 5 * 1024 * 1024, 8, 300, 70_000, 8];
+    const written: Entry[] = [];
+    let index = 1;
+    for (const [round, dataBytes] of sizes.entries()) {
+      // Two saves in flight: one batch being written while the next one fills.
+      const batchA = [entry(index++, 1, dataBytes)];
+      const batchB = range(index, index + round, 1, 16);
+      index += round + 1;
+      await Promise.all([wal.append(batchA), Promise.resolve().then(() => wal.append(batchB))]);
+      written.push(...batchA, ...batchB);
+    }
+    // Compared by digest: a deep comparison of a 5 MiB array element by element takes minutes.
+    const digest = (entries: Entry[]) =>
+      entries.map((e) => [e.index, e.term, createHash('sha256').update(e.data).digest('hex')]);
+    expect(digest(await wal.load())).toStrictEqual(digest(written));
+    await wal.close();
+    const again = await openWal({ segmentBytesMax: 16 * 1024 * 1024, preallocate: false });
+    expect(digest(await again.load())).toStrictEqual(digest(written));
   });
 
   it('writes a save with sync: false along with the next synced batch, or on close', async () => {
