@@ -765,7 +765,7 @@ async function endToEnd(out: (line: string) => void): Promise<Record<string, unk
 const role = option('role', 'conductor');
 // Tracing as the apps have it: on only when the shell sets OTEL_EXPORTER_OTLP_ENDPOINT (a no-op otherwise).
 if (role === 'participant' || role === 'orchestrator')
-  startTracing(`bench-${role}`, `${role}-${process.pid}`);
+  await startTracing(`bench-${role}`, `${role}-${process.pid}`);
 // Child processes (--role, --service, --urls...) are started by this script itself; a person types the others.
 if (option('role', 'conductor') === 'conductor') {
   handleHelp(import.meta.filename, process.argv.slice(2), [

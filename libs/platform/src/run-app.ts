@@ -76,7 +76,7 @@ export async function runApp<S extends z.ZodObject>(
   const { instanceId } = instanceIdentity(definition.name, config);
   const logger = createLogger(definition.name, instanceId, config.LOG_LEVEL);
   // Before any module is built: the platform registers its tracing interceptor only when tracing is on.
-  const tracing = startTracing(definition.name, instanceId, environment);
+  const tracing = await startTracing(definition.name, instanceId, environment);
 
   @Module({
     imports: [
