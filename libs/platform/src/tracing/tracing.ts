@@ -45,6 +45,9 @@ export interface TracingHandle {
   shutdown(): Promise<void>;
 }
 
+/** What {@link startTracing} answers when it installs nothing. */
+const TRACING_OFF: TracingHandle = { shutdown: () => Promise.resolve() };
+
 /**
  * Installs the global tracer provider (OTLP over HTTP, batched), the AsyncLocalStorage context manager and the
  * W3C trace-context propagator, if the environment asks for it. Resource: service.name = the app (unless
@@ -60,7 +63,7 @@ export async function startTracing(
   instanceId: string,
   env: Record<string, string | undefined> = process.env,
 ): Promise<TracingHandle> {
-  if (tracingOn || !tracingRequested(env)) return { shutdown: () => Promise.resolve() };
+  if (tracingOn || !tracingRequested(env)) return TRACING_OFF;
   const [
     { AsyncLocalStorageContextManager },
     { OTLPTraceExporter },
@@ -72,7 +75,7 @@ export async function startTracing(
     import('@opentelemetry/resources'),
     import('@opentelemetry/sdk-trace-base'),
   ]);
-  if (tracingOn) return { shutdown: () => Promise.resolve() };
+  if (tracingOn) return TRACING_OFF; // another call installed it while these modules loaded
   const resource = resourceFromAttributes({
     'service.name': app,
     'service.namespace': 'concord',

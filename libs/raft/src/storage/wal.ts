@@ -14,8 +14,8 @@
  * arrive while a write is in flight wait for the next one, so under load a single sync covers many saves.
  *
  * Preallocation (on by default, as PostgreSQL zero-fills its WAL segments and etcd preallocates its own): each
- * segment is made full size and zero-filled, and synced, before it holds a record, so a batch's fdatasync only
- * flushes data. Appending to a growing file makes every fdatasync also commit the file's new size through the
+ * segment is made full size and zero-filled, and synced, before it holds a record, so a batch's synced write only
+ * flushes data. Appending to a growing file makes every sync also commit the file's new size through the
  * file system's journal; on this project's machine (ext4, virtio disk) three processes syncing at once measured a
  * p50 of 0.30 ms and a p99 of 5-7 ms that way, against 0.20 ms and 0.6-1 ms on a zero-filled file
  * (docs/raft.md). The next segment is zero-filled in the background as `wal.spare` and renamed into place when the
@@ -230,7 +230,7 @@ export class DiskWal implements DurableLog {
    * other is written). A new 64 KiB buffer per batch, i.e. per put at one client, was ~40 MB/s of short-lived
    * external memory at 600 puts/s.
    */
-  private freeWriter: ByteWriter | null = null;
+  private freeWriter: ByteWriter | undefined;
   private writing: Promise<void> | null = null;
   private failure: unknown = null;
   private closed = false;
@@ -457,8 +457,8 @@ export class DiskWal implements DurableLog {
     await Promise.resolve();
     while (this.pending.waiters.length > 0) {
       const batch = this.pending;
-      this.pending = emptyBatch(this.freeWriter ?? undefined);
-      this.freeWriter = null;
+      this.pending = emptyBatch(this.freeWriter);
+      this.freeWriter = undefined;
       try {
         await this.writeBatch(batch);
       } catch (error: unknown) {
